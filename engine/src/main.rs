@@ -1,0 +1,2 @@
+//! The `homeport` command.
+fn main() {}

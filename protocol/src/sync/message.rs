@@ -1,0 +1,1050 @@
+//! One camera-sync message as a typed value: a line of text read into fields, and back.
+//!
+//! A line is `<Command>` or `<Command> <Param>` (one space; the parameter is the rest of the
+//! line). [`SyncMessage::encode`] writes the canonical form and [`SyncMessage::parse`] reads it
+//! strictly, with a [`ParseError`] that names the command and field at fault.
+//!
+//! Rules a peer should know:
+//! - An empty parameter is written as the bare command (`ReturnDataSocketPort`, no trailing
+//!   space); `Command ` with a space and nothing after reads the same.
+//! - Only the separators of the command at hand split its parameter; the others are ordinary
+//!   characters. So `LoginOk 3|2024-05-01 10:00:00|1.2.3.4` reads the time with its colons and
+//!   writes it back byte-identical (see [`escape`](super::escape) for the escapes).
+//! - Numbers are ASCII digits only (no sign, no spaces) and must fit the field's type; leading
+//!   zeros are read but not written back.
+//! - Online status is `true`, `false` or (where the seed allows it) `null`, lower case.
+//! - The IDs of an ID list are never empty, so an empty parameter is unambiguously the empty
+//!   list; a status query carries at most [`MAX_QUERY_IDS`] IDs.
+
+use std::fmt;
+use std::str::FromStr;
+
+use super::command::CommandName;
+use super::error::ParseError;
+use super::escape::Separator;
+use super::fields::{LineWriter, Reader};
+use super::status::OnlineStatus;
+
+/// Most camera IDs one `CheckCaramerOnlineStatus` may ask about (seed: "within 20").
+pub const MAX_QUERY_IDS: usize = 20;
+
+/// One camera-sync message, a variant per [`CommandName`] with the seed's fields typed.
+///
+/// Variant names are the seed's command names, misspellings included, so that code and wire
+/// traffic read alike. `Debug` hides every password.
+#[derive(Clone, PartialEq, Eq)]
+pub enum SyncMessage {
+    /// C→S `Login user|password`.
+    Login {
+        /// Account name.
+        user: String,
+        /// Account password, in clear (the seed has no hashing on the wire).
+        password: String,
+    },
+    /// S→C `LoginOk cameraCount|lastLoginTime|lastLoginIP`.
+    LoginOk {
+        /// Cameras bound to the account on the server.
+        camera_count: u32,
+        /// Previous login, `yyyy-MM-dd HH:mm:ss` server local time; `None` (empty) on a first
+        /// login. `Some("")` is written like `None`.
+        last_login_time: Option<String>,
+        /// Peer IP of the previous login; `None` (empty) on a first login.
+        last_login_ip: Option<String>,
+    },
+    /// S→C `LoginError reason`.
+    LoginError {
+        /// Shown to the user as is, e.g. `用户名或者密码错误!`.
+        reason: String,
+    },
+    /// C→S `CreatDataSocket user|password`: ask for a data connection.
+    CreatDataSocket {
+        /// Account name.
+        user: String,
+        /// Account password.
+        password: String,
+    },
+    /// S→C `ReturnDataSocketPort port`; `None` (empty parameter) when no port is free.
+    ReturnDataSocketPort(Option<u16>),
+    /// C→S `UploadCaramer cameraID|cameraPassword|current|total`: upload one camera.
+    UploadCaramer {
+        /// The camera's device ID.
+        camera_id: String,
+        /// The camera's password.
+        camera_password: String,
+        /// Position of this camera in the upload, from 1.
+        current: u32,
+        /// Number of cameras in the upload.
+        total: u32,
+    },
+    /// S→C `UploadSucess cameraID|onlineStatus|syncedCount|total`: upload accepted.
+    UploadSucess {
+        /// The camera's device ID.
+        camera_id: String,
+        /// Whether it is online now.
+        online: OnlineStatus,
+        /// Cameras synced so far; the client may close the data connection at `total`.
+        synced: u32,
+        /// Number of cameras in the upload.
+        total: u32,
+    },
+    /// S→C `UploadFail cameraID|reason|syncedCount|total`: upload refused.
+    UploadFail {
+        /// The camera's device ID.
+        camera_id: String,
+        /// Why, e.g. `ID和密码不匹配` or `该摄像头绑定账号已满`.
+        reason: String,
+        /// Cameras synced so far.
+        synced: u32,
+        /// Number of cameras in the upload.
+        total: u32,
+    },
+    /// C→S `DownLoadCaramer downloaded`: ask for the next camera.
+    DownLoadCaramer {
+        /// Cameras already downloaded (0 at first, then the last `current` echoed back).
+        downloaded: u32,
+    },
+    /// S→C `DownloadSucess cameraID|cameraPassword|onlineStatus|current|total`: one camera.
+    DownloadSucess {
+        /// The camera's device ID.
+        camera_id: String,
+        /// The camera's password.
+        camera_password: String,
+        /// Whether it is online now.
+        online: OnlineStatus,
+        /// Position of this camera, from 1; the client echoes it back.
+        current: u32,
+        /// Number of cameras bound to the account.
+        total: u32,
+    },
+    /// S→C `DownloadFail reason`.
+    DownloadFail {
+        /// Why, usually that the account has no camera.
+        reason: String,
+    },
+    /// C→S `CheckCaramerOnlineStatus id1;id2;…`: at most [`MAX_QUERY_IDS`] non-empty IDs.
+    CheckCaramerOnlineStatus(Vec<String>),
+    /// S→C `ReturnCaramerOnlineStatus id1;status1|id2;status2|…`.
+    ReturnCaramerOnlineStatus(Vec<(String, OnlineStatus)>),
+    /// S→C push `PrushCaramerOnlineStatus cameraID:status`.
+    PrushCaramerOnlineStatus {
+        /// The camera's device ID.
+        camera_id: String,
+        /// `true` when it came online, `false` when it went offline.
+        online: bool,
+    },
+    /// S→C push `PrushCaramerAlarmInfo cameraID:alarmType`.
+    PrushCaramerAlarmInfo {
+        /// The camera's device ID.
+        camera_id: String,
+        /// The alarm's type, as text.
+        alarm_type: String,
+    },
+    /// Both ways, bare `Heartbeat`: keep-alive on the main connection.
+    Heartbeat,
+}
+
+impl SyncMessage {
+    /// The command this message is.
+    pub fn command(&self) -> CommandName {
+        match self {
+            SyncMessage::Login { .. } => CommandName::Login,
+            SyncMessage::LoginOk { .. } => CommandName::LoginOk,
+            SyncMessage::LoginError { .. } => CommandName::LoginError,
+            SyncMessage::CreatDataSocket { .. } => CommandName::CreatDataSocket,
+            SyncMessage::ReturnDataSocketPort(_) => CommandName::ReturnDataSocketPort,
+            SyncMessage::UploadCaramer { .. } => CommandName::UploadCaramer,
+            SyncMessage::UploadSucess { .. } => CommandName::UploadSucess,
+            SyncMessage::UploadFail { .. } => CommandName::UploadFail,
+            SyncMessage::DownLoadCaramer { .. } => CommandName::DownLoadCaramer,
+            SyncMessage::DownloadSucess { .. } => CommandName::DownloadSucess,
+            SyncMessage::DownloadFail { .. } => CommandName::DownloadFail,
+            SyncMessage::CheckCaramerOnlineStatus(_) => CommandName::CheckCaramerOnlineStatus,
+            SyncMessage::ReturnCaramerOnlineStatus(_) => CommandName::ReturnCaramerOnlineStatus,
+            SyncMessage::PrushCaramerOnlineStatus { .. } => CommandName::PrushCaramerOnlineStatus,
+            SyncMessage::PrushCaramerAlarmInfo { .. } => CommandName::PrushCaramerAlarmInfo,
+            SyncMessage::Heartbeat => CommandName::Heartbeat,
+        }
+    }
+
+    /// Writes the message as one line, **without** the terminating `\n` (the codec adds it).
+    ///
+    /// Always the short command name; an empty parameter leaves the bare command. The line
+    /// holds no raw line break. Limits that parsing enforces (at most [`MAX_QUERY_IDS`] IDs,
+    /// no empty ID in a list) are the caller's to respect; [`SyncLineCodec`] additionally
+    /// refuses to write a line longer than its maximum.
+    ///
+    /// [`SyncLineCodec`]: super::codec::SyncLineCodec
+    pub fn encode(&self) -> String {
+        let mut param = LineWriter::new(self.command());
+        match self {
+            SyncMessage::Login { user, password }
+            | SyncMessage::CreatDataSocket { user, password } => {
+                param.text(user).pipe().text(password);
+            }
+            SyncMessage::LoginOk {
+                camera_count,
+                last_login_time,
+                last_login_ip,
+            } => {
+                param.number(*camera_count).pipe();
+                param.text(last_login_time.as_deref().unwrap_or_default()).pipe();
+                param.text(last_login_ip.as_deref().unwrap_or_default());
+            }
+            SyncMessage::LoginError { reason } | SyncMessage::DownloadFail { reason } => {
+                param.text(reason);
+            }
+            SyncMessage::ReturnDataSocketPort(port) => {
+                if let Some(port) = port {
+                    param.number(*port);
+                }
+            }
+            SyncMessage::UploadCaramer {
+                camera_id,
+                camera_password,
+                current,
+                total,
+            } => {
+                param.text(camera_id).pipe().text(camera_password).pipe();
+                param.number(*current).pipe().number(*total);
+            }
+            SyncMessage::UploadSucess {
+                camera_id,
+                online,
+                synced,
+                total,
+            } => {
+                param.text(camera_id).pipe().raw(online.as_str()).pipe();
+                param.number(*synced).pipe().number(*total);
+            }
+            SyncMessage::UploadFail {
+                camera_id,
+                reason,
+                synced,
+                total,
+            } => {
+                param.text(camera_id).pipe().text(reason).pipe();
+                param.number(*synced).pipe().number(*total);
+            }
+            SyncMessage::DownLoadCaramer { downloaded } => {
+                param.number(*downloaded);
+            }
+            SyncMessage::DownloadSucess {
+                camera_id,
+                camera_password,
+                online,
+                current,
+                total,
+            } => {
+                param.text(camera_id).pipe().text(camera_password).pipe();
+                param.raw(online.as_str()).pipe();
+                param.number(*current).pipe().number(*total);
+            }
+            SyncMessage::CheckCaramerOnlineStatus(ids) => {
+                for (index, id) in ids.iter().enumerate() {
+                    if index > 0 {
+                        param.raw(";");
+                    }
+                    param.text(id);
+                }
+            }
+            SyncMessage::ReturnCaramerOnlineStatus(entries) => {
+                for (index, (id, status)) in entries.iter().enumerate() {
+                    if index > 0 {
+                        param.pipe();
+                    }
+                    param.text(id).raw(";").raw(status.as_str());
+                }
+            }
+            SyncMessage::PrushCaramerOnlineStatus { camera_id, online } => {
+                let status = OnlineStatus::from(*online);
+                param.text(camera_id).raw(":").raw(status.as_str());
+            }
+            SyncMessage::PrushCaramerAlarmInfo {
+                camera_id,
+                alarm_type,
+            } => {
+                param.text(camera_id).raw(":").text(alarm_type);
+            }
+            SyncMessage::Heartbeat => {}
+        }
+        param.finish()
+    }
+
+    /// Reads one line, given **without** its `\n` terminator (nor a `\r` before it).
+    ///
+    /// The command may be the short name or the seed's dotted path; see the
+    /// [module docs](self) for the rules.
+    pub fn parse(line: &str) -> Result<SyncMessage, ParseError> {
+        if line.is_empty() {
+            return Err(ParseError::EmptyLine);
+        }
+        if line.contains('\n') {
+            return Err(ParseError::LineFeed);
+        }
+        let (token, param) = line.split_once(' ').unwrap_or((line, ""));
+        let command = CommandName::parse(token)?;
+        let read = Reader { command };
+        let message = match command {
+            CommandName::Login => {
+                let [user, password] = read.fields(param, Separator::Pipe)?;
+                SyncMessage::Login {
+                    user: read.text("user", user)?,
+                    password: read.text("password", password)?,
+                }
+            }
+            CommandName::LoginOk => {
+                let [count, time, ip] = read.fields(param, Separator::Pipe)?;
+                SyncMessage::LoginOk {
+                    camera_count: read.number("cameraCount", count)?,
+                    last_login_time: read.optional_text("lastLoginTime", time)?,
+                    last_login_ip: read.optional_text("lastLoginIP", ip)?,
+                }
+            }
+            CommandName::LoginError => SyncMessage::LoginError {
+                reason: read.text("reason", param)?,
+            },
+            CommandName::CreatDataSocket => {
+                let [user, password] = read.fields(param, Separator::Pipe)?;
+                SyncMessage::CreatDataSocket {
+                    user: read.text("user", user)?,
+                    password: read.text("password", password)?,
+                }
+            }
+            CommandName::ReturnDataSocketPort => SyncMessage::ReturnDataSocketPort(
+                match param {
+                    "" => None,
+                    port => Some(read.number("port", port)?),
+                },
+            ),
+            CommandName::UploadCaramer => {
+                let [id, password, current, total] = read.fields(param, Separator::Pipe)?;
+                SyncMessage::UploadCaramer {
+                    camera_id: read.text("cameraID", id)?,
+                    camera_password: read.text("cameraPassword", password)?,
+                    current: read.number("current", current)?,
+                    total: read.number("total", total)?,
+                }
+            }
+            CommandName::UploadSucess => {
+                let [id, online, synced, total] = read.fields(param, Separator::Pipe)?;
+                SyncMessage::UploadSucess {
+                    camera_id: read.text("cameraID", id)?,
+                    online: read.status("onlineStatus", online)?,
+                    synced: read.number("syncedCount", synced)?,
+                    total: read.number("total", total)?,
+                }
+            }
+            CommandName::UploadFail => {
+                let [id, reason, synced, total] = read.fields(param, Separator::Pipe)?;
+                SyncMessage::UploadFail {
+                    camera_id: read.text("cameraID", id)?,
+                    reason: read.text("reason", reason)?,
+                    synced: read.number("syncedCount", synced)?,
+                    total: read.number("total", total)?,
+                }
+            }
+            CommandName::DownLoadCaramer => SyncMessage::DownLoadCaramer {
+                downloaded: read.number("downloaded", param)?,
+            },
+            CommandName::DownloadSucess => {
+                let [id, password, online, current, total] =
+                    read.fields(param, Separator::Pipe)?;
+                SyncMessage::DownloadSucess {
+                    camera_id: read.text("cameraID", id)?,
+                    camera_password: read.text("cameraPassword", password)?,
+                    online: read.status("onlineStatus", online)?,
+                    current: read.number("current", current)?,
+                    total: read.number("total", total)?,
+                }
+            }
+            CommandName::DownloadFail => SyncMessage::DownloadFail {
+                reason: read.text("reason", param)?,
+            },
+            CommandName::CheckCaramerOnlineStatus => {
+                SyncMessage::CheckCaramerOnlineStatus(read.id_list(param)?)
+            }
+            CommandName::ReturnCaramerOnlineStatus => {
+                SyncMessage::ReturnCaramerOnlineStatus(read.status_list(param)?)
+            }
+            CommandName::PrushCaramerOnlineStatus => {
+                let [id, online] = read.fields(param, Separator::Colon)?;
+                SyncMessage::PrushCaramerOnlineStatus {
+                    camera_id: read.text("cameraID", id)?,
+                    online: match online {
+                        "true" => true,
+                        "false" => false,
+                        other => return Err(read.bad_status("status", other, "true or false")),
+                    },
+                }
+            }
+            CommandName::PrushCaramerAlarmInfo => {
+                let [id, alarm_type] = read.fields(param, Separator::Colon)?;
+                SyncMessage::PrushCaramerAlarmInfo {
+                    camera_id: read.text("cameraID", id)?,
+                    alarm_type: read.text("alarmType", alarm_type)?,
+                }
+            }
+            CommandName::Heartbeat => match param {
+                "" => SyncMessage::Heartbeat,
+                _ => return Err(ParseError::UnexpectedParameter { command }),
+            },
+        };
+        Ok(message)
+    }
+}
+
+impl FromStr for SyncMessage {
+    type Err = ParseError;
+
+    fn from_str(line: &str) -> Result<Self, Self::Err> {
+        SyncMessage::parse(line)
+    }
+}
+
+/// Shown instead of a password by `Debug`.
+const REDACTED: &str = "<redacted>";
+
+impl fmt::Debug for SyncMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SyncMessage::Login { user, .. } => f
+                .debug_struct("Login")
+                .field("user", user)
+                .field("password", &REDACTED)
+                .finish(),
+            SyncMessage::CreatDataSocket { user, .. } => f
+                .debug_struct("CreatDataSocket")
+                .field("user", user)
+                .field("password", &REDACTED)
+                .finish(),
+            SyncMessage::LoginOk {
+                camera_count,
+                last_login_time,
+                last_login_ip,
+            } => f
+                .debug_struct("LoginOk")
+                .field("camera_count", camera_count)
+                .field("last_login_time", last_login_time)
+                .field("last_login_ip", last_login_ip)
+                .finish(),
+            SyncMessage::LoginError { reason } => {
+                f.debug_struct("LoginError").field("reason", reason).finish()
+            }
+            SyncMessage::ReturnDataSocketPort(port) => {
+                f.debug_tuple("ReturnDataSocketPort").field(port).finish()
+            }
+            SyncMessage::UploadCaramer {
+                camera_id,
+                current,
+                total,
+                ..
+            } => f
+                .debug_struct("UploadCaramer")
+                .field("camera_id", camera_id)
+                .field("camera_password", &REDACTED)
+                .field("current", current)
+                .field("total", total)
+                .finish(),
+            SyncMessage::UploadSucess {
+                camera_id,
+                online,
+                synced,
+                total,
+            } => f
+                .debug_struct("UploadSucess")
+                .field("camera_id", camera_id)
+                .field("online", online)
+                .field("synced", synced)
+                .field("total", total)
+                .finish(),
+            SyncMessage::UploadFail {
+                camera_id,
+                reason,
+                synced,
+                total,
+            } => f
+                .debug_struct("UploadFail")
+                .field("camera_id", camera_id)
+                .field("reason", reason)
+                .field("synced", synced)
+                .field("total", total)
+                .finish(),
+            SyncMessage::DownLoadCaramer { downloaded } => f
+                .debug_struct("DownLoadCaramer")
+                .field("downloaded", downloaded)
+                .finish(),
+            SyncMessage::DownloadSucess {
+                camera_id,
+                online,
+                current,
+                total,
+                ..
+            } => f
+                .debug_struct("DownloadSucess")
+                .field("camera_id", camera_id)
+                .field("camera_password", &REDACTED)
+                .field("online", online)
+                .field("current", current)
+                .field("total", total)
+                .finish(),
+            SyncMessage::DownloadFail { reason } => f
+                .debug_struct("DownloadFail")
+                .field("reason", reason)
+                .finish(),
+            SyncMessage::CheckCaramerOnlineStatus(ids) => f
+                .debug_tuple("CheckCaramerOnlineStatus")
+                .field(ids)
+                .finish(),
+            SyncMessage::ReturnCaramerOnlineStatus(entries) => f
+                .debug_tuple("ReturnCaramerOnlineStatus")
+                .field(entries)
+                .finish(),
+            SyncMessage::PrushCaramerOnlineStatus { camera_id, online } => f
+                .debug_struct("PrushCaramerOnlineStatus")
+                .field("camera_id", camera_id)
+                .field("online", online)
+                .finish(),
+            SyncMessage::PrushCaramerAlarmInfo {
+                camera_id,
+                alarm_type,
+            } => f
+                .debug_struct("PrushCaramerAlarmInfo")
+                .field("camera_id", camera_id)
+                .field("alarm_type", alarm_type)
+                .finish(),
+            SyncMessage::Heartbeat => f.write_str("Heartbeat"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::command::CommandError;
+    use crate::sync::escape::EscapeError;
+    use crate::sync::fields::VALUE_PREVIEW_CHARS;
+
+    fn parse(line: &str) -> SyncMessage {
+        SyncMessage::parse(line).unwrap_or_else(|error| panic!("{line:?}: {error}"))
+    }
+
+    fn parse_err(line: &str) -> ParseError {
+        SyncMessage::parse(line).expect_err(line)
+    }
+
+    fn ids(n: usize) -> String {
+        (0..n).map(|i| format!("cam{i}")).collect::<Vec<_>>().join(";")
+    }
+
+    #[test]
+    fn seed_format_lines_round_trip_byte_identical_for_every_command() {
+        let cases = [
+            (
+                "Login alice|s3cret",
+                SyncMessage::Login {
+                    user: "alice".into(),
+                    password: "s3cret".into(),
+                },
+            ),
+            (
+                "LoginOk 3|2024-05-01 10:00:00|1.2.3.4",
+                SyncMessage::LoginOk {
+                    camera_count: 3,
+                    last_login_time: Some("2024-05-01 10:00:00".into()),
+                    last_login_ip: Some("1.2.3.4".into()),
+                },
+            ),
+            (
+                "LoginError 用户名或者密码错误!",
+                SyncMessage::LoginError {
+                    reason: "用户名或者密码错误!".into(),
+                },
+            ),
+            (
+                "CreatDataSocket alice|s3cret",
+                SyncMessage::CreatDataSocket {
+                    user: "alice".into(),
+                    password: "s3cret".into(),
+                },
+            ),
+            ("ReturnDataSocketPort 9601", SyncMessage::ReturnDataSocketPort(Some(9601))),
+            ("ReturnDataSocketPort", SyncMessage::ReturnDataSocketPort(None)),
+            (
+                "UploadCaramer 4K02A1BPAZ12345|admin123|1|2",
+                SyncMessage::UploadCaramer {
+                    camera_id: "4K02A1BPAZ12345".into(),
+                    camera_password: "admin123".into(),
+                    current: 1,
+                    total: 2,
+                },
+            ),
+            (
+                "UploadSucess 4K02A1BPAZ12345|true|1|2",
+                SyncMessage::UploadSucess {
+                    camera_id: "4K02A1BPAZ12345".into(),
+                    online: OnlineStatus::Online,
+                    synced: 1,
+                    total: 2,
+                },
+            ),
+            (
+                "UploadFail 4K02A1BPAZ12345|ID和密码不匹配|1|2",
+                SyncMessage::UploadFail {
+                    camera_id: "4K02A1BPAZ12345".into(),
+                    reason: "ID和密码不匹配".into(),
+                    synced: 1,
+                    total: 2,
+                },
+            ),
+            ("DownLoadCaramer 0", SyncMessage::DownLoadCaramer { downloaded: 0 }),
+            (
+                "DownloadSucess cam1|pw|null|1|3",
+                SyncMessage::DownloadSucess {
+                    camera_id: "cam1".into(),
+                    camera_password: "pw".into(),
+                    online: OnlineStatus::Unknown,
+                    current: 1,
+                    total: 3,
+                },
+            ),
+            (
+                "DownloadFail 该账号没有绑定任何摄像头",
+                SyncMessage::DownloadFail {
+                    reason: "该账号没有绑定任何摄像头".into(),
+                },
+            ),
+            (
+                "CheckCaramerOnlineStatus cam1;cam2;cam3",
+                SyncMessage::CheckCaramerOnlineStatus(vec![
+                    "cam1".into(),
+                    "cam2".into(),
+                    "cam3".into(),
+                ]),
+            ),
+            (
+                "ReturnCaramerOnlineStatus cam1;true|cam2;false|cam3;null",
+                SyncMessage::ReturnCaramerOnlineStatus(vec![
+                    ("cam1".into(), OnlineStatus::Online),
+                    ("cam2".into(), OnlineStatus::Offline),
+                    ("cam3".into(), OnlineStatus::Unknown),
+                ]),
+            ),
+            (
+                "PrushCaramerOnlineStatus cam1:false",
+                SyncMessage::PrushCaramerOnlineStatus {
+                    camera_id: "cam1".into(),
+                    online: false,
+                },
+            ),
+            (
+                "PrushCaramerAlarmInfo cam1:VideoMotion",
+                SyncMessage::PrushCaramerAlarmInfo {
+                    camera_id: "cam1".into(),
+                    alarm_type: "VideoMotion".into(),
+                },
+            ),
+            ("Heartbeat", SyncMessage::Heartbeat),
+        ];
+        let mut seen = Vec::new();
+        for (line, message) in cases {
+            assert_eq!(parse(line), message, "{line:?}");
+            assert_eq!(message.encode(), line);
+            seen.push(message.command());
+        }
+        for command in CommandName::ALL {
+            assert!(seen.contains(&command), "{command} has no seed-format case");
+        }
+    }
+
+    #[test]
+    fn login_ok_time_keeps_its_colons_because_colon_is_not_a_login_ok_separator() {
+        let line = "LoginOk 3|2024-05-01 10:00:00|::1";
+        let message = parse(line);
+        let SyncMessage::LoginOk {
+            last_login_time,
+            last_login_ip,
+            ..
+        } = &message
+        else {
+            panic!("not LoginOk: {message:?}");
+        };
+        assert_eq!(last_login_time.as_deref(), Some("2024-05-01 10:00:00"));
+        assert_eq!(last_login_ip.as_deref(), Some("::1"));
+        assert_eq!(message.encode(), line);
+    }
+
+    #[test]
+    fn escaped_colons_are_read_too_and_written_back_plain() {
+        let message = parse("LoginOk 3|2024-05-01 10\\:00\\:00|1.2.3.4");
+        assert_eq!(message, parse("LoginOk 3|2024-05-01 10:00:00|1.2.3.4"));
+        assert_eq!(message.encode(), "LoginOk 3|2024-05-01 10:00:00|1.2.3.4");
+    }
+
+    #[test]
+    fn a_first_login_has_neither_time_nor_ip() {
+        let message = SyncMessage::LoginOk {
+            camera_count: 0,
+            last_login_time: None,
+            last_login_ip: None,
+        };
+        assert_eq!(message.encode(), "LoginOk 0||");
+        assert_eq!(parse("LoginOk 0||"), message);
+    }
+
+    #[test]
+    fn an_empty_parameter_may_be_sent_with_or_without_the_space() {
+        assert_eq!(parse("ReturnDataSocketPort "), SyncMessage::ReturnDataSocketPort(None));
+        assert_eq!(parse("Heartbeat "), SyncMessage::Heartbeat);
+        assert_eq!(
+            parse("CheckCaramerOnlineStatus"),
+            SyncMessage::CheckCaramerOnlineStatus(Vec::new())
+        );
+        assert_eq!(
+            SyncMessage::ReturnCaramerOnlineStatus(Vec::new()).encode(),
+            "ReturnCaramerOnlineStatus"
+        );
+        assert_eq!(
+            SyncMessage::LoginError { reason: String::new() }.encode(),
+            "LoginError"
+        );
+    }
+
+    #[test]
+    fn the_seeds_dotted_command_form_is_accepted_and_written_short() {
+        let message = parse("SocketCommand.LoginCommand.Login alice|s3cret");
+        assert_eq!(message, parse("Login alice|s3cret"));
+        assert_eq!(message.encode(), "Login alice|s3cret");
+        assert_eq!(
+            parse("SocketCommand.CaramCommand.PrushCaramerAlarmInfo cam1:VideoMotion").command(),
+            CommandName::PrushCaramerAlarmInfo
+        );
+        assert!(matches!(
+            parse_err("SocketCommand.NormalCommand.Login alice|s3cret"),
+            ParseError::Command(CommandError::WrongGroup { .. })
+        ));
+    }
+
+    #[test]
+    fn the_seeds_stray_space_after_the_last_dot_is_not_a_command() {
+        assert!(matches!(
+            parse_err("SocketCommand.CaramCommand. UploadSucess cam1|true|1|1"),
+            ParseError::Command(CommandError::Unknown { .. })
+        ));
+    }
+
+    #[test]
+    fn command_names_are_case_sensitive() {
+        assert_eq!(
+            parse_err("login alice|s3cret"),
+            ParseError::Command(CommandError::Unknown {
+                name: "login".into()
+            })
+        );
+        assert!(SyncMessage::parse("HEARTBEAT").is_err());
+    }
+
+    #[test]
+    fn nasty_fields_are_escaped_and_read_back() {
+        let message = SyncMessage::Login {
+            user: "a|b\\c".into(),
+            password: "x\ny\r;z:".into(),
+        };
+        let line = message.encode();
+        assert_eq!(line, "Login a\\|b\\\\c|x\\ny\\r;z:");
+        assert_eq!(parse(&line), message);
+
+        let message = SyncMessage::ReturnCaramerOnlineStatus(vec![
+            ("id;1|x:".into(), OnlineStatus::Online),
+            ("\\".into(), OnlineStatus::Unknown),
+        ]);
+        let line = message.encode();
+        assert_eq!(line, "ReturnCaramerOnlineStatus id\\;1\\|x:;true|\\\\;null");
+        assert_eq!(parse(&line), message);
+
+        let message = SyncMessage::PrushCaramerAlarmInfo {
+            camera_id: "cam:1|2".into(),
+            alarm_type: "a:b;c".into(),
+        };
+        let line = message.encode();
+        assert_eq!(line, "PrushCaramerAlarmInfo cam\\:1|2:a\\:b;c");
+        assert_eq!(parse(&line), message);
+    }
+
+    #[test]
+    fn only_the_commands_own_separators_split_its_parameter() {
+        assert_eq!(
+            parse("PrushCaramerAlarmInfo cam|1;x:motion|start"),
+            SyncMessage::PrushCaramerAlarmInfo {
+                camera_id: "cam|1;x".into(),
+                alarm_type: "motion|start".into(),
+            }
+        );
+        assert_eq!(
+            parse("Login a:b;c|p:q"),
+            SyncMessage::Login {
+                user: "a:b;c".into(),
+                password: "p:q".into(),
+            }
+        );
+        assert_eq!(
+            parse("LoginError a|b;c:d"),
+            SyncMessage::LoginError {
+                reason: "a|b;c:d".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_wrong_field_count_says_how_many_were_expected_and_found() {
+        let error = parse_err("Login alice");
+        assert_eq!(
+            error,
+            ParseError::FieldCount {
+                command: CommandName::Login,
+                separator: '|',
+                expected: 2,
+                found: 1,
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            "Login: expected 2 fields separated by `|`, found 1"
+        );
+        assert!(matches!(
+            parse_err("Login a|b|c"),
+            ParseError::FieldCount { found: 3, .. }
+        ));
+        assert!(matches!(
+            parse_err("LoginOk 3"),
+            ParseError::FieldCount { expected: 3, found: 1, .. }
+        ));
+        assert!(matches!(
+            parse_err("PrushCaramerOnlineStatus cam1"),
+            ParseError::FieldCount { separator: ':', .. }
+        ));
+    }
+
+    #[test]
+    fn numbers_are_plain_ascii_digits_within_range() {
+        let error = parse_err("UploadCaramer cam|pw|one|2");
+        assert_eq!(
+            error,
+            ParseError::BadNumber {
+                command: CommandName::UploadCaramer,
+                field: "current",
+                value: "one".into(),
+                max: u64::from(u32::MAX),
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            "UploadCaramer: field `current` is not a number in 0..=4294967295: \"one\""
+        );
+        for bad in ["+1", "-1", " 1", "1 ", "", "4294967296", "1e3", "١"] {
+            assert!(
+                matches!(
+                    SyncMessage::parse(&format!("DownLoadCaramer {bad}")),
+                    Err(ParseError::BadNumber { .. })
+                ),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            parse("DownLoadCaramer 4294967295"),
+            SyncMessage::DownLoadCaramer {
+                downloaded: u32::MAX
+            }
+        );
+        let leading_zeros = parse("DownLoadCaramer 007");
+        assert_eq!(leading_zeros, SyncMessage::DownLoadCaramer { downloaded: 7 });
+        assert_eq!(leading_zeros.encode(), "DownLoadCaramer 7");
+    }
+
+    #[test]
+    fn a_port_beyond_65535_is_refused() {
+        assert!(matches!(
+            parse_err("ReturnDataSocketPort 65536"),
+            ParseError::BadNumber {
+                field: "port",
+                max: 65535,
+                ..
+            }
+        ));
+        assert_eq!(
+            parse("ReturnDataSocketPort 65535"),
+            SyncMessage::ReturnDataSocketPort(Some(65535))
+        );
+    }
+
+    #[test]
+    fn a_status_query_carries_at_most_twenty_ids() {
+        assert!(matches!(
+            parse(&format!("CheckCaramerOnlineStatus {}", ids(20))),
+            SyncMessage::CheckCaramerOnlineStatus(list) if list.len() == 20
+        ));
+        let error = parse_err(&format!("CheckCaramerOnlineStatus {}", ids(21)));
+        assert_eq!(
+            error,
+            ParseError::TooManyIds {
+                command: CommandName::CheckCaramerOnlineStatus,
+                count: 21,
+                max: 20,
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            "CheckCaramerOnlineStatus: 21 camera IDs in one query, at most 20 are allowed"
+        );
+        // An escaped `;` is part of an ID, not a 21st one.
+        let line = format!("CheckCaramerOnlineStatus {}\\;x", ids(20));
+        assert!(SyncMessage::parse(&line).is_ok());
+    }
+
+    #[test]
+    fn an_empty_id_in_a_list_is_refused() {
+        assert_eq!(
+            parse_err("CheckCaramerOnlineStatus a;;b"),
+            ParseError::EmptyId {
+                command: CommandName::CheckCaramerOnlineStatus,
+                index: 1,
+            }
+        );
+        assert!(matches!(
+            parse_err("CheckCaramerOnlineStatus a;"),
+            ParseError::EmptyId { index: 1, .. }
+        ));
+        assert!(matches!(
+            parse_err("ReturnCaramerOnlineStatus a;true|;false"),
+            ParseError::EmptyId { index: 1, .. }
+        ));
+    }
+
+    #[test]
+    fn status_words_are_lower_case_and_pushes_never_say_null() {
+        assert_eq!(
+            parse_err("UploadSucess cam|True|1|1"),
+            ParseError::BadStatus {
+                command: CommandName::UploadSucess,
+                field: "onlineStatus",
+                value: "True".into(),
+                allowed: "true, false or null",
+            }
+        );
+        let error = parse_err("PrushCaramerOnlineStatus cam:null");
+        assert_eq!(
+            error.to_string(),
+            "PrushCaramerOnlineStatus: field `status` must be true or false, found \"null\""
+        );
+        assert!(matches!(
+            parse_err("ReturnCaramerOnlineStatus a;yes"),
+            ParseError::BadStatus { .. }
+        ));
+    }
+
+    #[test]
+    fn a_status_entry_without_its_two_fields_names_its_position() {
+        assert_eq!(
+            parse_err("ReturnCaramerOnlineStatus a;true|b"),
+            ParseError::EntryFieldCount {
+                command: CommandName::ReturnCaramerOnlineStatus,
+                index: 1,
+                found: 1,
+            }
+        );
+        assert!(matches!(
+            parse_err("ReturnCaramerOnlineStatus a;true;x"),
+            ParseError::EntryFieldCount { index: 0, found: 3, .. }
+        ));
+        assert!(matches!(
+            parse_err("ReturnCaramerOnlineStatus a;true|"),
+            ParseError::EntryFieldCount { index: 1, found: 1, .. }
+        ));
+    }
+
+    #[test]
+    fn heartbeat_takes_no_parameter() {
+        assert_eq!(
+            parse_err("Heartbeat now"),
+            ParseError::UnexpectedParameter {
+                command: CommandName::Heartbeat
+            }
+        );
+    }
+
+    #[test]
+    fn a_bad_escape_names_the_field() {
+        let error = parse_err("Login C:\\Users|pw");
+        assert_eq!(
+            error,
+            ParseError::Escape {
+                command: CommandName::Login,
+                field: "user",
+                source: EscapeError::UnknownEscape {
+                    offset: 2,
+                    found: 'U'
+                },
+            }
+        );
+        assert!(error.to_string().starts_with("Login: field `user`: unknown escape `\\U`"));
+        assert!(matches!(
+            parse_err("LoginError oops\\"),
+            ParseError::Escape {
+                source: EscapeError::DanglingBackslash,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn an_empty_line_or_a_raw_line_feed_is_not_a_message() {
+        assert_eq!(parse_err(""), ParseError::EmptyLine);
+        assert_eq!(parse_err("Heartbeat\nHeartbeat"), ParseError::LineFeed);
+        assert!(matches!(
+            parse_err(" Heartbeat"),
+            ParseError::Command(CommandError::Unknown { .. })
+        ));
+    }
+
+    #[test]
+    fn a_raw_carriage_return_inside_a_field_is_kept_and_written_escaped() {
+        let message = parse("LoginError a\rb");
+        assert_eq!(message, SyncMessage::LoginError { reason: "a\rb".into() });
+        assert_eq!(message.encode(), "LoginError a\\rb");
+    }
+
+    #[test]
+    fn error_values_are_shortened() {
+        let long = "9".repeat(1000);
+        let ParseError::BadNumber { value, .. } = parse_err(&format!("DownLoadCaramer {long}"))
+        else {
+            panic!("expected BadNumber");
+        };
+        assert_eq!(value.len(), VALUE_PREVIEW_CHARS);
+    }
+
+    #[test]
+    fn debug_output_hides_passwords() {
+        let messages = [
+            parse("Login alice|hunter2"),
+            parse("CreatDataSocket alice|hunter2"),
+            parse("UploadCaramer cam|hunter2|1|1"),
+            parse("DownloadSucess cam|hunter2|true|1|1"),
+        ];
+        for message in messages {
+            let debug = format!("{message:?}");
+            assert!(!debug.contains("hunter2"), "{debug}");
+            assert!(debug.contains("<redacted>"), "{debug}");
+        }
+        assert_eq!(
+            format!("{:?}", parse("Login alice|hunter2")),
+            "Login { user: \"alice\", password: \"<redacted>\" }"
+        );
+    }
+
+    #[test]
+    fn from_str_is_parse() {
+        let message: SyncMessage = "Heartbeat".parse().expect("parses");
+        assert_eq!(message, SyncMessage::Heartbeat);
+    }
+
+}

@@ -1,0 +1,190 @@
+//! Both framings on one socket: tell DHIP from DVRIP by a frame's first bytes.
+//!
+//! A Dahua service port sorts connections by their first bytes, and a registering camera
+//! announces itself with a DVRIP `b4` packet before the platform speaks DHIP to it. So the
+//! choice is made per frame: `20 00 00 00 DHIP` opens a DHIP packet, a known DVRIP command
+//! byte opens a DVRIP frame, anything else is refused at its first byte.
+
+use bytes::BytesMut;
+use tokio_util::codec::{Decoder, Encoder};
+
+use crate::dhip::{DHIP_MAGIC, DhipCodec, DhipError, DhipMessage};
+use crate::dvrip::{DvripCodec, DvripError, DvripFrame, command};
+
+/// Which framing a frame uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// DHIP: JSON messages behind a `DHIP` header.
+    Dhip,
+    /// DVRIP: binary command headers.
+    Dvrip,
+}
+
+/// Tells the framing of the frame that starts `bytes`.
+///
+/// `Ok(None)` means no byte yet. The DHIP header's first byte (0x20) is no DVRIP command, so
+/// one byte decides; the DHIP codec then checks the rest of the magic as it arrives.
+pub fn detect(bytes: &[u8]) -> Result<Option<Framing>, WireError> {
+    match bytes.first() {
+        None => Ok(None),
+        Some(&b) if b == DHIP_MAGIC[0] => Ok(Some(Framing::Dhip)),
+        Some(&b) if command::is_known(b) => Ok(Some(Framing::Dvrip)),
+        Some(&b) => Err(WireError::UnknownFraming(b)),
+    }
+}
+
+/// A frame of either framing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WireFrame {
+    /// A reassembled DHIP message.
+    Dhip(DhipMessage),
+    /// A DVRIP frame (`f6` messages reassembled).
+    Dvrip(DvripFrame),
+}
+
+/// Why a mixed stream could not be decoded or encoded.
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    /// The first byte opens neither framing.
+    #[error("neither DHIP nor DVRIP: first byte {0:#04x}")]
+    UnknownFraming(u8),
+    /// The DHIP codec refused the stream.
+    #[error(transparent)]
+    Dhip(#[from] DhipError),
+    /// The DVRIP codec refused the stream.
+    #[error(transparent)]
+    Dvrip(#[from] DvripError),
+    /// The socket failed.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Reads frames of both framings, choosing per frame; writes either.
+#[derive(Debug, Default)]
+pub struct WireCodec {
+    dhip: DhipCodec,
+    dvrip: DvripCodec,
+}
+
+impl WireCodec {
+    /// A codec refusing anything longer than `max_message` bytes in either framing.
+    pub fn new(max_message: usize) -> Self {
+        Self {
+            dhip: DhipCodec::new(max_message),
+            dvrip: DvripCodec::new(max_message),
+        }
+    }
+
+    /// Splits written messages into packets of at most `size` body bytes.
+    pub fn with_fragment_size(self, size: usize) -> Self {
+        Self {
+            dhip: self.dhip.with_fragment_size(size),
+            dvrip: self.dvrip.with_fragment_size(size),
+        }
+    }
+
+    fn framing(&self, src: &[u8]) -> Result<Option<Framing>, WireError> {
+        // A message in the middle of reassembly keeps its framing.
+        if self.dhip.is_assembling() {
+            return Ok(Some(Framing::Dhip));
+        }
+        if self.dvrip.is_assembling() {
+            return Ok(Some(Framing::Dvrip));
+        }
+        detect(src)
+    }
+}
+
+impl Decoder for WireCodec {
+    type Item = WireFrame;
+    type Error = WireError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<WireFrame>, WireError> {
+        match self.framing(src)? {
+            None => Ok(None),
+            Some(Framing::Dhip) => Ok(self.dhip.decode(src)?.map(WireFrame::Dhip)),
+            Some(Framing::Dvrip) => Ok(self.dvrip.decode(src)?.map(WireFrame::Dvrip)),
+        }
+    }
+
+    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<WireFrame>, WireError> {
+        match self.framing(buf)? {
+            None => Ok(None),
+            Some(Framing::Dhip) => Ok(self.dhip.decode_eof(buf)?.map(WireFrame::Dhip)),
+            Some(Framing::Dvrip) => Ok(self.dvrip.decode_eof(buf)?.map(WireFrame::Dvrip)),
+        }
+    }
+}
+
+impl Encoder<&DhipMessage> for WireCodec {
+    type Error = WireError;
+
+    fn encode(&mut self, item: &DhipMessage, dst: &mut BytesMut) -> Result<(), WireError> {
+        Ok(self.dhip.encode(item, dst)?)
+    }
+}
+
+impl Encoder<&DvripFrame> for WireCodec {
+    type Error = WireError;
+
+    fn encode(&mut self, item: &DvripFrame, dst: &mut BytesMut) -> Result<(), WireError> {
+        Ok(self.dvrip.encode(item, dst)?)
+    }
+}
+
+impl Encoder<&WireFrame> for WireCodec {
+    type Error = WireError;
+
+    fn encode(&mut self, item: &WireFrame, dst: &mut BytesMut) -> Result<(), WireError> {
+        match item {
+            WireFrame::Dhip(message) => self.encode(message, dst),
+            WireFrame::Dvrip(frame) => self.encode(frame, dst),
+        }
+    }
+}
+
+impl Encoder<WireFrame> for WireCodec {
+    type Error = WireError;
+
+    fn encode(&mut self, item: WireFrame, dst: &mut BytesMut) -> Result<(), WireError> {
+        self.encode(&item, dst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dvrip::DvripPacket;
+
+    #[test]
+    fn announcement_then_dhip_decode_on_one_stream() {
+        let mut codec = WireCodec::default();
+        let mut wire = BytesMut::new();
+        let announcement = DvripPacket::announcement("cam-1")
+            .expect("valid")
+            .to_frame();
+        let login = DhipMessage::new(0, 0, &b"{\"id\":0}"[..]);
+        codec.encode(&announcement, &mut wire).expect("encodes");
+        codec.encode(&login, &mut wire).expect("encodes");
+        assert_eq!(
+            codec.decode(&mut wire).expect("decodes"),
+            Some(WireFrame::Dvrip(announcement))
+        );
+        assert_eq!(
+            codec.decode(&mut wire).expect("decodes"),
+            Some(WireFrame::Dhip(login))
+        );
+        assert_eq!(codec.decode(&mut wire).expect("decodes"), None);
+    }
+
+    #[test]
+    fn unknown_first_byte_is_refused() {
+        assert!(matches!(
+            detect(b"GET / HTTP/1.1"),
+            Err(WireError::UnknownFraming(b'G'))
+        ));
+        assert_eq!(detect(b"").expect("empty"), None);
+        assert_eq!(detect(&DHIP_MAGIC).expect("dhip"), Some(Framing::Dhip));
+        assert_eq!(detect(&[0xb4]).expect("dvrip"), Some(Framing::Dvrip));
+    }
+}

@@ -1,0 +1,1 @@
+//! Simulated Dahua cameras.

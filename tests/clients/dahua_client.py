@@ -1,0 +1,634 @@
+#!/usr/bin/env python3
+"""Independent Dahua DHIP client, used as a third-party interoperability probe.
+
+This client was written only from the project's public protocol reference
+(docs: /work/shared/reference/dahua-protocol.md, sections 2, 4.1, 4.2, 6, 7, 8, 9
+and the "What the project implements" list).  It deliberately shares no code
+with the project's Rust crates: if it can talk to `homeport sim --listen`, the
+simulator speaks DHIP the way the public record says devices do, and not merely
+the way the project's own client expects.
+
+Usage:
+    python3 dahua_client.py --host 127.0.0.1 --port P --user admin --password PW \
+        [--expect-alarm] [--timeout 20] [--snapshot OUT.jpg] [--verbose]
+
+Exit codes:
+    0  everything checked out; one JSON summary line on stdout
+    1  any other failure (network, framing, protocol, content check); message on stderr
+    2  bad command line (argparse)
+    3  login refused with 268632085; one JSON line on stdout
+
+Standard library only, so it runs anywhere a Python 3 is installed.
+"""
+
+import argparse
+import hashlib
+import json
+import socket
+import struct
+import sys
+import time
+
+# --- Protocol constants (reference section 2.1, 4.1) -----------------------
+
+# The first 8 header bytes are fixed: header length 0x20 as u32 LE, then "DHIP".
+DHIP_PREFIX = b"\x20\x00\x00\x00DHIP"
+# u32 header length, 4-byte magic, session, id, this-packet length, reserved,
+# total length, reserved -- all little-endian (section 2.1).
+HEADER = struct.Struct("<I4sIIIIII")
+HEADER_LEN = HEADER.size  # 32
+
+# We refuse anything bigger: a snapshot is far smaller, and an unbounded length
+# field from a buggy or hostile peer must not make us allocate gigabytes.
+MAX_MESSAGE = 16 * 1024 * 1024
+# A 16 MiB message split into tiny fragments would still be a DoS; real
+# fragmentation (mcw0 `_p2p_len`) uses a handful of packets.
+MAX_FRAGMENTS = 4096
+
+ERR_LOGIN_CHALLENGE = 268632079  # 0x1003000F, step-1 "login challenge"
+ERR_BAD_CREDENTIALS = 268632085  # 0x10030015, "User or password not valid!"
+
+EVENT_ACTIONS = ("Start", "Stop", "Pulse", "State")
+
+# The reference never sees intervals other than 60; it is also our fallback when
+# the device leaves keepAliveInterval out.
+DEFAULT_KEEPALIVE_INTERVAL = 60
+# Brief: keepalives at least every 20 s while waiting for alarms.
+MAX_KEEPALIVE_PERIOD = 20.0
+
+
+# --- Errors ----------------------------------------------------------------
+
+class ClientError(Exception):
+    """Any failure that should end the run with exit code 1."""
+
+
+class ProtocolError(ClientError):
+    """The peer sent bytes that violate DHIP framing or JSON-RPC shape."""
+
+
+class CheckError(ClientError):
+    """The peer answered, but the content is not what the reference says."""
+
+
+class DeadlineExpired(ClientError):
+    """A read did not complete before its deadline."""
+
+
+class RpcError(ClientError):
+    """The device answered a call with result false / an error object."""
+
+    def __init__(self, method, reply):
+        self.method = method
+        self.reply = reply
+        err = reply.get("error") if isinstance(reply.get("error"), dict) else {}
+        self.code = err.get("code")
+        self.params = reply.get("params") if isinstance(reply.get("params"), dict) else {}
+        super().__init__("%s failed: error code %r, message %r"
+                         % (method, self.code, err.get("message")))
+
+
+# --- Small helpers -----------------------------------------------------------
+
+def require(cond, msg):
+    """Raise a CheckError unless cond holds (keeps the checks one-liners)."""
+    if not cond:
+        raise CheckError(msg)
+
+
+def md5_upper(text):
+    """UPPERHEX(MD5(text)); ASCII/UTF-8 and latin-1 agree for ASCII (4.1)."""
+    return hashlib.md5(text.encode("utf-8")).hexdigest().upper()
+
+
+def default_login_hash(user, password, realm, random):
+    """The `Default` hash: MD5(U:random:UPPERHEX(MD5(U:realm:P))), uppercase hex."""
+    ha1 = md5_upper("%s:%s:%s" % (user, realm, password))
+    return md5_upper("%s:%s:%s" % (user, random, ha1))
+
+
+def is_int(v):
+    # bool is an int subclass in Python; JSON true must not pass as a number.
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def split_body(body):
+    """Split a reassembled DHIP body into (json_object, binary_payload_or_None).
+
+    The layout is JSON, then optionally one "\\n" and raw bytes (section 2.2).
+    We must not look for the first "\\n" blindly: spaced JSON from some firmware
+    may itself contain newlines.  Instead the first JSON value is decoded and
+    whatever follows it is examined.  Decoding as latin-1 maps every byte to one
+    character, so the decoder's end index is also a byte offset; the JSON text
+    is then re-decoded as UTF-8 so that non-ASCII strings come out right.
+    """
+    text = body.decode("latin-1")
+    start = len(text) - len(text.lstrip(" \t\r\n\0"))
+    try:
+        _, end = json.JSONDecoder().raw_decode(text, start)
+    except ValueError as exc:
+        raise ProtocolError("body is not JSON (%s): %r" % (exc, body[:120]))
+    try:
+        obj = json.loads(body[start:end].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ProtocolError("JSON body is not valid UTF-8 JSON: %s" % exc)
+    if not isinstance(obj, dict):
+        raise ProtocolError("JSON body is not an object: %r" % (obj,))
+    rest = body[end:]
+    # Notifications end with a "\n" counted in the length, and some peers pad
+    # with NUL (2.2): such a tail is not a payload.
+    if rest.strip(b"\r\n\0 \t") == b"":
+        return obj, None
+    if not rest.startswith(b"\n"):
+        raise ProtocolError("unexpected bytes after the JSON body: %r" % rest[:40])
+    return obj, rest[1:]
+
+
+class Message(object):
+    """One reassembled DHIP message."""
+
+    __slots__ = ("session", "id", "obj", "payload", "fragments")
+
+    def __init__(self, session, msg_id, obj, payload, fragments):
+        self.session = session      # header session (not trusted for notifications, 2.1)
+        self.id = msg_id            # header id
+        self.obj = obj              # decoded JSON object
+        self.payload = payload      # bytes after "JSON\n", or None
+        self.fragments = fragments  # number of DHIP packets it arrived in
+
+    @property
+    def is_notification(self):
+        # Device-initiated messages carry "method" and no "result" (2.2).  They
+        # reuse the attach request's id (2.3), so the id alone cannot tell a
+        # notification from the reply we are waiting for.
+        return "method" in self.obj and "result" not in self.obj
+
+
+# --- Connection ----------------------------------------------------------------
+
+class DhipConnection(object):
+    """A DHIP JSON-RPC connection with the client side of the framing."""
+
+    def __init__(self, host, port, rpc_timeout, verbose=False):
+        self.rpc_timeout = rpc_timeout
+        self.verbose = verbose
+        try:
+            self.sock = socket.create_connection((host, port), timeout=rpc_timeout)
+        except OSError as exc:
+            raise ClientError("cannot connect to %s:%s: %s" % (host, port, exc))
+        self.buf = bytearray()      # bytes received but not yet forming a whole message
+        self.session = 0            # JSON session; 0 until the challenge assigns one (4.1)
+        self.next_id = 1
+        self.notifications = []     # notifications that arrived while waiting for replies
+
+    def log(self, fmt, *args):
+        if self.verbose:
+            sys.stderr.write("[dahua_client] " + (fmt % args) + "\n")
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    # -- sending --
+
+    def _header_session(self):
+        # TCP devices use integer sessions; HTTP RPC2 ones use hex strings (4.1).
+        # The header can only carry a u32, so a non-numeric session goes as 0
+        # there (VTOs are known to accept zero header fields, 2.1).
+        s = self.session
+        if isinstance(s, str) and s.isdigit():
+            s = int(s)
+        return s if is_int(s) and 0 <= s <= 0xFFFFFFFF else 0
+
+    def alloc_id(self):
+        # mcw0 wraps ids at 0xFFFFFFFF (2.3); we skip 0 so that a zero header id
+        # never looks like one of our requests.
+        i = self.next_id
+        self.next_id = self.next_id + 1 if self.next_id < 0xFFFFFFFF else 1
+        return i
+
+    def build_request(self, method, params, msg_id=None):
+        req = {"id": self.alloc_id() if msg_id is None else msg_id,
+               "magic": "0x1234",
+               "method": method,
+               "params": params,
+               "session": self.session}
+        return req
+
+    def send(self, req):
+        body = json.dumps(req, separators=(",", ":")).encode("utf-8")
+        # Requests are sent unfragmented; a server should fill session and id
+        # in the header as well as in the JSON (2.1).
+        header = HEADER.pack(0x20, b"DHIP", self._header_session(), req["id"] & 0xFFFFFFFF,
+                             len(body), 0, len(body), 0)
+        self.log("-> %s", body.decode("utf-8"))
+        try:
+            self.sock.sendall(header + body)
+        except OSError as exc:
+            raise ClientError("send failed (%s): %s" % (req.get("method"), exc))
+
+    # -- receiving --
+
+    def _take_message(self):
+        """Return one whole message from self.buf (consuming it), or None.
+
+        Nothing is consumed until every fragment of the message is buffered, so
+        a read that times out halfway never loses bytes.  Each fragment has its
+        own header with this packet's length at +16 and the message total at
+        +24; fragments are concatenated until their sum reaches the total.
+        """
+        off = 0
+        parts = []
+        got = 0
+        first = None
+        total = None
+        while True:
+            if len(self.buf) - off < HEADER_LEN:
+                return None
+            hdr = bytes(self.buf[off:off + HEADER_LEN])
+            if hdr[:8] != DHIP_PREFIX:
+                raise ProtocolError("bad DHIP header (want 20 00 00 00 'DHIP'): %s"
+                                    % hdr.hex())
+            _, _, session, msg_id, seg_len, _, seg_total, _ = HEADER.unpack(hdr)
+            # Bound lengths before waiting for (or allocating) the body.
+            if seg_total > MAX_MESSAGE:
+                raise ProtocolError("message total length %d exceeds the %d-byte limit"
+                                    % (seg_total, MAX_MESSAGE))
+            if seg_total == 0:
+                raise ProtocolError("DHIP message with total length 0")
+            if first is None:
+                first = (session, msg_id)
+                total = seg_total
+            elif seg_total != total:
+                raise ProtocolError("fragment says total %d, earlier fragment said %d"
+                                    % (seg_total, total))
+            if seg_len > total - got:
+                raise ProtocolError("fragment of %d bytes overruns total %d (have %d)"
+                                    % (seg_len, total, got))
+            if len(self.buf) - off - HEADER_LEN < seg_len:
+                return None
+            start = off + HEADER_LEN
+            parts.append(bytes(self.buf[start:start + seg_len]))
+            got += seg_len
+            off = start + seg_len
+            if got == total:
+                break
+            if len(parts) >= MAX_FRAGMENTS:
+                raise ProtocolError("more than %d fragments in one message" % MAX_FRAGMENTS)
+        del self.buf[:off]
+        obj, payload = split_body(b"".join(parts))
+        msg = Message(first[0], first[1], obj, payload, len(parts))
+        self.log("<- (%d packet(s), header session %d id %d) %s%s",
+                 len(parts), first[0], first[1], json.dumps(obj)[:400],
+                 "" if payload is None else " + %d payload bytes" % len(payload))
+        return msg
+
+    def read_message(self, deadline):
+        """Block until one whole message is available or the deadline passes."""
+        while True:
+            msg = self._take_message()
+            if msg is not None:
+                return msg
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise DeadlineExpired("timed out waiting for data from the device")
+            self.sock.settimeout(remaining)
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                raise DeadlineExpired("timed out waiting for data from the device")
+            except OSError as exc:
+                raise ClientError("receive failed: %s" % exc)
+            if not data:
+                raise ClientError("device closed the connection"
+                                  + (" mid-message" if self.buf else ""))
+            self.buf += data
+
+    def wait_reply(self, req, deadline):
+        """Read until the reply whose JSON id matches req; queue notifications."""
+        while True:
+            try:
+                msg = self.read_message(deadline)
+            except DeadlineExpired:
+                raise DeadlineExpired("no reply to %s (id %d) in time"
+                                      % (req["method"], req["id"]))
+            if msg.is_notification:
+                self.notifications.append(msg)
+                continue
+            if msg.obj.get("id") == req["id"]:
+                return msg
+            # A late reply to an earlier call: not ours, and not fatal.
+            self.log("ignoring reply with unexpected id %r", msg.obj.get("id"))
+
+    def call_raw(self, method, params, timeout=None):
+        """Send one request and return the matching reply Message."""
+        req = self.build_request(method, params)
+        self.send(req)
+        deadline = time.monotonic() + (self.rpc_timeout if timeout is None else timeout)
+        return self.wait_reply(req, deadline)
+
+    def call(self, method, params, timeout=None):
+        """Like call_raw, but insist on result true; returns the Message."""
+        msg = self.call_raw(method, params, timeout)
+        if msg.obj.get("result") is not True:
+            raise RpcError(method, msg.obj)
+        return msg
+
+    def next_notification(self, deadline):
+        """Return a queued or newly read notification, or None at the deadline."""
+        while True:
+            if self.notifications:
+                return self.notifications.pop(0)
+            try:
+                msg = self.read_message(deadline)
+            except DeadlineExpired:
+                return None
+            if msg.is_notification:
+                return msg
+            self.log("ignoring unsolicited reply with id %r", msg.obj.get("id"))
+
+
+# --- The session the CLI drives ---------------------------------------------------
+
+class LoginRefused(Exception):
+    def __init__(self, code, remain):
+        super().__init__("login refused (%s)" % code)
+        self.code = code
+        self.remain = remain
+
+
+def login(conn, user, password):
+    """Two-step global.login (4.1). Returns keepAliveInterval."""
+    try:
+        ip_addr = conn.sock.getsockname()[0]
+    except OSError:
+        ip_addr = "127.0.0.1"
+    base = {"userName": user, "password": "", "clientType": "Web3.0",
+            "ipAddr": ip_addr, "loginType": "Direct"}
+
+    # Step 1: session 0, empty password; the device answers with a challenge.
+    conn.session = 0
+    msg = conn.call_raw("global.login", base)
+    reply = msg.obj
+    err = reply.get("error") if isinstance(reply.get("error"), dict) else {}
+    code = err.get("code")
+    if code == ERR_BAD_CREDENTIALS:
+        # Some devices reject an unknown user already at step 1.
+        params = reply.get("params") if isinstance(reply.get("params"), dict) else {}
+        raise LoginRefused(code, params.get("remainLoginTimes"))
+    if reply.get("result") is not False or code != ERR_LOGIN_CHALLENGE:
+        raise ProtocolError("step 1: expected result false with error %d (challenge), got %s"
+                            % (ERR_LOGIN_CHALLENGE, json.dumps(reply)[:300]))
+    params = reply.get("params")
+    require(isinstance(params, dict), "challenge has no params object")
+    realm, random, encryption = params.get("realm"), params.get("random"), params.get("encryption")
+    require(isinstance(realm, str) and isinstance(random, str),
+            "challenge lacks string realm/random: %r" % (params,))
+    if encryption != "Default":
+        raise ClientError("challenge asks for encryption %r; this client implements only "
+                          "\"Default\"" % (encryption,))
+    session = reply.get("session")
+    if session is None or session == 0:
+        # The JSON session is authoritative; fall back to the header's.
+        session = msg.session
+    require(session not in (None, 0, ""), "challenge assigned no session")
+    if is_int(session) and msg.session not in (0, session & 0xFFFFFFFF):
+        conn.log("note: challenge header session %d differs from JSON session %d",
+                 msg.session, session)
+
+    # Step 2: the session from the challenge, in the header and the JSON.
+    conn.session = session
+    p2 = dict(base)
+    p2.update({"password": default_login_hash(user, password, realm, random),
+               "authorityType": "Default", "passwordType": "Default"})
+    msg = conn.call_raw("global.login", p2)
+    reply = msg.obj
+    if reply.get("result") is not True:
+        err = reply.get("error") if isinstance(reply.get("error"), dict) else {}
+        rparams = reply.get("params") if isinstance(reply.get("params"), dict) else {}
+        if err.get("code") == ERR_BAD_CREDENTIALS:
+            raise LoginRefused(err.get("code"), rparams.get("remainLoginTimes"))
+        raise RpcError("global.login (step 2)", reply)
+    # The device may repeat the session; it must not change it.
+    if reply.get("session") not in (None, session):
+        raise CheckError("login success carries session %r, challenge gave %r"
+                         % (reply.get("session"), session))
+    rparams = reply.get("params") if isinstance(reply.get("params"), dict) else {}
+    interval = rparams.get("keepAliveInterval", DEFAULT_KEEPALIVE_INTERVAL)
+    require(is_int(interval) and interval > 0,
+            "bad keepAliveInterval %r" % (interval,))
+    return interval
+
+
+def check_dvrip_config(conn):
+    """configManager.getConfig DVRIP and the RegisterServer fields (section 6)."""
+    msg = conn.call("configManager.getConfig", {"name": "DVRIP"})
+    params = msg.obj.get("params")
+    require(isinstance(params, dict) and isinstance(params.get("table"), dict),
+            "getConfig DVRIP: params.table is not an object")
+    table = params["table"]
+    require(is_int(table.get("TCPPort")), "DVRIP.TCPPort missing or not an integer")
+    rs = table.get("RegisterServer")
+    require(isinstance(rs, dict), "DVRIP.RegisterServer missing or not an object")
+    require(isinstance(rs.get("Enable"), bool), "RegisterServer.Enable missing or not a bool")
+    require(isinstance(rs.get("DeviceID"), str), "RegisterServer.DeviceID missing or not a string")
+    servers = rs.get("Servers")
+    require(isinstance(servers, list) and servers and isinstance(servers[0], dict),
+            "RegisterServer.Servers is not a non-empty list of objects")
+    require(isinstance(servers[0].get("Address"), str),
+            "RegisterServer.Servers[0].Address missing or not a string")
+    require(is_int(servers[0].get("Port")), "RegisterServer.Servers[0].Port missing or not an integer")
+    return rs["DeviceID"], table["TCPPort"]
+
+
+def check_console_calls(conn):
+    """What a third-party console (mcw0 DahuaConsole) asks right after login (item 7)."""
+    # system.multicall: params is a list of whole requests, each with its own id (2.4).
+    inner = [conn.build_request(m, None) for m in
+             ("magicBox.getDeviceType", "magicBox.getDeviceClass", "global.getCurrentTime")]
+    msg = conn.call("system.multicall", inner)
+    replies = msg.obj.get("params")
+    require(isinstance(replies, list) and len(replies) == len(inner),
+            "multicall: params is not a list of %d replies: %r" % (len(inner), replies))
+    for req, rep in zip(inner, replies):
+        require(isinstance(rep, dict), "multicall: reply is not an object: %r" % (rep,))
+        require(rep.get("id") == req["id"],
+                "multicall: reply order/id mismatch (want id %d for %s, got %r)"
+                % (req["id"], req["method"], rep.get("id")))
+        require(rep.get("result") is True, "multicall: %s failed: %r" % (req["method"], rep))
+        require(isinstance(rep.get("params"), dict), "multicall: %s has no params" % req["method"])
+    for rep in replies[:2]:
+        require(isinstance(rep["params"].get("type"), str) and rep["params"]["type"],
+                "magicBox type is not a non-empty string: %r" % (rep["params"],))
+    now = replies[2]["params"].get("time")
+    try:
+        time.strptime(now, "%Y-%m-%d %H:%M:%S")
+    except (TypeError, ValueError):
+        raise CheckError("global.getCurrentTime params.time %r is not yyyy-MM-dd HH:mm:ss" % (now,))
+
+    # userManager.getActiveUserInfoAll: DahuaConsole crashes on anything but a user list.
+    msg = conn.call("userManager.getActiveUserInfoAll", None)
+    params = msg.obj.get("params")
+    require(isinstance(params, dict) and isinstance(params.get("users"), list),
+            "getActiveUserInfoAll: params.users is not a list")
+    for u in params["users"]:
+        require(isinstance(u, dict), "getActiveUserInfoAll: user entry is not an object")
+        missing = [k for k in ("Name", "ClientAddress", "LoginTime", "ClientType", "Id") if k not in u]
+        require(not missing, "getActiveUserInfoAll: user entry lacks %s" % ", ".join(missing))
+
+    # configManager.getMemberNames: the reference only says "-> the config names"
+    # without naming the key, so accept any list of strings in params, and insist
+    # it names the DVRIP table we have just read.
+    msg = conn.call("configManager.getMemberNames", {"name": ""})
+    params = msg.obj.get("params")
+    require(isinstance(params, dict), "getMemberNames: params is not an object")
+    lists = [v for v in params.values()
+             if isinstance(v, list) and v and all(isinstance(x, str) for x in v)]
+    require(lists, "getMemberNames: params holds no list of config names: %r" % (params,))
+    require(any("DVRIP" in v for v in lists), "getMemberNames: config names do not include DVRIP")
+
+
+def valid_event(ev):
+    """An eventList entry with Code, Action, Index and Data.UTC (7.2)."""
+    return (isinstance(ev, dict)
+            and isinstance(ev.get("Code"), str) and ev["Code"]
+            and ev.get("Action") in EVENT_ACTIONS
+            and is_int(ev.get("Index"))
+            and isinstance(ev.get("Data"), dict)
+            and isinstance(ev["Data"].get("UTC"), (int, float))
+            and not isinstance(ev["Data"].get("UTC"), bool))
+
+
+def wait_for_alarm(conn, timeout, keepalive_interval):
+    """Wait for a client.notifyEventStream event, keeping the session alive."""
+    # Keep well inside the device's interval and never wait longer than 20 s.
+    period = min(MAX_KEEPALIVE_PERIOD, max(1.0, keepalive_interval / 2.0))
+    end = time.monotonic() + timeout
+    next_keepalive = time.monotonic() + period
+    while True:
+        now = time.monotonic()
+        if now >= end:
+            return None
+        if now >= next_keepalive:
+            # The reply wait queues any notification that overtakes it.
+            msg = conn.call("global.keepAlive",
+                            {"timeout": keepalive_interval, "active": True})
+            params = msg.obj.get("params")
+            require(isinstance(params, dict) and is_int(params.get("timeout")),
+                    "keepAlive reply lacks params.timeout: %r" % (msg.obj,))
+            next_keepalive = time.monotonic() + period
+            continue
+        note = conn.next_notification(min(end, next_keepalive))
+        if note is None:
+            continue
+        if note.obj.get("method") != "client.notifyEventStream":
+            conn.log("skipping notification %r", note.obj.get("method"))
+            continue
+        params = note.obj.get("params")
+        events = params.get("eventList") if isinstance(params, dict) else None
+        if not isinstance(events, list):
+            raise CheckError("notifyEventStream without a params.eventList list: %r"
+                             % (note.obj,))
+        for ev in events:
+            if valid_event(ev):
+                return ev
+        raise CheckError("notifyEventStream eventList has no event with Code, Action "
+                         "(Start/Stop/Pulse/State), Index and Data.UTC: %r" % (events,))
+
+
+def take_snapshot(conn, path):
+    """snapManager.snapPicture: JSON, '\\n', then params.length JPEG bytes (section 8)."""
+    msg = conn.call("snapManager.snapPicture", {"channel": 0}, timeout=max(conn.rpc_timeout, 20))
+    params = msg.obj.get("params")
+    require(isinstance(params, dict) and is_int(params.get("length")) and params["length"] > 0,
+            "snapPicture: params.length missing or not a positive integer")
+    kind = params.get("type")
+    require(kind is None or kind in ("jpg", "jpeg"), "snapPicture: type %r is not jpg" % (kind,))
+    length = params["length"]
+    payload = msg.payload
+    require(payload is not None, "snapPicture: no binary payload after the JSON")
+    require(len(payload) >= length, "snapPicture: payload has %d bytes, params.length says %d"
+            % (len(payload), length))
+    jpeg, extra = payload[:length], payload[length:]
+    # Only a trailing newline/NUL may follow (2.2); anything else means the
+    # length and the data disagree.
+    require(extra.strip(b"\n\0") == b"",
+            "snapPicture: %d unexpected bytes after the JPEG" % len(extra))
+    require(jpeg[:2] == b"\xff\xd8", "snapPicture: data does not start with FF D8")
+    require(jpeg[-2:] == b"\xff\xd9", "snapPicture: data does not end with FF D9")
+    try:
+        with open(path, "wb") as f:
+            f.write(jpeg)
+    except OSError as exc:
+        raise ClientError("cannot write %s: %s" % (path, exc))
+    return length
+
+
+def run(args):
+    conn = DhipConnection(args.host, args.port, args.rpc_timeout, args.verbose)
+    logged_in = False
+    try:
+        interval = login(conn, args.user, args.password)
+        logged_in = True
+        device_id, tcp_port = check_dvrip_config(conn)
+        check_console_calls(conn)
+
+        conn.call("eventManager.attach", {"codes": ["All"]})
+        alarm = None
+        if args.expect_alarm:
+            ev = wait_for_alarm(conn, args.timeout, interval)
+            if ev is None:
+                raise ClientError("no client.notifyEventStream event within %g s" % args.timeout)
+            alarm = {"Code": ev["Code"], "Action": ev["Action"]}
+
+        snap = take_snapshot(conn, args.snapshot) if args.snapshot else None
+
+        conn.call("global.logout", None)
+        logged_in = False
+        summary = {"login": "ok", "session": conn.session, "device_id": device_id,
+                   "tcp_port": tcp_port, "multicall": True, "alarm": alarm,
+                   "snapshot_bytes": snap}
+        print(json.dumps(summary, separators=(",", ":")))
+        return 0
+    finally:
+        if logged_in:
+            # Leave no dangling session behind after a failed check; errors here
+            # would only hide the real one.
+            try:
+                conn.call_raw("global.logout", None, timeout=2)
+            except Exception:
+                pass
+        conn.close()
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="Independent Dahua DHIP client (interop probe).")
+    ap.add_argument("--host", required=True)
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--user", required=True)
+    ap.add_argument("--password", required=True)
+    ap.add_argument("--expect-alarm", action="store_true",
+                    help="wait for a client.notifyEventStream event after attaching")
+    ap.add_argument("--timeout", type=float, default=20.0,
+                    help="seconds to wait for the alarm (default 20)")
+    ap.add_argument("--snapshot", metavar="OUT.jpg",
+                    help="fetch snapManager.snapPicture channel 0 and write the JPEG here")
+    ap.add_argument("--rpc-timeout", type=float, default=10.0,
+                    help="seconds to wait for each reply (default 10)")
+    ap.add_argument("-v", "--verbose", action="store_true", help="trace messages on stderr")
+    args = ap.parse_args(argv)
+    try:
+        return run(args)
+    except LoginRefused as exc:
+        print(json.dumps({"login": "refused", "code": exc.code,
+                          "remainLoginTimes": exc.remain}, separators=(",", ":")))
+        return 3
+    except ClientError as exc:
+        sys.stderr.write("dahua_client: error: %s: %s\n" % (type(exc).__name__, exc))
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
