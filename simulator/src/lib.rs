@@ -1,1 +1,31 @@
-//! Simulated Dahua cameras.
+//! Simulated Dahua cameras: the device side of `homeport-protocol`, for tests, demos and load.
+//!
+//! - [`camera`] — one camera's identity, credentials and config tables (shared by all of its
+//!   connections).
+//! - [`session`] — the per-connection state machine: login (DHIP two-step and DVRIP realm),
+//!   keepalive, config, events, device info, snapshot, logout. No async, no sockets.
+//! - [`alarm`] — random alarm arrivals: mixed codes, start/stop pairs, pulses, states.
+//! - [`fault`] — faults on demand: wrong password, silent, slow, flapping, garbage.
+//! - [`connection`] — drives one socket with a session: frames in, replies and alarms out.
+//! - [`register`] — register mode: dial the platform, announce, serve, reconnect with backoff.
+//! - [`direct`] — direct mode: listen like a camera's 37777 service port.
+//! - [`fleet`] — many register-mode cameras in one process, with shared counters.
+//! - [`stats`] — the counters a fleet reports.
+//! - [`snapshot`] — the JPEG a camera returns.
+
+pub mod alarm;
+pub mod camera;
+pub mod clock;
+pub mod connection;
+pub mod direct;
+pub mod fault;
+pub mod fleet;
+pub mod register;
+pub mod session;
+pub mod snapshot;
+pub mod stats;
+
+pub use camera::{Camera, CameraConfig};
+pub use fault::{Fault, FaultPlan};
+pub use fleet::{Fleet, FleetConfig};
+pub use stats::{Stats, Summary};

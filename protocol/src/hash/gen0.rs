@@ -35,11 +35,13 @@ pub fn gen0(input: &[u8], variant: Gen0Variant) -> [u8; 8] {
     let mut block = [0u8; 8];
     let len = input.len().min(block.len());
     block[..len].copy_from_slice(&input[..len]);
-    ede2(&KEY, block, variant.quirks())
+    ede2(K1, K2, block, variant.quirks())
 }
 
-/// `poiuytrewq`, zero-padded to the 16 bytes of an EDE2 key.
-const KEY: [u8; 16] = *b"poiuytrewq\0\0\0\0\0\0";
+/// `poiuytrewq`, zero-padded to the 16 bytes of an EDE2 key: its first half.
+const K1: [u8; 8] = *b"poiuytre";
+/// The second half of the padded key.
+const K2: [u8; 8] = *b"wq\0\0\0\0\0\0";
 
 /// The ways a DES can depart from FIPS 46-3; private so only the two real variants are public.
 #[derive(Debug, Clone, Copy)]
@@ -61,8 +63,7 @@ impl Gen0Variant {
 }
 
 /// Encrypt, decrypt, encrypt with K1, K2, K1.
-fn ede2(key: &[u8; 16], block: [u8; 8], quirks: Quirks) -> [u8; 8] {
-    let (k1, k2) = key.split_at(8);
+fn ede2(k1: [u8; 8], k2: [u8; 8], block: [u8; 8], quirks: Quirks) -> [u8; 8] {
     let k1 = Des::new(k1, quirks);
     let k2 = Des::new(k2, quirks);
     k1.encrypt(k2.decrypt(k1.encrypt(block)))
@@ -77,11 +78,9 @@ struct Des {
 }
 
 impl Des {
-    /// `key` is 8 bytes; the callers split a fixed array, so it always is.
-    fn new(key: &[u8], quirks: Quirks) -> Self {
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(key);
-        let cd = permute(load(bytes, quirks), 64, &PC1);
+    /// Expands `key`; its 8 parity bits are ignored, as in every DES.
+    fn new(key: [u8; 8], quirks: Quirks) -> Self {
+        let cd = permute(load(key, quirks), 64, &PC1);
         let (mut c, mut d) = ((cd >> 28) as u32, (cd & 0x0fff_ffff) as u32);
         let mut subkeys = [0u64; 16];
         for (subkey, &shift) in subkeys.iter_mut().zip(&SHIFTS) {
@@ -128,7 +127,7 @@ impl Des {
         for (index, sbox) in SBOXES.iter().enumerate() {
             let six = (mixed >> (42 - 6 * index)) & 0x3f;
             // Outer bits pick the row, inner four the column.
-            let row = (six >> 4 & 0b10) | (six & 1);
+            let row = ((six >> 4) & 0b10) | (six & 1);
             let column = (six >> 1) & 0x0f;
             let mut nibble = sbox[(row * 16 + column) as usize];
             if self.quirks.lsb_first_sbox {
@@ -173,33 +172,40 @@ fn rotate28(half: u32, shift: u32) -> u32 {
 /// Left rotations of C and D before each subkey.
 const SHIFTS: [u32; 16] = [1, 1, 2, 2, 2, 2, 2, 2, 1, 2, 2, 2, 2, 2, 2, 1];
 
+/// FIPS 46-3 tables from here on; positions count from 1. Initial permutation.
 const IP: [u8; 64] = [
     58, 50, 42, 34, 26, 18, 10, 2, 60, 52, 44, 36, 28, 20, 12, 4, 62, 54, 46, 38, 30, 22, 14, 6,
     64, 56, 48, 40, 32, 24, 16, 8, 57, 49, 41, 33, 25, 17, 9, 1, 59, 51, 43, 35, 27, 19, 11, 3, 61,
     53, 45, 37, 29, 21, 13, 5, 63, 55, 47, 39, 31, 23, 15, 7,
 ];
+/// Final permutation, the inverse of [`IP`].
 const FP: [u8; 64] = [
     40, 8, 48, 16, 56, 24, 64, 32, 39, 7, 47, 15, 55, 23, 63, 31, 38, 6, 46, 14, 54, 22, 62, 30,
     37, 5, 45, 13, 53, 21, 61, 29, 36, 4, 44, 12, 52, 20, 60, 28, 35, 3, 43, 11, 51, 19, 59, 27,
     34, 2, 42, 10, 50, 18, 58, 26, 33, 1, 41, 9, 49, 17, 57, 25,
 ];
+/// Expansion of the 32-bit half to 48 bits.
 const E: [u8; 48] = [
     32, 1, 2, 3, 4, 5, 4, 5, 6, 7, 8, 9, 8, 9, 10, 11, 12, 13, 12, 13, 14, 15, 16, 17, 16, 17, 18,
     19, 20, 21, 20, 21, 22, 23, 24, 25, 24, 25, 26, 27, 28, 29, 28, 29, 30, 31, 32, 1,
 ];
+/// Permutation of the S-box outputs.
 const P: [u8; 32] = [
     16, 7, 20, 21, 29, 12, 28, 17, 1, 15, 23, 26, 5, 18, 31, 10, 2, 8, 24, 14, 32, 27, 3, 9, 19,
     13, 30, 6, 22, 11, 4, 25,
 ];
+/// Permuted choice 1: the 56 key bits that are not parity.
 const PC1: [u8; 56] = [
     57, 49, 41, 33, 25, 17, 9, 1, 58, 50, 42, 34, 26, 18, 10, 2, 59, 51, 43, 35, 27, 19, 11, 3, 60,
     52, 44, 36, 63, 55, 47, 39, 31, 23, 15, 7, 62, 54, 46, 38, 30, 22, 14, 6, 61, 53, 45, 37, 29,
     21, 13, 5, 28, 20, 12, 4,
 ];
+/// Permuted choice 2: 48 of C and D for each subkey.
 const PC2: [u8; 48] = [
     14, 17, 11, 24, 1, 5, 3, 28, 15, 6, 21, 10, 23, 19, 12, 4, 26, 8, 16, 7, 27, 20, 13, 2, 41, 52,
     31, 37, 47, 55, 30, 40, 51, 45, 33, 48, 44, 49, 39, 56, 34, 53, 46, 42, 50, 36, 29, 32,
 ];
+/// S1..S8, each 4 rows of 16.
 const SBOXES: [[u8; 64]; 8] = [
     [
         14, 4, 13, 1, 2, 15, 11, 8, 3, 10, 6, 12, 5, 9, 0, 7, 0, 15, 7, 4, 14, 2, 13, 1, 10, 6, 12,
@@ -255,16 +261,10 @@ mod tests {
         value.to_be_bytes()
     }
 
-    const STANDARD: Quirks = Quirks {
-        lsb_first_bytes: false,
-        lsb_first_sbox: false,
-        skips_final_swap: false,
-    };
-
     #[test]
     fn standard_des_matches_the_published_test_vector() {
         // The worked example in J. Orlin Grabbe, "The DES Algorithm Illustrated".
-        let des = Des::new(&block(0x1334_5779_9BBC_DFF1), STANDARD);
+        let des = Des::new(block(0x1334_5779_9BBC_DFF1), Gen0Variant::Standard.quirks());
         let ciphertext = des.encrypt(block(0x0123_4567_89AB_CDEF));
         assert_eq!(ciphertext, block(0x85E8_1354_0F0A_B405));
         assert_eq!(des.decrypt(ciphertext), block(0x0123_4567_89AB_CDEF));
@@ -296,15 +296,15 @@ mod tests {
         };
         let mut input = [0u8; 8];
         input[..5].copy_from_slice(b"admin");
-        let value = ede2(&KEY, input, two_quirks);
+        let value = ede2(K1, K2, input, two_quirks);
         assert_eq!(hex(value), "c8535f8466a97978");
         assert_ne!(value, gen0(b"admin", Gen0Variant::Dahua));
     }
 
     #[test]
-    fn dahua_des_decrypts_what_it_encrypts() {
+    fn both_des_variants_decrypt_what_they_encrypt() {
         for variant in [Gen0Variant::Standard, Gen0Variant::Dahua] {
-            let des = Des::new(&KEY[..8], variant.quirks());
+            let des = Des::new(K1, variant.quirks());
             let plain = *b"donotuse";
             assert_eq!(des.decrypt(des.encrypt(plain)), plain, "{variant:?}");
         }

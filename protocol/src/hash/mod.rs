@@ -3,10 +3,10 @@
 //!
 //! - [`default`] — DHIP `global.login`: the `Default` (Gen2) two-step MD5, the challenge's
 //!   [`Encryption`], and the step-2 password for each mode ([`password_for`]).
-//! - [`old_digest`] — Gen1 / `OldDigest`, the 8-character hash of old firmware.
+//! - [`old_digest`](mod@old_digest) — Gen1 / `OldDigest`, the 8-character hash of old firmware.
 //! - [`realm`] — the DVRIP realm login: the `b0` challenge text and the `a0 05` body, built
 //!   and parsed.
-//! - [`gen0`] — Gen0 3DES for very old firmware, standard and Dahua's own DES.
+//! - [`gen0`](mod@gen0) — Gen0 3DES for very old firmware, standard and Dahua's own DES.
 //! - [`error`] — [`HashError`].
 //!
 //! Everything is a pure function of its arguments. Strings are hashed as UTF-8; Dahua tools

@@ -129,7 +129,9 @@ impl CommandName {
 
     /// The short name only, case-sensitive: `"Login"` but not `"login"` nor a dotted path.
     pub fn from_short_name(name: &str) -> Option<CommandName> {
-        CommandName::ALL.into_iter().find(|command| command.as_str() == name)
+        CommandName::ALL
+            .into_iter()
+            .find(|command| command.as_str() == name)
     }
 
     /// Reads a command token: the short name, or the seed's full dotted path
@@ -238,15 +240,42 @@ mod tests {
         let seed_paths = [
             ("SocketCommand.LoginCommand.Login", CommandName::Login),
             ("SocketCommand.LoginCommand.LoginOk", CommandName::LoginOk),
-            ("SocketCommand.LoginCommand.LoginError", CommandName::LoginError),
-            ("SocketCommand.NormalCommand.CreatDataSocket", CommandName::CreatDataSocket),
-            ("SocketCommand.NormalCommand.ReturnDataSocketPort", CommandName::ReturnDataSocketPort),
-            ("SocketCommand.CaramCommand.UploadCaramer", CommandName::UploadCaramer),
-            ("SocketCommand.CaramCommand.UploadSucess", CommandName::UploadSucess),
-            ("SocketCommand.CaramCommand.UploadFail", CommandName::UploadFail),
-            ("SocketCommand.CaramCommand.DownLoadCaramer", CommandName::DownLoadCaramer),
-            ("SocketCommand.CaramCommand.DownloadSucess", CommandName::DownloadSucess),
-            ("SocketCommand.CaramCommand.DownloadFail", CommandName::DownloadFail),
+            (
+                "SocketCommand.LoginCommand.LoginError",
+                CommandName::LoginError,
+            ),
+            (
+                "SocketCommand.NormalCommand.CreatDataSocket",
+                CommandName::CreatDataSocket,
+            ),
+            (
+                "SocketCommand.NormalCommand.ReturnDataSocketPort",
+                CommandName::ReturnDataSocketPort,
+            ),
+            (
+                "SocketCommand.CaramCommand.UploadCaramer",
+                CommandName::UploadCaramer,
+            ),
+            (
+                "SocketCommand.CaramCommand.UploadSucess",
+                CommandName::UploadSucess,
+            ),
+            (
+                "SocketCommand.CaramCommand.UploadFail",
+                CommandName::UploadFail,
+            ),
+            (
+                "SocketCommand.CaramCommand.DownLoadCaramer",
+                CommandName::DownLoadCaramer,
+            ),
+            (
+                "SocketCommand.CaramCommand.DownloadSucess",
+                CommandName::DownloadSucess,
+            ),
+            (
+                "SocketCommand.CaramCommand.DownloadFail",
+                CommandName::DownloadFail,
+            ),
             (
                 "SocketCommand.CaramCommand.CheckCaramerOnlineStatus",
                 CommandName::CheckCaramerOnlineStatus,
@@ -259,7 +288,10 @@ mod tests {
                 "SocketCommand.CaramCommand.PrushCaramerOnlineStatus",
                 CommandName::PrushCaramerOnlineStatus,
             ),
-            ("SocketCommand.CaramCommand.PrushCaramerAlarmInfo", CommandName::PrushCaramerAlarmInfo),
+            (
+                "SocketCommand.CaramCommand.PrushCaramerAlarmInfo",
+                CommandName::PrushCaramerAlarmInfo,
+            ),
         ];
         for (path, command) in seed_paths {
             assert_eq!(CommandName::parse(path), Ok(command), "{path}");
@@ -277,7 +309,8 @@ mod tests {
 
     #[test]
     fn a_dotted_path_with_another_group_is_refused_and_says_which_was_expected() {
-        let error = CommandName::parse("SocketCommand.CaramCommand.Login").expect_err("wrong group");
+        let error =
+            CommandName::parse("SocketCommand.CaramCommand.Login").expect_err("wrong group");
         assert_eq!(
             error,
             CommandError::WrongGroup {
@@ -309,7 +342,10 @@ mod tests {
             "socketcommand.logincommand.Login",
             "SocketCommand.LoginCommand.login",
         ] {
-            assert!(CommandName::parse(token).is_err(), "{token:?} must be refused");
+            assert!(
+                CommandName::parse(token).is_err(),
+                "{token:?} must be refused"
+            );
         }
     }
 
@@ -321,7 +357,9 @@ mod tests {
         };
         assert_eq!(name.len(), NAME_PREVIEW_CHARS);
         assert_eq!(
-            CommandName::parse("Logout").expect_err("unknown").to_string(),
+            CommandName::parse("Logout")
+                .expect_err("unknown")
+                .to_string(),
             "unknown camera-sync command \"Logout\""
         );
     }

@@ -10,7 +10,7 @@ pub enum ParseError {
     /// The line is empty.
     #[error("empty camera-sync line")]
     EmptyLine,
-    /// The text handed to [`SyncMessage::parse`] holds a raw line feed: it is not one line.
+    /// The text handed to [`SyncMessage::parse`](super::message::SyncMessage::parse) holds a raw line feed: it is not one line.
     #[error("a camera-sync line cannot contain a raw line feed")]
     LineFeed,
     /// The command token is not a camera-sync command.

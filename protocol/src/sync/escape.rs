@@ -173,7 +173,13 @@ mod tests {
 
     #[test]
     fn a_field_without_special_characters_is_borrowed_byte_identical() {
-        for field in ["", "abc", "用户名或者密码错误!", "2024-05-01 10:00:00", "a b\tc"] {
+        for field in [
+            "",
+            "abc",
+            "用户名或者密码错误!",
+            "2024-05-01 10:00:00",
+            "a b\tc",
+        ] {
             let escaped = escape(field, &[Separator::Pipe]);
             assert!(matches!(escaped, Cow::Borrowed(_)), "{field:?}");
             assert_eq!(escaped, field);
@@ -251,7 +257,10 @@ mod tests {
 
     #[test]
     fn splitting_an_empty_parameter_yields_one_empty_piece() {
-        assert_eq!(split_unescaped("", Separator::Semicolon).collect::<Vec<_>>(), [""]);
+        assert_eq!(
+            split_unescaped("", Separator::Semicolon).collect::<Vec<_>>(),
+            [""]
+        );
     }
 
     #[test]

@@ -101,11 +101,11 @@ pub(super) struct Reader {
 
 impl Reader {
     /// Splits `param` on unescaped `separator` into exactly `N` still-escaped fields.
-    pub(super) fn fields<'a, const N: usize>(
+    pub(super) fn fields<const N: usize>(
         self,
-        param: &'a str,
+        param: &str,
         separator: Separator,
-    ) -> Result<[&'a str; N], ParseError> {
+    ) -> Result<[&str; N], ParseError> {
         let mut fields = [""; N];
         let mut found = 0;
         for piece in split_unescaped(param, separator) {
@@ -137,7 +137,11 @@ impl Reader {
     }
 
     /// Unescapes a text field where empty means absent.
-    pub(super) fn optional_text(self, field: &'static str, raw: &str) -> Result<Option<String>, ParseError> {
+    pub(super) fn optional_text(
+        self,
+        field: &'static str,
+        raw: &str,
+    ) -> Result<Option<String>, ParseError> {
         match raw {
             "" => Ok(None),
             raw => self.text(field, raw).map(Some),
@@ -164,11 +168,17 @@ impl Reader {
 
     /// Reads `true`, `false` or `null`.
     pub(super) fn status(self, field: &'static str, raw: &str) -> Result<OnlineStatus, ParseError> {
-        OnlineStatus::from_wire(raw).ok_or_else(|| self.bad_status(field, raw, "true, false or null"))
+        OnlineStatus::from_wire(raw)
+            .ok_or_else(|| self.bad_status(field, raw, "true, false or null"))
     }
 
     /// The error for a status word that is not allowed.
-    pub(super) fn bad_status(self, field: &'static str, raw: &str, allowed: &'static str) -> ParseError {
+    pub(super) fn bad_status(
+        self,
+        field: &'static str,
+        raw: &str,
+        allowed: &'static str,
+    ) -> ParseError {
         ParseError::BadStatus {
             command: self.command,
             field,
@@ -232,7 +242,10 @@ impl Reader {
                 if id.is_empty() {
                     return Err(self.empty_id(index));
                 }
-                Ok((self.text("cameraID", id)?, self.status("onlineStatus", status)?))
+                Ok((
+                    self.text("cameraID", id)?,
+                    self.status("onlineStatus", status)?,
+                ))
             })
             .collect()
     }

@@ -187,7 +187,9 @@ impl SyncMessage {
                 last_login_ip,
             } => {
                 param.number(*camera_count).pipe();
-                param.text(last_login_time.as_deref().unwrap_or_default()).pipe();
+                param
+                    .text(last_login_time.as_deref().unwrap_or_default())
+                    .pipe();
                 param.text(last_login_ip.as_deref().unwrap_or_default());
             }
             SyncMessage::LoginError { reason } | SyncMessage::DownloadFail { reason } => {
@@ -310,12 +312,10 @@ impl SyncMessage {
                     password: read.text("password", password)?,
                 }
             }
-            CommandName::ReturnDataSocketPort => SyncMessage::ReturnDataSocketPort(
-                match param {
-                    "" => None,
-                    port => Some(read.number("port", port)?),
-                },
-            ),
+            CommandName::ReturnDataSocketPort => SyncMessage::ReturnDataSocketPort(match param {
+                "" => None,
+                port => Some(read.number("port", port)?),
+            }),
             CommandName::UploadCaramer => {
                 let [id, password, current, total] = read.fields(param, Separator::Pipe)?;
                 SyncMessage::UploadCaramer {
@@ -347,8 +347,7 @@ impl SyncMessage {
                 downloaded: read.number("downloaded", param)?,
             },
             CommandName::DownloadSucess => {
-                let [id, password, online, current, total] =
-                    read.fields(param, Separator::Pipe)?;
+                let [id, password, online, current, total] = read.fields(param, Separator::Pipe)?;
                 SyncMessage::DownloadSucess {
                     camera_id: read.text("cameraID", id)?,
                     camera_password: read.text("cameraPassword", password)?,
@@ -427,9 +426,10 @@ impl fmt::Debug for SyncMessage {
                 .field("last_login_time", last_login_time)
                 .field("last_login_ip", last_login_ip)
                 .finish(),
-            SyncMessage::LoginError { reason } => {
-                f.debug_struct("LoginError").field("reason", reason).finish()
-            }
+            SyncMessage::LoginError { reason } => f
+                .debug_struct("LoginError")
+                .field("reason", reason)
+                .finish(),
             SyncMessage::ReturnDataSocketPort(port) => {
                 f.debug_tuple("ReturnDataSocketPort").field(port).finish()
             }
@@ -533,7 +533,10 @@ mod tests {
     }
 
     fn ids(n: usize) -> String {
-        (0..n).map(|i| format!("cam{i}")).collect::<Vec<_>>().join(";")
+        (0..n)
+            .map(|i| format!("cam{i}"))
+            .collect::<Vec<_>>()
+            .join(";")
     }
 
     #[test]
@@ -567,8 +570,14 @@ mod tests {
                     password: "s3cret".into(),
                 },
             ),
-            ("ReturnDataSocketPort 9601", SyncMessage::ReturnDataSocketPort(Some(9601))),
-            ("ReturnDataSocketPort", SyncMessage::ReturnDataSocketPort(None)),
+            (
+                "ReturnDataSocketPort 9601",
+                SyncMessage::ReturnDataSocketPort(Some(9601)),
+            ),
+            (
+                "ReturnDataSocketPort",
+                SyncMessage::ReturnDataSocketPort(None),
+            ),
             (
                 "UploadCaramer 4K02A1BPAZ12345|admin123|1|2",
                 SyncMessage::UploadCaramer {
@@ -596,7 +605,10 @@ mod tests {
                     total: 2,
                 },
             ),
-            ("DownLoadCaramer 0", SyncMessage::DownLoadCaramer { downloaded: 0 }),
+            (
+                "DownLoadCaramer 0",
+                SyncMessage::DownLoadCaramer { downloaded: 0 },
+            ),
             (
                 "DownloadSucess cam1|pw|null|1|3",
                 SyncMessage::DownloadSucess {
@@ -693,7 +705,10 @@ mod tests {
 
     #[test]
     fn an_empty_parameter_may_be_sent_with_or_without_the_space() {
-        assert_eq!(parse("ReturnDataSocketPort "), SyncMessage::ReturnDataSocketPort(None));
+        assert_eq!(
+            parse("ReturnDataSocketPort "),
+            SyncMessage::ReturnDataSocketPort(None)
+        );
         assert_eq!(parse("Heartbeat "), SyncMessage::Heartbeat);
         assert_eq!(
             parse("CheckCaramerOnlineStatus"),
@@ -704,7 +719,10 @@ mod tests {
             "ReturnCaramerOnlineStatus"
         );
         assert_eq!(
-            SyncMessage::LoginError { reason: String::new() }.encode(),
+            SyncMessage::LoginError {
+                reason: String::new()
+            }
+            .encode(),
             "LoginError"
         );
     }
@@ -816,7 +834,11 @@ mod tests {
         ));
         assert!(matches!(
             parse_err("LoginOk 3"),
-            ParseError::FieldCount { expected: 3, found: 1, .. }
+            ParseError::FieldCount {
+                expected: 3,
+                found: 1,
+                ..
+            }
         ));
         assert!(matches!(
             parse_err("PrushCaramerOnlineStatus cam1"),
@@ -856,7 +878,10 @@ mod tests {
             }
         );
         let leading_zeros = parse("DownLoadCaramer 007");
-        assert_eq!(leading_zeros, SyncMessage::DownLoadCaramer { downloaded: 7 });
+        assert_eq!(
+            leading_zeros,
+            SyncMessage::DownLoadCaramer { downloaded: 7 }
+        );
         assert_eq!(leading_zeros.encode(), "DownLoadCaramer 7");
     }
 
@@ -953,11 +978,19 @@ mod tests {
         );
         assert!(matches!(
             parse_err("ReturnCaramerOnlineStatus a;true;x"),
-            ParseError::EntryFieldCount { index: 0, found: 3, .. }
+            ParseError::EntryFieldCount {
+                index: 0,
+                found: 3,
+                ..
+            }
         ));
         assert!(matches!(
             parse_err("ReturnCaramerOnlineStatus a;true|"),
-            ParseError::EntryFieldCount { index: 1, found: 1, .. }
+            ParseError::EntryFieldCount {
+                index: 1,
+                found: 1,
+                ..
+            }
         ));
     }
 
@@ -985,7 +1018,11 @@ mod tests {
                 },
             }
         );
-        assert!(error.to_string().starts_with("Login: field `user`: unknown escape `\\U`"));
+        assert!(
+            error
+                .to_string()
+                .starts_with("Login: field `user`: unknown escape `\\U`")
+        );
         assert!(matches!(
             parse_err("LoginError oops\\"),
             ParseError::Escape {
@@ -1008,7 +1045,12 @@ mod tests {
     #[test]
     fn a_raw_carriage_return_inside_a_field_is_kept_and_written_escaped() {
         let message = parse("LoginError a\rb");
-        assert_eq!(message, SyncMessage::LoginError { reason: "a\rb".into() });
+        assert_eq!(
+            message,
+            SyncMessage::LoginError {
+                reason: "a\rb".into()
+            }
+        );
         assert_eq!(message.encode(), "LoginError a\\rb");
     }
 
@@ -1046,5 +1088,4 @@ mod tests {
         let message: SyncMessage = "Heartbeat".parse().expect("parses");
         assert_eq!(message, SyncMessage::Heartbeat);
     }
-
 }

@@ -54,7 +54,11 @@ mod tests {
 
     #[test]
     fn status_words_are_lower_case_only() {
-        for status in [OnlineStatus::Online, OnlineStatus::Offline, OnlineStatus::Unknown] {
+        for status in [
+            OnlineStatus::Online,
+            OnlineStatus::Offline,
+            OnlineStatus::Unknown,
+        ] {
             assert_eq!(OnlineStatus::from_wire(status.as_str()), Some(status));
         }
         for word in ["True", "FALSE", "Null", "1", "", "none"] {

@@ -1,0 +1,85 @@
+//! Direct mode: one camera listening like its 37777 service port, so platforms (and
+//! third-party Dahua tools) log in to it directly. When its `DVRIP.RegisterServer` is set and
+//! enabled over such a login, the camera also starts registering there, as a real one does.
+
+use std::sync::Arc;
+
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::camera::Camera;
+use crate::connection::{self, ServeOptions};
+use crate::register::{self, RegisterOptions};
+use crate::session::Session;
+use crate::stats::Stats;
+
+/// Most simultaneous direct connections (a camera's `MaxConnections` is 10).
+pub const MAX_CONNECTIONS: usize = 10;
+
+/// Serves direct logins on `listener`, and registers wherever the camera is told to, until
+/// `cancel` fires.
+pub async fn run(listener: TcpListener, camera: Arc<Camera>, stats: Arc<Stats>, cancel: CancellationToken) {
+    let tracker = TaskTracker::new();
+    tracker.spawn(follow_register_target(Arc::clone(&camera), Arc::clone(&stats), cancel.clone()));
+    let limit = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let mut ever_logged_in = false;
+    loop {
+        let accepted = tokio::select! {
+            () = cancel.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (mut stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                continue;
+            }
+        };
+        let Ok(permit) = Arc::clone(&limit).try_acquire_owned() else {
+            tracing::warn!(%peer, "refusing a connection: {MAX_CONNECTIONS} already open");
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let (camera, stats, cancel) = (Arc::clone(&camera), Arc::clone(&stats), cancel.clone());
+        let mut ever = ever_logged_in;
+        ever_logged_in = true;
+        tracker.spawn(async move {
+            stats.connected(false);
+            let mut session = Session::new(camera, peer.to_string(), SmallRng::from_rng(&mut rand::rng()));
+            let options = ServeOptions { login_timeout: None };
+            let outcome = connection::serve(&mut stream, &mut session, options, &stats, &mut ever, &cancel).await;
+            tracing::info!(%peer, end = ?outcome.end, "direct connection ended");
+            stats.disconnected();
+            drop(permit);
+        });
+    }
+    tracker.close();
+    tracker.wait().await;
+}
+
+/// Registers to whatever `DVRIP.RegisterServer` names while it is enabled.
+async fn follow_register_target(camera: Arc<Camera>, stats: Arc<Stats>, cancel: CancellationToken) {
+    let mut target = camera.register_target();
+    loop {
+        let current = target.borrow_and_update().clone();
+        let registering = cancel.child_token();
+        if let Some(current) = current {
+            tracing::info!(address = %current.address, port = current.port, id = %current.device_id, "registering");
+            let server = format!("{}:{}", current.address, current.port);
+            let options = RegisterOptions { announce_as: Some(current.device_id.clone()), ..RegisterOptions::new(server) };
+            tokio::spawn(register::run(Arc::clone(&camera), options, Arc::clone(&stats), registering.clone()));
+        }
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            changed = target.changed() => {
+                registering.cancel();
+                if changed.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
