@@ -11,7 +11,7 @@
 //! | the rest | the stream the decoder reads |
 //!
 //! With no cut lengths the whole stream arrives in one read. A short input is all header and
-//! an empty stream. The seeds in `seeds/` start with `00 00 00` (one read, fragment size 1).
+//! an empty stream. `make_seeds.py` writes seeds with a few such prefixes.
 
 use bytes::BytesMut;
 use homeport_protocol::dhip::{DhipCodec, DhipMessage};

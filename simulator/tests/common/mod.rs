@@ -1,0 +1,191 @@
+//! An in-test platform: the server side of active registration, built from
+//! `homeport-protocol` alone, to drive simulated cameras in tests.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use homeport_protocol::dhip::DhipMessage;
+use homeport_protocol::dvrip::{DvripPacket, LoginResult};
+use homeport_protocol::hash::{self, RealmChallenge};
+use homeport_protocol::rpc::login::{ChallengeParams, LoginOkParams, LoginParams};
+use homeport_protocol::rpc::{Incoming, Reply, Request, codes, method};
+use homeport_protocol::wire::{WireCodec, WireFrame};
+use serde::Serialize;
+use serde_json::Value;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::timeout;
+use tokio_util::codec::Framed;
+
+/// How long a test waits for any one frame.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// A platform listening on a free loopback port.
+pub struct Platform {
+    pub listener: TcpListener,
+}
+
+impl Platform {
+    pub async fn bind() -> Self {
+        Self { listener: TcpListener::bind("127.0.0.1:0").await.expect("bind") }
+    }
+
+    pub fn addr(&self) -> String {
+        self.listener.local_addr().expect("addr").to_string()
+    }
+
+    /// Accepts one registering camera.
+    pub async fn accept(&self) -> Conn {
+        let (stream, _) = timeout(WAIT, self.listener.accept()).await.expect("a camera dials in time").expect("accept");
+        Conn::new(stream)
+    }
+}
+
+/// One platform-side connection to a camera.
+pub struct Conn {
+    pub framed: Framed<TcpStream, WireCodec>,
+    pub session: u32,
+    next_id: u32,
+    dvrip: bool,
+    /// Notifications that arrived while waiting for a reply.
+    pub notifications: VecDeque<Request>,
+}
+
+/// The end of a login attempt.
+#[derive(Debug)]
+pub enum LoginOutcome {
+    Ok { session: u32, keep_alive: u32 },
+    Refused(Reply),
+}
+
+impl Conn {
+    pub fn new(stream: TcpStream) -> Self {
+        Self { framed: Framed::new(stream, WireCodec::default()), session: 0, next_id: 1, dvrip: false, notifications: VecDeque::new() }
+    }
+
+    pub async fn connect(addr: &str) -> Self {
+        Self::new(TcpStream::connect(addr).await.expect("connect"))
+    }
+
+    pub async fn next_frame(&mut self) -> Option<WireFrame> {
+        match timeout(WAIT, self.framed.next()).await.expect("a frame in time") {
+            Some(Ok(frame)) => Some(frame),
+            Some(Err(e)) => panic!("camera sent bad bytes: {e}"),
+            None => None,
+        }
+    }
+
+    /// Reads the announcement and returns the device ID.
+    pub async fn announcement(&mut self) -> String {
+        let Some(WireFrame::Dvrip(frame)) = self.next_frame().await else { panic!("expected a DVRIP announcement") };
+        let packet = DvripPacket::parse(&frame);
+        packet.announced_id().expect("an announcement").expect("a valid ID").to_owned()
+    }
+
+    async fn send_request(&mut self, request: &Request) {
+        let frame = if self.dvrip {
+            WireFrame::Dvrip(
+                DvripPacket::Json { request_id: request.id, session: self.session, is_reply: false, body: request.to_json().into() }
+                    .to_frame(),
+            )
+        } else {
+            WireFrame::Dhip(DhipMessage::new(request.session, request.id, request.to_json()))
+        };
+        self.framed.send(frame).await.expect("send");
+    }
+
+    /// Calls `method` and waits for its reply (queueing notifications); the binary payload
+    /// after the JSON comes along.
+    pub async fn call(&mut self, method: &str, params: impl Serialize) -> (Reply, Option<Bytes>) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let request = Request::new(id, self.session, method, params);
+        self.send_request(&request).await;
+        loop {
+            let frame = self.next_frame().await.expect("camera closed before replying");
+            let body: Bytes = match frame {
+                WireFrame::Dhip(message) => message.body,
+                WireFrame::Dvrip(frame) => match DvripPacket::parse(&frame) {
+                    DvripPacket::Json { body, .. } => body,
+                    other => panic!("unexpected DVRIP packet {other:?}"),
+                },
+            };
+            let message = DhipMessage::new(0, 0, body);
+            let (json, payload) = message.parts().expect("JSON body");
+            match Incoming::parse(json).expect("JSON-RPC") {
+                Incoming::Call(call) => self.notifications.push_back(call),
+                Incoming::Reply(reply) if reply.id == id => return (reply, payload.map(Bytes::copy_from_slice)),
+                Incoming::Reply(reply) => panic!("reply to an unknown id: {reply:?}"),
+            }
+        }
+    }
+
+    /// DHIP two-step login.
+    pub async fn login(&mut self, user: &str, password: &str) -> LoginOutcome {
+        self.session = 0;
+        let (challenge, _) = self.call(method::LOGIN, LoginParams::challenge_request(user)).await;
+        assert_eq!(challenge.error_code(), Some(codes::LOGIN_CHALLENGE));
+        let params: ChallengeParams = challenge.params().expect("challenge params");
+        self.session = challenge.session;
+        let hash = hash::default_hash(user, password, &params.realm, &params.random);
+        let (reply, _) = self.call(method::LOGIN, LoginParams::answer(user, hash, "Default")).await;
+        if reply.is_ok() {
+            let ok: LoginOkParams = reply.params().expect("login params");
+            LoginOutcome::Ok { session: self.session, keep_alive: ok.keep_alive_interval }
+        } else {
+            LoginOutcome::Refused(reply)
+        }
+    }
+
+    /// DVRIP realm login; later calls go in `f6` packets.
+    pub async fn login_dvrip(&mut self, user: &str, password: &str) -> (LoginResult, u8) {
+        self.framed.send(WireFrame::Dvrip(DvripPacket::RealmRequest.to_frame())).await.expect("send");
+        let Some(WireFrame::Dvrip(frame)) = self.next_frame().await else { panic!("expected a b0 challenge") };
+        let DvripPacket::RealmChallenge { text } = DvripPacket::parse(&frame) else { panic!("expected a realm challenge") };
+        let challenge = RealmChallenge::parse(&text).expect("challenge text");
+        let body = challenge.login_body(user, password);
+        self.framed.send(WireFrame::Dvrip(DvripPacket::LoginHash { body: body.into() }.to_frame())).await.expect("send");
+        let Some(WireFrame::Dvrip(frame)) = self.next_frame().await else { panic!("expected a login reply") };
+        let DvripPacket::LoginReply { result, session, remaining_tries } = DvripPacket::parse(&frame) else {
+            panic!("expected a login reply")
+        };
+        if result == LoginResult::Success {
+            self.session = session;
+            self.dvrip = true;
+        }
+        (result, remaining_tries)
+    }
+
+    /// The next notification, from the queue or the wire.
+    pub async fn notification(&mut self) -> Request {
+        if let Some(call) = self.notifications.pop_front() {
+            return call;
+        }
+        loop {
+            let frame = self.next_frame().await.expect("camera closed while waiting for a notification");
+            let body = match frame {
+                WireFrame::Dhip(message) => message,
+                WireFrame::Dvrip(frame) => match DvripPacket::parse(&frame) {
+                    DvripPacket::Json { body, .. } => DhipMessage::new(0, 0, body),
+                    _ => continue,
+                },
+            };
+            if let Ok(Incoming::Call(call)) = Incoming::parse(body.parts().expect("JSON").0) {
+                return call;
+            }
+        }
+    }
+
+    /// Waits for the camera to close the connection; true if it did within `within`.
+    pub async fn closed_within(&mut self, within: Duration) -> bool {
+        matches!(timeout(within, async { while let Some(Ok(_)) = self.framed.next().await {} }).await, Ok(()))
+    }
+}
+
+/// `{"name": name}`.
+pub fn name(name: &str) -> Value {
+    serde_json::json!({ "name": name })
+}
