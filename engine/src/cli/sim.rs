@@ -134,12 +134,15 @@ async fn run_fleet(server: String, args: &SimArgs, stop: CancellationToken) -> a
     let fleet = Fleet::start(config);
     let progress = progress_bar(fleet.stats(), fleet.devices(), stop.clone());
     stop.cancelled().await;
-    // Read the counters before the cameras hang up, so the summary shows the run itself.
-    let summary = fleet.stats().summary(fleet.devices() as u64, started.elapsed().as_secs_f64());
+    let elapsed = started.elapsed().as_secs_f64();
     if let Some(progress) = progress {
         progress.await.ok();
     }
+    // Stop first: once every camera has hung up, no alarm can be written after the count.
+    let stats = Arc::clone(fleet.stats());
+    let devices = fleet.devices() as u64;
     fleet.stop().await;
+    let summary = stats.summary(devices, elapsed);
     println!("{}", serde_json::to_string(&summary)?);
     Ok(())
 }
