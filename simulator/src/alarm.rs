@@ -54,7 +54,13 @@ impl AlarmGenerator {
     /// Alarms at `rate` per second on average over `channels` channels, from `now`.
     pub fn new(rate: f64, channels: u32, mut rng: SmallRng, now: Instant) -> Self {
         let next_arrival = gap(&mut rng, rate).map(|gap| now + gap);
-        Self { rate, channels: channels.max(1), rng, next_arrival, open: Vec::new() }
+        Self {
+            rate,
+            channels: channels.max(1),
+            rng,
+            next_arrival,
+            open: Vec::new(),
+        }
     }
 
     /// When the next event is due, if ever.
@@ -101,7 +107,12 @@ impl AlarmGenerator {
             .unwrap_or((MIX[0].0, MIX[0].1));
         let channel = self.rng.random_range(0..self.channels);
         match shape {
-            Shape::Pair if self.open.iter().any(|(c, ch, _)| *c == code && *ch == channel) => {
+            Shape::Pair
+                if self
+                    .open
+                    .iter()
+                    .any(|(c, ch, _)| *c == code && *ch == channel) =>
+            {
                 event(code, EventAction::Pulse, channel)
             }
             Shape::Pair => {
@@ -121,14 +132,19 @@ fn gap(rng: &mut SmallRng, rate: f64) -> Option<Duration> {
         return None;
     }
     let uniform: f64 = rng.random_range(f64::EPSILON..1.0);
-    Some(Duration::from_secs_f64((-uniform.ln() / rate).min(86_400.0)))
+    Some(Duration::from_secs_f64(
+        (-uniform.ln() / rate).min(86_400.0),
+    ))
 }
 
 /// One event as a camera reports it, stamped now.
 pub fn event(code: &str, action: EventAction, channel: u32) -> EventInfo {
     let utc = clock::unix_now();
     let mut data = Map::new();
-    data.insert("LocaleTime".to_owned(), Value::String(clock::format_time(utc)));
+    data.insert(
+        "LocaleTime".to_owned(),
+        Value::String(clock::format_time(utc)),
+    );
     data.insert("UTC".to_owned(), json!(utc));
     match code {
         "VideoMotion" => {
@@ -139,14 +155,23 @@ pub fn event(code: &str, action: EventAction, channel: u32) -> EventInfo {
         "CrossLineDetection" | "CrossRegionDetection" => {
             data.insert("Name".to_owned(), json!("Rule1"));
             data.insert("Direction".to_owned(), json!("LeftToRight"));
-            data.insert("Object".to_owned(), json!({"ObjectType": "Human", "ObjectID": 1}));
+            data.insert(
+                "Object".to_owned(),
+                json!({"ObjectType": "Human", "ObjectID": 1}),
+            );
         }
         "VideoMotionInfo" => {
             data.insert("State".to_owned(), json!(["Active"]));
         }
         _ => {}
     }
-    EventInfo { code: code.to_owned(), action, index: i64::from(channel), data, param: None }
+    EventInfo {
+        code: code.to_owned(),
+        action,
+        index: i64::from(channel),
+        data,
+        param: None,
+    }
 }
 
 #[cfg(test)]
@@ -164,15 +189,28 @@ mod tests {
             now += Duration::from_millis(100);
             events.extend(generator.due(now));
         }
-        let arrivals = events.iter().filter(|e| e.action != EventAction::Stop).count();
+        let arrivals = events
+            .iter()
+            .filter(|e| e.action != EventAction::Stop)
+            .count();
         // 2000 expected; a Poisson count has a standard deviation of about 45.
         assert!((1800..2200).contains(&arrivals), "{arrivals} arrivals");
-        let starts = events.iter().filter(|e| e.action == EventAction::Start).count();
-        let stops = events.iter().filter(|e| e.action == EventAction::Stop).count();
+        let starts = events
+            .iter()
+            .filter(|e| e.action == EventAction::Start)
+            .count();
+        let stops = events
+            .iter()
+            .filter(|e| e.action == EventAction::Stop)
+            .count();
         assert!(starts - stops <= generator.open.len() && generator.open.len() <= 4 * MIX.len());
         assert!(events.iter().any(|e| e.action == EventAction::Pulse));
         assert!(events.iter().any(|e| e.action == EventAction::State));
-        assert!(events.iter().all(|e| (0..4).contains(&e.index) && e.utc().is_some()));
+        assert!(
+            events
+                .iter()
+                .all(|e| (0..4).contains(&e.index) && e.utc().is_some())
+        );
         let codes: std::collections::HashSet<_> = events.iter().map(|e| e.code.as_str()).collect();
         assert_eq!(codes.len(), MIX.len());
     }

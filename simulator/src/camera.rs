@@ -59,7 +59,11 @@ pub struct CameraConfig {
 
 impl CameraConfig {
     /// A well-behaved camera with the given ID and credentials.
-    pub fn new(device_id: impl Into<String>, user: impl Into<String>, password: impl Into<String>) -> Self {
+    pub fn new(
+        device_id: impl Into<String>,
+        user: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Self {
         Self {
             device_id: device_id.into(),
             user: user.into(),
@@ -122,7 +126,10 @@ impl Camera {
         let serial = digest[..15].to_owned();
         let (register, _) = watch::channel(config.register.clone());
         Self {
-            lockout: Mutex::new(Lockout { tries_left: config.max_login_tries, locked_until: None }),
+            lockout: Mutex::new(Lockout {
+                tries_left: config.max_login_tries,
+                locked_until: None,
+            }),
             config,
             realm,
             serial,
@@ -167,7 +174,9 @@ impl Camera {
         let now = Instant::now();
         if let Some(until) = lockout.locked_until {
             if until > now {
-                return LoginCheck::Locked { seconds: (until - now).as_secs().max(1) };
+                return LoginCheck::Locked {
+                    seconds: (until - now).as_secs().max(1),
+                };
             }
             lockout.locked_until = None;
             lockout.tries_left = self.config.max_login_tries;
@@ -179,9 +188,13 @@ impl Camera {
         lockout.tries_left = lockout.tries_left.saturating_sub(1);
         if lockout.tries_left == 0 {
             lockout.locked_until = Some(now + self.config.lock_duration);
-            return LoginCheck::Locked { seconds: self.config.lock_duration.as_secs().max(1) };
+            return LoginCheck::Locked {
+                seconds: self.config.lock_duration.as_secs().max(1),
+            };
         }
-        LoginCheck::Refused { tries_left: lockout.tries_left }
+        LoginCheck::Refused {
+            tries_left: lockout.tries_left,
+        }
     }
 
     /// Adds a logged-in user to the active list.
@@ -191,7 +204,10 @@ impl Camera {
 
     /// Removes the user of session `id`.
     pub fn remove_user(&self, id: u32) {
-        self.users.lock().expect("users lock").retain(|u| u.id != id);
+        self.users
+            .lock()
+            .expect("users lock")
+            .retain(|u| u.id != id);
     }
 
     /// Users logged in now.
@@ -209,8 +225,10 @@ impl Camera {
 
     /// Every table, by name.
     pub fn all_configs(&self) -> Value {
-        let tables: serde_json::Map<String, Value> =
-            CONFIG_NAMES.iter().filter_map(|name| Some(((*name).to_owned(), self.get_config(name)?))).collect();
+        let tables: serde_json::Map<String, Value> = CONFIG_NAMES
+            .iter()
+            .filter_map(|name| Some(((*name).to_owned(), self.get_config(name)?)))
+            .collect();
         Value::Object(tables)
     }
 
@@ -221,17 +239,24 @@ impl Camera {
             return Err(format!("no config named {name:?}"));
         }
         if name == DVRIP {
-            let dvrip: DvripConfig =
-                serde_json::from_value(table.clone()).map_err(|e| format!("DVRIP table is malformed: {e}"))?;
+            let dvrip: DvripConfig = serde_json::from_value(table.clone())
+                .map_err(|e| format!("DVRIP table is malformed: {e}"))?;
             let register = &dvrip.register_server;
-            let target = register.servers.first().filter(|_| register.enable).map(|server| RegisterTarget {
-                address: server.address.clone(),
-                port: server.port,
-                device_id: register.device_id.clone(),
-            });
+            let target = register
+                .servers
+                .first()
+                .filter(|_| register.enable)
+                .map(|server| RegisterTarget {
+                    address: server.address.clone(),
+                    port: server.port,
+                    device_id: register.device_id.clone(),
+                });
             self.register.send_replace(target);
         }
-        self.configs.lock().expect("configs lock").insert(name.to_owned(), table);
+        self.configs
+            .lock()
+            .expect("configs lock")
+            .insert(name.to_owned(), table);
         Ok(())
     }
 
@@ -275,7 +300,10 @@ impl Camera {
 /// Uppercase hex MD5: the realm only needs to look device-like and be stable per ID.
 fn md5_hex(bytes: &[u8]) -> String {
     use md5::Digest;
-    md5::Md5::digest(bytes).iter().map(|b| format!("{b:02X}")).collect()
+    md5::Md5::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -295,7 +323,11 @@ mod tests {
         assert!(target.has_changed().expect("open"));
         assert_eq!(
             *target.borrow_and_update(),
-            Some(RegisterTarget { address: "127.0.0.1".to_owned(), port: 9600, device_id: "cam1".to_owned() })
+            Some(RegisterTarget {
+                address: "127.0.0.1".to_owned(),
+                port: 9600,
+                device_id: "cam1".to_owned()
+            })
         );
         assert!(camera.set_config("Nope", json!({})).is_err());
         assert!(camera.set_config(DVRIP, json!({"TCPPort": 1})).is_err());
@@ -303,12 +335,30 @@ mod tests {
 
     #[test]
     fn wrong_logins_count_down_then_lock() {
-        let camera = Camera::new(CameraConfig { max_login_tries: 3, ..CameraConfig::new("cam1", "admin", "pw") });
-        assert_eq!(camera.check_login(true, false), LoginCheck::Refused { tries_left: 2 });
+        let camera = Camera::new(CameraConfig {
+            max_login_tries: 3,
+            ..CameraConfig::new("cam1", "admin", "pw")
+        });
+        assert_eq!(
+            camera.check_login(true, false),
+            LoginCheck::Refused { tries_left: 2 }
+        );
         assert_eq!(camera.check_login(true, true), LoginCheck::Ok);
-        assert_eq!(camera.check_login(true, false), LoginCheck::Refused { tries_left: 2 });
-        assert_eq!(camera.check_login(false, true), LoginCheck::Refused { tries_left: 1 });
-        assert!(matches!(camera.check_login(true, false), LoginCheck::Locked { .. }));
-        assert!(matches!(camera.check_login(true, true), LoginCheck::Locked { .. }));
+        assert_eq!(
+            camera.check_login(true, false),
+            LoginCheck::Refused { tries_left: 2 }
+        );
+        assert_eq!(
+            camera.check_login(false, true),
+            LoginCheck::Refused { tries_left: 1 }
+        );
+        assert!(matches!(
+            camera.check_login(true, false),
+            LoginCheck::Locked { .. }
+        ));
+        assert!(matches!(
+            camera.check_login(true, true),
+            LoginCheck::Locked { .. }
+        ));
     }
 }

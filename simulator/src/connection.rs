@@ -80,12 +80,24 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut login = LoginCount::default();
-    let end = run(stream, session, options, stats, ever_logged_in, &mut login, cancel).await;
+    let end = run(
+        stream,
+        session,
+        options,
+        stats,
+        ever_logged_in,
+        &mut login,
+        cancel,
+    )
+    .await;
     if login.counted {
         stats.logged_out();
     }
     session.close();
-    Outcome { end, logged_in: login.ever }
+    Outcome {
+        end,
+        logged_in: login.ever,
+    }
 }
 
 /// Whether this connection's login is counted in [`Stats`], and whether it ever logged in.
@@ -157,9 +169,16 @@ where
                 Some(Change::LoginRefused) => stats.login_refused(),
                 Some(Change::Attached) => {
                     let seed = SmallRng::from_rng(&mut rng);
-                    alarms = Some(AlarmGenerator::new(config.alarm_rate, config.channels, seed, Instant::now().into_std()));
+                    alarms = Some(AlarmGenerator::new(
+                        config.alarm_rate,
+                        config.channels,
+                        seed,
+                        Instant::now().into_std(),
+                    ));
                 }
-                Some(Change::KeptAlive) => expiry = Some(Instant::now() + interval * EXPIRY_INTERVALS),
+                Some(Change::KeptAlive) => {
+                    expiry = Some(Instant::now() + interval * EXPIRY_INTERVALS)
+                }
                 Some(Change::LoggedOut) => {
                     if login.counted {
                         stats.logged_out();
@@ -174,11 +193,18 @@ where
             input = BytesMut::with_capacity(IDLE_BUFFER);
         }
 
-        let alarm_due = alarms.as_ref().and_then(AlarmGenerator::next_due).map(Instant::from_std);
-        let timer = [login_deadline.map(|t| (t, End::LoginTimeout)), expiry.map(|t| (t, End::Expired)), flap_at.map(|t| (t, End::Flapped))]
-            .into_iter()
-            .flatten()
-            .min_by_key(|(t, _)| *t);
+        let alarm_due = alarms
+            .as_ref()
+            .and_then(AlarmGenerator::next_due)
+            .map(Instant::from_std);
+        let timer = [
+            login_deadline.map(|t| (t, End::LoginTimeout)),
+            expiry.map(|t| (t, End::Expired)),
+            flap_at.map(|t| (t, End::Flapped)),
+        ]
+        .into_iter()
+        .flatten()
+        .min_by_key(|(t, _)| *t);
         let far = Instant::now() + Duration::from_secs(86_400);
         tokio::select! {
             () = cancel.cancelled() => return End::Stopped,

@@ -21,9 +21,18 @@ pub const MAX_CONNECTIONS: usize = 10;
 
 /// Serves direct logins on `listener`, and registers wherever the camera is told to, until
 /// `cancel` fires.
-pub async fn run(listener: TcpListener, camera: Arc<Camera>, stats: Arc<Stats>, cancel: CancellationToken) {
+pub async fn run(
+    listener: TcpListener,
+    camera: Arc<Camera>,
+    stats: Arc<Stats>,
+    cancel: CancellationToken,
+) {
     let tracker = TaskTracker::new();
-    tracker.spawn(follow_register_target(Arc::clone(&camera), Arc::clone(&stats), cancel.clone()));
+    tracker.spawn(follow_register_target(
+        Arc::clone(&camera),
+        Arc::clone(&stats),
+        cancel.clone(),
+    ));
     let limit = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     let mut ever_logged_in = false;
     loop {
@@ -48,9 +57,23 @@ pub async fn run(listener: TcpListener, camera: Arc<Camera>, stats: Arc<Stats>, 
         ever_logged_in = true;
         tracker.spawn(async move {
             stats.connected(false);
-            let mut session = Session::new(camera, peer.to_string(), SmallRng::from_rng(&mut rand::rng()));
-            let options = ServeOptions { login_timeout: None };
-            let outcome = connection::serve(&mut stream, &mut session, options, &stats, &mut ever, &cancel).await;
+            let mut session = Session::new(
+                camera,
+                peer.to_string(),
+                SmallRng::from_rng(&mut rand::rng()),
+            );
+            let options = ServeOptions {
+                login_timeout: None,
+            };
+            let outcome = connection::serve(
+                &mut stream,
+                &mut session,
+                options,
+                &stats,
+                &mut ever,
+                &cancel,
+            )
+            .await;
             tracing::info!(%peer, end = ?outcome.end, "direct connection ended");
             stats.disconnected();
             drop(permit);
@@ -69,8 +92,16 @@ async fn follow_register_target(camera: Arc<Camera>, stats: Arc<Stats>, cancel: 
         if let Some(current) = current {
             tracing::info!(address = %current.address, port = current.port, id = %current.device_id, "registering");
             let server = format!("{}:{}", current.address, current.port);
-            let options = RegisterOptions { announce_as: Some(current.device_id.clone()), ..RegisterOptions::new(server) };
-            tokio::spawn(register::run(Arc::clone(&camera), options, Arc::clone(&stats), registering.clone()));
+            let options = RegisterOptions {
+                announce_as: Some(current.device_id.clone()),
+                ..RegisterOptions::new(server)
+            };
+            tokio::spawn(register::run(
+                Arc::clone(&camera),
+                options,
+                Arc::clone(&stats),
+                registering.clone(),
+            ));
         }
         tokio::select! {
             () = cancel.cancelled() => return,

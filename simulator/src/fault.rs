@@ -22,7 +22,13 @@ pub enum Fault {
 
 impl Fault {
     /// Every fault, in the order the CLI lists them.
-    pub const ALL: [Fault; 5] = [Fault::WrongPassword, Fault::Silent, Fault::Slow, Fault::Flapping, Fault::Garbage];
+    pub const ALL: [Fault; 5] = [
+        Fault::WrongPassword,
+        Fault::Silent,
+        Fault::Slow,
+        Fault::Flapping,
+        Fault::Garbage,
+    ];
 
     /// The CLI name.
     pub fn name(self) -> &'static str {
@@ -46,10 +52,13 @@ impl FromStr for Fault {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        Fault::ALL.into_iter().find(|f| f.name() == s).ok_or_else(|| {
-            let names: Vec<_> = Fault::ALL.iter().map(|f| f.name()).collect();
-            format!("unknown fault {s:?}; expected one of {}", names.join(", "))
-        })
+        Fault::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = Fault::ALL.iter().map(|f| f.name()).collect();
+                format!("unknown fault {s:?}; expected one of {}", names.join(", "))
+            })
     }
 }
 
@@ -68,7 +77,9 @@ impl FromStr for FaultShare {
     fn from_str(s: &str) -> Result<Self, String> {
         let (name, share) = match s.split_once(':') {
             Some((name, share)) => {
-                let share: f64 = share.parse().map_err(|_| format!("fault share {share:?} is not a number"))?;
+                let share: f64 = share
+                    .parse()
+                    .map_err(|_| format!("fault share {share:?} is not a number"))?;
                 if !(0.0..=1.0).contains(&share) {
                     return Err(format!("fault share {share} is outside 0..=1"));
                 }
@@ -76,7 +87,10 @@ impl FromStr for FaultShare {
             }
             None => (s, 1.0),
         };
-        Ok(FaultShare { fault: name.parse()?, share })
+        Ok(FaultShare {
+            fault: name.parse()?,
+            share,
+        })
     }
 }
 
@@ -93,7 +107,11 @@ pub struct FaultPlan {
 
 impl Default for FaultPlan {
     fn default() -> Self {
-        Self { shares: Vec::new(), slow_delay: Duration::from_secs(3), flap_max: Duration::from_secs(10) }
+        Self {
+            shares: Vec::new(),
+            slow_delay: Duration::from_secs(3),
+            flap_max: Duration::from_secs(10),
+        }
     }
 }
 
@@ -124,9 +142,20 @@ mod tests {
     #[test]
     fn shares_parse_and_pick_about_that_many_cameras() {
         let share: FaultShare = "silent:0.25".parse().expect("parses");
-        assert_eq!(share, FaultShare { fault: Fault::Silent, share: 0.25 });
-        let plan = FaultPlan { shares: vec![share], ..FaultPlan::default() };
-        let picked = (0..1000).filter(|&i| plan.faults_for(i, 1000).contains(&Fault::Silent)).count();
+        assert_eq!(
+            share,
+            FaultShare {
+                fault: Fault::Silent,
+                share: 0.25
+            }
+        );
+        let plan = FaultPlan {
+            shares: vec![share],
+            ..FaultPlan::default()
+        };
+        let picked = (0..1000)
+            .filter(|&i| plan.faults_for(i, 1000).contains(&Fault::Silent))
+            .count();
         assert_eq!(picked, 250);
         let all: FaultShare = "garbage".parse().expect("parses");
         assert_eq!(all.share, 1.0);
@@ -134,8 +163,23 @@ mod tests {
 
     #[test]
     fn bad_fault_specs_say_what_is_wrong() {
-        assert!("loud".parse::<FaultShare>().expect_err("unknown").contains("wrong-password"));
-        assert!("slow:2".parse::<FaultShare>().expect_err("range").contains("outside"));
-        assert!("slow:x".parse::<FaultShare>().expect_err("nan").contains("not a number"));
+        assert!(
+            "loud"
+                .parse::<FaultShare>()
+                .expect_err("unknown")
+                .contains("wrong-password")
+        );
+        assert!(
+            "slow:2"
+                .parse::<FaultShare>()
+                .expect_err("range")
+                .contains("outside")
+        );
+        assert!(
+            "slow:x"
+                .parse::<FaultShare>()
+                .expect_err("nan")
+                .contains("not a number")
+        );
     }
 }

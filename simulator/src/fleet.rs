@@ -48,7 +48,12 @@ pub struct FleetConfig {
 
 impl FleetConfig {
     /// `devices` well-behaved cameras registering to `server`.
-    pub fn new(server: impl Into<String>, devices: usize, id_prefix: impl Into<String>, password: impl Into<String>) -> Self {
+    pub fn new(
+        server: impl Into<String>,
+        devices: usize,
+        id_prefix: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Self {
         Self {
             server: server.into(),
             devices,
@@ -73,7 +78,9 @@ impl FleetConfig {
         }
         if server_is_loopback && self.devices > DEVICES_PER_SOURCE {
             let block = (index / DEVICES_PER_SOURCE) as u32;
-            return Some(IpAddr::V4(Ipv4Addr::from(u32::from(Ipv4Addr::new(127, 0, 0, 1)) + block)));
+            return Some(IpAddr::V4(Ipv4Addr::from(
+                u32::from(Ipv4Addr::new(127, 0, 0, 1)) + block,
+            )));
         }
         None
     }
@@ -100,7 +107,12 @@ impl Fleet {
             async move { spawn_all(config, stats, cancel, tracker).await }
         };
         tracker.spawn(spawner);
-        Self { stats, cancel, tracker, devices }
+        Self {
+            stats,
+            cancel,
+            tracker,
+            devices,
+        }
     }
 
     /// The fleet's counters.
@@ -121,9 +133,17 @@ impl Fleet {
     }
 }
 
-async fn spawn_all(config: FleetConfig, stats: Arc<Stats>, cancel: CancellationToken, tracker: TaskTracker) {
+async fn spawn_all(
+    config: FleetConfig,
+    stats: Arc<Stats>,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+) {
     let (host, port) = split_server(&config.server);
-    let server_is_loopback = host.parse::<IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(host == "localhost");
+    let server_is_loopback = host
+        .parse::<IpAddr>()
+        .map(|ip| ip.is_loopback())
+        .unwrap_or(host == "localhost");
     let started = tokio::time::Instant::now();
     for index in 0..config.devices {
         if let Some(rate) = config.ramp.filter(|r| *r > 0.0) {
@@ -143,7 +163,11 @@ async fn spawn_all(config: FleetConfig, stats: Arc<Stats>, cancel: CancellationT
             faults: config.faults.faults_for(index, config.devices),
             slow_delay: config.faults.slow_delay,
             flap_max: config.faults.flap_max,
-            register: Some(RegisterTarget { address: host.clone(), port, device_id: device_id.clone() }),
+            register: Some(RegisterTarget {
+                address: host.clone(),
+                port,
+                device_id: device_id.clone(),
+            }),
             ..CameraConfig::new(device_id, config.user.clone(), config.password.clone())
         });
         let options = RegisterOptions {
@@ -151,14 +175,22 @@ async fn spawn_all(config: FleetConfig, stats: Arc<Stats>, cancel: CancellationT
             login_timeout: config.login_timeout,
             ..RegisterOptions::new(config.server.clone())
         };
-        tracker.spawn(register::run(Arc::new(camera), options, Arc::clone(&stats), cancel.clone()));
+        tracker.spawn(register::run(
+            Arc::new(camera),
+            options,
+            Arc::clone(&stats),
+            cancel.clone(),
+        ));
     }
 }
 
 /// `host:port` → (host, port); a missing or bad port reads as 9500.
 fn split_server(server: &str) -> (String, u16) {
     match server.rsplit_once(':') {
-        Some((host, port)) => (host.trim_matches(['[', ']']).to_owned(), port.parse().unwrap_or(9500)),
+        Some((host, port)) => (
+            host.trim_matches(['[', ']']).to_owned(),
+            port.parse().unwrap_or(9500),
+        ),
         None => (server.to_owned(), 9500),
     }
 }
@@ -170,9 +202,18 @@ mod tests {
     #[test]
     fn large_loopback_fleets_spread_over_source_addresses() {
         let config = FleetConfig::new("127.0.0.1:9500", 50_000, "cam", "pw");
-        assert_eq!(config.source_for(0, true), Some("127.0.0.1".parse().expect("ip")));
-        assert_eq!(config.source_for(DEVICES_PER_SOURCE, true), Some("127.0.0.2".parse().expect("ip")));
-        assert_eq!(config.source_for(49_999, true), Some("127.0.0.3".parse().expect("ip")));
+        assert_eq!(
+            config.source_for(0, true),
+            Some("127.0.0.1".parse().expect("ip"))
+        );
+        assert_eq!(
+            config.source_for(DEVICES_PER_SOURCE, true),
+            Some("127.0.0.2".parse().expect("ip"))
+        );
+        assert_eq!(
+            config.source_for(49_999, true),
+            Some("127.0.0.3".parse().expect("ip"))
+        );
         assert_eq!(config.source_for(0, false), None);
         let small = FleetConfig::new("127.0.0.1:9500", 100, "cam", "pw");
         assert_eq!(small.source_for(5, true), None);
@@ -180,7 +221,10 @@ mod tests {
 
     #[test]
     fn server_addresses_split_into_host_and_port() {
-        assert_eq!(split_server("127.0.0.1:9600"), ("127.0.0.1".to_owned(), 9600));
+        assert_eq!(
+            split_server("127.0.0.1:9600"),
+            ("127.0.0.1".to_owned(), 9600)
+        );
         assert_eq!(split_server("[::1]:9600"), ("::1".to_owned(), 9600));
         assert_eq!(split_server("localhost"), ("localhost".to_owned(), 9500));
     }

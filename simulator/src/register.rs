@@ -55,12 +55,20 @@ impl RegisterOptions {
 }
 
 /// Runs one registering camera until `cancel` fires.
-pub async fn run(camera: Arc<Camera>, options: RegisterOptions, stats: Arc<Stats>, cancel: CancellationToken) {
+pub async fn run(
+    camera: Arc<Camera>,
+    options: RegisterOptions,
+    stats: Arc<Stats>,
+    cancel: CancellationToken,
+) {
     let mut rng = SmallRng::from_rng(&mut rand::rng());
     let mut ever_connected = false;
     let mut ever_logged_in = false;
     let mut backoff = options.backoff_min;
-    let id = options.announce_as.clone().unwrap_or_else(|| camera.config().device_id.clone());
+    let id = options
+        .announce_as
+        .clone()
+        .unwrap_or_else(|| camera.config().device_id.clone());
     while !cancel.is_cancelled() {
         let dialled = tokio::select! {
             () = cancel.cancelled() => return,
@@ -86,12 +94,27 @@ pub async fn run(camera: Arc<Camera>, options: RegisterOptions, stats: Arc<Stats
         let _ = stream.set_nodelay(true);
         stats.connected(!ever_connected);
         ever_connected = true;
-        let peer = stream.peer_addr().map_or_else(|_| options.server.clone(), |a| a.to_string());
+        let peer = stream
+            .peer_addr()
+            .map_or_else(|_| options.server.clone(), |a| a.to_string());
         let outcome = match announce(&mut stream, &camera, &id, &mut rng).await {
             Ok(()) => {
-                let mut session = Session::new(Arc::clone(&camera), peer, SmallRng::from_rng(&mut rng));
-                let serve = ServeOptions { login_timeout: Some(options.login_timeout) };
-                Some(connection::serve(&mut stream, &mut session, serve, &stats, &mut ever_logged_in, &cancel).await)
+                let mut session =
+                    Session::new(Arc::clone(&camera), peer, SmallRng::from_rng(&mut rng));
+                let serve = ServeOptions {
+                    login_timeout: Some(options.login_timeout),
+                };
+                Some(
+                    connection::serve(
+                        &mut stream,
+                        &mut session,
+                        serve,
+                        &stats,
+                        &mut ever_logged_in,
+                        &cancel,
+                    )
+                    .await,
+                )
             }
             Err(e) => {
                 tracing::debug!(%id, error = %e, "announcement failed");
@@ -118,7 +141,12 @@ pub async fn run(camera: Arc<Camera>, options: RegisterOptions, stats: Arc<Stats
 }
 
 /// Writes the announcement (after junk, for a [`Fault::Garbage`] camera).
-async fn announce(stream: &mut TcpStream, camera: &Camera, id: &str, rng: &mut SmallRng) -> std::io::Result<()> {
+async fn announce(
+    stream: &mut TcpStream,
+    camera: &Camera,
+    id: &str,
+    rng: &mut SmallRng,
+) -> std::io::Result<()> {
     if camera.has(Fault::Garbage) {
         let mut junk = vec![0u8; rng.random_range(16..256)];
         rng.fill(&mut junk[..]);
@@ -139,11 +167,20 @@ async fn dial(options: &RegisterOptions) -> std::io::Result<TcpStream> {
             Err(e) => last = Some(e),
         }
     }
-    Err(last.unwrap_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "server resolved to no address")))
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "server resolved to no address",
+        )
+    }))
 }
 
 async fn connect(addr: SocketAddr, source: Option<IpAddr>) -> std::io::Result<TcpStream> {
-    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
     if let Some(source) = source.filter(|s| s.is_ipv4() == addr.is_ipv4()) {
         socket.bind(SocketAddr::new(source, 0))?;
     }
@@ -151,7 +188,12 @@ async fn connect(addr: SocketAddr, source: Option<IpAddr>) -> std::io::Result<Tc
 }
 
 /// Sleeps the current backoff with ±50 % jitter and doubles it; false if cancelled.
-async fn pause(rng: &mut SmallRng, backoff: &mut Duration, options: &RegisterOptions, cancel: &CancellationToken) -> bool {
+async fn pause(
+    rng: &mut SmallRng,
+    backoff: &mut Duration,
+    options: &RegisterOptions,
+    cancel: &CancellationToken,
+) -> bool {
     let jittered = backoff.mul_f64(rng.random_range(0.5..1.5));
     *backoff = (*backoff * 2).min(options.backoff_max);
     tokio::select! {

@@ -14,11 +14,16 @@ use homeport_protocol::dvrip::{DvripPacket, LoginResult};
 use homeport_protocol::hash::{self, LoginBody, RealmChallenge};
 use homeport_protocol::rpc::config::{ALL, ConfigTable, GetConfigParams, MemberNames};
 use homeport_protocol::rpc::device::{
-    self, ActiveUser, ActiveUsers, CurrentTimeParams, SerialParams, SoftwareVersion, SoftwareVersionParams, TypeParams,
+    self, ActiveUser, ActiveUsers, CurrentTimeParams, SerialParams, SoftwareVersion,
+    SoftwareVersionParams, TypeParams,
 };
-use homeport_protocol::rpc::event::{AttachParams, AttachReplyParams, EventInfo, NotifyEventStream};
+use homeport_protocol::rpc::event::{
+    AttachParams, AttachReplyParams, EventInfo, NotifyEventStream,
+};
 use homeport_protocol::rpc::keepalive::KeepAliveReplyParams;
-use homeport_protocol::rpc::login::{ChallengeParams, LoginOkParams, LoginParams, LoginRefusedParams};
+use homeport_protocol::rpc::login::{
+    ChallengeParams, LoginOkParams, LoginParams, LoginRefusedParams,
+};
 use homeport_protocol::rpc::snapshot::{SnapParams, SnapReplyParams};
 use homeport_protocol::rpc::{Incoming, Reply, Request, codes, method};
 use homeport_protocol::wire::WireFrame;
@@ -50,9 +55,18 @@ pub enum Transport {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Login {
     None,
-    Challenged { session: u32, random: String },
-    RealmChallenged { challenge: RealmChallenge, session: u32 },
-    LoggedIn { session: u32, transport: Transport },
+    Challenged {
+        session: u32,
+        random: String,
+    },
+    RealmChallenged {
+        challenge: RealmChallenge,
+        session: u32,
+    },
+    LoggedIn {
+        session: u32,
+        transport: Transport,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -100,7 +114,14 @@ pub struct Session {
 impl Session {
     /// A fresh session for a connection from (or to) `peer`.
     pub fn new(camera: Arc<Camera>, peer: String, rng: SmallRng) -> Self {
-        Self { camera, peer, login: Login::None, subscription: None, next_object: 1, rng }
+        Self {
+            camera,
+            peer,
+            login: Login::None,
+            subscription: None,
+            next_object: 1,
+            rng,
+        }
     }
 
     /// The camera this session belongs to.
@@ -136,21 +157,40 @@ impl Session {
             return None;
         };
         let subscription = self.subscription.as_ref()?;
-        let wanted: Vec<EventInfo> = events.iter().filter(|e| subscription.params.wants(&e.code)).cloned().collect();
+        let wanted: Vec<EventInfo> = events
+            .iter()
+            .filter(|e| subscription.params.wants(&e.code))
+            .cloned()
+            .collect();
         if wanted.is_empty() {
             return None;
         }
         let count = wanted.len();
-        let params = NotifyEventStream { sid: subscription.sid, event_list: wanted };
-        let request = Request::new(subscription.attach_id, session, method::NOTIFY_EVENT_STREAM, params);
+        let params = NotifyEventStream {
+            sid: subscription.sid,
+            event_list: wanted,
+        };
+        let request = Request::new(
+            subscription.attach_id,
+            session,
+            method::NOTIFY_EVENT_STREAM,
+            params,
+        );
         // Devices end notifications with a `\n` counted in the length.
         let mut body = request.to_json();
         body.push(b'\n');
         let frame = match transport {
-            Transport::Dhip => WireFrame::Dhip(DhipMessage::new(session, subscription.attach_id, body)),
+            Transport::Dhip => {
+                WireFrame::Dhip(DhipMessage::new(session, subscription.attach_id, body))
+            }
             Transport::Dvrip => WireFrame::Dvrip(
-                DvripPacket::Json { request_id: subscription.attach_id, session, is_reply: false, body: body.into() }
-                    .to_frame(),
+                DvripPacket::Json {
+                    request_id: subscription.attach_id,
+                    session,
+                    is_reply: false,
+                    body: body.into(),
+                }
+                .to_frame(),
             ),
         };
         Some((frame, count))
@@ -191,14 +231,30 @@ impl Session {
                     info::DEVICE_TYPE => DEVICE_TYPE.to_owned(),
                     _ => String::new(),
                 };
-                Output { reply: reply(DvripPacket::InfoReply { sub, value: value.into() }), change: None }
+                Output {
+                    reply: reply(DvripPacket::InfoReply {
+                        sub,
+                        value: value.into(),
+                    }),
+                    change: None,
+                }
             }
             DvripPacket::RealmRequest => {
-                let random = self.rng.random_range(100_000_000u32..=999_999_999).to_string();
-                let challenge = RealmChallenge::new(self.camera.realm(), random).expect("realm and random are one line");
+                let random = self
+                    .rng
+                    .random_range(100_000_000u32..=999_999_999)
+                    .to_string();
+                let challenge = RealmChallenge::new(self.camera.realm(), random)
+                    .expect("realm and random are one line");
                 let text = Bytes::from(challenge.encode());
-                self.login = Login::RealmChallenged { challenge, session: self.new_session_id() };
-                Output { reply: reply(DvripPacket::RealmChallenge { text }), change: None }
+                self.login = Login::RealmChallenged {
+                    challenge,
+                    session: self.new_session_id(),
+                };
+                Output {
+                    reply: reply(DvripPacket::RealmChallenge { text }),
+                    change: None,
+                }
             }
             DvripPacket::LoginHash { body } => {
                 let Login::RealmChallenged { challenge, session } = self.login.clone() else {
@@ -212,28 +268,52 @@ impl Session {
                     };
                 };
                 let parsed = LoginBody::parse(&body).ok();
-                let user_ok = parsed.as_ref().is_some_and(|b| b.user == self.camera.config().user);
-                let password_ok =
-                    parsed.as_ref().is_some_and(|b| b.matches(&self.camera.effective_password(), &challenge));
-                let (result, remaining_tries, change) = match self.camera.check_login(user_ok, password_ok) {
-                    LoginCheck::Ok => {
-                        self.enter(session, Transport::Dvrip);
-                        (LoginResult::Success, 0, Change::LoggedIn)
-                    }
-                    LoginCheck::Refused { tries_left } => {
-                        self.login = Login::None;
-                        let result = if user_ok { LoginResult::BadPassword } else { LoginResult::BadUser };
-                        (result, tries_left.min(255) as u8, Change::LoginRefused)
-                    }
-                    LoginCheck::Locked { .. } => {
-                        self.login = Login::None;
-                        (LoginResult::Locked, 0, Change::LoginRefused)
-                    }
+                let user_ok = parsed
+                    .as_ref()
+                    .is_some_and(|b| b.user == self.camera.config().user);
+                let password_ok = parsed
+                    .as_ref()
+                    .is_some_and(|b| b.matches(&self.camera.effective_password(), &challenge));
+                let (result, remaining_tries, change) =
+                    match self.camera.check_login(user_ok, password_ok) {
+                        LoginCheck::Ok => {
+                            self.enter(session, Transport::Dvrip);
+                            (LoginResult::Success, 0, Change::LoggedIn)
+                        }
+                        LoginCheck::Refused { tries_left } => {
+                            self.login = Login::None;
+                            let result = if user_ok {
+                                LoginResult::BadPassword
+                            } else {
+                                LoginResult::BadUser
+                            };
+                            (result, tries_left.min(255) as u8, Change::LoginRefused)
+                        }
+                        LoginCheck::Locked { .. } => {
+                            self.login = Login::None;
+                            (LoginResult::Locked, 0, Change::LoginRefused)
+                        }
+                    };
+                let session = if result == LoginResult::Success {
+                    session
+                } else {
+                    0
                 };
-                let session = if result == LoginResult::Success { session } else { 0 };
-                Output { reply: reply(DvripPacket::LoginReply { result, session, remaining_tries }), change: Some(change) }
+                Output {
+                    reply: reply(DvripPacket::LoginReply {
+                        result,
+                        session,
+                        remaining_tries,
+                    }),
+                    change: Some(change),
+                }
             }
-            DvripPacket::Json { request_id, session, body, .. } => {
+            DvripPacket::Json {
+                request_id,
+                session,
+                body,
+                ..
+            } => {
                 let Ok(Incoming::Call(mut request)) = Incoming::parse(&body) else {
                     return Output::default();
                 };
@@ -248,14 +328,23 @@ impl Session {
                 let reply = answer.map(|answer| {
                     let body = encode_reply(&answer, payload);
                     WireFrame::Dvrip(
-                        DvripPacket::Json { request_id, session: answer.session, is_reply: true, body }.to_frame(),
+                        DvripPacket::Json {
+                            request_id,
+                            session: answer.session,
+                            is_reply: true,
+                            body,
+                        }
+                        .to_frame(),
                     )
                 });
                 Output { reply, change }
             }
             DvripPacket::Logout { .. } => {
                 self.close();
-                Output { reply: reply(DvripPacket::LogoutReply), change: Some(Change::LoggedOut) }
+                Output {
+                    reply: reply(DvripPacket::LogoutReply),
+                    change: Some(Change::LoggedOut),
+                }
             }
             other => {
                 tracing::debug!(peer = %self.peer, ?other, "ignoring a DVRIP packet");
@@ -281,21 +370,42 @@ impl Session {
 
     /// Answers one call: the reply (none for an ignored keepalive), an optional binary
     /// payload to follow it, and what changed.
-    fn call(&mut self, request: &Request, transport: Transport) -> (Option<Reply>, Option<&'static [u8]>, Option<Change>) {
+    fn call(
+        &mut self,
+        request: &Request,
+        transport: Transport,
+    ) -> (Option<Reply>, Option<&'static [u8]>, Option<Change>) {
         if request.method == method::LOGIN {
             let (reply, change) = self.login(request, transport);
             return (Some(reply), None, change);
         }
         let Some(session) = self.logged_in() else {
-            return (Some(request.reply_error(codes::INVALID_SESSION, "Invalid session in request data!")), None, None);
+            return (
+                Some(
+                    request.reply_error(codes::INVALID_SESSION, "Invalid session in request data!"),
+                ),
+                None,
+                None,
+            );
         };
         if request.session != session {
-            return (Some(request.reply_error(codes::INVALID_SESSION, "Invalid session in request data!")), None, None);
+            return (
+                Some(
+                    request.reply_error(codes::INVALID_SESSION, "Invalid session in request data!"),
+                ),
+                None,
+                None,
+            );
         }
         match request.method.as_str() {
             method::KEEP_ALIVE => {
                 let reply = (!self.camera.has(Fault::Silent)).then(|| {
-                    request.reply(true, KeepAliveReplyParams { timeout: self.camera.config().keep_alive_interval })
+                    request.reply(
+                        true,
+                        KeepAliveReplyParams {
+                            timeout: self.camera.config().keep_alive_interval,
+                        },
+                    )
                 });
                 (reply, None, Some(Change::KeptAlive))
             }
@@ -306,29 +416,54 @@ impl Session {
             }
             method::SNAP_PICTURE => match request.params::<SnapParams>() {
                 Ok(SnapParams { channel }) if channel < self.camera.config().channels => {
-                    let params = SnapReplyParams { length: JPEG.len() as u64, kind: "jpg".to_owned() };
+                    let params = SnapReplyParams {
+                        length: JPEG.len() as u64,
+                        kind: "jpg".to_owned(),
+                    };
                     (Some(request.reply(true, params)), Some(JPEG), None)
                 }
-                Ok(SnapParams { channel }) => {
-                    (Some(request.reply_error(codes::BAD_REQUEST, &format!("no channel {channel}"))), None, None)
-                }
-                Err(e) => (Some(request.reply_error(codes::BAD_REQUEST, &e.to_string())), None, None),
+                Ok(SnapParams { channel }) => (
+                    Some(request.reply_error(codes::BAD_REQUEST, &format!("no channel {channel}"))),
+                    None,
+                    None,
+                ),
+                Err(e) => (
+                    Some(request.reply_error(codes::BAD_REQUEST, &e.to_string())),
+                    None,
+                    None,
+                ),
             },
             method::EVENT_ATTACH => match request.params::<AttachParams>() {
                 Ok(params) => {
                     let sid = 513 + self.next_object;
                     self.next_object += 1;
-                    self.subscription = Some(Subscription { attach_id: request.id, sid, params });
-                    (Some(request.reply(true, AttachReplyParams { sid })), None, Some(Change::Attached))
+                    self.subscription = Some(Subscription {
+                        attach_id: request.id,
+                        sid,
+                        params,
+                    });
+                    (
+                        Some(request.reply(true, AttachReplyParams { sid })),
+                        None,
+                        Some(Change::Attached),
+                    )
                 }
-                Err(e) => (Some(request.reply_error(codes::BAD_REQUEST, &e.to_string())), None, None),
+                Err(e) => (
+                    Some(request.reply_error(codes::BAD_REQUEST, &e.to_string())),
+                    None,
+                    None,
+                ),
             },
             method::MULTICALL => match device::multicall_requests(request) {
                 Ok(calls) => {
                     let replies = calls.iter().map(|call| self.info_call(call)).collect();
                     (Some(device::multicall_reply(request, replies)), None, None)
                 }
-                Err(e) => (Some(request.reply_error(codes::BAD_REQUEST, &e.to_string())), None, None),
+                Err(e) => (
+                    Some(request.reply_error(codes::BAD_REQUEST, &e.to_string())),
+                    None,
+                    None,
+                ),
             },
             _ => (Some(self.info_call(request)), None, None),
         }
@@ -339,24 +474,39 @@ impl Session {
         let camera = Arc::clone(&self.camera);
         match request.method.as_str() {
             method::GET_CONFIG => match request.params::<GetConfigParams>() {
-                Ok(GetConfigParams { name }) if name == ALL => request.reply(true, ConfigTable { name: None, table: camera.all_configs() }),
+                Ok(GetConfigParams { name }) if name == ALL => request.reply(
+                    true,
+                    ConfigTable {
+                        name: None,
+                        table: camera.all_configs(),
+                    },
+                ),
                 Ok(GetConfigParams { name }) => match camera.get_config(&name) {
                     Some(table) => request.reply(true, ConfigTable { name: None, table }),
-                    None => request.reply_error(codes::BAD_REQUEST, &format!("no config named {name:?}")),
+                    None => request
+                        .reply_error(codes::BAD_REQUEST, &format!("no config named {name:?}")),
                 },
                 Err(e) => request.reply_error(codes::BAD_REQUEST, &e.to_string()),
             },
             method::SET_CONFIG => match request.params::<ConfigTable>() {
-                Ok(ConfigTable { name: Some(name), table }) => match camera.set_config(&name, table) {
+                Ok(ConfigTable {
+                    name: Some(name),
+                    table,
+                }) => match camera.set_config(&name, table) {
                     Ok(()) => request.reply(true, Value::Null),
                     Err(message) => request.reply_error(codes::BAD_REQUEST, &message),
                 },
-                Ok(ConfigTable { name: None, .. }) => request.reply_error(codes::BAD_REQUEST, "setConfig needs a name"),
+                Ok(ConfigTable { name: None, .. }) => {
+                    request.reply_error(codes::BAD_REQUEST, "setConfig needs a name")
+                }
                 Err(e) => request.reply_error(codes::BAD_REQUEST, &e.to_string()),
             },
-            method::GET_MEMBER_NAMES => {
-                request.reply(true, MemberNames { names: CONFIG_NAMES.iter().map(|n| (*n).to_owned()).collect() })
-            }
+            method::GET_MEMBER_NAMES => request.reply(
+                true,
+                MemberNames {
+                    names: CONFIG_NAMES.iter().map(|n| (*n).to_owned()).collect(),
+                },
+            ),
             method::EVENT_INSTANCE => {
                 let object = self.next_object;
                 self.next_object += 1;
@@ -366,39 +516,82 @@ impl Session {
                 self.subscription = None;
                 request.reply(true, Value::Null)
             }
-            method::GET_DEVICE_TYPE => request.reply(true, TypeParams { kind: DEVICE_TYPE.to_owned() }),
-            method::GET_DEVICE_CLASS => request.reply(true, TypeParams { kind: DEVICE_CLASS.to_owned() }),
-            method::GET_SERIAL_NO => request.reply(true, SerialParams { sn: camera.serial().to_owned() }),
+            method::GET_DEVICE_TYPE => request.reply(
+                true,
+                TypeParams {
+                    kind: DEVICE_TYPE.to_owned(),
+                },
+            ),
+            method::GET_DEVICE_CLASS => request.reply(
+                true,
+                TypeParams {
+                    kind: DEVICE_CLASS.to_owned(),
+                },
+            ),
+            method::GET_SERIAL_NO => request.reply(
+                true,
+                SerialParams {
+                    sn: camera.serial().to_owned(),
+                },
+            ),
             method::GET_SOFTWARE_VERSION => request.reply(
                 true,
                 SoftwareVersionParams {
-                    version: SoftwareVersion { version: SOFTWARE_VERSION.to_owned(), build_date: "2024-01-15".to_owned() },
+                    version: SoftwareVersion {
+                        version: SOFTWARE_VERSION.to_owned(),
+                        build_date: "2024-01-15".to_owned(),
+                    },
                 },
             ),
-            method::GET_CURRENT_TIME => {
-                request.reply(true, CurrentTimeParams { time: clock::format_time(clock::unix_now()) })
-            }
-            method::GET_ACTIVE_USERS => request.reply(true, ActiveUsers { users: camera.users() }),
-            _ => request.reply_error(codes::METHOD_NOT_FOUND, &format!("method {} not found", request.method)),
+            method::GET_CURRENT_TIME => request.reply(
+                true,
+                CurrentTimeParams {
+                    time: clock::format_time(clock::unix_now()),
+                },
+            ),
+            method::GET_ACTIVE_USERS => request.reply(
+                true,
+                ActiveUsers {
+                    users: camera.users(),
+                },
+            ),
+            _ => request.reply_error(
+                codes::METHOD_NOT_FOUND,
+                &format!("method {} not found", request.method),
+            ),
         }
     }
 
     fn login(&mut self, request: &Request, transport: Transport) -> (Reply, Option<Change>) {
         let params = match request.params::<LoginParams>() {
             Ok(params) => params,
-            Err(e) => return (request.reply_error(codes::BAD_REQUEST, &e.to_string()), None),
+            Err(e) => {
+                return (
+                    request.reply_error(codes::BAD_REQUEST, &e.to_string()),
+                    None,
+                );
+            }
         };
         let challenged = match &self.login {
-            Login::Challenged { session, random } if !params.is_challenge_request() && request.session == *session => {
+            Login::Challenged { session, random }
+                if !params.is_challenge_request() && request.session == *session =>
+            {
                 Some((*session, random.clone()))
             }
             _ => None,
         };
         let Some((session, random)) = challenged else {
             let session = self.new_session_id();
-            let random = self.rng.random_range(100_000_000u32..=999_999_999).to_string();
-            self.login = Login::Challenged { session, random: random.clone() };
-            let mut reply = request.reply_error(codes::LOGIN_CHALLENGE, "Component error: login challenge!");
+            let random = self
+                .rng
+                .random_range(100_000_000u32..=999_999_999)
+                .to_string();
+            self.login = Login::Challenged {
+                session,
+                random: random.clone(),
+            };
+            let mut reply =
+                request.reply_error(codes::LOGIN_CHALLENGE, "Component error: login challenge!");
             reply.session = session;
             reply.params = serde_json::to_value(ChallengeParams {
                 realm: self.camera.realm().to_owned(),
@@ -411,11 +604,20 @@ impl Session {
         let camera = Arc::clone(&self.camera);
         let password = camera.effective_password();
         let user_ok = params.user_name == camera.config().user;
-        let kind = params.password_type.as_deref().or(params.authority_type.as_deref()).unwrap_or("Default");
+        let kind = params
+            .password_type
+            .as_deref()
+            .or(params.authority_type.as_deref())
+            .unwrap_or("Default");
         let expected = match kind {
             "Plain" => Some(password),
             "OldDigest" => Some(hash::old_digest(&password)),
-            "Default" => Some(hash::default_hash(&params.user_name, &password, camera.realm(), &random)),
+            "Default" => Some(hash::default_hash(
+                &params.user_name,
+                &password,
+                camera.realm(),
+                &random,
+            )),
             _ => None,
         };
         let password_ok = expected.is_some_and(|expected| expected == params.password);
@@ -423,13 +625,22 @@ impl Session {
             LoginCheck::Ok => {
                 self.enter(session, transport);
                 let interval = camera.config().keep_alive_interval;
-                let reply = request.reply(true, LoginOkParams { keep_alive_interval: interval });
+                let reply = request.reply(
+                    true,
+                    LoginOkParams {
+                        keep_alive_interval: interval,
+                    },
+                );
                 return (Reply { session, ..reply }, Some(Change::LoggedIn));
             }
             LoginCheck::Refused { tries_left } => {
-                let mut reply = request.reply_error(codes::BAD_PASSWORD, "User or password not valid!");
-                reply.params = serde_json::to_value(LoginRefusedParams { remain_lock_second: 0, remain_login_times: tries_left })
-                    .unwrap_or(Value::Null);
+                let mut reply =
+                    request.reply_error(codes::BAD_PASSWORD, "User or password not valid!");
+                reply.params = serde_json::to_value(LoginRefusedParams {
+                    remain_lock_second: 0,
+                    remain_login_times: tries_left,
+                })
+                .unwrap_or(Value::Null);
                 reply
             }
             LoginCheck::Locked { seconds } => {

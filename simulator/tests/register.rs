@@ -33,10 +33,19 @@ fn start_camera(platform: &Platform, config: CameraConfig) -> (CancellationToken
     };
     let addr = platform.listener.local_addr().expect("addr");
     let config = CameraConfig {
-        register: Some(RegisterTarget { address: addr.ip().to_string(), port: addr.port(), device_id: config.device_id.clone() }),
+        register: Some(RegisterTarget {
+            address: addr.ip().to_string(),
+            port: addr.port(),
+            device_id: config.device_id.clone(),
+        }),
         ..config
     };
-    tokio::spawn(register::run(Arc::new(Camera::new(config)), options, Arc::clone(&stats), cancel.clone()));
+    tokio::spawn(register::run(
+        Arc::new(Camera::new(config)),
+        options,
+        Arc::clone(&stats),
+        cancel.clone(),
+    ));
     (cancel, stats)
 }
 
@@ -54,10 +63,18 @@ async fn logged_in(conn: &mut Conn, password: &str) -> u32 {
 #[tokio::test]
 async fn registered_camera_serves_a_full_dhip_session() {
     let platform = Platform::bind().await;
-    let (cancel, stats) = start_camera(&platform, CameraConfig { alarm_rate: 20.0, ..camera("cam-full") });
+    let (cancel, stats) = start_camera(
+        &platform,
+        CameraConfig {
+            alarm_rate: 20.0,
+            ..camera("cam-full")
+        },
+    );
     let mut conn = platform.accept().await;
     assert_eq!(conn.announcement().await, "cam-full");
-    let LoginOutcome::Ok { keep_alive, .. } = conn.login("admin", "secret").await else { panic!("login refused") };
+    let LoginOutcome::Ok { keep_alive, .. } = conn.login("admin", "secret").await else {
+        panic!("login refused")
+    };
     assert_eq!(keep_alive, 60);
 
     // The DVRIP table names this platform as the register server.
@@ -66,19 +83,34 @@ async fn registered_camera_serves_a_full_dhip_session() {
     let mut dvrip: DvripConfig = serde_json::from_value(table.table).expect("DVRIP");
     assert!(dvrip.register_server.enable);
     assert_eq!(dvrip.register_server.device_id, "cam-full");
-    assert_eq!(format!("127.0.0.1:{}", dvrip.register_server.servers[0].port), platform.addr());
+    assert_eq!(
+        format!("127.0.0.1:{}", dvrip.register_server.servers[0].port),
+        platform.addr()
+    );
 
     // Set persists, unknown fields included.
-    dvrip.extra.insert("FutureField".to_owned(), json!({"kept": true}));
+    dvrip
+        .extra
+        .insert("FutureField".to_owned(), json!({"kept": true}));
     dvrip.tcp_port = 37778;
-    let (reply, _) = conn.call(method::SET_CONFIG, ConfigTable { name: Some("DVRIP".to_owned()), table: serde_json::to_value(&dvrip).expect("json") }).await;
+    let (reply, _) = conn
+        .call(
+            method::SET_CONFIG,
+            ConfigTable {
+                name: Some("DVRIP".to_owned()),
+                table: serde_json::to_value(&dvrip).expect("json"),
+            },
+        )
+        .await;
     assert!(reply.is_ok(), "{reply:?}");
     let (reply, _) = conn.call(method::GET_CONFIG, name("DVRIP")).await;
     assert_eq!(reply.params["table"]["TCPPort"], 37778);
     assert_eq!(reply.params["table"]["FutureField"], json!({"kept": true}));
 
     // Keepalive, device info, multicall.
-    let (reply, _) = conn.call(method::KEEP_ALIVE, json!({"timeout": 60, "active": true})).await;
+    let (reply, _) = conn
+        .call(method::KEEP_ALIVE, json!({"timeout": 60, "active": true}))
+        .await;
     assert!(reply.is_ok());
     let calls = json!([
         {"id": 100, "session": conn.session, "method": method::GET_DEVICE_TYPE, "params": null},
@@ -86,12 +118,22 @@ async fn registered_camera_serves_a_full_dhip_session() {
     ]);
     let (reply, _) = conn.call(method::MULTICALL, calls).await;
     let replies: Vec<Reply> = reply.params().expect("replies");
-    assert_eq!(replies.iter().map(|r| r.id).collect::<Vec<_>>(), vec![100, 101]);
-    assert!(replies[0].params["type"].as_str().expect("type").starts_with("IPC-"));
+    assert_eq!(
+        replies.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![100, 101]
+    );
+    assert!(
+        replies[0].params["type"]
+            .as_str()
+            .expect("type")
+            .starts_with("IPC-")
+    );
     assert_eq!(replies[1].params["time"].as_str().expect("time").len(), 19);
 
     // Events: attach, then alarms arrive with the attach id and SID.
-    let (reply, _) = conn.call(method::EVENT_ATTACH, json!({"codes": ["All"]})).await;
+    let (reply, _) = conn
+        .call(method::EVENT_ATTACH, json!({"codes": ["All"]}))
+        .await;
     let sid = reply.params["SID"].as_u64().expect("SID");
     let notification = conn.notification().await;
     assert_eq!(notification.method, method::NOTIFY_EVENT_STREAM);
@@ -99,7 +141,10 @@ async fn registered_camera_serves_a_full_dhip_session() {
     assert_eq!(u64::from(params.sid), sid);
     let event = &params.event_list[0];
     assert!(event.utc().is_some() && event.locale_time().is_some());
-    assert!(matches!(event.action, EventAction::Start | EventAction::Stop | EventAction::Pulse | EventAction::State));
+    assert!(matches!(
+        event.action,
+        EventAction::Start | EventAction::Stop | EventAction::Pulse | EventAction::State
+    ));
 
     // Snapshot: JSON, newline, JPEG in one message.
     let (reply, payload) = conn.call(method::SNAP_PICTURE, json!({"channel": 0})).await;
@@ -122,14 +167,25 @@ async fn registered_camera_serves_a_full_dhip_session() {
 #[tokio::test]
 async fn dvrip_realm_login_then_json_in_f6_packets() {
     let platform = Platform::bind().await;
-    let (cancel, _) = start_camera(&platform, CameraConfig { alarm_rate: 20.0, ..camera("cam-dvrip") });
+    let (cancel, _) = start_camera(
+        &platform,
+        CameraConfig {
+            alarm_rate: 20.0,
+            ..camera("cam-dvrip")
+        },
+    );
     let mut conn = platform.accept().await;
     assert_eq!(conn.announcement().await, "cam-dvrip");
     let (result, _) = conn.login_dvrip("admin", "secret").await;
     assert_eq!(result, LoginResult::Success);
     let (reply, _) = conn.call(method::GET_CONFIG, name("DVRIP")).await;
-    assert_eq!(reply.params["table"]["RegisterServer"]["DeviceID"], "cam-dvrip");
-    let (reply, _) = conn.call(method::EVENT_ATTACH, json!({"codes": ["All"]})).await;
+    assert_eq!(
+        reply.params["table"]["RegisterServer"]["DeviceID"],
+        "cam-dvrip"
+    );
+    let (reply, _) = conn
+        .call(method::EVENT_ATTACH, json!({"codes": ["All"]}))
+        .await;
     assert!(reply.is_ok());
     let notification = conn.notification().await;
     assert_eq!(notification.method, method::NOTIFY_EVENT_STREAM);
@@ -139,16 +195,26 @@ async fn dvrip_realm_login_then_json_in_f6_packets() {
 #[tokio::test]
 async fn wrong_password_is_refused_with_remaining_tries_then_locked() {
     let platform = Platform::bind().await;
-    let (cancel, _) = start_camera(&platform, CameraConfig { faults: vec![Fault::WrongPassword], ..camera("cam-wrong") });
+    let (cancel, _) = start_camera(
+        &platform,
+        CameraConfig {
+            faults: vec![Fault::WrongPassword],
+            ..camera("cam-wrong")
+        },
+    );
     let mut conn = platform.accept().await;
     conn.announcement().await;
     for expected_left in [4, 3, 2, 1] {
-        let LoginOutcome::Refused(reply) = conn.login("admin", "secret").await else { panic!("accepted a wrong password") };
+        let LoginOutcome::Refused(reply) = conn.login("admin", "secret").await else {
+            panic!("accepted a wrong password")
+        };
         assert_eq!(reply.error_code(), Some(codes::BAD_PASSWORD));
         let params: LoginRefusedParams = reply.params().expect("refusal params");
         assert_eq!(params.remain_login_times, expected_left);
     }
-    let LoginOutcome::Refused(reply) = conn.login("admin", "secret").await else { panic!("accepted") };
+    let LoginOutcome::Refused(reply) = conn.login("admin", "secret").await else {
+        panic!("accepted")
+    };
     assert_eq!(reply.error_code(), Some(codes::LOCKED));
     // DVRIP logins count against the same budget.
     let (result, _) = conn.login_dvrip("admin", "secret").await;
@@ -159,18 +225,41 @@ async fn wrong_password_is_refused_with_remaining_tries_then_locked() {
 #[tokio::test]
 async fn silent_camera_stops_answering_keepalives_but_answers_the_rest() {
     let platform = Platform::bind().await;
-    let (cancel, _) = start_camera(&platform, CameraConfig { faults: vec![Fault::Silent], ..camera("cam-silent") });
+    let (cancel, _) = start_camera(
+        &platform,
+        CameraConfig {
+            faults: vec![Fault::Silent],
+            ..camera("cam-silent")
+        },
+    );
     let mut conn = platform.accept().await;
     conn.announcement().await;
     let session = logged_in(&mut conn, "secret").await;
-    let keepalive = homeport_protocol::rpc::Request::new(77, session, method::KEEP_ALIVE, json!({"timeout": 60, "active": true}));
-    futures::SinkExt::send(&mut conn.framed, homeport_protocol::wire::WireFrame::Dhip(
-        homeport_protocol::dhip::DhipMessage::new(session, 77, keepalive.to_json()),
-    ))
+    let keepalive = homeport_protocol::rpc::Request::new(
+        77,
+        session,
+        method::KEEP_ALIVE,
+        json!({"timeout": 60, "active": true}),
+    );
+    futures::SinkExt::send(
+        &mut conn.framed,
+        homeport_protocol::wire::WireFrame::Dhip(homeport_protocol::dhip::DhipMessage::new(
+            session,
+            77,
+            keepalive.to_json(),
+        )),
+    )
     .await
     .expect("send");
-    let answered = tokio::time::timeout(Duration::from_millis(800), futures::StreamExt::next(&mut conn.framed)).await;
-    assert!(answered.is_err(), "a silent camera answered a keepalive: {answered:?}");
+    let answered = tokio::time::timeout(
+        Duration::from_millis(800),
+        futures::StreamExt::next(&mut conn.framed),
+    )
+    .await;
+    assert!(
+        answered.is_err(),
+        "a silent camera answered a keepalive: {answered:?}"
+    );
     let (reply, _) = conn.call(method::GET_CONFIG, name("General")).await;
     assert!(reply.is_ok());
     cancel.cancel();
@@ -179,7 +268,13 @@ async fn silent_camera_stops_answering_keepalives_but_answers_the_rest() {
 #[tokio::test]
 async fn garbage_camera_writes_junk_before_its_announcement_and_comes_back() {
     let platform = Platform::bind().await;
-    let (cancel, _) = start_camera(&platform, CameraConfig { faults: vec![Fault::Garbage], ..camera("cam-junk") });
+    let (cancel, _) = start_camera(
+        &platform,
+        CameraConfig {
+            faults: vec![Fault::Garbage],
+            ..camera("cam-junk")
+        },
+    );
     // Refused the way a platform refuses junk (by hanging up), the camera dials again.
     for _ in 0..2 {
         let (mut stream, _) = platform.listener.accept().await.expect("accept");
@@ -208,12 +303,19 @@ async fn dropped_camera_reconnects_and_announces_again() {
 #[tokio::test]
 async fn flapping_camera_drops_its_session_and_registers_again() {
     let platform = Platform::bind().await;
-    let config = CameraConfig { faults: vec![Fault::Flapping], flap_max: Duration::from_millis(500), ..camera("cam-flap") };
+    let config = CameraConfig {
+        faults: vec![Fault::Flapping],
+        flap_max: Duration::from_millis(500),
+        ..camera("cam-flap")
+    };
     let (cancel, _) = start_camera(&platform, config);
     let mut conn = platform.accept().await;
     conn.announcement().await;
     logged_in(&mut conn, "secret").await;
-    assert!(conn.closed_within(Duration::from_secs(3)).await, "a flapping camera keeps its session");
+    assert!(
+        conn.closed_within(Duration::from_secs(3)).await,
+        "a flapping camera keeps its session"
+    );
     let mut again = platform.accept().await;
     assert_eq!(again.announcement().await, "cam-flap");
     cancel.cancel();
@@ -222,14 +324,22 @@ async fn flapping_camera_drops_its_session_and_registers_again() {
 #[tokio::test]
 async fn slow_camera_delays_every_reply() {
     let platform = Platform::bind().await;
-    let config = CameraConfig { faults: vec![Fault::Slow], slow_delay: Duration::from_millis(300), ..camera("cam-slow") };
+    let config = CameraConfig {
+        faults: vec![Fault::Slow],
+        slow_delay: Duration::from_millis(300),
+        ..camera("cam-slow")
+    };
     let (cancel, _) = start_camera(&platform, config);
     let mut conn = platform.accept().await;
     conn.announcement().await;
     let started = Instant::now();
     logged_in(&mut conn, "secret").await;
     // Two replies (challenge and result), each held back.
-    assert!(started.elapsed() >= Duration::from_millis(600), "replies came after {:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(600),
+        "replies came after {:?}",
+        started.elapsed()
+    );
     cancel.cancel();
 }
 
@@ -253,8 +363,16 @@ async fn calls_before_login_and_unknown_methods_get_errors() {
 async fn camera_hangs_up_on_a_platform_that_never_logs_in() {
     let platform = Platform::bind().await;
     let cancel = CancellationToken::new();
-    let options = RegisterOptions { login_timeout: Duration::from_millis(300), ..RegisterOptions::new(platform.addr()) };
-    tokio::spawn(register::run(Arc::new(Camera::new(camera("cam-wait"))), options, Arc::new(Stats::default()), cancel.clone()));
+    let options = RegisterOptions {
+        login_timeout: Duration::from_millis(300),
+        ..RegisterOptions::new(platform.addr())
+    };
+    tokio::spawn(register::run(
+        Arc::new(Camera::new(camera("cam-wait"))),
+        options,
+        Arc::new(Stats::default()),
+        cancel.clone(),
+    ));
     let mut conn = platform.accept().await;
     conn.announcement().await;
     assert!(conn.closed_within(Duration::from_secs(3)).await);
@@ -264,10 +382,18 @@ async fn camera_hangs_up_on_a_platform_that_never_logs_in() {
 #[tokio::test]
 async fn camera_expires_a_session_without_keepalives() {
     let platform = Platform::bind().await;
-    let (cancel, _) = start_camera(&platform, CameraConfig { keep_alive_interval: 1, ..camera("cam-expire") });
+    let (cancel, _) = start_camera(
+        &platform,
+        CameraConfig {
+            keep_alive_interval: 1,
+            ..camera("cam-expire")
+        },
+    );
     let mut conn = platform.accept().await;
     conn.announcement().await;
-    let LoginOutcome::Ok { keep_alive, .. } = conn.login("admin", "secret").await else { panic!("refused") };
+    let LoginOutcome::Ok { keep_alive, .. } = conn.login("admin", "secret").await else {
+        panic!("refused")
+    };
     assert_eq!(keep_alive, 1);
     // Three missed intervals end the session.
     assert!(conn.closed_within(Duration::from_secs(6)).await);
@@ -287,7 +413,9 @@ async fn fleet_of_two_hundred_registers_and_is_logged_in() {
         let id = conn.announcement().await;
         sessions.push(tokio::spawn(async move {
             logged_in(&mut conn, "pw").await;
-            let (reply, _) = conn.call(method::EVENT_ATTACH, json!({"codes": ["All"]})).await;
+            let (reply, _) = conn
+                .call(method::EVENT_ATTACH, json!({"codes": ["All"]}))
+                .await;
             assert!(reply.is_ok());
             conn
         }));
@@ -304,7 +432,14 @@ async fn fleet_of_two_hundred_registers_and_is_logged_in() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let now = stats.snapshot();
-    assert_eq!((now.devices_connected, now.devices_logged_in, now.logged_in_now), (200, 200, 200));
+    assert_eq!(
+        (
+            now.devices_connected,
+            now.devices_logged_in,
+            now.logged_in_now
+        ),
+        (200, 200, 200)
+    );
     assert!(now.alarms_sent > 0);
     fleet.stop().await;
     assert_eq!(stats.snapshot().connected_now, 0);

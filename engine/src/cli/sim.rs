@@ -84,7 +84,8 @@ impl SimArgs {
 }
 
 fn seconds(value: f64, flag: &str) -> anyhow::Result<Duration> {
-    Duration::try_from_secs_f64(value).with_context(|| format!("{flag} must be a non-negative number of seconds"))
+    Duration::try_from_secs_f64(value)
+        .with_context(|| format!("{flag} must be a non-negative number of seconds"))
 }
 
 /// Runs `homeport sim`.
@@ -96,7 +97,10 @@ pub(crate) async fn run(args: SimArgs) -> anyhow::Result<()> {
     let stop = CancellationToken::new();
     {
         let stop = stop.clone();
-        let duration = args.duration.map(|d| seconds(d, "--duration")).transpose()?;
+        let duration = args
+            .duration
+            .map(|d| seconds(d, "--duration"))
+            .transpose()?;
         tokio::spawn(async move {
             match duration {
                 Some(duration) => tokio::select! {
@@ -128,7 +132,12 @@ async fn run_fleet(server: String, args: &SimArgs, stop: CancellationToken) -> a
         sources: args.source_ip.clone(),
         ramp: args.ramp,
         login_timeout: seconds(args.login_timeout, "--login-timeout")?,
-        ..FleetConfig::new(server, args.devices, args.id_prefix.clone(), args.password.clone())
+        ..FleetConfig::new(
+            server,
+            args.devices,
+            args.id_prefix.clone(),
+            args.password.clone(),
+        )
     };
     let started = Instant::now();
     let fleet = Fleet::start(config);
@@ -148,7 +157,9 @@ async fn run_fleet(server: String, args: &SimArgs, stop: CancellationToken) -> a
 }
 
 async fn run_direct(listen: &str, args: &SimArgs, stop: CancellationToken) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
     let local = listener.local_addr()?;
     let plan = args.fault_plan()?;
     let camera = Arc::new(Camera::new(CameraConfig {
@@ -161,14 +172,24 @@ async fn run_direct(listen: &str, args: &SimArgs, stop: CancellationToken) -> an
         ..CameraConfig::new(args.id.clone(), args.user.clone(), args.password.clone())
     }));
     // One machine-readable line, so scripts (and tests) can use port 0.
-    println!("{}", serde_json::json!({"listening": local.to_string(), "id": args.id}));
-    eprintln!("homeport sim: camera {} accepting direct logins on {local}", args.id);
+    println!(
+        "{}",
+        serde_json::json!({"listening": local.to_string(), "id": args.id})
+    );
+    eprintln!(
+        "homeport sim: camera {} accepting direct logins on {local}",
+        args.id
+    );
     direct::run(listener, camera, Arc::new(Stats::default()), stop).await;
     Ok(())
 }
 
 /// A live progress line on a terminal; nothing when stderr is not one.
-fn progress_bar(stats: &Arc<Stats>, devices: usize, stop: CancellationToken) -> Option<tokio::task::JoinHandle<()>> {
+fn progress_bar(
+    stats: &Arc<Stats>,
+    devices: usize,
+    stop: CancellationToken,
+) -> Option<tokio::task::JoinHandle<()>> {
     if !std::io::stderr().is_terminal() {
         return None;
     }
@@ -203,7 +224,11 @@ fn raise_file_limit(devices: usize) {
     let wanted = devices as u64 + 256;
     match rlimit::increase_nofile_limit(wanted) {
         Ok(got) if got < wanted => {
-            tracing::warn!(wanted, got, "the open-file limit is below the fleet size; some cameras will fail to connect")
+            tracing::warn!(
+                wanted,
+                got,
+                "the open-file limit is below the fleet size; some cameras will fail to connect"
+            )
         }
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),

@@ -175,29 +175,28 @@ impl SyncMessage {
     ///
     /// [`SyncLineCodec`]: super::codec::SyncLineCodec
     pub fn encode(&self) -> String {
-        let mut param = LineWriter::new(self.command());
+        let mut out = LineWriter::new(self.command());
         match self {
             SyncMessage::Login { user, password }
             | SyncMessage::CreatDataSocket { user, password } => {
-                param.text(user).pipe().text(password);
+                out.text(user).pipe().text(password);
             }
             SyncMessage::LoginOk {
                 camera_count,
                 last_login_time,
                 last_login_ip,
             } => {
-                param.number(*camera_count).pipe();
-                param
-                    .text(last_login_time.as_deref().unwrap_or_default())
+                out.number(*camera_count).pipe();
+                out.text(last_login_time.as_deref().unwrap_or_default())
                     .pipe();
-                param.text(last_login_ip.as_deref().unwrap_or_default());
+                out.text(last_login_ip.as_deref().unwrap_or_default());
             }
             SyncMessage::LoginError { reason } | SyncMessage::DownloadFail { reason } => {
-                param.text(reason);
+                out.text(reason);
             }
             SyncMessage::ReturnDataSocketPort(port) => {
                 if let Some(port) = port {
-                    param.number(*port);
+                    out.number(*port);
                 }
             }
             SyncMessage::UploadCaramer {
@@ -206,8 +205,8 @@ impl SyncMessage {
                 current,
                 total,
             } => {
-                param.text(camera_id).pipe().text(camera_password).pipe();
-                param.number(*current).pipe().number(*total);
+                out.text(camera_id).pipe().text(camera_password).pipe();
+                out.number(*current).pipe().number(*total);
             }
             SyncMessage::UploadSucess {
                 camera_id,
@@ -215,8 +214,8 @@ impl SyncMessage {
                 synced,
                 total,
             } => {
-                param.text(camera_id).pipe().raw(online.as_str()).pipe();
-                param.number(*synced).pipe().number(*total);
+                out.text(camera_id).pipe().raw(online.as_str()).pipe();
+                out.number(*synced).pipe().number(*total);
             }
             SyncMessage::UploadFail {
                 camera_id,
@@ -224,11 +223,11 @@ impl SyncMessage {
                 synced,
                 total,
             } => {
-                param.text(camera_id).pipe().text(reason).pipe();
-                param.number(*synced).pipe().number(*total);
+                out.text(camera_id).pipe().text(reason).pipe();
+                out.number(*synced).pipe().number(*total);
             }
             SyncMessage::DownLoadCaramer { downloaded } => {
-                param.number(*downloaded);
+                out.number(*downloaded);
             }
             SyncMessage::DownloadSucess {
                 camera_id,
@@ -237,39 +236,39 @@ impl SyncMessage {
                 current,
                 total,
             } => {
-                param.text(camera_id).pipe().text(camera_password).pipe();
-                param.raw(online.as_str()).pipe();
-                param.number(*current).pipe().number(*total);
+                out.text(camera_id).pipe().text(camera_password).pipe();
+                out.raw(online.as_str()).pipe();
+                out.number(*current).pipe().number(*total);
             }
             SyncMessage::CheckCaramerOnlineStatus(ids) => {
                 for (index, id) in ids.iter().enumerate() {
                     if index > 0 {
-                        param.raw(";");
+                        out.raw(";");
                     }
-                    param.text(id);
+                    out.text(id);
                 }
             }
             SyncMessage::ReturnCaramerOnlineStatus(entries) => {
                 for (index, (id, status)) in entries.iter().enumerate() {
                     if index > 0 {
-                        param.pipe();
+                        out.pipe();
                     }
-                    param.text(id).raw(";").raw(status.as_str());
+                    out.text(id).raw(";").raw(status.as_str());
                 }
             }
             SyncMessage::PrushCaramerOnlineStatus { camera_id, online } => {
                 let status = OnlineStatus::from(*online);
-                param.text(camera_id).raw(":").raw(status.as_str());
+                out.text(camera_id).raw(":").raw(status.as_str());
             }
             SyncMessage::PrushCaramerAlarmInfo {
                 camera_id,
                 alarm_type,
             } => {
-                param.text(camera_id).raw(":").text(alarm_type);
+                out.text(camera_id).raw(":").text(alarm_type);
             }
             SyncMessage::Heartbeat => {}
         }
-        param.finish()
+        out.finish()
     }
 
     /// Reads one line, given **without** its `\n` terminator (nor a `\r` before it).

@@ -30,7 +30,9 @@ pub struct Platform {
 
 impl Platform {
     pub async fn bind() -> Self {
-        Self { listener: TcpListener::bind("127.0.0.1:0").await.expect("bind") }
+        Self {
+            listener: TcpListener::bind("127.0.0.1:0").await.expect("bind"),
+        }
     }
 
     pub fn addr(&self) -> String {
@@ -39,7 +41,10 @@ impl Platform {
 
     /// Accepts one registering camera.
     pub async fn accept(&self) -> Conn {
-        let (stream, _) = timeout(WAIT, self.listener.accept()).await.expect("a camera dials in time").expect("accept");
+        let (stream, _) = timeout(WAIT, self.listener.accept())
+            .await
+            .expect("a camera dials in time")
+            .expect("accept");
         Conn::new(stream)
     }
 }
@@ -63,7 +68,13 @@ pub enum LoginOutcome {
 
 impl Conn {
     pub fn new(stream: TcpStream) -> Self {
-        Self { framed: Framed::new(stream, WireCodec::default()), session: 0, next_id: 1, dvrip: false, notifications: VecDeque::new() }
+        Self {
+            framed: Framed::new(stream, WireCodec::default()),
+            session: 0,
+            next_id: 1,
+            dvrip: false,
+            notifications: VecDeque::new(),
+        }
     }
 
     pub async fn connect(addr: &str) -> Self {
@@ -71,7 +82,10 @@ impl Conn {
     }
 
     pub async fn next_frame(&mut self) -> Option<WireFrame> {
-        match timeout(WAIT, self.framed.next()).await.expect("a frame in time") {
+        match timeout(WAIT, self.framed.next())
+            .await
+            .expect("a frame in time")
+        {
             Some(Ok(frame)) => Some(frame),
             Some(Err(e)) => panic!("camera sent bad bytes: {e}"),
             None => None,
@@ -80,19 +94,34 @@ impl Conn {
 
     /// Reads the announcement and returns the device ID.
     pub async fn announcement(&mut self) -> String {
-        let Some(WireFrame::Dvrip(frame)) = self.next_frame().await else { panic!("expected a DVRIP announcement") };
+        let Some(WireFrame::Dvrip(frame)) = self.next_frame().await else {
+            panic!("expected a DVRIP announcement")
+        };
         let packet = DvripPacket::parse(&frame);
-        packet.announced_id().expect("an announcement").expect("a valid ID").to_owned()
+        packet
+            .announced_id()
+            .expect("an announcement")
+            .expect("a valid ID")
+            .to_owned()
     }
 
     async fn send_request(&mut self, request: &Request) {
         let frame = if self.dvrip {
             WireFrame::Dvrip(
-                DvripPacket::Json { request_id: request.id, session: self.session, is_reply: false, body: request.to_json().into() }
-                    .to_frame(),
+                DvripPacket::Json {
+                    request_id: request.id,
+                    session: self.session,
+                    is_reply: false,
+                    body: request.to_json().into(),
+                }
+                .to_frame(),
             )
         } else {
-            WireFrame::Dhip(DhipMessage::new(request.session, request.id, request.to_json()))
+            WireFrame::Dhip(DhipMessage::new(
+                request.session,
+                request.id,
+                request.to_json(),
+            ))
         };
         self.framed.send(frame).await.expect("send");
     }
@@ -105,7 +134,10 @@ impl Conn {
         let request = Request::new(id, self.session, method, params);
         self.send_request(&request).await;
         loop {
-            let frame = self.next_frame().await.expect("camera closed before replying");
+            let frame = self
+                .next_frame()
+                .await
+                .expect("camera closed before replying");
             let body: Bytes = match frame {
                 WireFrame::Dhip(message) => message.body,
                 WireFrame::Dvrip(frame) => match DvripPacket::parse(&frame) {
@@ -117,7 +149,9 @@ impl Conn {
             let (json, payload) = message.parts().expect("JSON body");
             match Incoming::parse(json).expect("JSON-RPC") {
                 Incoming::Call(call) => self.notifications.push_back(call),
-                Incoming::Reply(reply) if reply.id == id => return (reply, payload.map(Bytes::copy_from_slice)),
+                Incoming::Reply(reply) if reply.id == id => {
+                    return (reply, payload.map(Bytes::copy_from_slice));
+                }
                 Incoming::Reply(reply) => panic!("reply to an unknown id: {reply:?}"),
             }
         }
@@ -126,15 +160,22 @@ impl Conn {
     /// DHIP two-step login.
     pub async fn login(&mut self, user: &str, password: &str) -> LoginOutcome {
         self.session = 0;
-        let (challenge, _) = self.call(method::LOGIN, LoginParams::challenge_request(user)).await;
+        let (challenge, _) = self
+            .call(method::LOGIN, LoginParams::challenge_request(user))
+            .await;
         assert_eq!(challenge.error_code(), Some(codes::LOGIN_CHALLENGE));
         let params: ChallengeParams = challenge.params().expect("challenge params");
         self.session = challenge.session;
         let hash = hash::default_hash(user, password, &params.realm, &params.random);
-        let (reply, _) = self.call(method::LOGIN, LoginParams::answer(user, hash, "Default")).await;
+        let (reply, _) = self
+            .call(method::LOGIN, LoginParams::answer(user, hash, "Default"))
+            .await;
         if reply.is_ok() {
             let ok: LoginOkParams = reply.params().expect("login params");
-            LoginOutcome::Ok { session: self.session, keep_alive: ok.keep_alive_interval }
+            LoginOutcome::Ok {
+                session: self.session,
+                keep_alive: ok.keep_alive_interval,
+            }
         } else {
             LoginOutcome::Refused(reply)
         }
@@ -142,14 +183,33 @@ impl Conn {
 
     /// DVRIP realm login; later calls go in `f6` packets.
     pub async fn login_dvrip(&mut self, user: &str, password: &str) -> (LoginResult, u8) {
-        self.framed.send(WireFrame::Dvrip(DvripPacket::RealmRequest.to_frame())).await.expect("send");
-        let Some(WireFrame::Dvrip(frame)) = self.next_frame().await else { panic!("expected a b0 challenge") };
-        let DvripPacket::RealmChallenge { text } = DvripPacket::parse(&frame) else { panic!("expected a realm challenge") };
+        self.framed
+            .send(WireFrame::Dvrip(DvripPacket::RealmRequest.to_frame()))
+            .await
+            .expect("send");
+        let Some(WireFrame::Dvrip(frame)) = self.next_frame().await else {
+            panic!("expected a b0 challenge")
+        };
+        let DvripPacket::RealmChallenge { text } = DvripPacket::parse(&frame) else {
+            panic!("expected a realm challenge")
+        };
         let challenge = RealmChallenge::parse(&text).expect("challenge text");
         let body = challenge.login_body(user, password);
-        self.framed.send(WireFrame::Dvrip(DvripPacket::LoginHash { body: body.into() }.to_frame())).await.expect("send");
-        let Some(WireFrame::Dvrip(frame)) = self.next_frame().await else { panic!("expected a login reply") };
-        let DvripPacket::LoginReply { result, session, remaining_tries } = DvripPacket::parse(&frame) else {
+        self.framed
+            .send(WireFrame::Dvrip(
+                DvripPacket::LoginHash { body: body.into() }.to_frame(),
+            ))
+            .await
+            .expect("send");
+        let Some(WireFrame::Dvrip(frame)) = self.next_frame().await else {
+            panic!("expected a login reply")
+        };
+        let DvripPacket::LoginReply {
+            result,
+            session,
+            remaining_tries,
+        } = DvripPacket::parse(&frame)
+        else {
             panic!("expected a login reply")
         };
         if result == LoginResult::Success {
@@ -165,7 +225,10 @@ impl Conn {
             return call;
         }
         loop {
-            let frame = self.next_frame().await.expect("camera closed while waiting for a notification");
+            let frame = self
+                .next_frame()
+                .await
+                .expect("camera closed while waiting for a notification");
             let body = match frame {
                 WireFrame::Dhip(message) => message,
                 WireFrame::Dvrip(frame) => match DvripPacket::parse(&frame) {
@@ -181,7 +244,13 @@ impl Conn {
 
     /// Waits for the camera to close the connection; true if it did within `within`.
     pub async fn closed_within(&mut self, within: Duration) -> bool {
-        matches!(timeout(within, async { while let Some(Ok(_)) = self.framed.next().await {} }).await, Ok(()))
+        matches!(
+            timeout(within, async {
+                while let Some(Ok(_)) = self.framed.next().await {}
+            })
+            .await,
+            Ok(())
+        )
     }
 }
 

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs homeport's whole test suite: formatting, lints, and every test.
+# Installs what the tests need when it is missing (python3 for the independent client).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "installing: ${need_apt[*]}"
+  if [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
+  else
+    sudo apt-get update -qq && sudo apt-get install -y -qq "${need_apt[@]}"
+  fi
+fi
+rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== independent client self-test"
+python3 tests/clients/fake_device_selftest.py >/dev/null
+echo "== cargo test"
+cargo test --workspace --locked
