@@ -25,13 +25,22 @@ struct Options {
 }
 
 fn options() -> Options {
-    let mut options = Options { devices: vec![1000, 10_000], alarm_rate: 0.05, settle: Duration::from_secs(5) };
+    let mut options = Options {
+        devices: vec![1000, 10_000],
+        alarm_rate: 0.05,
+        settle: Duration::from_secs(5),
+    };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < args.len() {
         let value = args.get(i + 1).cloned().unwrap_or_default();
         match args[i].as_str() {
-            "--devices" => options.devices = value.split(',').filter_map(|n| n.trim().parse().ok()).collect(),
+            "--devices" => {
+                options.devices = value
+                    .split(',')
+                    .filter_map(|n| n.trim().parse().ok())
+                    .collect()
+            }
             "--alarm-rate" => options.alarm_rate = value.parse().unwrap_or(options.alarm_rate),
             "--settle" => options.settle = Duration::from_secs_f64(value.parse().unwrap_or(5.0)),
             // `cargo bench` passes --bench; anything else unknown is ignored.
@@ -49,7 +58,11 @@ fn options() -> Options {
 fn memory_kib(pid: u32) -> Option<(u64, u64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let field = |name: &str| {
-        status.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok())
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
     };
     Some((field("VmRSS:")?, field("VmHWM:")?))
 }
@@ -68,7 +81,9 @@ async fn run(devices: usize, alarm_rate: f64, settle: Duration) -> Run {
         let (platform, attached) = (Arc::clone(&platform), Arc::clone(&attached));
         tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = platform.listener.accept().await else { return };
+                let Ok((stream, _)) = platform.listener.accept().await else {
+                    return;
+                };
                 let attached = Arc::clone(&attached);
                 tokio::spawn(async move {
                     let mut conn = common::Conn::new(stream);
@@ -76,7 +91,9 @@ async fn run(devices: usize, alarm_rate: f64, settle: Duration) -> Run {
                     if !matches!(conn.login("admin", "pw").await, LoginOutcome::Ok { .. }) {
                         return;
                     }
-                    let (reply, _) = conn.call(method::EVENT_ATTACH, json!({"codes": ["All"]})).await;
+                    let (reply, _) = conn
+                        .call(method::EVENT_ATTACH, json!({"codes": ["All"]}))
+                        .await;
                     if reply.is_ok() {
                         attached.fetch_add(1, Ordering::Relaxed);
                     }
@@ -88,15 +105,34 @@ async fn run(devices: usize, alarm_rate: f64, settle: Duration) -> Run {
     };
     let started = Instant::now();
     let child = tokio::process::Command::new(HOMEPORT)
-        .args(["sim", "--server", &platform.addr(), "--devices", &devices.to_string(), "--id-prefix", "mem"])
-        .args(["--password", "pw", "--alarm-rate", &alarm_rate.to_string(), "--duration", "600"])
+        .args([
+            "sim",
+            "--server",
+            &platform.addr(),
+            "--devices",
+            &devices.to_string(),
+            "--id-prefix",
+            "mem",
+        ])
+        .args([
+            "--password",
+            "pw",
+            "--alarm-rate",
+            &alarm_rate.to_string(),
+            "--duration",
+            "600",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("homeport runs");
     let pid = child.id().expect("pid");
     while attached.load(Ordering::Relaxed) < devices {
-        assert!(started.elapsed() < Duration::from_secs(300), "only {} of {devices} attached", attached.load(Ordering::Relaxed));
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "only {} of {devices} attached",
+            attached.load(Ordering::Relaxed)
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let all_in = started.elapsed();
@@ -111,17 +147,30 @@ async fn run(devices: usize, alarm_rate: f64, settle: Duration) -> Run {
     let (rss_kib, _) = readings[readings.len() / 2];
     let peak_kib = readings.iter().map(|r| r.1).max().unwrap_or(0);
     // SIGTERM ends the run the way an operator would; the summary line must follow.
-    let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
     let output = child.wait_with_output().await.expect("exits");
     let summary = String::from_utf8_lossy(&output.stdout);
-    assert!(summary.contains(&format!("\"logged_in\":{devices}")), "summary: {summary}");
+    assert!(
+        summary.contains(&format!("\"logged_in\":{devices}")),
+        "summary: {summary}"
+    );
     accept.abort();
-    Run { devices, all_in, rss_kib, peak_kib }
+    Run {
+        devices,
+        all_in,
+        rss_kib,
+        peak_kib,
+    }
 }
 
 fn main() {
     let options = options();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     runtime.block_on(async {
         let baseline = run(1, options.alarm_rate, options.settle).await;
         println!("| cameras | all attached after | RSS (median) | peak RSS | RSS per camera above baseline |");

@@ -77,7 +77,11 @@ impl<'a> Input<'a> {
 
 /// Feeds `input`'s reads to `codec` as `Framed` would, handing every decoded item to
 /// `on_item`, and stops at the first error (the connection would be closed).
-pub fn decode_stream<D: Decoder>(codec: &mut D, input: &Input<'_>, mut on_item: impl FnMut(D::Item)) {
+pub fn decode_stream<D: Decoder>(
+    codec: &mut D,
+    input: &Input<'_>,
+    mut on_item: impl FnMut(D::Item),
+) {
     let mut buf = BytesMut::new();
     for read in input.reads() {
         buf.extend_from_slice(read);
@@ -132,7 +136,10 @@ pub fn check_json_rpc(json: &[u8]) {
 /// A decoded DHIP message: within bounds, its body splits (or is refused) without panicking,
 /// and it re-encodes, at the default fragment size and at the input's, to itself.
 pub fn check_dhip_message(message: &DhipMessage, fragment_size: usize) {
-    assert!(message.body.len() <= MAX_MESSAGE, "message over the maximum");
+    assert!(
+        message.body.len() <= MAX_MESSAGE,
+        "message over the maximum"
+    );
     if let Ok((json, payload)) = message.parts() {
         let used = json.len() + payload.map_or(0, |p| 1 + p.len());
         assert!(used <= message.body.len(), "parts longer than the body");
@@ -145,7 +152,10 @@ pub fn check_dhip_message(message: &DhipMessage, fragment_size: usize) {
     assert_eq!(&again, message, "round trip at the default fragment size");
     let mut writer = DhipCodec::new(MAX_MESSAGE).with_fragment_size(fragment_size);
     let again = round_trip(&mut writer, &mut reader, message);
-    assert_eq!(&again, message, "round trip at fragment size {fragment_size}");
+    assert_eq!(
+        &again, message,
+        "round trip at fragment size {fragment_size}"
+    );
     assert!(!reader.is_assembling());
 }
 
@@ -153,7 +163,11 @@ pub fn check_dhip_message(message: &DhipMessage, fragment_size: usize) {
 /// the codec, and its typed packet stable: `parse(packet.to_frame()) == packet`.
 pub fn check_dvrip_frame(frame: &DvripFrame, fragment_size: usize) {
     assert!(frame.body.len() <= MAX_MESSAGE, "frame over the maximum");
-    assert_eq!(frame.dword(4) as usize, frame.body.len(), "length at offset 4");
+    assert_eq!(
+        frame.dword(4) as usize,
+        frame.body.len(),
+        "length at offset 4"
+    );
 
     let mut reader = DvripCodec::new(MAX_MESSAGE);
     let again = round_trip(&mut DvripCodec::new(MAX_MESSAGE), &mut reader, frame);
@@ -165,7 +179,10 @@ pub fn check_dvrip_frame(frame: &DvripFrame, fragment_size: usize) {
     if frame.command() != command::JSON || frame.dword(16) as usize == frame.body.len() {
         assert_eq!(&again, frame, "round trip at fragment size {fragment_size}");
     } else {
-        assert_eq!(again.body, frame.body, "f6 body at fragment size {fragment_size}");
+        assert_eq!(
+            again.body, frame.body,
+            "f6 body at fragment size {fragment_size}"
+        );
     }
     assert!(!reader.is_assembling());
 
@@ -178,7 +195,11 @@ pub fn check_dvrip_frame(frame: &DvripFrame, fragment_size: usize) {
     if let DvripPacket::Other(_) = &packet {
         assert_eq!(&typed, frame, "an unknown frame is kept as it is");
     }
-    assert_eq!(DvripPacket::parse(&typed), packet, "typed packet round trip");
+    assert_eq!(
+        DvripPacket::parse(&typed),
+        packet,
+        "typed packet round trip"
+    );
     let mut writer = DvripCodec::new(MAX_MESSAGE).with_fragment_size(fragment_size);
     let again = round_trip(&mut writer, &mut reader, &typed);
     assert_eq!(again, typed, "typed frame through the codec");
