@@ -117,6 +117,17 @@ pub enum LoginCheck {
     },
 }
 
+impl RegisterTarget {
+    /// `host:port`, with brackets around an IPv6 literal.
+    pub fn server(&self) -> String {
+        if self.address.contains(':') {
+            format!("[{}]:{}", self.address, self.port)
+        } else {
+            format!("{}:{}", self.address, self.port)
+        }
+    }
+}
+
 impl Camera {
     /// A camera from its config.
     pub fn new(config: CameraConfig) -> Self {
@@ -251,7 +262,12 @@ impl Camera {
                     port: server.port,
                     device_id: register.device_id.clone(),
                 });
-            self.register.send_replace(target);
+            // Only a real change re-dials: writing back the same table keeps the session.
+            self.register.send_if_modified(|current| {
+                let changed = *current != target;
+                *current = target;
+                changed
+            });
         }
         self.configs
             .lock()

@@ -29,7 +29,7 @@ const IDLE_BUFFER: usize = 512;
 const SHRINK_ABOVE: usize = 16 * 1024;
 /// A write that cannot finish within this means the peer stopped reading.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Missed keepalive intervals after which the camera expires the session and hangs up.
+/// Silent keepalive intervals after which the camera expires the session and hangs up.
 const EXPIRY_INTERVALS: u32 = 3;
 
 /// How long the camera waits for a platform that does not log in.
@@ -140,6 +140,10 @@ where
                 Err(e) => return End::Error(describe(&e)),
             };
             let out = session.handle(frame);
+            // Any call on a live session keeps it alive, as on devices; silence expires it.
+            if session.logged_in().is_some() {
+                expiry = Some(Instant::now() + interval * EXPIRY_INTERVALS);
+            }
             if let Some(reply) = out.reply {
                 if camera.has(Fault::Slow) {
                     tokio::select! {

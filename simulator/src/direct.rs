@@ -24,17 +24,20 @@ pub const MAX_CONNECTIONS: usize = 10;
 pub async fn run(
     listener: TcpListener,
     camera: Arc<Camera>,
+    register: RegisterOptions,
     stats: Arc<Stats>,
     cancel: CancellationToken,
 ) {
     let tracker = TaskTracker::new();
-    tracker.spawn(follow_register_target(
+    // Idle until a platform enables `RegisterServer`; then the camera registers there too.
+    tracker.spawn(register::run(
         Arc::clone(&camera),
+        register,
         Arc::clone(&stats),
         cancel.clone(),
     ));
     let limit = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-    let mut ever_logged_in = false;
+    let mut ever_connected = false;
     loop {
         let accepted = tokio::select! {
             () = cancel.cancelled() => break,
@@ -53,10 +56,12 @@ pub async fn run(
         };
         let _ = stream.set_nodelay(true);
         let (camera, stats, cancel) = (Arc::clone(&camera), Arc::clone(&stats), cancel.clone());
-        let mut ever = ever_logged_in;
-        ever_logged_in = true;
+        // Direct logins are not deduplicated per device: direct mode prints no summary.
+        let mut ever = false;
+        let first = !ever_connected;
+        ever_connected = true;
         tracker.spawn(async move {
-            stats.connected(false);
+            stats.connected(first);
             let mut session = Session::new(
                 camera,
                 peer.to_string(),
@@ -81,36 +86,4 @@ pub async fn run(
     }
     tracker.close();
     tracker.wait().await;
-}
-
-/// Registers to whatever `DVRIP.RegisterServer` names while it is enabled.
-async fn follow_register_target(camera: Arc<Camera>, stats: Arc<Stats>, cancel: CancellationToken) {
-    let mut target = camera.register_target();
-    loop {
-        let current = target.borrow_and_update().clone();
-        let registering = cancel.child_token();
-        if let Some(current) = current {
-            tracing::info!(address = %current.address, port = current.port, id = %current.device_id, "registering");
-            let server = format!("{}:{}", current.address, current.port);
-            let options = RegisterOptions {
-                announce_as: Some(current.device_id.clone()),
-                ..RegisterOptions::new(server)
-            };
-            tokio::spawn(register::run(
-                Arc::clone(&camera),
-                options,
-                Arc::clone(&stats),
-                registering.clone(),
-            ));
-        }
-        tokio::select! {
-            () = cancel.cancelled() => return,
-            changed = target.changed() => {
-                registering.cancel();
-                if changed.is_err() {
-                    return;
-                }
-            }
-        }
-    }
 }

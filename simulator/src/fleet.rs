@@ -173,7 +173,7 @@ async fn spawn_all(
         let options = RegisterOptions {
             source: config.source_for(index, server_is_loopback),
             login_timeout: config.login_timeout,
-            ..RegisterOptions::new(config.server.clone())
+            ..RegisterOptions::default()
         };
         tracker.spawn(register::run(
             Arc::new(camera),

@@ -1,5 +1,7 @@
-//! Register mode: dial the platform, announce the device ID, serve the platform over that
-//! socket, and dial again with backoff whenever the connection drops.
+//! Register mode: dial the platform named in the camera's `DVRIP.RegisterServer`, announce
+//! the device ID, serve the platform over that socket, and dial again with backoff whenever
+//! the connection drops. A changed `RegisterServer` (written by any platform) takes effect at
+//! once: the camera hangs up and dials the new server, or stops registering when disabled.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -13,7 +15,7 @@ use tokio::net::{TcpSocket, TcpStream, lookup_host};
 use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 
-use crate::camera::Camera;
+use crate::camera::{Camera, RegisterTarget};
 use crate::connection::{self, End, ServeOptions};
 use crate::fault::Fault;
 use crate::session::Session;
@@ -22,8 +24,6 @@ use crate::stats::Stats;
 /// How a registering camera dials.
 #[derive(Debug, Clone)]
 pub struct RegisterOptions {
-    /// The platform's register address, `host:port`.
-    pub server: String,
     /// Local address to dial from (spreads ephemeral ports over several loopback IPs).
     pub source: Option<IpAddr>,
     /// First reconnect delay; doubles per failure up to `backoff_max`, with jitter.
@@ -34,108 +34,159 @@ pub struct RegisterOptions {
     pub connect_timeout: Duration,
     /// Hang up if the platform does not log in within this.
     pub login_timeout: Duration,
-    /// Announce this ID instead of the camera's own (set when `RegisterServer.DeviceID`
-    /// was changed over a login).
-    pub announce_as: Option<String>,
 }
 
-impl RegisterOptions {
-    /// Defaults for dialling `server`.
-    pub fn new(server: impl Into<String>) -> Self {
+impl Default for RegisterOptions {
+    fn default() -> Self {
         Self {
-            server: server.into(),
             source: None,
             backoff_min: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             login_timeout: Duration::from_secs(120),
-            announce_as: None,
         }
     }
 }
 
-/// Runs one registering camera until `cancel` fires.
+/// Per-camera memory of the registration loop, kept across targets.
+#[derive(Debug)]
+struct Registrar {
+    camera: Arc<Camera>,
+    options: RegisterOptions,
+    stats: Arc<Stats>,
+    rng: SmallRng,
+    ever_connected: bool,
+    ever_logged_in: bool,
+}
+
+/// Runs one registering camera until `cancel` fires, following its register target.
 pub async fn run(
     camera: Arc<Camera>,
     options: RegisterOptions,
     stats: Arc<Stats>,
     cancel: CancellationToken,
 ) {
-    let mut rng = SmallRng::from_rng(&mut rand::rng());
-    let mut ever_connected = false;
-    let mut ever_logged_in = false;
-    let mut backoff = options.backoff_min;
-    let id = options
-        .announce_as
-        .clone()
-        .unwrap_or_else(|| camera.config().device_id.clone());
-    while !cancel.is_cancelled() {
-        let dialled = tokio::select! {
-            () = cancel.cancelled() => return,
-            dialled = timeout(options.connect_timeout, dial(&options)) => dialled,
+    let mut targets = camera.register_target();
+    let mut registrar = Registrar {
+        camera,
+        options,
+        stats,
+        rng: SmallRng::from_rng(&mut rand::rng()),
+        ever_connected: false,
+        ever_logged_in: false,
+    };
+    loop {
+        let target = targets.borrow_and_update().clone();
+        let this_target = cancel.child_token();
+        let registering = async {
+            match target {
+                Some(target) => registrar.register_to(&target, &this_target).await,
+                None => this_target.cancelled().await,
+            }
         };
-        let mut stream = match dialled {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(e)) => {
-                tracing::debug!(%id, server = %options.server, error = %e, "connect failed");
-                if !pause(&mut rng, &mut backoff, &options, &cancel).await {
+        tokio::pin!(registering);
+        tokio::select! {
+            () = &mut registering => return,
+            changed = targets.changed() => {
+                // Let the current connection close cleanly before dialling the new target.
+                this_target.cancel();
+                registering.await;
+                if changed.is_err() || cancel.is_cancelled() {
                     return;
                 }
-                continue;
             }
-            Err(_) => {
-                tracing::debug!(%id, server = %options.server, "connect timed out");
-                if !pause(&mut rng, &mut backoff, &options, &cancel).await {
-                    return;
-                }
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        stats.connected(!ever_connected);
-        ever_connected = true;
-        let peer = stream
-            .peer_addr()
-            .map_or_else(|_| options.server.clone(), |a| a.to_string());
-        let outcome = match announce(&mut stream, &camera, &id, &mut rng).await {
-            Ok(()) => {
-                let mut session =
-                    Session::new(Arc::clone(&camera), peer, SmallRng::from_rng(&mut rng));
-                let serve = ServeOptions {
-                    login_timeout: Some(options.login_timeout),
-                };
-                Some(
-                    connection::serve(
-                        &mut stream,
-                        &mut session,
-                        serve,
-                        &stats,
-                        &mut ever_logged_in,
-                        &cancel,
-                    )
-                    .await,
-                )
-            }
-            Err(e) => {
-                tracing::debug!(%id, error = %e, "announcement failed");
-                None
-            }
-        };
-        stats.disconnected();
-        drop(stream);
-        match outcome {
-            Some(outcome) if outcome.end == End::Stopped => return,
-            Some(outcome) => {
-                tracing::debug!(%id, end = ?outcome.end, "register connection ended");
-                // A session that worked resets the backoff; one that never got in keeps growing it.
-                if outcome.logged_in {
-                    backoff = options.backoff_min;
-                }
-            }
-            None => {}
         }
-        if !pause(&mut rng, &mut backoff, &options, &cancel).await {
-            return;
+    }
+}
+
+impl Registrar {
+    /// Registers to `target` until `cancel` fires.
+    async fn register_to(&mut self, target: &RegisterTarget, cancel: &CancellationToken) {
+        let server = target.server();
+        let id = target.device_id.as_str();
+        let mut backoff = self.options.backoff_min;
+        while !cancel.is_cancelled() {
+            let dialled = tokio::select! {
+                () = cancel.cancelled() => return,
+                dialled = timeout(self.options.connect_timeout, dial(&server, self.options.source)) => dialled,
+            };
+            let mut stream = match dialled {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(e)) => {
+                    tracing::debug!(%id, %server, error = %e, "connect failed");
+                    if !self.pause(&mut backoff, cancel).await {
+                        return;
+                    }
+                    continue;
+                }
+                Err(_) => {
+                    tracing::debug!(%id, %server, "connect timed out");
+                    if !self.pause(&mut backoff, cancel).await {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            self.stats.connected(!self.ever_connected);
+            self.ever_connected = true;
+            let peer = stream
+                .peer_addr()
+                .map_or_else(|_| server.clone(), |a| a.to_string());
+            let outcome = match announce(&mut stream, &self.camera, id, &mut self.rng).await {
+                Ok(()) => {
+                    let mut session = Session::new(
+                        Arc::clone(&self.camera),
+                        peer,
+                        SmallRng::from_rng(&mut self.rng),
+                    );
+                    let serve = ServeOptions {
+                        login_timeout: Some(self.options.login_timeout),
+                    };
+                    let stats = Arc::clone(&self.stats);
+                    Some(
+                        connection::serve(
+                            &mut stream,
+                            &mut session,
+                            serve,
+                            &stats,
+                            &mut self.ever_logged_in,
+                            cancel,
+                        )
+                        .await,
+                    )
+                }
+                Err(e) => {
+                    tracing::debug!(%id, error = %e, "announcement failed");
+                    None
+                }
+            };
+            self.stats.disconnected();
+            drop(stream);
+            match outcome {
+                Some(outcome) if outcome.end == End::Stopped => return,
+                Some(outcome) => {
+                    tracing::debug!(%id, end = ?outcome.end, "register connection ended");
+                    // A session that worked resets the backoff; one that never got in grows it.
+                    if outcome.logged_in {
+                        backoff = self.options.backoff_min;
+                    }
+                }
+                None => {}
+            }
+            if !self.pause(&mut backoff, cancel).await {
+                return;
+            }
+        }
+    }
+
+    /// Sleeps the current backoff with ±50 % jitter and doubles it; false if cancelled.
+    async fn pause(&mut self, backoff: &mut Duration, cancel: &CancellationToken) -> bool {
+        let jittered = backoff.mul_f64(self.rng.random_range(0.5..1.5));
+        *backoff = (*backoff * 2).min(self.options.backoff_max);
+        tokio::select! {
+            () = cancel.cancelled() => false,
+            () = tokio::time::sleep(jittered) => true,
         }
     }
 }
@@ -159,10 +210,10 @@ async fn announce(
     stream.write_all(&announcement.to_frame().to_vec()).await
 }
 
-async fn dial(options: &RegisterOptions) -> std::io::Result<TcpStream> {
+async fn dial(server: &str, source: Option<IpAddr>) -> std::io::Result<TcpStream> {
     let mut last = None;
-    for addr in lookup_host(&options.server).await? {
-        match connect(addr, options.source).await {
+    for addr in lookup_host(server).await? {
+        match connect(addr, source).await {
             Ok(stream) => return Ok(stream),
             Err(e) => last = Some(e),
         }
@@ -185,19 +236,4 @@ async fn connect(addr: SocketAddr, source: Option<IpAddr>) -> std::io::Result<Tc
         socket.bind(SocketAddr::new(source, 0))?;
     }
     socket.connect(addr).await
-}
-
-/// Sleeps the current backoff with ±50 % jitter and doubles it; false if cancelled.
-async fn pause(
-    rng: &mut SmallRng,
-    backoff: &mut Duration,
-    options: &RegisterOptions,
-    cancel: &CancellationToken,
-) -> bool {
-    let jittered = backoff.mul_f64(rng.random_range(0.5..1.5));
-    *backoff = (*backoff * 2).min(options.backoff_max);
-    tokio::select! {
-        () = cancel.cancelled() => false,
-        () = tokio::time::sleep(jittered) => true,
-    }
 }

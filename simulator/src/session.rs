@@ -358,6 +358,8 @@ impl Session {
     }
 
     fn enter(&mut self, session: u32, transport: Transport) {
+        // A new login on the same connection replaces the old session's user entry.
+        self.close();
         self.login = Login::LoggedIn { session, transport };
         self.camera.add_user(ActiveUser {
             name: self.camera.config().user.clone(),

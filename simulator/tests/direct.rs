@@ -7,6 +7,7 @@ use std::sync::Arc;
 use common::{Conn, LoginOutcome, Platform, name};
 use homeport_protocol::rpc::config::{ConfigTable, DvripConfig};
 use homeport_protocol::rpc::{codes, method};
+use homeport_simulator::register::RegisterOptions;
 use homeport_simulator::{Camera, CameraConfig, Stats, direct};
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -17,9 +18,11 @@ async fn start(id: &str) -> (String, CancellationToken) {
     let addr = listener.local_addr().expect("addr").to_string();
     let cancel = CancellationToken::new();
     let camera = Arc::new(Camera::new(CameraConfig::new(id, "admin", "pw")));
+    let register = RegisterOptions::default();
     tokio::spawn(direct::run(
         listener,
         camera,
+        register,
         Arc::new(Stats::default()),
         cancel.clone(),
     ));

@@ -29,7 +29,7 @@ fn start_camera(platform: &Platform, config: CameraConfig) -> (CancellationToken
     let options = RegisterOptions {
         backoff_min: Duration::from_millis(50),
         backoff_max: Duration::from_millis(200),
-        ..RegisterOptions::new(platform.addr())
+        ..RegisterOptions::default()
     };
     let addr = platform.listener.local_addr().expect("addr");
     let config = CameraConfig {
@@ -365,10 +365,20 @@ async fn camera_hangs_up_on_a_platform_that_never_logs_in() {
     let cancel = CancellationToken::new();
     let options = RegisterOptions {
         login_timeout: Duration::from_millis(300),
-        ..RegisterOptions::new(platform.addr())
+        ..RegisterOptions::default()
     };
+    let addr = platform.listener.local_addr().expect("addr");
+    let target = RegisterTarget {
+        address: addr.ip().to_string(),
+        port: addr.port(),
+        device_id: "cam-wait".to_owned(),
+    };
+    let camera = Camera::new(CameraConfig {
+        register: Some(target),
+        ..camera("cam-wait")
+    });
     tokio::spawn(register::run(
-        Arc::new(Camera::new(camera("cam-wait"))),
+        Arc::new(camera),
         options,
         Arc::new(Stats::default()),
         cancel.clone(),
@@ -443,4 +453,41 @@ async fn fleet_of_two_hundred_registers_and_is_logged_in() {
     assert!(now.alarms_sent > 0);
     fleet.stop().await;
     assert_eq!(stats.snapshot().connected_now, 0);
+}
+
+#[tokio::test]
+async fn new_register_server_written_by_the_platform_moves_the_camera() {
+    let first = Platform::bind().await;
+    let second = Platform::bind().await;
+    let (cancel, _) = start_camera(&first, camera("cam-move"));
+    let mut conn = first.accept().await;
+    conn.announcement().await;
+    logged_in(&mut conn, "secret").await;
+    let (reply, _) = conn.call(method::GET_CONFIG, name("DVRIP")).await;
+    let mut table = reply.params["table"].clone();
+
+    // Writing the same table back keeps the session.
+    let (reply, _) = conn
+        .call(method::SET_CONFIG, json!({"name": "DVRIP", "table": table}))
+        .await;
+    assert!(reply.is_ok());
+    let (reply, _) = conn
+        .call(method::KEEP_ALIVE, json!({"timeout": 60, "active": true}))
+        .await;
+    assert!(reply.is_ok());
+
+    // A new server: the camera hangs up and registers there under the new ID.
+    let addr = second.listener.local_addr().expect("addr");
+    table["RegisterServer"]["Servers"][0] =
+        json!({"Address": addr.ip().to_string(), "Port": addr.port()});
+    table["RegisterServer"]["DeviceID"] = json!("cam-moved");
+    let (reply, _) = conn
+        .call(method::SET_CONFIG, json!({"name": "DVRIP", "table": table}))
+        .await;
+    assert!(reply.is_ok());
+    assert!(conn.closed_within(Duration::from_secs(3)).await);
+    let mut moved = second.accept().await;
+    assert_eq!(moved.announcement().await, "cam-moved");
+    logged_in(&mut moved, "secret").await;
+    cancel.cancel();
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Args;
 use homeport_simulator::fault::FaultShare;
+use homeport_simulator::register::RegisterOptions;
 use homeport_simulator::{Camera, CameraConfig, FaultPlan, Fleet, FleetConfig, Stats, direct};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::net::TcpListener;
@@ -35,13 +36,18 @@ pub(crate) struct SimArgs {
     #[arg(long, default_value = "sim1", requires = "listen")]
     id: String,
     /// Login password of the cameras.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     password: String,
     /// Login user of the cameras.
     #[arg(long, default_value = "admin")]
     user: String,
     /// Mean alarms per camera per second, once a platform subscribes (random arrivals).
-    #[arg(long, value_name = "PER_DEVICE_PER_SECOND", default_value_t = 0.0)]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        value_name = "PER_DEVICE_PER_SECOND",
+        default_value_t = 0.0
+    )]
     alarm_rate: f64,
     /// Stop after this many seconds (default: run until Ctrl-C).
     #[arg(long, value_name = "SECONDS")]
@@ -166,7 +172,8 @@ async fn run_direct(listen: &str, args: &SimArgs, stop: CancellationToken) -> an
         alarm_rate: args.alarm_rate,
         channels: args.channels,
         keep_alive_interval: args.keepalive_interval,
-        faults: plan.faults_for(0, 1),
+        // One camera: every fault named applies, whatever its share.
+        faults: plan.shares.iter().map(|share| share.fault).collect(),
         slow_delay: plan.slow_delay,
         flap_max: plan.flap_max,
         ..CameraConfig::new(args.id.clone(), args.user.clone(), args.password.clone())
@@ -180,7 +187,11 @@ async fn run_direct(listen: &str, args: &SimArgs, stop: CancellationToken) -> an
         "homeport sim: camera {} accepting direct logins on {local}",
         args.id
     );
-    direct::run(listener, camera, Arc::new(Stats::default()), stop).await;
+    let register = RegisterOptions {
+        login_timeout: seconds(args.login_timeout, "--login-timeout")?,
+        ..RegisterOptions::default()
+    };
+    direct::run(listener, camera, register, Arc::new(Stats::default()), stop).await;
     Ok(())
 }
 
