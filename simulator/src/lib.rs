@@ -4,6 +4,7 @@
 //!   connections).
 //! - [`session`] — the per-connection state machine: login (DHIP two-step and DVRIP realm),
 //!   keepalive, config, events, device info, snapshot, logout. No async, no sockets.
+//! - [`clock`] — wall-clock time as devices print it.
 //! - [`alarm`] — random alarm arrivals: mixed codes, start/stop pairs, pulses, states.
 //! - [`fault`] — faults on demand: wrong password, silent, slow, flapping, garbage.
 //! - [`connection`] — drives one socket with a session: frames in, replies and alarms out.
