@@ -1,0 +1,130 @@
+//! `/api/devices` and `/api/devices/{id}`: list, show, add, modify and delete devices.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::Deserialize;
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{Json, Path};
+use crate::device::{DeviceHandle, LoginProtocol};
+use crate::registry::DeviceView;
+use crate::secret::Secret;
+use crate::store::{DeviceCredentials, DeviceUpdate};
+
+/// A device as an operator adds or imports it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewDevice {
+    /// The ID the device announces.
+    pub(crate) id: String,
+    /// Login user.
+    pub(crate) username: String,
+    /// Login password.
+    pub(crate) password: Secret,
+    /// Which login to use (`auto` when absent).
+    #[serde(default)]
+    pub(crate) login_protocol: LoginProtocol,
+}
+
+impl From<NewDevice> for DeviceCredentials {
+    fn from(device: NewDevice) -> Self {
+        Self {
+            id: device.id,
+            username: device.username,
+            password: device.password,
+            login_protocol: device.login_protocol,
+        }
+    }
+}
+
+/// A change to a device's credentials: any of the three fields.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DeviceChange {
+    username: Option<String>,
+    password: Option<Secret>,
+    login_protocol: Option<LoginProtocol>,
+}
+
+/// `GET /api/devices`: every device the gateway stores or sees, sorted by ID.
+pub(super) async fn list(State(state): State<AppState>) -> Json<Vec<DeviceView>> {
+    Json(state.gateway.registry().list())
+}
+
+/// `GET /api/devices/{id}`.
+pub(super) async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<DeviceView>, ApiError> {
+    view(&state, &id).map(Json)
+}
+
+/// `POST /api/devices`: 201 with the device; a connection waiting for it logs in at once.
+pub(super) async fn add(
+    State(state): State<AppState>,
+    Json(device): Json<NewDevice>,
+) -> Result<impl IntoResponse, ApiError> {
+    let id = device.id.clone();
+    state.gateway.add_device(device.into()).await?;
+    tracing::info!(device = %id, "device added");
+    Ok((StatusCode::CREATED, Json(view(&state, &id)?)))
+}
+
+/// `PUT /api/devices/{id}`: changes any of username, password, login protocol.
+pub(super) async fn modify(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Json(change): Json<DeviceChange>,
+) -> Result<Json<DeviceView>, ApiError> {
+    if change.username.is_none() && change.password.is_none() && change.login_protocol.is_none()
+    {
+        return Err(ApiError::bad_request(
+            "nothing to change: give username, password or login_protocol",
+        ));
+    }
+    let update = DeviceUpdate {
+        username: change.username,
+        password: change.password,
+        login_protocol: change.login_protocol,
+    };
+    state.gateway.update_device(&id, update).await?;
+    tracing::info!(device = %id, "device modified");
+    view(&state, &id).map(Json)
+}
+
+/// `DELETE /api/devices/{id}`: forgets the device and closes its session; 204.
+pub(super) async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if state.gateway.delete_device(&id).await? {
+        tracing::info!(device = %id, "device deleted");
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::unknown_device(&id))
+    }
+}
+
+fn view(state: &AppState, id: &str) -> Result<DeviceView, ApiError> {
+    state
+        .gateway
+        .registry()
+        .view(id)
+        .ok_or_else(|| ApiError::unknown_device(id))
+}
+
+/// The handle of an online device: 404 if the gateway does not know it, 503 if it is not
+/// logged in now.
+pub(super) fn online(state: &AppState, id: &str) -> Result<DeviceHandle, ApiError> {
+    let registry = state.gateway.registry();
+    if let Some(handle) = registry.handle(id) {
+        return Ok(handle);
+    }
+    let view = registry.view(id).ok_or_else(|| ApiError::unknown_device(id))?;
+    Err(ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("device {id:?} is not online (state: {})", view.state.as_str()),
+    ))
+}

@@ -1,0 +1,100 @@
+//! `GET /api/devices/export`: every stored device as JSON or CSV, in the import's format.
+//!
+//! Passwords are left out unless `secrets=true` is asked for; only an export with secrets can
+//! be imported again (the import refuses rows without a password rather than blanking them).
+
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{Json, Query};
+use super::import::COLUMNS;
+use crate::device::LoginProtocol;
+use crate::store::DeviceRecord;
+
+/// Options of an export.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ExportQuery {
+    /// `json` (default) or `csv`.
+    #[serde(default)]
+    format: ExportFormat,
+    /// Include passwords.
+    #[serde(default)]
+    secrets: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum ExportFormat {
+    #[default]
+    Json,
+    Csv,
+}
+
+/// One exported device: exactly the fields an import accepts.
+#[derive(Debug, Serialize)]
+struct Exported<'a> {
+    id: &'a str,
+    username: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    password: Option<&'a str>,
+    login_protocol: LoginProtocol,
+}
+
+/// `GET /api/devices/export?format=json|csv&secrets=true|false`.
+pub(super) async fn export(
+    State(state): State<AppState>,
+    Query(query): Query<ExportQuery>,
+) -> Result<Response, ApiError> {
+    let mut records = state.gateway.export_devices().await?;
+    records.sort_by(|a, b| a.id.cmp(&b.id));
+    let rows: Vec<Exported<'_>> = records.iter().map(|r| exported(r, query.secrets)).collect();
+    if query.secrets {
+        tracing::info!(count = rows.len(), "devices exported with their passwords");
+    }
+    let mut response = match query.format {
+        ExportFormat::Json => Json(rows).into_response(),
+        ExportFormat::Csv => {
+            let body = csv(&rows, query.secrets)?;
+            ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response()
+        }
+    };
+    let headers = response.headers_mut();
+    let file = match query.format {
+        ExportFormat::Json => "attachment; filename=\"homeport-devices.json\"",
+        ExportFormat::Csv => "attachment; filename=\"homeport-devices.csv\"",
+    };
+    headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static(file));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+fn exported(record: &DeviceRecord, secrets: bool) -> Exported<'_> {
+    Exported {
+        id: &record.id,
+        username: &record.username,
+        password: secrets.then(|| record.password.expose()),
+        login_protocol: record.login_protocol,
+    }
+}
+
+/// CSV with a header row; without secrets the password column is left out entirely.
+fn csv(rows: &[Exported<'_>], secrets: bool) -> Result<Vec<u8>, ApiError> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let columns = COLUMNS.iter().filter(|c| secrets || **c != "password");
+    let write_error = |e: csv::Error| ApiError::internal(format!("writing CSV: {e}"));
+    writer.write_record(columns).map_err(write_error)?;
+    for row in rows {
+        let mut fields = vec![row.id, row.username];
+        if let Some(password) = row.password {
+            fields.push(password);
+        }
+        fields.push(row.login_protocol.as_str());
+        writer.write_record(&fields).map_err(write_error)?;
+    }
+    writer.into_inner().map_err(|e| ApiError::internal(format!("writing CSV: {e}")))
+}

@@ -1,0 +1,180 @@
+//! The admin HTTP API: devices, their config and snapshots, the register listener, live
+//! events, metrics and health — and the client the `homeport` CLI uses to talk to it.
+//!
+//! - this file — the router, bearer-token authentication, and serving with graceful shutdown.
+//! - [`error`](self::error) — every failure as a status and `{"error": message}`.
+//! - `extract` — body, query and path extractors whose rejections are JSON errors too.
+//! - `devices` — list, show, add, modify, delete.
+//! - `import` / `export` — many devices at once, as JSON or CSV.
+//! - `config` — read and read-modify-write a device's config tables.
+//! - `snapshot` — a JPEG from a device's channel.
+//! - `rpc` — any JSON-RPC call to a device, for operators.
+//! - `listeners` — stop and start the register listener.
+//! - `events` — the event bus as server-sent events.
+//! - `health` — `/metrics` and `/healthz`.
+//! - [`client`] — a typed client of this API.
+//!
+//! Everything under `/api` needs `Authorization: Bearer <token>`; `/metrics` and `/healthz` do
+//! not. Request bodies are bounded: [`MAX_IMPORT_BODY`] for imports, [`MAX_BODY`] otherwise.
+
+pub mod client;
+mod config;
+mod devices;
+mod error;
+mod events;
+mod export;
+mod extract;
+mod health;
+mod import;
+mod listeners;
+mod rpc;
+mod snapshot;
+
+use std::future::IntoFuture;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::gateway::Gateway;
+use crate::secret::constant_time_eq;
+use error::ApiError;
+
+/// Largest request body, except imports.
+pub const MAX_BODY: usize = 1024 * 1024;
+/// Largest import body.
+pub const MAX_IMPORT_BODY: usize = 4 * 1024 * 1024;
+/// Most `/api/events` streams open at once.
+pub const MAX_EVENT_STREAMS: usize = 64;
+/// How long shutdown waits for open requests before it stops waiting.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+struct AppState {
+    gateway: Arc<Gateway>,
+    token: Arc<str>,
+    event_streams: Arc<Semaphore>,
+}
+
+/// Tells long-lived responses (event streams) that the server is shutting down; [`serve`]
+/// adds it so that graceful shutdown does not wait on them forever.
+#[derive(Debug, Clone)]
+struct Shutdown(CancellationToken);
+
+/// The admin API for `gateway`, guarded by the bearer `token`.
+pub fn router(gateway: Arc<Gateway>, token: String) -> Router {
+    let state = AppState {
+        gateway,
+        token: token.into(),
+        event_streams: Arc::new(Semaphore::new(MAX_EVENT_STREAMS)),
+    };
+    let api = Router::new()
+        .route("/api/devices", get(devices::list).post(devices::add))
+        .route(
+            "/api/devices/import",
+            post(import::import).layer(DefaultBodyLimit::max(MAX_IMPORT_BODY)),
+        )
+        .route("/api/devices/export", get(export::export))
+        .route(
+            "/api/devices/{id}",
+            get(devices::show).put(devices::modify).delete(devices::delete),
+        )
+        .route(
+            "/api/devices/{id}/config/{name}",
+            get(config::get).put(config::update),
+        )
+        .route("/api/devices/{id}/snapshot", get(snapshot::snapshot))
+        .route("/api/devices/{id}/rpc", post(rpc::call))
+        .route("/api/listeners", get(listeners::list))
+        .route("/api/listeners/register/stop", post(listeners::stop))
+        .route("/api/listeners/register/start", post(listeners::start))
+        .route("/api/events", get(events::events))
+        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
+    Router::new()
+        .route("/metrics", get(health::metrics))
+        .route("/healthz", get(health::healthz))
+        .merge(api)
+        .fallback(no_such_endpoint)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+/// Serves `router` on `listener` until `shutdown` fires, then lets open requests finish for a
+/// few seconds (event streams end at once).
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "admin API listening");
+    }
+    let router = router.layer(Extension(Shutdown(shutdown.clone())));
+    let stop = shutdown.clone();
+    let server = axum::serve(listener, router)
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .into_future();
+    let deadline = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        result = server => result,
+        () = deadline => {
+            tracing::warn!("admin API requests still open {SHUTDOWN_GRACE:?} after shutdown; closing");
+            Ok(())
+        }
+    }
+}
+
+/// Lets a request through only with `Authorization: Bearer <token>`.
+async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    let refusal = match given {
+        None => "missing bearer token: send `Authorization: Bearer <token>`",
+        Some(token) if constant_time_eq(token.as_bytes(), state.token.as_bytes()) => {
+            return next.run(request).await;
+        }
+        Some(_) => "invalid bearer token",
+    };
+    let mut response = ApiError::new(StatusCode::UNAUTHORIZED, refusal).into_response();
+    let challenge = if given.is_some() {
+        r#"Bearer realm="homeport", error="invalid_token""#
+    } else {
+        r#"Bearer realm="homeport""#
+    };
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+    response
+}
+
+async fn no_such_endpoint(request: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!("no such endpoint: {}", request.uri().path()),
+    )
+}
+
+async fn method_not_allowed(request: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{} is not allowed on {}", request.method(), request.uri().path()),
+    )
+}

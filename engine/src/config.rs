@@ -1,0 +1,306 @@
+//! The configuration file (YAML) and its defaults. Flags on the command line win over it.
+//!
+//! ```yaml
+//! register: 0.0.0.0:9500      # where cameras register
+//! sync: 0.0.0.0:9600          # camera-sync server for client apps
+//! admin: 127.0.0.1:9080       # admin HTTP API
+//! data: ./data                # SQLite store, secret key, admin token
+//! registry:
+//!   max_pending: 1000         # unknown devices kept waiting for credentials
+//!   restart_grace: 2m         # devices online before a restart stay online this long
+//! session:
+//!   reply_timeout: 10s        # per device call (login steps, commands, keepalives)
+//!   pending_timeout: 10m      # an unknown device waits this long for credentials
+//!   login_backoff_min: 5s     # first retry after a refused login, doubling…
+//!   login_backoff_max: 5m     # …up to this
+//! listener:
+//!   announce_timeout: 10s     # a new connection must announce within this
+//!   max_connections: 50000    # device connections at once
+//! ```
+//!
+//! The YAML crate is `serde_yaml_ng`, a maintained fork of the deprecated `serde_yaml` with the
+//! same API; its errors carry line and column, which every config error reports.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::gateway::GatewayConfig;
+use crate::listener::ListenerConfig;
+use crate::registry::RegistryConfig;
+use crate::session::SessionConfig;
+
+/// Largest config file read.
+const MAX_FILE: u64 = 1024 * 1024;
+
+/// Why the config file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file is too large.
+    #[error("{path}: larger than {MAX_FILE} bytes")]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The YAML is malformed or has unknown keys or bad values.
+    #[error("{path}:{line}:{column}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The file's contents; every field is optional.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Register listener address.
+    pub register: Option<SocketAddr>,
+    /// Camera-sync listener address.
+    pub sync: Option<SocketAddr>,
+    /// Admin API address.
+    pub admin: Option<SocketAddr>,
+    /// Data directory.
+    pub data: Option<PathBuf>,
+    /// Registry limits.
+    #[serde(default)]
+    pub registry: RegistrySection,
+    /// Session timers.
+    #[serde(default)]
+    pub session: SessionSection,
+    /// Listener limits.
+    #[serde(default)]
+    pub listener: ListenerSection,
+}
+
+/// `registry:` section.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrySection {
+    /// Unknown devices kept waiting for credentials at once.
+    pub max_pending: Option<usize>,
+    /// Grace window after a restart.
+    #[serde(default, deserialize_with = "duration")]
+    pub restart_grace: Option<Duration>,
+}
+
+/// `session:` section.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionSection {
+    /// Per-call reply timeout.
+    #[serde(default, deserialize_with = "duration")]
+    pub reply_timeout: Option<Duration>,
+    /// How long an unknown device waits for credentials.
+    #[serde(default, deserialize_with = "duration")]
+    pub pending_timeout: Option<Duration>,
+    /// First wait after a refused login.
+    #[serde(default, deserialize_with = "duration")]
+    pub login_backoff_min: Option<Duration>,
+    /// Longest wait between logins.
+    #[serde(default, deserialize_with = "duration")]
+    pub login_backoff_max: Option<Duration>,
+}
+
+/// `listener:` section.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerSection {
+    /// Time to announce.
+    #[serde(default, deserialize_with = "duration")]
+    pub announce_timeout: Option<Duration>,
+    /// Device connections at once.
+    pub max_connections: Option<usize>,
+}
+
+/// Where each listener binds and where data lives, after defaults, file and flags.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Addresses {
+    /// Register listener.
+    pub register: SocketAddr,
+    /// Camera-sync listener.
+    pub sync: SocketAddr,
+    /// Admin API.
+    pub admin: SocketAddr,
+    /// Data directory.
+    pub data: PathBuf,
+}
+
+impl Default for Addresses {
+    fn default() -> Self {
+        Self {
+            register: SocketAddr::from(([0, 0, 0, 0], 9500)),
+            sync: SocketAddr::from(([0, 0, 0, 0], 9600)),
+            admin: SocketAddr::from(([127, 0, 0, 1], 9080)),
+            data: PathBuf::from("./data"),
+        }
+    }
+}
+
+impl FileConfig {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let read = |source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        };
+        let size = std::fs::metadata(path).map_err(read)?.len();
+        if size > MAX_FILE {
+            return Err(ConfigError::TooLarge {
+                path: path.to_owned(),
+            });
+        }
+        let text = std::fs::read_to_string(path).map_err(read)?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses config text; `path` names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        if text.trim().is_empty() {
+            return Ok(Self::default());
+        }
+        serde_yaml_ng::from_str(text).map_err(|e| {
+            let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
+            ConfigError::Invalid {
+                path: path.to_owned(),
+                line,
+                column,
+                message: e.to_string(),
+            }
+        })
+    }
+
+    /// The gateway config: defaults, overridden by this file, overridden by `flags`.
+    pub fn resolve(&self, flags: &Flags) -> (Addresses, GatewayConfig) {
+        let defaults = Addresses::default();
+        let addresses = Addresses {
+            register: flags
+                .register
+                .or(self.register)
+                .unwrap_or(defaults.register),
+            sync: flags.sync.or(self.sync).unwrap_or(defaults.sync),
+            admin: flags.admin.or(self.admin).unwrap_or(defaults.admin),
+            data: flags
+                .data
+                .clone()
+                .or_else(|| self.data.clone())
+                .unwrap_or(defaults.data),
+        };
+        let registry = RegistryConfig::default();
+        let session = SessionConfig::default();
+        let listener = ListenerConfig::default();
+        let gateway = GatewayConfig {
+            register: addresses.register,
+            data: addresses.data.clone(),
+            registry: RegistryConfig {
+                max_pending: self.registry.max_pending.unwrap_or(registry.max_pending),
+                restart_grace: self
+                    .registry
+                    .restart_grace
+                    .unwrap_or(registry.restart_grace),
+            },
+            session: SessionConfig {
+                reply_timeout: self.session.reply_timeout.unwrap_or(session.reply_timeout),
+                pending_timeout: self
+                    .session
+                    .pending_timeout
+                    .unwrap_or(session.pending_timeout),
+                login_backoff_min: self
+                    .session
+                    .login_backoff_min
+                    .unwrap_or(session.login_backoff_min),
+                login_backoff_max: self
+                    .session
+                    .login_backoff_max
+                    .unwrap_or(session.login_backoff_max),
+            },
+            listener: ListenerConfig {
+                announce_timeout: self
+                    .listener
+                    .announce_timeout
+                    .unwrap_or(listener.announce_timeout),
+                max_connections: self
+                    .listener
+                    .max_connections
+                    .unwrap_or(listener.max_connections),
+            },
+        };
+        (addresses, gateway)
+    }
+}
+
+/// The command-line flags that override the file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Flags {
+    /// `--register`.
+    pub register: Option<SocketAddr>,
+    /// `--sync`.
+    pub sync: Option<SocketAddr>,
+    /// `--admin`.
+    pub admin: Option<SocketAddr>,
+    /// `--data`.
+    pub data: Option<PathBuf>,
+}
+
+/// A human duration (`5s`, `200ms`, `2m`).
+fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    humantime::parse_duration(&text).map(Some).map_err(|e| {
+        serde::de::Error::custom(format!(
+            "bad duration {text:?}: {e} (examples: 500ms, 10s, 2m)"
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_values_apply_and_flags_win() {
+        let text = "register: 127.0.0.1:9501\nadmin: 127.0.0.1:9081\nsession:\n  reply_timeout: 3s\nregistry:\n  restart_grace: 2m\n";
+        let file = FileConfig::parse(text, Path::new("homeport.yaml")).expect("parses");
+        let flags = Flags {
+            register: Some("127.0.0.1:7000".parse().expect("addr")),
+            ..Flags::default()
+        };
+        let (addresses, gateway) = file.resolve(&flags);
+        assert_eq!(addresses.register.port(), 7000);
+        assert_eq!(addresses.admin.port(), 9081);
+        assert_eq!(addresses.sync.port(), 9600);
+        assert_eq!(gateway.session.reply_timeout, Duration::from_secs(3));
+        assert_eq!(gateway.registry.restart_grace, Duration::from_secs(120));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_durations_name_line_and_column() {
+        let err = FileConfig::parse(
+            "register: 127.0.0.1:9500\nregsiter: 1\n",
+            Path::new("h.yaml"),
+        )
+        .expect_err("unknown key");
+        let text = err.to_string();
+        assert!(text.starts_with("h.yaml:2:"), "{text}");
+        assert!(text.contains("regsiter"), "{text}");
+        let err = FileConfig::parse("session:\n  reply_timeout: soon\n", Path::new("h.yaml"))
+            .expect_err("bad duration");
+        assert!(err.to_string().contains("bad duration"), "{err}");
+        assert!(err.to_string().starts_with("h.yaml:2:"), "{err}");
+    }
+}

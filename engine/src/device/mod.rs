@@ -1,0 +1,18 @@
+//! The platform side of a device connection.
+//!
+//! - [`link`] — JSON-RPC over one socket: requests out, replies and notifications in, in
+//!   either framing.
+//! - [`login`] — logging in as a client: DHIP two-step (`Default` hash) and the DVRIP realm
+//!   login.
+//! - [`protocol`] — which login a device gets (DHIP, DVRIP, or DHIP then DVRIP).
+//! - [`handle`] — the cheap, cloneable handle commands go through.
+
+pub mod handle;
+pub mod link;
+pub mod login;
+pub mod protocol;
+
+pub use handle::{Command, CommandError, DeviceHandle};
+pub use link::{Link, LinkError, Message};
+pub use login::{LoginError, LoginOk};
+pub use protocol::{LoginProtocol, ParseLoginProtocolError};

@@ -1,0 +1,215 @@
+//! The typed events the engine emits: a device registered, went online or offline, raised an
+//! alarm. Every event has a unique, time-ordered id, a server timestamp and its device.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+/// How a device announced itself (the NetSDK's listen callback types).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegistrationKind {
+    /// The device ID alone (callback type 1).
+    Serial,
+    /// The device ID and a token (callback type 2).
+    SerialToken,
+    /// The device only reports its address (callback type 3).
+    IpOnly,
+}
+
+/// Where a device stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceState {
+    /// Connected and announced, but no credentials are known yet.
+    Pending,
+    /// Logging in over its connection.
+    LoggingIn,
+    /// Logged in and kept alive.
+    Online,
+    /// Not connected.
+    Offline,
+    /// Connected, but the device refused the stored credentials.
+    LoginFailed,
+}
+
+impl DeviceState {
+    /// The state's name in the API and the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::LoggingIn => "logging_in",
+            Self::Online => "online",
+            Self::Offline => "offline",
+            Self::LoginFailed => "login_failed",
+        }
+    }
+
+    /// Reads a stored state name.
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            Self::Pending,
+            Self::LoggingIn,
+            Self::Online,
+            Self::Offline,
+            Self::LoginFailed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
+    }
+}
+
+/// Why a device's online state changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnlineReason {
+    /// The login succeeded.
+    LoginOk,
+    /// The device refused the login.
+    LoginFailed,
+    /// Keepalives went unanswered.
+    KeepaliveLost,
+    /// The connection closed or failed.
+    SocketClosed,
+    /// A newer registration with the same ID took over.
+    Replaced,
+    /// The gateway is stopping.
+    GatewayShutdown,
+    /// The device was online before a gateway restart and did not come back in time.
+    NotBackAfterRestart,
+    /// An operator removed the device.
+    Removed,
+    /// The device logged out or expired the session.
+    LoggedOut,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventKind {
+    /// A device announced itself on the register port.
+    Registered {
+        /// The device's address as seen by the gateway.
+        peer: String,
+        /// How it announced itself.
+        registration: RegistrationKind,
+        /// The token, for serial+token registrations.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        token: Option<String>,
+    },
+    /// A device went online or offline.
+    OnlineChanged {
+        /// Online now?
+        online: bool,
+        /// The device's state now.
+        state: DeviceState,
+        /// Why.
+        reason: OnlineReason,
+        /// Human detail (e.g. the device's refusal text).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+        /// Unix milliseconds of the previous change, if known.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        since_ms: Option<i64>,
+    },
+    /// A device raised an alarm.
+    Alarm {
+        /// Channel (0-based; -1 for device-wide codes).
+        channel: i64,
+        /// Vendor code, e.g. `VideoMotion`.
+        code: String,
+        /// `start`, `stop`, `pulse`, `state` or the device's own word.
+        action: String,
+        /// The device's local time text, if sent.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        device_time: Option<String>,
+        /// The device's UTC seconds, if sent.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        device_utc: Option<i64>,
+        /// The event's raw `Data` object.
+        data: Map<String, Value>,
+    },
+}
+
+/// One event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    /// Unique and time-ordered (UUIDv7).
+    pub id: Uuid,
+    /// Server time, Unix milliseconds.
+    pub at_ms: i64,
+    /// The device it concerns.
+    pub device: String,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+impl Event {
+    /// A new event about `device`, stamped now.
+    pub fn new(device: impl Into<String>, kind: EventKind) -> Arc<Self> {
+        Arc::new(Self {
+            id: Uuid::now_v7(),
+            at_ms: now_ms(),
+            device: device.into(),
+            kind,
+        })
+    }
+
+    /// The event's kind name: `registered`, `online_changed` or `alarm`.
+    pub fn kind_name(&self) -> &'static str {
+        match self.kind {
+            EventKind::Registered { .. } => "registered",
+            EventKind::OnlineChanged { .. } => "online_changed",
+            EventKind::Alarm { .. } => "alarm",
+        }
+    }
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_serialise_flat_with_their_kind() {
+        let event = Event::new(
+            "cam1",
+            EventKind::OnlineChanged {
+                online: false,
+                state: DeviceState::Offline,
+                reason: OnlineReason::Replaced,
+                detail: None,
+                since_ms: Some(5),
+            },
+        );
+        let json = serde_json::to_value(&*event).expect("serialises");
+        assert_eq!(json["device"], "cam1");
+        assert_eq!(json["kind"], "online_changed");
+        assert_eq!(json["reason"], "replaced");
+        assert_eq!(json["state"], "offline");
+        assert_eq!(json["id"].as_str().map(str::len), Some(36));
+        assert!(json.get("detail").is_none());
+    }
+
+    #[test]
+    fn state_names_round_trip() {
+        for state in [
+            DeviceState::Pending,
+            DeviceState::LoggingIn,
+            DeviceState::Online,
+            DeviceState::Offline,
+            DeviceState::LoginFailed,
+        ] {
+            assert_eq!(DeviceState::parse(state.as_str()), Some(state));
+        }
+    }
+}

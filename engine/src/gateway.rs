@@ -1,0 +1,329 @@
+//! The running gateway: store, registry, register listener, background tasks, and the device
+//! operations the admin API and CLI use (add, modify, delete, import, export — store first,
+//! then the live registry).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::bus::EventBus;
+use crate::device::LoginProtocol;
+use crate::event::DeviceState;
+use crate::listener::{self, ListenerConfig, Shared};
+use crate::metrics::Metrics;
+use crate::registry::{Credentials, Loaded, Registry, RegistryConfig};
+use crate::secret::Secret;
+use crate::session::SessionConfig;
+use crate::store::{
+    DeviceCredentials, DeviceRecord, DeviceUpdate, ImportReport, Store, StoreError,
+};
+
+/// How often state changes are written to the store, in one transaction.
+const FLUSH_EVERY: Duration = Duration::from_millis(500);
+/// How often the restart grace window is checked.
+const GRACE_CHECK_EVERY: Duration = Duration::from_secs(1);
+/// How long shutdown waits for sessions to log out and close.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
+
+/// What the gateway needs to start.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Where cameras register.
+    pub register: SocketAddr,
+    /// The data directory (store, key, admin token).
+    pub data: PathBuf,
+    /// Registry limits.
+    pub registry: RegistryConfig,
+    /// Session timers.
+    pub session: SessionConfig,
+    /// Listener limits.
+    pub listener: ListenerConfig,
+}
+
+/// Why the gateway could not start or an operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// The store refused.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A socket could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// A running gateway. Share it behind an `Arc`.
+#[derive(Debug)]
+pub struct Gateway {
+    registry: Arc<Registry>,
+    store: Store,
+    metrics: Arc<Metrics>,
+    config: GatewayConfig,
+    tracker: TaskTracker,
+    shutdown: CancellationToken,
+    listening: Mutex<Option<(SocketAddr, CancellationToken)>>,
+}
+
+impl Gateway {
+    /// Opens the store, loads the devices, starts the register listener and the background
+    /// tasks.
+    pub async fn start(config: GatewayConfig) -> Result<Arc<Self>, GatewayError> {
+        let data = config.data.clone();
+        let store = tokio::task::spawn_blocking(move || Store::open(&data))
+            .await
+            .map_err(|e| StoreError::Invalid(format!("store task failed: {e}")))??;
+        let registry = Arc::new(Registry::new(EventBus::default(), config.registry));
+        let loaded = store
+            .devices()
+            .await?
+            .into_iter()
+            .map(|record| Loaded {
+                state: DeviceState::parse(&record.state),
+                last_addr: record.last_addr.clone(),
+                last_seen_ms: record.last_seen_ms,
+                credentials: credentials(&record),
+                id: record.id,
+            })
+            .collect();
+        registry.load(loaded);
+        let gateway = Arc::new(Self {
+            registry,
+            store,
+            metrics: Arc::new(Metrics::default()),
+            config,
+            tracker: TaskTracker::new(),
+            shutdown: CancellationToken::new(),
+            listening: Mutex::new(None),
+        });
+        gateway.start_listening().await?;
+        gateway.tracker.spawn(flush_states(
+            Arc::clone(&gateway.registry),
+            gateway.store.clone(),
+            gateway.shutdown.clone(),
+        ));
+        gateway.tracker.spawn(expire_grace(
+            Arc::clone(&gateway.registry),
+            gateway.shutdown.clone(),
+        ));
+        Ok(gateway)
+    }
+
+    /// The device registry.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    /// The event bus.
+    pub fn bus(&self) -> &EventBus {
+        self.registry.bus()
+    }
+
+    /// Counters.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.config.data
+    }
+
+    /// The register listener's address, while listening.
+    pub fn register_addr(&self) -> Option<SocketAddr> {
+        self.lock_listening().as_ref().map(|(addr, _)| *addr)
+    }
+
+    fn lock_listening(&self) -> std::sync::MutexGuard<'_, Option<(SocketAddr, CancellationToken)>> {
+        self.listening
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Starts accepting registrations (again); returns the bound address.
+    pub async fn start_listening(&self) -> Result<SocketAddr, GatewayError> {
+        if let Some(addr) = self.register_addr() {
+            return Ok(addr);
+        }
+        let wanted = self.config.register;
+        let listener = TcpListener::bind(wanted)
+            .await
+            .map_err(|source| GatewayError::Bind {
+                addr: wanted,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| GatewayError::Bind {
+            addr: wanted,
+            source,
+        })?;
+        let stop = self.shutdown.child_token();
+        let shared = Shared {
+            registry: Arc::clone(&self.registry),
+            session: self.config.session,
+            listener: self.config.listener,
+            metrics: Arc::clone(&self.metrics),
+            tracker: self.tracker.clone(),
+        };
+        self.tracker
+            .spawn(listener::run(listener, shared, stop.clone()));
+        *self.lock_listening() = Some((addr, stop));
+        tracing::info!(%addr, "register listener started");
+        Ok(addr)
+    }
+
+    /// Stops accepting registrations; connected devices stay connected. False if not
+    /// listening.
+    pub fn stop_listening(&self) -> bool {
+        match self.lock_listening().take() {
+            Some((addr, stop)) => {
+                stop.cancel();
+                tracing::info!(%addr, "register listener stopped");
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Adds a device; a connection waiting for it logs in at once.
+    pub async fn add_device(&self, device: DeviceCredentials) -> Result<(), StoreError> {
+        self.store.add_device(device.clone()).await?;
+        self.registry
+            .set_credentials(&device.id, to_credentials(&device));
+        Ok(())
+    }
+
+    /// Changes a device's credentials; a refused or waiting session retries at once.
+    pub async fn update_device(
+        &self,
+        id: &str,
+        update: DeviceUpdate,
+    ) -> Result<DeviceRecord, StoreError> {
+        let record = self.store.update_device(id, update).await?;
+        self.registry.set_credentials(id, credentials(&record));
+        Ok(record)
+    }
+
+    /// Adds or replaces many devices in one transaction.
+    pub async fn import_devices(
+        &self,
+        devices: Vec<DeviceCredentials>,
+    ) -> Result<ImportReport, StoreError> {
+        let report = self.store.upsert_devices(devices.clone()).await?;
+        for device in &devices {
+            self.registry
+                .set_credentials(&device.id, to_credentials(device));
+        }
+        Ok(report)
+    }
+
+    /// Deletes a device and closes its session. False if it was unknown.
+    pub async fn delete_device(&self, id: &str) -> Result<bool, StoreError> {
+        let stored = self.store.delete_device(id).await?;
+        let live = self.registry.remove(id);
+        Ok(stored || live)
+    }
+
+    /// Every stored device with its credentials (for export).
+    pub async fn export_devices(&self) -> Result<Vec<DeviceRecord>, StoreError> {
+        self.store.devices().await
+    }
+
+    /// Stops everything: the listener, every session (each logs out), the background tasks;
+    /// then writes the last state changes.
+    pub async fn shutdown(&self) {
+        self.stop_listening();
+        self.registry.shutdown();
+        self.shutdown.cancel();
+        self.tracker.close();
+        if tokio::time::timeout(SHUTDOWN_WAIT, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some sessions did not close within {SHUTDOWN_WAIT:?}");
+        }
+        flush(&self.registry, &self.store).await;
+    }
+}
+
+fn credentials(record: &DeviceRecord) -> Credentials {
+    Credentials {
+        username: record.username.clone(),
+        password: record.password.clone(),
+        protocol: record.login_protocol,
+    }
+}
+
+fn to_credentials(device: &DeviceCredentials) -> Credentials {
+    Credentials {
+        username: device.username.clone(),
+        password: device.password.clone(),
+        protocol: device.login_protocol,
+    }
+}
+
+/// A credentials record for the store.
+pub fn device_credentials(
+    id: &str,
+    username: &str,
+    password: &str,
+    protocol: LoginProtocol,
+) -> DeviceCredentials {
+    DeviceCredentials {
+        id: id.to_owned(),
+        username: username.to_owned(),
+        password: Secret::new(password),
+        login_protocol: protocol,
+    }
+}
+
+async fn flush(registry: &Registry, store: &Store) {
+    let updates = registry.take_dirty();
+    if updates.is_empty() {
+        return;
+    }
+    let count = updates.len();
+    if let Err(e) = store
+        .record_states(updates.into_iter().map(Into::into).collect())
+        .await
+    {
+        tracing::error!(error = %e, count, "cannot record device states");
+    }
+}
+
+async fn flush_states(registry: Arc<Registry>, store: Store, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(FLUSH_EVERY);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = tick.tick() => flush(&registry, &store).await,
+        }
+    }
+}
+
+async fn expire_grace(registry: Arc<Registry>, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(GRACE_CHECK_EVERY);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = tick.tick() => {
+                let expired = registry.expire_grace(Instant::now());
+                if expired > 0 {
+                    tracing::info!(expired, "devices did not register again after the restart");
+                }
+            }
+        }
+    }
+}

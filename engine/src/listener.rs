@@ -1,0 +1,149 @@
+//! The register listener: accepts cameras, reads their announcement (bounded, with a
+//! timeout), registers them, and hands each connection to its session task.
+//!
+//! Bad input closes only its own connection, with one log line: junk instead of an
+//! announcement, an oversize frame, an announcement that never completes, too many
+//! connections at once.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use homeport_protocol::dvrip::DvripPacket;
+use homeport_protocol::wire::{WireCodec, WireFrame};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_util::codec::{Framed, FramedParts};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::device::Link;
+use crate::device::link::MAX_MESSAGE;
+use crate::event::RegistrationKind;
+use crate::metrics::Metrics;
+use crate::registry::Registry;
+use crate::session::{self, SessionConfig};
+
+/// Largest frame accepted before a device has logged in: the announcement is 96 bytes.
+const MAX_ANNOUNCEMENT: usize = 4096;
+
+/// Limits of the register listener.
+#[derive(Debug, Clone, Copy)]
+pub struct ListenerConfig {
+    /// How long a new connection has to complete its announcement.
+    pub announce_timeout: Duration,
+    /// Most device connections at once (announcing, pending and logged in).
+    pub max_connections: usize,
+}
+
+impl Default for ListenerConfig {
+    fn default() -> Self {
+        Self {
+            announce_timeout: Duration::from_secs(10),
+            max_connections: 50_000,
+        }
+    }
+}
+
+/// Everything a connection task needs.
+#[derive(Debug, Clone)]
+pub struct Shared {
+    /// The device registry.
+    pub registry: Arc<Registry>,
+    /// Session timers.
+    pub session: SessionConfig,
+    /// Listener limits.
+    pub listener: ListenerConfig,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// Tracks connection tasks for shutdown.
+    pub tracker: TaskTracker,
+}
+
+/// Accepts connections until `stop` fires (the sessions already running carry on).
+pub async fn run(listener: TcpListener, shared: Shared, stop: CancellationToken) {
+    let limit = Arc::new(Semaphore::new(shared.listener.max_connections));
+    loop {
+        let accepted = tokio::select! {
+            () = stop.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of descriptors and the like: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = Arc::clone(&limit).try_acquire_owned() else {
+            tracing::warn!(%peer, max = shared.listener.max_connections, "refusing a connection: too many devices connected");
+            shared.metrics.refused();
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let task_shared = shared.clone();
+        shared.tracker.spawn(async move {
+            connection(stream, peer, task_shared).await;
+            drop(permit);
+        });
+    }
+}
+
+async fn connection(stream: TcpStream, peer: SocketAddr, shared: Shared) {
+    shared.metrics.connection_opened();
+    let mut framed = Framed::new(stream, WireCodec::new(MAX_ANNOUNCEMENT));
+    let announced = tokio::time::timeout(shared.listener.announce_timeout, framed.next()).await;
+    let id = match announced {
+        Err(_) => Err(format!(
+            "no announcement within {:?}",
+            shared.listener.announce_timeout
+        )),
+        Ok(None) => Err("closed before announcing".to_owned()),
+        Ok(Some(Err(e))) => Err(format!("bad announcement: {e}")),
+        Ok(Some(Ok(WireFrame::Dhip(_)))) => {
+            Err("a DHIP message instead of an announcement".to_owned())
+        }
+        Ok(Some(Ok(WireFrame::Dvrip(frame)))) => match DvripPacket::parse(&frame).announced_id() {
+            Some(Ok(id)) => Ok(id.to_owned()),
+            Some(Err(e)) => Err(format!("bad announcement: {e}")),
+            None => Err(format!(
+                "DVRIP command {:#04x} instead of an announcement",
+                frame.command()
+            )),
+        },
+    };
+    let id = match id {
+        Ok(id) => id,
+        Err(reason) => {
+            tracing::warn!(%peer, "closing connection: {reason}");
+            shared.metrics.bad_announcement();
+            shared.metrics.connection_closed();
+            return;
+        }
+    };
+    let ticket = match shared
+        .registry
+        .register(&id, &peer.to_string(), RegistrationKind::Serial)
+    {
+        Ok(ticket) => ticket,
+        Err(e) => {
+            tracing::warn!(%peer, device = %id, "closing connection: {e}");
+            shared.metrics.connection_closed();
+            return;
+        }
+    };
+    tracing::info!(%peer, device = %id, "device registered");
+    // Past the announcement, device messages may be large (snapshots); keep what was read.
+    let parts = framed.into_parts();
+    let mut larger = FramedParts::new::<&homeport_protocol::dhip::DhipMessage>(
+        parts.io,
+        WireCodec::new(MAX_MESSAGE),
+    );
+    larger.read_buf = parts.read_buf;
+    let link = Link::from_framed(Framed::from_parts(larger));
+    session::run(link, ticket, Arc::clone(&shared.registry), shared.session).await;
+    shared.metrics.connection_closed();
+}

@@ -1,0 +1,648 @@
+//! Every device the gateway knows or sees: credentials, state, address, last seen, and the
+//! live session if there is one. State changes publish `registered` and `online-changed`
+//! events and are queued for the store in batches.
+//!
+//! Each registration gets a generation number; a session reports only under its own
+//! generation, so an old session closing after a newer one took over changes nothing.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::bus::EventBus;
+use crate::device::{DeviceHandle, LoginProtocol};
+use crate::event::{DeviceState, Event, EventKind, OnlineReason, RegistrationKind, now_ms};
+use crate::secret::Secret;
+
+/// What the gateway logs in to a device with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// Login user.
+    pub username: String,
+    /// Login password.
+    pub password: Secret,
+    /// Which login to use.
+    pub protocol: LoginProtocol,
+}
+
+/// Limits and windows of the registry.
+#[derive(Debug, Clone, Copy)]
+pub struct RegistryConfig {
+    /// Most connections of unknown devices kept waiting for credentials at once.
+    pub max_pending: usize,
+    /// Devices online before a restart stay listed online this long without coming back.
+    pub restart_grace: Duration,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        Self {
+            max_pending: 1000,
+            restart_grace: Duration::from_secs(120),
+        }
+    }
+}
+
+/// A state change for the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateUpdate {
+    /// Device ID.
+    pub id: String,
+    /// New state name.
+    pub state: DeviceState,
+    /// Why, if known.
+    pub reason: Option<String>,
+    /// Last address, if known.
+    pub last_addr: Option<String>,
+    /// Last seen, Unix ms.
+    pub last_seen_ms: Option<i64>,
+}
+
+impl From<StateUpdate> for crate::store::StateUpdate {
+    fn from(update: StateUpdate) -> Self {
+        Self {
+            id: update.id,
+            state: update.state.as_str().to_owned(),
+            reason: Some(update.reason.unwrap_or_default()),
+            last_addr: update.last_addr,
+            last_seen_ms: update.last_seen_ms,
+        }
+    }
+}
+
+/// A device as the API lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeviceView {
+    /// Device ID.
+    pub id: String,
+    /// Logged in and kept alive (or within the restart grace window).
+    pub online: bool,
+    /// The device's state.
+    pub state: DeviceState,
+    /// Address of the last connection.
+    pub addr: Option<String>,
+    /// Last time the device was heard from (RFC 3339).
+    pub last_seen: Option<String>,
+    /// Why it is in this state (a refusal text, a close reason).
+    pub reason: Option<String>,
+    /// Whether credentials are stored for it.
+    pub known: bool,
+    /// Login user, if known.
+    pub username: Option<String>,
+    /// Login protocol, if known.
+    pub login_protocol: Option<LoginProtocol>,
+    /// Since when it is in this state (RFC 3339).
+    pub since: String,
+}
+
+/// Why a registration was not taken.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RegisterError {
+    /// Too many unknown devices are already waiting.
+    #[error("too many pending devices ({0}); add credentials for waiting ones first")]
+    TooManyPending(usize),
+}
+
+/// What a session gets when it registers.
+#[derive(Debug)]
+pub struct Ticket {
+    /// Device ID.
+    pub id: String,
+    /// This registration's generation.
+    pub generation: u64,
+    /// Current credentials; changes when an operator adds or edits them.
+    pub credentials: watch::Receiver<Option<Credentials>>,
+    /// Fired when the session must close (replaced, removed, shutdown).
+    pub close: CancellationToken,
+    /// Why it was told to close.
+    pub close_reason: Arc<OnceLock<OnlineReason>>,
+}
+
+#[derive(Debug)]
+struct Slot {
+    generation: u64,
+    handle: Option<DeviceHandle>,
+    credentials: watch::Sender<Option<Credentials>>,
+    close: CancellationToken,
+    close_reason: Arc<OnceLock<OnlineReason>>,
+}
+
+impl Slot {
+    fn close(&self, reason: OnlineReason) {
+        let _ = self.close_reason.set(reason);
+        self.close.cancel();
+    }
+}
+
+#[derive(Debug)]
+struct Entry {
+    credentials: Option<Credentials>,
+    state: DeviceState,
+    reason: Option<String>,
+    addr: Option<String>,
+    last_seen_ms: Option<i64>,
+    since_ms: i64,
+    session: Option<Slot>,
+    grace_until: Option<Instant>,
+}
+
+impl Entry {
+    fn new(credentials: Option<Credentials>) -> Self {
+        Self {
+            credentials,
+            state: DeviceState::Offline,
+            reason: None,
+            addr: None,
+            last_seen_ms: None,
+            since_ms: now_ms(),
+            session: None,
+            grace_until: None,
+        }
+    }
+
+    fn online(&self) -> bool {
+        self.state == DeviceState::Online
+    }
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    devices: HashMap<String, Entry>,
+    pending: usize,
+    dirty: HashMap<String, StateUpdate>,
+}
+
+/// The device registry. Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct Registry {
+    inner: Mutex<Inner>,
+    bus: EventBus,
+    config: RegistryConfig,
+    generations: AtomicU64,
+}
+
+/// A stored device, as loaded at start.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// Device ID.
+    pub id: String,
+    /// Its credentials.
+    pub credentials: Credentials,
+    /// Its state when the last process stopped.
+    pub state: Option<DeviceState>,
+    /// Last address.
+    pub last_addr: Option<String>,
+    /// Last seen, Unix ms.
+    pub last_seen_ms: Option<i64>,
+}
+
+impl Registry {
+    /// An empty registry publishing on `bus`.
+    pub fn new(bus: EventBus, config: RegistryConfig) -> Self {
+        Self {
+            inner: Mutex::new(Inner::default()),
+            bus,
+            config,
+            generations: AtomicU64::new(1),
+        }
+    }
+
+    /// The bus events go to.
+    pub fn bus(&self) -> &EventBus {
+        &self.bus
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Loads stored devices. Those online when the last process stopped stay online for the
+    /// restart grace window; [`Registry::expire_grace`] ends it for those that do not return.
+    pub fn load(&self, devices: Vec<Loaded>) {
+        let mut inner = self.lock();
+        let grace_until = Instant::now() + self.config.restart_grace;
+        for device in devices {
+            let mut entry = Entry::new(Some(device.credentials));
+            entry.addr = device.last_addr;
+            entry.last_seen_ms = device.last_seen_ms;
+            if device.state == Some(DeviceState::Online) {
+                entry.state = DeviceState::Online;
+                entry.reason =
+                    Some("restarted; waiting for the device to register again".to_owned());
+                entry.grace_until = Some(grace_until);
+            }
+            inner.devices.insert(device.id, entry);
+        }
+    }
+
+    /// Takes a new registration of `id` from `addr`. A live older session of the same ID is
+    /// told to close, with an explicit `replaced` event if it was online.
+    pub fn register(
+        &self,
+        id: &str,
+        addr: &str,
+        registration: RegistrationKind,
+    ) -> Result<Ticket, RegisterError> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let known = inner
+            .devices
+            .get(id)
+            .is_some_and(|e| e.credentials.is_some());
+        let replacing_pending = inner
+            .devices
+            .get(id)
+            .is_some_and(|e| e.state == DeviceState::Pending);
+        if !known && !replacing_pending && inner.pending >= self.config.max_pending {
+            return Err(RegisterError::TooManyPending(self.config.max_pending));
+        }
+        let generation = self.generations.fetch_add(1, Ordering::Relaxed);
+        let entry = inner
+            .devices
+            .entry(id.to_owned())
+            .or_insert_with(|| Entry::new(None));
+        if let Some(old) = entry.session.take() {
+            old.close(OnlineReason::Replaced);
+            if entry.online() {
+                self.bus.publish(offline_event(
+                    id,
+                    entry,
+                    DeviceState::LoggingIn,
+                    OnlineReason::Replaced,
+                    None,
+                ));
+            }
+        }
+        let (credentials, receiver) = watch::channel(entry.credentials.clone());
+        let close = CancellationToken::new();
+        let close_reason = Arc::new(OnceLock::new());
+        entry.session = Some(Slot {
+            generation,
+            handle: None,
+            credentials,
+            close: close.clone(),
+            close_reason: Arc::clone(&close_reason),
+        });
+        entry.grace_until = None;
+        entry.addr = Some(addr.to_owned());
+        entry.last_seen_ms = Some(now_ms());
+        let next = if known {
+            DeviceState::LoggingIn
+        } else {
+            DeviceState::Pending
+        };
+        let reason = (!known).then(|| "unknown device: add its credentials to log in".to_owned());
+        transition(inner, id, next, reason);
+        self.bus.publish(Event::new(
+            id,
+            EventKind::Registered {
+                peer: addr.to_owned(),
+                registration,
+                token: None,
+            },
+        ));
+        Ok(Ticket {
+            id: id.to_owned(),
+            generation,
+            credentials: receiver,
+            close,
+            close_reason,
+        })
+    }
+
+    /// The session of `generation` is logging in.
+    pub fn logging_in(&self, id: &str, generation: u64) {
+        let mut inner = self.lock();
+        if current(&inner, id, generation) {
+            transition(&mut inner, id, DeviceState::LoggingIn, None);
+        }
+    }
+
+    /// The session of `generation` logged in; commands now go through `handle`.
+    pub fn online(&self, id: &str, generation: u64, handle: DeviceHandle) {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        if !current(inner, id, generation) {
+            return;
+        }
+        let Some(entry) = inner.devices.get_mut(id) else {
+            return;
+        };
+        if let Some(slot) = entry.session.as_mut() {
+            slot.handle = Some(handle);
+        }
+        entry.last_seen_ms = Some(now_ms());
+        let was_online = entry.online();
+        let since = entry.since_ms;
+        transition(inner, id, DeviceState::Online, None);
+        if !was_online {
+            self.bus.publish(Event::new(
+                id,
+                EventKind::OnlineChanged {
+                    online: true,
+                    state: DeviceState::Online,
+                    reason: OnlineReason::LoginOk,
+                    detail: None,
+                    since_ms: Some(since),
+                },
+            ));
+        }
+    }
+
+    /// The device refused the login of the session of `generation`.
+    pub fn login_failed(&self, id: &str, generation: u64, detail: &str) {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        if !current(inner, id, generation) {
+            return;
+        }
+        let Some(entry) = inner.devices.get(id) else {
+            return;
+        };
+        if entry.state == DeviceState::LoginFailed && entry.reason.as_deref() == Some(detail) {
+            return;
+        }
+        let event = offline_event(
+            id,
+            entry,
+            DeviceState::LoginFailed,
+            OnlineReason::LoginFailed,
+            Some(detail.to_owned()),
+        );
+        transition(inner, id, DeviceState::LoginFailed, Some(detail.to_owned()));
+        self.bus.publish(event);
+    }
+
+    /// The device was heard from.
+    pub fn seen(&self, id: &str, generation: u64) {
+        let mut inner = self.lock();
+        if current(&inner, id, generation) {
+            if let Some(entry) = inner.devices.get_mut(id) {
+                entry.last_seen_ms = Some(now_ms());
+            }
+        }
+    }
+
+    /// The session of `generation` ended for `reason`.
+    pub fn detach(&self, id: &str, generation: u64, reason: OnlineReason, detail: Option<String>) {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        if !current(inner, id, generation) {
+            return;
+        }
+        let Some(entry) = inner.devices.get_mut(id) else {
+            return;
+        };
+        entry.session = None;
+        if entry.online() {
+            self.bus.publish(offline_event(
+                id,
+                entry,
+                DeviceState::Offline,
+                reason,
+                detail.clone(),
+            ));
+        }
+        if reason == OnlineReason::GatewayShutdown {
+            // Left as it is in the store: the next start gives the device a grace window.
+            entry.state = DeviceState::Offline;
+            return;
+        }
+        transition(
+            inner,
+            id,
+            DeviceState::Offline,
+            Some(detail.unwrap_or_else(|| reason_text(reason).to_owned())),
+        );
+    }
+
+    /// Stores or replaces a device's credentials; a waiting or refused session retries at once.
+    pub fn set_credentials(&self, id: &str, credentials: Credentials) {
+        let mut inner = self.lock();
+        let entry = inner
+            .devices
+            .entry(id.to_owned())
+            .or_insert_with(|| Entry::new(None));
+        entry.credentials = Some(credentials.clone());
+        if let Some(slot) = &entry.session {
+            slot.credentials.send_replace(Some(credentials));
+        }
+    }
+
+    /// Forgets a device and closes its session.
+    pub fn remove(&self, id: &str) -> bool {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let Some(entry) = inner.devices.get(id) else {
+            return false;
+        };
+        if let Some(slot) = &entry.session {
+            slot.close(OnlineReason::Removed);
+        }
+        if entry.online() {
+            self.bus.publish(offline_event(
+                id,
+                entry,
+                DeviceState::Offline,
+                OnlineReason::Removed,
+                None,
+            ));
+        }
+        if entry.state == DeviceState::Pending {
+            inner.pending -= 1;
+        }
+        inner.devices.remove(id);
+        inner.dirty.remove(id);
+        true
+    }
+
+    /// Devices whose restart grace ran out without them: now offline.
+    pub fn expire_grace(&self, now: Instant) -> usize {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let expired: Vec<String> = inner
+            .devices
+            .iter()
+            .filter(|(_, e)| e.session.is_none() && e.grace_until.is_some_and(|t| t <= now))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &expired {
+            if let Some(entry) = inner.devices.get_mut(id) {
+                entry.grace_until = None;
+                let event = offline_event(
+                    id,
+                    entry,
+                    DeviceState::Offline,
+                    OnlineReason::NotBackAfterRestart,
+                    None,
+                );
+                self.bus.publish(event);
+            }
+            transition(
+                inner,
+                id,
+                DeviceState::Offline,
+                Some(reason_text(OnlineReason::NotBackAfterRestart).to_owned()),
+            );
+        }
+        expired.len()
+    }
+
+    /// Tells every session to close for a gateway shutdown.
+    pub fn shutdown(&self) {
+        for entry in self.lock().devices.values() {
+            if let Some(slot) = &entry.session {
+                slot.close(OnlineReason::GatewayShutdown);
+            }
+        }
+    }
+
+    /// The handle of an online device.
+    pub fn handle(&self, id: &str) -> Option<DeviceHandle> {
+        let inner = self.lock();
+        let entry = inner.devices.get(id)?;
+        entry
+            .session
+            .as_ref()?
+            .handle
+            .clone()
+            .filter(|h| !h.is_closed())
+    }
+
+    /// Whether a device is known (has credentials).
+    pub fn is_known(&self, id: &str) -> bool {
+        self.lock()
+            .devices
+            .get(id)
+            .is_some_and(|e| e.credentials.is_some())
+    }
+
+    /// One device as the API shows it.
+    pub fn view(&self, id: &str) -> Option<DeviceView> {
+        let inner = self.lock();
+        inner.devices.get(id).map(|e| view(id, e))
+    }
+
+    /// Every device, sorted by ID.
+    pub fn list(&self) -> Vec<DeviceView> {
+        let inner = self.lock();
+        let mut views: Vec<DeviceView> = inner.devices.iter().map(|(id, e)| view(id, e)).collect();
+        views.sort_by(|a, b| a.id.cmp(&b.id));
+        views
+    }
+
+    /// Counts per state, for metrics.
+    pub fn counts(&self) -> HashMap<DeviceState, usize> {
+        let mut counts = HashMap::new();
+        for entry in self.lock().devices.values() {
+            *counts.entry(entry.state).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// Takes the state changes not yet written to the store (the latest per device).
+    pub fn take_dirty(&self) -> Vec<StateUpdate> {
+        self.lock()
+            .dirty
+            .drain()
+            .map(|(_, update)| update)
+            .collect()
+    }
+}
+
+fn current(inner: &Inner, id: &str, generation: u64) -> bool {
+    inner
+        .devices
+        .get(id)
+        .and_then(|e| e.session.as_ref())
+        .is_some_and(|s| s.generation == generation)
+}
+
+/// Moves a device to `state`, keeping the pending count and the store queue in step.
+fn transition(inner: &mut Inner, id: &str, state: DeviceState, reason: Option<String>) {
+    let Some(entry) = inner.devices.get_mut(id) else {
+        return;
+    };
+    if entry.state == DeviceState::Pending && state != DeviceState::Pending {
+        inner.pending -= 1;
+    }
+    if entry.state != DeviceState::Pending && state == DeviceState::Pending {
+        inner.pending += 1;
+    }
+    if entry.state != state {
+        entry.since_ms = now_ms();
+    }
+    entry.state = state;
+    entry.reason = reason;
+    inner.dirty.insert(
+        id.to_owned(),
+        StateUpdate {
+            id: id.to_owned(),
+            state,
+            reason: entry.reason.clone(),
+            last_addr: entry.addr.clone(),
+            last_seen_ms: entry.last_seen_ms,
+        },
+    );
+}
+
+fn offline_event(
+    id: &str,
+    entry: &Entry,
+    state: DeviceState,
+    reason: OnlineReason,
+    detail: Option<String>,
+) -> Arc<Event> {
+    Event::new(
+        id,
+        EventKind::OnlineChanged {
+            online: false,
+            state,
+            reason,
+            detail,
+            since_ms: Some(entry.since_ms),
+        },
+    )
+}
+
+fn reason_text(reason: OnlineReason) -> &'static str {
+    match reason {
+        OnlineReason::LoginOk => "logged in",
+        OnlineReason::LoginFailed => "login failed",
+        OnlineReason::KeepaliveLost => "keepalive lost",
+        OnlineReason::SocketClosed => "connection closed",
+        OnlineReason::Replaced => "replaced by a newer registration",
+        OnlineReason::GatewayShutdown => "gateway shut down",
+        OnlineReason::NotBackAfterRestart => "did not register again after a gateway restart",
+        OnlineReason::Removed => "removed",
+        OnlineReason::LoggedOut => "logged out",
+    }
+}
+
+fn view(id: &str, entry: &Entry) -> DeviceView {
+    DeviceView {
+        id: id.to_owned(),
+        online: entry.online(),
+        state: entry.state,
+        addr: entry.addr.clone(),
+        last_seen: entry.last_seen_ms.map(rfc3339),
+        reason: entry.reason.clone(),
+        known: entry.credentials.is_some(),
+        username: entry.credentials.as_ref().map(|c| c.username.clone()),
+        login_protocol: entry.credentials.as_ref().map(|c| c.protocol),
+        since: rfc3339(entry.since_ms),
+    }
+}
+
+/// RFC 3339 UTC with milliseconds.
+pub fn rfc3339(unix_ms: i64) -> String {
+    let time = std::time::UNIX_EPOCH + Duration::from_millis(unix_ms.max(0) as u64);
+    humantime::format_rfc3339_millis(time).to_string()
+}

@@ -1,0 +1,145 @@
+//! Device rows: the credentials an operator supplies and the record the registry keeps.
+
+use rusqlite::Row;
+
+use super::{LoginProtocol, StoreError, validate};
+use crate::secret::{Secret, SecretKey};
+
+/// What an operator supplies to register a device (add or import).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceCredentials {
+    /// The ID the device announces when it registers.
+    pub id: String,
+    /// Login username on the device.
+    pub username: String,
+    /// Login password on the device; sealed at rest.
+    pub password: Secret,
+    /// How to log in.
+    pub login_protocol: LoginProtocol,
+}
+
+impl DeviceCredentials {
+    /// Checks the ID, username and password bounds.
+    pub fn validate(&self) -> Result<(), StoreError> {
+        validate::device_id(&self.id)?;
+        validate::username(&self.id, &self.username)?;
+        validate::password(&self.id, self.password.expose())
+    }
+}
+
+/// A registered device as stored: credentials plus the last known state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRecord {
+    /// The device ID.
+    pub id: String,
+    /// Login username.
+    pub username: String,
+    /// Login password (decrypted).
+    pub password: Secret,
+    /// How to log in.
+    pub login_protocol: LoginProtocol,
+    /// The address it last registered from, e.g. `203.0.113.7:50312`.
+    pub last_addr: Option<String>,
+    /// When it was last seen, in Unix milliseconds.
+    pub last_seen_ms: Option<i64>,
+    /// The last recorded state (`offline` until the engine records another).
+    pub state: String,
+    /// Why it is in that state, e.g. a login failure message.
+    pub reason: Option<String>,
+}
+
+/// A change to a device's credentials; `None` fields are left as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceUpdate {
+    /// New login username.
+    pub username: Option<String>,
+    /// New login password.
+    pub password: Option<Secret>,
+    /// New login protocol.
+    pub login_protocol: Option<LoginProtocol>,
+}
+
+impl DeviceUpdate {
+    /// Checks the bounds of the fields being changed.
+    pub fn validate(&self, id: &str) -> Result<(), StoreError> {
+        if let Some(username) = &self.username {
+            validate::username(id, username)?;
+        }
+        if let Some(password) = &self.password {
+            validate::password(id, password.expose())?;
+        }
+        Ok(())
+    }
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    /// Devices that were not registered before.
+    pub added: usize,
+    /// Devices whose credentials were replaced.
+    pub updated: usize,
+}
+
+/// The columns [`record_from_row`] expects, in order.
+pub(super) const RECORD_COLUMNS: &str =
+    "id, username, password, login_protocol, last_addr, last_seen, state, reason";
+
+/// Associated data that binds a sealed password to its device row.
+pub(super) fn password_context(id: &str) -> Vec<u8> {
+    const PREFIX: &[u8] = b"homeport device password\0";
+    let mut context = Vec::with_capacity(PREFIX.len() + id.len());
+    context.extend_from_slice(PREFIX);
+    context.extend_from_slice(id.as_bytes());
+    context
+}
+
+/// Seals a device's password for storage.
+pub(super) fn seal_password(
+    key: &SecretKey,
+    id: &str,
+    password: &Secret,
+) -> Result<Vec<u8>, StoreError> {
+    key.seal(&password_context(id), password.expose().as_bytes())
+        .map_err(|source| StoreError::Seal {
+            id: id.to_owned(),
+            source,
+        })
+}
+
+/// Decodes a row selected with [`RECORD_COLUMNS`], opening the sealed password.
+pub(super) fn record_from_row(key: &SecretKey, row: &Row<'_>) -> Result<DeviceRecord, StoreError> {
+    let column = |source| StoreError::Sqlite {
+        op: "reading a device row".to_owned(),
+        source,
+    };
+    let id: String = row.get(0).map_err(column)?;
+    let sealed: Vec<u8> = row.get(2).map_err(column)?;
+    let password = key
+        .open(&password_context(&id), &sealed)
+        .map_err(|source| StoreError::Unseal {
+            id: id.clone(),
+            source,
+        })?;
+    let password = String::from_utf8(password).map_err(|_| StoreError::CorruptRow {
+        id: id.clone(),
+        column: "password",
+        value: "(not UTF-8)".to_owned(),
+    })?;
+    let protocol: String = row.get(3).map_err(column)?;
+    let login_protocol = protocol.parse().map_err(|_| StoreError::CorruptRow {
+        id: id.clone(),
+        column: "login_protocol",
+        value: protocol,
+    })?;
+    Ok(DeviceRecord {
+        username: row.get(1).map_err(column)?,
+        password: Secret::from(password),
+        login_protocol,
+        last_addr: row.get(4).map_err(column)?,
+        last_seen_ms: row.get(5).map_err(column)?,
+        state: row.get(6).map_err(column)?,
+        reason: row.get(7).map_err(column)?,
+        id,
+    })
+}

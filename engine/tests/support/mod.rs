@@ -1,0 +1,150 @@
+//! Shared harness for the engine's end-to-end tests: a gateway on loopback with a temporary
+//! data directory, simulated cameras, and waiting for events.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use homeport::device::LoginProtocol;
+use homeport::event::{Event, EventKind, OnlineReason};
+use homeport::gateway::{Gateway, GatewayConfig, device_credentials};
+use homeport::listener::ListenerConfig;
+use homeport::registry::RegistryConfig;
+use homeport::session::SessionConfig;
+use homeport_simulator::camera::RegisterTarget;
+use homeport_simulator::register::{self, RegisterOptions};
+use homeport_simulator::{Camera, CameraConfig, Stats};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+/// How long a test waits for any one thing.
+pub const WAIT: Duration = Duration::from_secs(15);
+
+/// Gateway settings with short timers for tests.
+pub fn config(data: &std::path::Path) -> GatewayConfig {
+    GatewayConfig {
+        register: "127.0.0.1:0".parse().expect("addr"),
+        data: data.to_owned(),
+        registry: RegistryConfig {
+            max_pending: 100,
+            restart_grace: Duration::from_secs(30),
+        },
+        session: SessionConfig {
+            reply_timeout: Duration::from_secs(2),
+            pending_timeout: Duration::from_secs(60),
+            login_backoff_min: Duration::from_millis(200),
+            login_backoff_max: Duration::from_secs(1),
+        },
+        listener: ListenerConfig {
+            announce_timeout: Duration::from_secs(2),
+            max_connections: 1000,
+        },
+    }
+}
+
+/// A gateway with its own temporary data directory.
+pub struct TestGateway {
+    pub gateway: Arc<Gateway>,
+    pub data: tempfile::TempDir,
+}
+
+impl TestGateway {
+    pub async fn start() -> Self {
+        let data = tempfile::tempdir().expect("tempdir");
+        let gateway = Gateway::start(config(data.path()))
+            .await
+            .expect("gateway starts");
+        Self { gateway, data }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.gateway.register_addr().expect("listening")
+    }
+
+    pub async fn add(&self, id: &str, password: &str) {
+        self.gateway
+            .add_device(device_credentials(
+                id,
+                "admin",
+                password,
+                LoginProtocol::Auto,
+            ))
+            .await
+            .expect("added");
+    }
+}
+
+/// A simulated camera registering to `addr`; stops when the token fires.
+pub fn camera(addr: SocketAddr, config: CameraConfig) -> CancellationToken {
+    let cancel = CancellationToken::new();
+    let config = CameraConfig {
+        register: Some(RegisterTarget {
+            address: addr.ip().to_string(),
+            port: addr.port(),
+            device_id: config.device_id.clone(),
+        }),
+        ..config
+    };
+    let options = RegisterOptions {
+        backoff_min: Duration::from_millis(100),
+        backoff_max: Duration::from_millis(500),
+        ..RegisterOptions::default()
+    };
+    tokio::spawn(register::run(
+        Arc::new(Camera::new(config)),
+        options,
+        Arc::new(Stats::default()),
+        cancel.clone(),
+    ));
+    cancel
+}
+
+/// A camera config with the test password.
+pub fn cam(id: &str, password: &str) -> CameraConfig {
+    CameraConfig::new(id, "admin", password)
+}
+
+/// Waits for the first event matching `want`.
+pub async fn wait_for(
+    events: &mut broadcast::Receiver<Arc<Event>>,
+    what: &str,
+    want: impl Fn(&Event) -> bool,
+) -> Arc<Event> {
+    let found = tokio::time::timeout(WAIT, async {
+        loop {
+            match events.recv().await {
+                Ok(event) if want(&event) => return event,
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(n)) => panic!("missed {n} events"),
+                Err(broadcast::error::RecvError::Closed) => panic!("bus closed"),
+            }
+        }
+    })
+    .await;
+    found.unwrap_or_else(|_| panic!("no {what} within {WAIT:?}"))
+}
+
+/// Whether `event` is an online change of `device` to `online` (with `reason`, if given).
+pub fn online_change(
+    event: &Event,
+    device: &str,
+    online: bool,
+    reason: Option<OnlineReason>,
+) -> bool {
+    event.device == device
+        && matches!(&event.kind, EventKind::OnlineChanged { online: o, reason: r, .. } if *o == online && reason.is_none_or(|want| *r == want))
+}
+
+/// Polls `check` until it holds or the wait runs out.
+pub async fn eventually(what: &str, check: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !check() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} did not happen within {WAIT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
