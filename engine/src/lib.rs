@@ -4,8 +4,8 @@
 //! - [`event`] — the typed events (registered, online-changed, alarm).
 //! - [`bus`] — the internal event bus.
 //! - [`secret`] — the data directory's key, sealed passwords, the admin token.
-//! - [`store`] — the embedded SQLite store: devices and their credentials.
 //! - [`device`] — the platform side of a device connection: JSON-RPC link, login, handle.
+//! - [`store`] — the embedded SQLite store: devices and their credentials.
 //! - [`registry`] — every known or connected device, its state and its session.
 //! - [`metrics`] — counters for `/metrics`.
 //! - [`session`] — one registered device's task.
@@ -14,6 +14,7 @@
 //! - [`config`] — the YAML config file and its defaults.
 //! - [`provision`] — pointing a camera's `RegisterServer` at the gateway over a direct login.
 
+pub mod admin;
 pub mod bus;
 pub mod config;
 pub mod device;

@@ -1,6 +1,9 @@
 //! Command-line parsing and dispatch.
 
+pub(crate) mod devices;
+pub(crate) mod provision;
 pub(crate) mod sim;
+pub(crate) mod tap;
 
 use clap::{Parser, Subcommand};
 
@@ -20,6 +23,13 @@ enum Command {
     /// Simulated Dahua cameras: a fleet registering to a platform (--server), or one camera
     /// accepting direct logins (--listen).
     Sim(Box<sim::SimArgs>),
+    /// Manage devices through the admin API: list, add, modify, delete, import, export,
+    /// config, snapshot.
+    Devices(Box<devices::DevicesArgs>),
+    /// Print live events from the admin API, one JSON object per line, until Ctrl-C.
+    Tap(tap::TapArgs),
+    /// Log in to a camera directly and point its DVRIP.RegisterServer at this gateway.
+    Provision(provision::ProvisionArgs),
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` or the verbosity flag.
@@ -41,6 +51,9 @@ pub(crate) fn init_logging(verbose: u8) {
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Sim(args) => sim::run(*args).await,
+        Command::Devices(args) => devices::run(*args).await,
+        Command::Tap(args) => tap::run(args).await,
+        Command::Provision(args) => provision::run(args).await,
     }
 }
 
