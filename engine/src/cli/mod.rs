@@ -2,6 +2,7 @@
 
 pub(crate) mod devices;
 pub(crate) mod provision;
+pub(crate) mod run;
 pub(crate) mod sim;
 pub(crate) mod tap;
 
@@ -20,6 +21,9 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the gateway: register listener, device sessions, admin API (embedded defaults:
+    /// no external server needed).
+    Run(Box<run::RunArgs>),
     /// Simulated Dahua cameras: a fleet registering to a platform (--server), or one camera
     /// accepting direct logins (--listen).
     Sim(Box<sim::SimArgs>),
@@ -50,6 +54,7 @@ pub(crate) fn init_logging(verbose: u8) {
 /// Runs the parsed command.
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Run(args) => run::run(*args).await,
         Command::Sim(args) => sim::run(*args).await,
         Command::Devices(args) => devices::run(*args).await,
         Command::Tap(args) => tap::run(args).await,
