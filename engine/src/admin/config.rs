@@ -20,7 +20,10 @@ pub(super) async fn get(
 ) -> Result<Json<Value>, ApiError> {
     check_name(&name)?;
     let handle = online(&state, &id)?;
-    let table = handle.get_config(&name).await.map_err(|e| ApiError::command(&id, &e))?;
+    let table = handle
+        .get_config(&name)
+        .await
+        .map_err(|e| ApiError::command(&id, &e))?;
     Ok(Json(table))
 }
 
@@ -50,7 +53,9 @@ pub(super) async fn update(
 fn check_name(name: &str) -> Result<(), ApiError> {
     let valid = !name.is_empty()
         && name.len() <= MAX_NAME
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
     if valid {
         Ok(())
     } else {

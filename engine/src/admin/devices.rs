@@ -78,8 +78,7 @@ pub(super) async fn modify(
     Path(id): Path<String>,
     Json(change): Json<DeviceChange>,
 ) -> Result<Json<DeviceView>, ApiError> {
-    if change.username.is_none() && change.password.is_none() && change.login_protocol.is_none()
-    {
+    if change.username.is_none() && change.password.is_none() && change.login_protocol.is_none() {
         return Err(ApiError::bad_request(
             "nothing to change: give username, password or login_protocol",
         ));
@@ -122,9 +121,14 @@ pub(super) fn online(state: &AppState, id: &str) -> Result<DeviceHandle, ApiErro
     if let Some(handle) = registry.handle(id) {
         return Ok(handle);
     }
-    let view = registry.view(id).ok_or_else(|| ApiError::unknown_device(id))?;
+    let view = registry
+        .view(id)
+        .ok_or_else(|| ApiError::unknown_device(id))?;
     Err(ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
-        format!("device {id:?} is not online (state: {})", view.state.as_str()),
+        format!(
+            "device {id:?} is not online (state: {})",
+            view.state.as_str()
+        ),
     ))
 }

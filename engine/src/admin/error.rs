@@ -18,7 +18,10 @@ pub(crate) struct ApiError {
 impl ApiError {
     /// An error with any status.
     pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, message: message.into() }
+        Self {
+            status,
+            message: message.into(),
+        }
     }
 
     /// 400: the request itself is wrong; the message names the field or row.
@@ -52,23 +55,17 @@ impl ApiError {
     }
 
     /// The HTTP status.
+    #[cfg(test)]
     pub(crate) fn status(&self) -> StatusCode {
         self.status
     }
 
     /// The message.
+    #[cfg(test)]
     pub(crate) fn message(&self) -> &str {
         &self.message
     }
 }
-
-impl std::fmt::Display for ApiError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}", self.status.as_u16(), self.message)
-    }
-}
-
-impl std::error::Error for ApiError {}
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
@@ -94,16 +91,35 @@ mod tests {
     #[test]
     fn command_errors_map_to_gateway_statuses() {
         let status = |e: CommandError| ApiError::command("cam", &e).status();
-        assert_eq!(status(CommandError::NotOnline), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(status(CommandError::Timeout(std::time::Duration::from_secs(1))), StatusCode::GATEWAY_TIMEOUT);
-        let refused = CommandError::Device { method: "m".to_owned(), code: 1, message: "no".to_owned() };
+        assert_eq!(
+            status(CommandError::NotOnline),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            status(CommandError::Timeout(std::time::Duration::from_secs(1))),
+            StatusCode::GATEWAY_TIMEOUT
+        );
+        let refused = CommandError::Device {
+            method: "m".to_owned(),
+            code: 1,
+            message: "no".to_owned(),
+        };
         assert_eq!(status(refused), StatusCode::BAD_GATEWAY);
     }
 
     #[test]
     fn store_errors_map_to_client_statuses() {
-        assert_eq!(ApiError::from(StoreError::Invalid("bad".to_owned())).status(), StatusCode::BAD_REQUEST);
-        assert_eq!(ApiError::from(StoreError::AlreadyExists { id: "a".to_owned() }).status(), StatusCode::CONFLICT);
-        assert_eq!(ApiError::from(StoreError::NotFound { id: "a".to_owned() }).status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            ApiError::from(StoreError::Invalid("bad".to_owned())).status(),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            ApiError::from(StoreError::AlreadyExists { id: "a".to_owned() }).status(),
+            StatusCode::CONFLICT
+        );
+        assert_eq!(
+            ApiError::from(StoreError::NotFound { id: "a".to_owned() }).status(),
+            StatusCode::NOT_FOUND
+        );
     }
 }

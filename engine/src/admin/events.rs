@@ -67,12 +67,18 @@ impl Filter {
                     .collect::<Result<Vec<_>, _>>()?,
             ),
         };
-        Ok(Self { device: query.device, kinds })
+        Ok(Self {
+            device: query.device,
+            kinds,
+        })
     }
 
     fn matches(&self, event: &Event) -> bool {
         self.device.as_ref().is_none_or(|d| *d == event.device)
-            && self.kinds.as_ref().is_none_or(|k| k.contains(&event.kind_name()))
+            && self
+                .kinds
+                .as_ref()
+                .is_none_or(|k| k.contains(&event.kind_name()))
     }
 }
 
@@ -83,25 +89,35 @@ pub(super) async fn events(
     Query(query): Query<EventQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     let filter = Filter::parse(query)?;
-    let permit = Arc::clone(&state.event_streams).try_acquire_owned().map_err(|_| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too many event streams are open; close one and retry",
-        )
-    })?;
+    let permit = Arc::clone(&state.event_streams)
+        .try_acquire_owned()
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many event streams are open; close one and retry",
+            )
+        })?;
     // Subscribed before the response starts, so the client sees everything after it.
     let receiver = state.gateway.bus().subscribe();
     let hello = stream::once(async { Ok(SseEvent::default().comment("subscribed")) });
     let events = stream::unfold((receiver, filter, permit), next_message).map(Ok);
-    let stop = shutdown.map(|Extension(Shutdown(token))| token).unwrap_or_default();
+    let stop = shutdown
+        .map(|Extension(Shutdown(token))| token)
+        .unwrap_or_default();
     let body = hello.chain(events).take_until(stop.cancelled_owned());
     Ok(Sse::new(body).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
 }
 
-type Subscription = (broadcast::Receiver<Arc<Event>>, Filter, OwnedSemaphorePermit);
+type Subscription = (
+    broadcast::Receiver<Arc<Event>>,
+    Filter,
+    OwnedSemaphorePermit,
+);
 
 /// The next message for a subscriber; `None` when the bus is gone.
-async fn next_message((mut receiver, filter, permit): Subscription) -> Option<(SseEvent, Subscription)> {
+async fn next_message(
+    (mut receiver, filter, permit): Subscription,
+) -> Option<(SseEvent, Subscription)> {
     loop {
         let message = match receiver.recv().await {
             Ok(event) if filter.matches(&event) => message(&event),
@@ -117,7 +133,10 @@ async fn next_message((mut receiver, filter, permit): Subscription) -> Option<(S
 
 fn message(event: &Event) -> SseEvent {
     match serde_json::to_string(event) {
-        Ok(data) => SseEvent::default().event(event.kind_name()).id(event.id.to_string()).data(data),
+        Ok(data) => SseEvent::default()
+            .event(event.kind_name())
+            .id(event.id.to_string())
+            .data(data),
         Err(e) => SseEvent::default().comment(format!("event {} not serialisable: {e}", event.id)),
     }
 }
@@ -140,18 +159,37 @@ mod tests {
 
     #[test]
     fn filters_match_device_and_kinds() {
-        let query = EventQuery { device: Some("cam1".to_owned()), kind: Some("alarm, registered".to_owned()) };
+        let query = EventQuery {
+            device: Some("cam1".to_owned()),
+            kind: Some("alarm, registered".to_owned()),
+        };
         let filter = Filter::parse(query).expect("valid");
         assert!(filter.matches(&registered("cam1")));
         assert!(!filter.matches(&registered("cam2")));
-        let query = EventQuery { device: None, kind: Some("online-changed".to_owned()) };
-        assert!(!Filter::parse(query).expect("valid").matches(&registered("cam1")));
+        let query = EventQuery {
+            device: None,
+            kind: Some("online-changed".to_owned()),
+        };
+        assert!(
+            !Filter::parse(query)
+                .expect("valid")
+                .matches(&registered("cam1"))
+        );
     }
 
     #[test]
     fn unknown_kinds_are_refused_with_the_choices() {
-        let query = EventQuery { device: None, kind: Some("alarms".to_owned()) };
+        let query = EventQuery {
+            device: None,
+            kind: Some("alarms".to_owned()),
+        };
         let error = Filter::parse(query).expect_err("unknown kind");
-        assert!(error.message().contains("registered, online_changed, alarm"), "{}", error.message());
+        assert!(
+            error
+                .message()
+                .contains("registered, online_changed, alarm"),
+            "{}",
+            error.message()
+        );
     }
 }

@@ -96,5 +96,7 @@ fn csv(rows: &[Exported<'_>], secrets: bool) -> Result<Vec<u8>, ApiError> {
         fields.push(row.login_protocol.as_str());
         writer.write_record(&fields).map_err(write_error)?;
     }
-    writer.into_inner().map_err(|e| ApiError::internal(format!("writing CSV: {e}")))
+    writer
+        .into_inner()
+        .map_err(|e| ApiError::internal(format!("writing CSV: {e}")))
 }

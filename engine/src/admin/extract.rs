@@ -15,12 +15,21 @@ use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 
-/// A rejection's status and text as an [`ApiError`]; an oversize body says so plainly.
+/// A rejection's status and text as an [`ApiError`]. Well-formed JSON of the wrong shape is
+/// a 400 like any other bad input (axum says 422); an oversize body says so plainly.
 fn rejected(status: StatusCode, text: String) -> ApiError {
-    if status == StatusCode::PAYLOAD_TOO_LARGE {
-        return ApiError::new(status, "request body is too large");
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            status,
+            format!(
+                "request body is too large (limit {} MiB, {} MiB for imports)",
+                super::MAX_BODY >> 20,
+                super::MAX_IMPORT_BODY >> 20
+            ),
+        ),
+        StatusCode::UNPROCESSABLE_ENTITY => ApiError::bad_request(text),
+        _ => ApiError::new(status, text),
     }
-    ApiError::new(status, text)
 }
 
 /// A JSON request body, or a JSON response.

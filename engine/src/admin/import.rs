@@ -43,12 +43,19 @@ pub(super) async fn import(
         Format::Csv => parse_csv(&body)?,
         Format::Json => parse_json(&body)?,
     };
-    check(&rows)?;
     let count = rows.len();
     let devices = rows.into_iter().map(|row| row.device).collect();
     let report = state.gateway.import_devices(devices).await?;
-    tracing::info!(count, added = report.added, updated = report.updated, "devices imported");
-    Ok(Json(Imported { added: report.added, updated: report.updated }))
+    tracing::info!(
+        count,
+        added = report.added,
+        updated = report.updated,
+        "devices imported"
+    );
+    Ok(Json(Imported {
+        added: report.added,
+        updated: report.updated,
+    }))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,9 +69,19 @@ impl Format {
     fn of(headers: &HeaderMap, body: &[u8]) -> Result<Self, ApiError> {
         let Some(value) = headers.get(header::CONTENT_TYPE) else {
             let first = body.iter().find(|b| !b.is_ascii_whitespace());
-            return Ok(if first == Some(&b'[') { Self::Json } else { Self::Csv });
+            return Ok(if first == Some(&b'[') {
+                Self::Json
+            } else {
+                Self::Csv
+            });
         };
-        let media = value.to_str().unwrap_or("").split(';').next().unwrap_or("").trim();
+        let media = value
+            .to_str()
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim();
         let media = media.to_ascii_lowercase();
         match media.as_str() {
             "text/csv" | "application/csv" => Ok(Self::Csv),
@@ -106,18 +123,18 @@ fn at(place: Place, message: impl fmt::Display) -> ApiError {
 }
 
 fn parse_json(body: &[u8]) -> Result<Vec<Row>, ApiError> {
-    let entries: Vec<Value> = serde_json::from_slice(body).map_err(|e| {
-        ApiError::bad_request(format!("expected a JSON array of devices: {e}"))
-    })?;
-    entries
-        .into_iter()
-        .enumerate()
-        .map(|(index, entry)| {
-            let place = Place::Entry(index + 1);
-            let device: NewDevice = serde_json::from_value(entry).map_err(|e| at(place, e))?;
-            Ok(Row { place, device: device.into() })
-        })
-        .collect()
+    let entries: Vec<Value> = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("expected a JSON array of devices: {e}")))?;
+    let mut rows = Rows::with_capacity(entries.len());
+    for (index, entry) in entries.into_iter().enumerate() {
+        let place = Place::Entry(index + 1);
+        let device: NewDevice = serde_json::from_value(entry).map_err(|e| at(place, e))?;
+        rows.push(Row {
+            place,
+            device: device.into(),
+        })?;
+    }
+    Ok(rows.rows)
 }
 
 /// Which field of a record holds which column.
@@ -131,13 +148,21 @@ struct Columns {
     width: Option<usize>,
 }
 
-const POSITIONAL: Columns =
-    Columns { id: 0, username: 1, password: 2, login_protocol: Some(3), width: None };
+const POSITIONAL: Columns = Columns {
+    id: 0,
+    username: 1,
+    password: 2,
+    login_protocol: Some(3),
+    width: None,
+};
 
 impl Columns {
     /// A first row is a header when every field is a column name and one of them is `id`.
     fn header(record: &csv::StringRecord, place: Place) -> Result<Option<Self>, ApiError> {
-        let names: Vec<String> = record.iter().map(|f| f.trim().to_ascii_lowercase()).collect();
+        let names: Vec<String> = record
+            .iter()
+            .map(|f| f.trim().to_ascii_lowercase())
+            .collect();
         if !names.iter().any(|n| n == "id") || !names.iter().all(|n| COLUMNS.contains(&n.as_str()))
         {
             return Ok(None);
@@ -145,7 +170,10 @@ impl Columns {
         let find = |name: &str| names.iter().position(|n| n == name);
         for (i, name) in names.iter().enumerate() {
             if find(name) != Some(i) {
-                return Err(at(place, format!("column {name:?} appears twice in the header")));
+                return Err(at(
+                    place,
+                    format!("column {name:?} appears twice in the header"),
+                ));
             }
         }
         let need = |name: &str| {
@@ -177,14 +205,20 @@ impl Columns {
                 || "3 or 4 (id,username,password[,login_protocol])".to_owned(),
                 |w| w.to_string(),
             );
-            return Err(at(place, format!("expected {expected} fields, found {}", record.len())));
+            return Err(at(
+                place,
+                format!("expected {expected} fields, found {}", record.len()),
+            ));
         }
         let field = |i: usize| record.get(i).unwrap_or("");
         let protocol = self.login_protocol.map(field).map(str::trim).unwrap_or("");
         let login_protocol = if protocol.is_empty() {
             LoginProtocol::default()
         } else {
-            protocol.to_ascii_lowercase().parse().map_err(|e| at(place, e))?
+            protocol
+                .to_ascii_lowercase()
+                .parse()
+                .map_err(|e| at(place, e))?
         };
         Ok(Row {
             place,
@@ -206,10 +240,14 @@ fn parse_csv(body: &[u8]) -> Result<Vec<Row>, ApiError> {
         .flexible(true)
         .from_reader(body);
     let mut columns = None;
-    let mut rows = Vec::new();
+    let mut rows = Rows::with_capacity(0);
     for (index, record) in reader.records().enumerate() {
         let record = record.map_err(|e| ApiError::bad_request(csv_error(&e)))?;
-        let place = Place::Line(record.position().map_or(index as u64 + 1, csv::Position::line));
+        let place = Place::Line(
+            record
+                .position()
+                .map_or(index as u64 + 1, csv::Position::line),
+        );
         let columns = match columns {
             Some(columns) => columns,
             None => {
@@ -221,37 +259,55 @@ fn parse_csv(body: &[u8]) -> Result<Vec<Row>, ApiError> {
                 POSITIONAL
             }
         };
-        rows.push(columns.row(&record, place)?);
+        rows.push(columns.row(&record, place)?)?;
     }
-    Ok(rows)
+    Ok(rows.rows)
 }
 
 /// With `flexible` set the reader's only error on a byte slice is a field that is not UTF-8.
 fn csv_error(error: &csv::Error) -> String {
     match error.kind() {
-        csv::ErrorKind::Utf8 { pos: Some(position), .. } => {
+        csv::ErrorKind::Utf8 {
+            pos: Some(position),
+            ..
+        } => {
             format!("line {}: a field is not valid UTF-8", position.line())
         }
         _ => format!("not valid CSV: {error}"),
     }
 }
 
-/// Checks every row's bounds and that no ID appears twice, before anything is written.
-fn check(rows: &[Row]) -> Result<(), ApiError> {
-    let mut seen: HashMap<&str, Place> = HashMap::with_capacity(rows.len());
-    for row in rows {
+/// Rows checked one by one as they are read — bounds, and no ID twice — so the first bad row
+/// is the one reported, and nothing is written unless all are good.
+#[derive(Debug)]
+struct Rows {
+    rows: Vec<Row>,
+    seen: HashMap<String, Place>,
+}
+
+impl Rows {
+    fn with_capacity(capacity: usize) -> Self {
+        Self {
+            rows: Vec::with_capacity(capacity),
+            seen: HashMap::with_capacity(capacity),
+        }
+    }
+
+    fn push(&mut self, row: Row) -> Result<(), ApiError> {
         row.device.validate().map_err(|e| match e {
             StoreError::Invalid(message) => at(row.place, message),
             other => ApiError::from(other),
         })?;
-        if let Some(first) = seen.insert(row.device.id.as_str(), row.place) {
-            return Err(at(
-                row.place,
-                format!("device {:?} appears again (first at {first})", row.device.id),
-            ));
+        if let Some(first) = self.seen.insert(row.device.id.clone(), row.place) {
+            let message = format!(
+                "device {:?} appears again (first at {first})",
+                row.device.id
+            );
+            return Err(at(row.place, message));
         }
+        self.rows.push(row);
+        Ok(())
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -281,8 +337,8 @@ mod tests {
 
     #[test]
     fn csv_header_columns_may_come_in_any_order() {
-        let rows = parse_csv(b"login_protocol,password,id,username\ndhip,pw,cam1,root\n")
-            .expect("parses");
+        let rows =
+            parse_csv(b"login_protocol,password,id,username\ndhip,pw,cam1,root\n").expect("parses");
         assert_eq!(rows[0].device.id, "cam1");
         assert_eq!(rows[0].device.username, "root");
         assert_eq!(rows[0].device.password.expose(), "pw");
@@ -298,25 +354,43 @@ mod tests {
     #[test]
     fn csv_errors_name_the_line() {
         let error = parse_csv(b"cam1,admin,pw\ncam2,admin\n").expect_err("short row");
-        assert!(error.message().starts_with("line 2: expected 3 or 4"), "{}", error.message());
+        assert!(
+            error.message().starts_with("line 2: expected 3 or 4"),
+            "{}",
+            error.message()
+        );
         let error = parse_csv(b"cam1,admin,pw,telnet\n").expect_err("bad protocol");
-        assert!(error.message().starts_with("line 1: "), "{}", error.message());
+        assert!(
+            error.message().starts_with("line 1: "),
+            "{}",
+            error.message()
+        );
     }
 
     #[test]
-    fn every_row_is_checked_before_anything_is_written() {
-        let rows = parse_csv(b"cam1,admin,pw\ncam2,,pw\n").expect("parses");
-        let error = check(&rows).expect_err("empty user");
-        assert!(error.message().starts_with("line 2: "), "{}", error.message());
-        let rows = parse_csv(b"cam1,admin,pw\ncam1,admin,pw\n").expect("parses");
-        let error = check(&rows).expect_err("duplicate");
-        assert!(error.message().contains("first at line 1"), "{}", error.message());
+    fn the_first_bad_row_is_reported_whatever_is_wrong_with_it() {
+        let error = parse_csv(b"cam1,admin,pw\ncam2,,pw\ncam3\n").expect_err("empty user");
+        assert!(
+            error.message().starts_with("line 2: "),
+            "{}",
+            error.message()
+        );
+        let error = parse_csv(b"cam1,admin,pw\ncam1,admin,pw\n").expect_err("duplicate");
+        assert!(
+            error.message().contains("first at line 1"),
+            "{}",
+            error.message()
+        );
     }
 
     #[test]
     fn json_errors_name_the_entry_and_field() {
         let error = parse_json(br#"[{"id":"a","username":"u","password":"p"},{"id":"b","username":"u","password":"p","x":1}]"#)
             .expect_err("unknown field");
-        assert!(error.message().starts_with("entry 2: unknown field `x`"), "{}", error.message());
+        assert!(
+            error.message().starts_with("entry 2: unknown field `x`"),
+            "{}",
+            error.message()
+        );
     }
 }

@@ -28,12 +28,17 @@ pub(super) struct Listeners {
 
 fn register_state(state: &AppState) -> ListenerState {
     let addr = state.gateway.register_addr();
-    ListenerState { listening: addr.is_some(), addr: addr.map(|a| a.to_string()) }
+    ListenerState {
+        listening: addr.is_some(),
+        addr: addr.map(|a| a.to_string()),
+    }
 }
 
 /// `GET /api/listeners`.
 pub(super) async fn list(State(state): State<AppState>) -> Json<Listeners> {
-    Json(Listeners { register: register_state(&state) })
+    Json(Listeners {
+        register: register_state(&state),
+    })
 }
 
 /// `POST /api/listeners/register/stop`: new cameras are refused; connected ones stay.
@@ -46,9 +51,10 @@ pub(super) async fn stop(State(state): State<AppState>) -> Json<ListenerState> {
 pub(super) async fn start(State(state): State<AppState>) -> Result<Json<ListenerState>, ApiError> {
     match state.gateway.start_listening().await {
         Ok(_) => Ok(Json(register_state(&state))),
-        Err(e @ GatewayError::Bind { .. }) => {
-            Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))
-        }
+        Err(e @ GatewayError::Bind { .. }) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            e.to_string(),
+        )),
         Err(e) => Err(ApiError::internal(e.to_string())),
     }
 }

@@ -86,7 +86,9 @@ pub fn router(gateway: Arc<Gateway>, token: String) -> Router {
         .route("/api/devices/export", get(export::export))
         .route(
             "/api/devices/{id}",
-            get(devices::show).put(devices::modify).delete(devices::delete),
+            get(devices::show)
+                .put(devices::modify)
+                .delete(devices::delete),
         )
         .route(
             "/api/devices/{id}/config/{name}",
@@ -159,9 +161,10 @@ async fn authenticate(State(state): State<AppState>, request: Request, next: Nex
     } else {
         r#"Bearer realm="homeport""#
     };
-    response
-        .headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(challenge),
+    );
     response
 }
 
@@ -175,6 +178,10 @@ async fn no_such_endpoint(request: Request) -> ApiError {
 async fn method_not_allowed(request: Request) -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        format!("{} is not allowed on {}", request.method(), request.uri().path()),
+        format!(
+            "{} is not allowed on {}",
+            request.method(),
+            request.uri().path()
+        ),
     )
 }

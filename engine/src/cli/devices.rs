@@ -1,0 +1,366 @@
+//! `homeport devices …`: the operator's device commands, as a client of the admin API.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use homeport::admin::client::{self, AdminClient, DeviceChange, Format, NewDevice};
+use homeport::device::LoginProtocol;
+use homeport::secret::{ADMIN_TOKEN_ENV, ADMIN_TOKEN_FILE};
+
+/// Where the admin API is and how to authenticate to it.
+#[derive(Debug, Args)]
+pub(crate) struct Connect {
+    /// The admin API (http://HOST:PORT).
+    #[arg(long, value_name = "URL", global = true, default_value = client::DEFAULT_URL)]
+    admin: String,
+    /// The admin token [default: $HOMEPORT_ADMIN_TOKEN, else <DATA>/admin.token].
+    #[arg(long, value_name = "TOKEN", global = true)]
+    token: Option<String>,
+    /// The gateway's data directory, to read admin.token from.
+    #[arg(long, value_name = "DIR", global = true, default_value = "./data")]
+    data: PathBuf,
+}
+
+impl Connect {
+    /// A client with the token from the flag, the environment or the data directory.
+    pub(crate) fn client(&self) -> anyhow::Result<AdminClient> {
+        let token = match self.token.clone().filter(|t| !t.trim().is_empty()) {
+            Some(token) => token,
+            None => match std::env::var(ADMIN_TOKEN_ENV)
+                .ok()
+                .filter(|t| !t.trim().is_empty())
+            {
+                Some(token) => token,
+                None => read_token_file(&self.data)?,
+            },
+        };
+        Ok(AdminClient::new(&self.admin, token.trim())?)
+    }
+}
+
+fn read_token_file(data: &Path) -> anyhow::Result<String> {
+    let path = data.join(ADMIN_TOKEN_FILE);
+    let token = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "no admin token: pass --token, set {ADMIN_TOKEN_ENV}, or point --data at the \
+             gateway's data directory (cannot read {})",
+            path.display()
+        )
+    })?;
+    Ok(token.trim().to_owned())
+}
+
+/// Options of `homeport devices`.
+#[derive(Debug, Args)]
+pub(crate) struct DevicesArgs {
+    #[command(flatten)]
+    connect: Connect,
+    #[command(subcommand)]
+    command: DevicesCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum DevicesCommand {
+    /// List every device with its state.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a device; a connection waiting for it logs in at once.
+    Add {
+        /// The ID the device announces.
+        id: String,
+        /// Login user.
+        #[arg(long)]
+        user: String,
+        /// Login password.
+        #[arg(
+            long,
+            allow_hyphen_values = true,
+            required_unless_present = "password_stdin"
+        )]
+        password: Option<String>,
+        /// Read the password from the first line of standard input instead.
+        #[arg(long, conflicts_with = "password")]
+        password_stdin: bool,
+        /// Login protocol.
+        #[arg(long, value_enum)]
+        protocol: Option<Protocol>,
+    },
+    /// Change a device's credentials.
+    Modify {
+        /// Device ID.
+        id: String,
+        /// New login user.
+        #[arg(long)]
+        user: Option<String>,
+        /// New login password.
+        #[arg(long, allow_hyphen_values = true)]
+        password: Option<String>,
+        /// New login protocol.
+        #[arg(long, value_enum)]
+        protocol: Option<Protocol>,
+    },
+    /// Delete a device and close its session.
+    Delete {
+        /// Device ID.
+        id: String,
+    },
+    /// Add or replace devices from a .csv (id,username,password[,login_protocol]) or .json
+    /// file, all or nothing.
+    Import {
+        /// The file.
+        file: PathBuf,
+    },
+    /// Export every device (passwords only with --secrets).
+    Export {
+        /// File format.
+        #[arg(long, value_enum, default_value_t = FileFormat::Json)]
+        format: FileFormat,
+        /// Include passwords (needed to import the file again).
+        #[arg(long)]
+        secrets: bool,
+        /// Write here instead of standard output.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Print a device's config table, or change it with --set (fields not named are kept).
+    Config {
+        /// Device ID.
+        id: String,
+        /// Table name, e.g. DVRIP.
+        name: String,
+        /// A JSON object merged into the table, e.g. '{"RegisterServer":{"Enable":true}}'.
+        #[arg(long, value_name = "JSON")]
+        set: Option<String>,
+    },
+    /// Save a JPEG snapshot of a device's channel.
+    Snapshot {
+        /// Device ID.
+        id: String,
+        /// Video channel (0-based).
+        #[arg(long, default_value_t = 0)]
+        channel: u32,
+        /// The file to write.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
+}
+
+/// A login protocol on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Protocol {
+    /// DHIP two-step login.
+    Dhip,
+    /// DVRIP realm login.
+    Dvrip,
+    /// DHIP, falling back to DVRIP.
+    Auto,
+}
+
+impl From<Protocol> for LoginProtocol {
+    fn from(protocol: Protocol) -> Self {
+        match protocol {
+            Protocol::Dhip => Self::Dhip,
+            Protocol::Dvrip => Self::Dvrip,
+            Protocol::Auto => Self::Auto,
+        }
+    }
+}
+
+/// An import or export file format.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FileFormat {
+    /// A JSON array of objects.
+    Json,
+    /// CSV with a header row.
+    Csv,
+}
+
+impl From<FileFormat> for Format {
+    fn from(format: FileFormat) -> Self {
+        match format {
+            FileFormat::Json => Self::Json,
+            FileFormat::Csv => Self::Csv,
+        }
+    }
+}
+
+/// Runs a `homeport devices` command.
+pub(crate) async fn run(args: DevicesArgs) -> anyhow::Result<()> {
+    let client = args.connect.client()?;
+    match args.command {
+        DevicesCommand::List { json } => {
+            let devices = client.devices().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&devices)?);
+            } else {
+                print_table(&devices);
+            }
+        }
+        DevicesCommand::Add {
+            id,
+            user,
+            password,
+            password_stdin,
+            protocol,
+        } => {
+            let password = match password {
+                Some(password) => password,
+                None if password_stdin => read_password()?,
+                None => bail!("give --password or --password-stdin"),
+            };
+            let device = NewDevice {
+                id,
+                username: user,
+                password,
+                login_protocol: protocol.map(Into::into),
+            };
+            let view = client.add_device(&device).await?;
+            println!("added {} ({})", view.id, view.state);
+        }
+        DevicesCommand::Modify {
+            id,
+            user,
+            password,
+            protocol,
+        } => {
+            let change = DeviceChange {
+                username: user,
+                password,
+                login_protocol: protocol.map(Into::into),
+            };
+            if change.username.is_none()
+                && change.password.is_none()
+                && change.login_protocol.is_none()
+            {
+                bail!("nothing to change: give --user, --password or --protocol");
+            }
+            let view = client.modify_device(&id, &change).await?;
+            println!("modified {} ({})", view.id, view.state);
+        }
+        DevicesCommand::Delete { id } => {
+            client.delete_device(&id).await?;
+            println!("deleted {id}");
+        }
+        DevicesCommand::Import { file } => {
+            let format = match file
+                .extension()
+                .and_then(|e| e.to_str())
+                .map(str::to_ascii_lowercase)
+            {
+                Some(ext) if ext == "csv" => Format::Csv,
+                Some(ext) if ext == "json" => Format::Json,
+                _ => bail!("{}: expected a .csv or .json file", file.display()),
+            };
+            let body =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let report = client
+                .import(body, format)
+                .await
+                .with_context(|| format!("importing {}", file.display()))?;
+            println!(
+                "imported {}: {} added, {} updated",
+                file.display(),
+                report.added,
+                report.updated
+            );
+        }
+        DevicesCommand::Export {
+            format,
+            secrets,
+            output,
+        } => {
+            let body = client.export(format.into(), secrets).await?;
+            write_output(output.as_deref(), &body)?;
+        }
+        DevicesCommand::Config { id, name, set } => {
+            let table = match set {
+                Some(patch) => {
+                    let patch: serde_json::Value =
+                        serde_json::from_str(&patch).context("--set is not valid JSON")?;
+                    if !patch.is_object() {
+                        bail!("--set must be a JSON object naming the fields to change");
+                    }
+                    client.update_config(&id, &name, &patch).await?
+                }
+                None => client.config(&id, &name).await?,
+            };
+            println!("{}", serde_json::to_string_pretty(&table)?);
+        }
+        DevicesCommand::Snapshot {
+            id,
+            channel,
+            output,
+        } => {
+            let image = client.snapshot(&id, channel).await?;
+            std::fs::write(&output, &image)
+                .with_context(|| format!("cannot write {}", output.display()))?;
+            eprintln!("saved {} bytes to {}", image.len(), output.display());
+        }
+    }
+    Ok(())
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_owned())
+}
+
+fn write_output(output: Option<&Path>, body: &[u8]) -> anyhow::Result<()> {
+    match output {
+        Some(path) => {
+            std::fs::write(path, body).with_context(|| format!("cannot write {}", path.display()))
+        }
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(body)?;
+            if !body.ends_with(b"\n") {
+                stdout.write_all(b"\n")?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Columns sized to their widest cell; the reason last, as it may be long.
+fn print_table(devices: &[client::Device]) {
+    let rows: Vec<[String; 5]> = devices
+        .iter()
+        .map(|d| {
+            [
+                d.id.clone(),
+                d.state.clone(),
+                d.addr.clone().unwrap_or_else(|| "-".to_owned()),
+                d.last_seen.clone().unwrap_or_else(|| "-".to_owned()),
+                d.reason.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let header = ["ID", "STATE", "ADDRESS", "LAST SEEN", "REASON"].map(str::to_owned);
+    let mut widths = header.clone().map(|h| h.chars().count());
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    for row in std::iter::once(&header).chain(&rows) {
+        let line = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect::<Vec<_>>()
+            .join("  ");
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+    if rows.is_empty() {
+        let _ = writeln!(out, "(no devices)");
+    }
+}

@@ -1,0 +1,780 @@
+//! The admin HTTP API end to end: a gateway with a temporary data directory, the API on a
+//! loopback port, simulated cameras registering for real, and plain HTTP requests.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use homeport::admin::client::{AdminClient, Message};
+use homeport::admin::{router, serve};
+use homeport::event::{Event, EventKind};
+use reqwest::{Method, RequestBuilder, StatusCode, header};
+use serde_json::{Value, json};
+use support::{TestGateway, cam, camera};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+const TOKEN: &str = "test-token-0123456789";
+/// How long a test waits for a device to reach a state.
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A gateway with its admin API served on a loopback port.
+struct Api {
+    gw: TestGateway,
+    base: String,
+    http: reqwest::Client,
+    stop: CancellationToken,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+impl Api {
+    async fn start() -> Self {
+        let gw = TestGateway::start().await;
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let stop = CancellationToken::new();
+        let app = router(Arc::clone(&gw.gateway), TOKEN.to_owned());
+        let server = tokio::spawn(serve(listener, app, stop.clone()));
+        Self {
+            gw,
+            base,
+            http: reqwest::Client::new(),
+            stop,
+            server: Some(server),
+        }
+    }
+
+    /// A request with the right token.
+    fn req(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(TOKEN)
+    }
+
+    /// Sends and returns the status and the JSON body (`null` when empty).
+    async fn call(&self, request: RequestBuilder) -> (StatusCode, Value) {
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let body = response.bytes().await.expect("body");
+        let value = if body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&body)
+                .unwrap_or_else(|e| panic!("{status}: body is not JSON ({e}): {body:?}"))
+        };
+        (status, value)
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(self.req(Method::GET, path)).await
+    }
+
+    async fn send_json(&self, method: Method, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(self.req(method, path).json(&body)).await
+    }
+
+    async fn add(&self, id: &str, password: &str) {
+        let body = json!({"id": id, "username": "admin", "password": password});
+        let (status, view) = self.send_json(Method::POST, "/api/devices", body).await;
+        assert_eq!(status, StatusCode::CREATED, "{view}");
+    }
+
+    /// Polls `GET /api/devices/{id}` until its state is `state`.
+    async fn wait_state(&self, id: &str, state: &str) -> Value {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let (status, view) = self.get(&format!("/api/devices/{id}")).await;
+            if status == StatusCode::OK && view["state"] == state {
+                return view;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{id} never became {state}: {status} {view}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// A device added and its camera online.
+    async fn online_camera(&self, id: &str) -> CancellationToken {
+        self.add(id, "pw").await;
+        let stop = camera(self.gw.addr(), cam(id, "pw"));
+        self.wait_state(id, "online").await;
+        stop
+    }
+
+    fn client(&self) -> AdminClient {
+        AdminClient::new(&self.base, TOKEN).expect("client")
+    }
+}
+
+/// The next message of an event stream, within the wait.
+async fn next_message(events: &mut homeport::admin::client::EventStream) -> Message {
+    tokio::time::timeout(WAIT, events.next())
+        .await
+        .expect("an event in time")
+        .expect("stream readable")
+        .expect("stream open")
+}
+
+fn assert_error(status: StatusCode, body: &Value, want: StatusCode, contains: &str) {
+    assert_eq!(status, want, "{body}");
+    let message = body["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error message: {body}"));
+    assert!(
+        message.contains(contains),
+        "{message:?} does not mention {contains:?}"
+    );
+}
+
+#[tokio::test]
+async fn api_requests_need_the_bearer_token() {
+    let api = Api::start().await;
+    let url = format!("{}/api/devices", api.base);
+    for request in [
+        api.http.get(&url),
+        api.http.get(&url).bearer_auth("wrong-token"),
+    ] {
+        let response = request.send().await.expect("request");
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        let challenge = response.headers()[header::WWW_AUTHENTICATE]
+            .to_str()
+            .expect("ascii");
+        assert!(challenge.starts_with("Bearer"), "{challenge}");
+        let body: Value = response.json().await.expect("JSON error");
+        assert!(
+            body["error"]
+                .as_str()
+                .is_some_and(|m| m.contains("bearer token")),
+            "{body}"
+        );
+    }
+    let (status, list) = api.get("/api/devices").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list, json!([]));
+}
+
+#[tokio::test]
+async fn metrics_and_healthz_answer_without_a_token() {
+    let api = Api::start().await;
+    let _camera = api.online_camera("health1").await;
+    let health: Value = api
+        .http
+        .get(format!("{}/healthz", api.base))
+        .send()
+        .await
+        .expect("healthz")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["register"], api.gw.addr().to_string());
+    assert_eq!(
+        (health["devices"].as_u64(), health["online"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let response = api
+        .http
+        .get(format!("{}/metrics", api.base))
+        .send()
+        .await
+        .expect("metrics");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .expect("ascii")
+            .starts_with("text/plain")
+    );
+    let text = response.text().await.expect("text");
+    assert!(
+        text.contains("homeport_devices{state=\"online\"} 1"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn device_added_while_its_camera_is_pending_comes_online() {
+    let api = Api::start().await;
+    let _camera = camera(api.gw.addr(), cam("late1", "pw"));
+    let pending = api.wait_state("late1", "pending").await;
+    assert_eq!(pending["online"], false);
+    assert_eq!(pending["known"], false);
+
+    let body =
+        json!({"id": "late1", "username": "admin", "password": "pw", "login_protocol": "dhip"});
+    let (status, view) = api
+        .send_json(Method::POST, "/api/devices", body.clone())
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{view}");
+    assert_eq!(
+        (view["id"].as_str(), view["known"].as_bool()),
+        (Some("late1"), Some(true))
+    );
+    let online = api.wait_state("late1", "online").await;
+    assert_eq!(online["online"], true);
+    assert_eq!(online["login_protocol"], "dhip");
+
+    let (status, list) = api.get("/api/devices").await;
+    assert_eq!(status, StatusCode::OK);
+    let listed = &list.as_array().expect("array")[0];
+    for field in [
+        "id",
+        "online",
+        "state",
+        "addr",
+        "last_seen",
+        "reason",
+        "since",
+    ] {
+        assert!(listed.get(field).is_some(), "{field} missing from {listed}");
+    }
+    assert!(
+        listed["addr"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("127.0.0.1:")),
+        "{listed}"
+    );
+    assert!(listed["last_seen"].is_string(), "{listed}");
+
+    let (status, error) = api.send_json(Method::POST, "/api/devices", body).await;
+    assert_error(status, &error, StatusCode::CONFLICT, "already exists");
+}
+
+#[tokio::test]
+async fn modify_changes_credentials_and_a_refused_login_recovers() {
+    let api = Api::start().await;
+    api.add("mod1", "wrong").await;
+    let _camera = camera(api.gw.addr(), cam("mod1", "pw"));
+    let failed = api.wait_state("mod1", "login_failed").await;
+    assert!(failed["reason"].is_string(), "{failed}");
+    let (status, view) = api
+        .send_json(
+            Method::PUT,
+            "/api/devices/mod1",
+            json!({"password": "pw", "login_protocol": "auto"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    api.wait_state("mod1", "online").await;
+
+    let (status, error) = api
+        .send_json(Method::PUT, "/api/devices/mod1", json!({}))
+        .await;
+    assert_error(status, &error, StatusCode::BAD_REQUEST, "nothing to change");
+    let (status, error) = api
+        .send_json(Method::PUT, "/api/devices/nope", json!({"username": "x"}))
+        .await;
+    assert_error(status, &error, StatusCode::NOT_FOUND, "nope");
+}
+
+#[tokio::test]
+async fn config_put_merges_the_patch_and_keeps_fields_it_does_not_name() {
+    let api = Api::start().await;
+    let _camera = api.online_camera("conf1").await;
+    let (status, before) = api.get("/api/devices/conf1/config/DVRIP").await;
+    assert_eq!(status, StatusCode::OK, "{before}");
+    assert_eq!(before["TCPPort"], 37777);
+
+    let patch = json!({"MaxConnections": 20, "StreamPolicy": "Quality", "Vendor": {"x": [1]}});
+    let (status, written) = api
+        .send_json(Method::PUT, "/api/devices/conf1/config/DVRIP", patch)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{written}");
+    let (status, after) = api.get("/api/devices/conf1/config/DVRIP").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(after, written);
+    assert_eq!(after["MaxConnections"], 20);
+    assert_eq!(after["StreamPolicy"], "Quality");
+    assert_eq!(after["Vendor"], json!({"x": [1]}));
+    // Untouched fields are written back as the device had them.
+    for field in [
+        "TCPPort",
+        "UDPPort",
+        "SSLPort",
+        "MCASTAddress",
+        "RegisterServer",
+    ] {
+        assert_eq!(after[field], before[field], "{field}");
+    }
+
+    let (status, error) = api
+        .send_json(Method::PUT, "/api/devices/conf1/config/DVRIP", json!([1]))
+        .await;
+    assert_error(status, &error, StatusCode::BAD_REQUEST, "JSON object");
+    let (status, error) = api.get("/api/devices/conf1/config/NoSuchTable").await;
+    assert_error(status, &error, StatusCode::BAD_GATEWAY, "refused");
+    let (status, error) = api.get("/api/devices/ghost/config/DVRIP").await;
+    assert_error(status, &error, StatusCode::NOT_FOUND, "ghost");
+    api.add("offline1", "pw").await;
+    let (status, error) = api.get("/api/devices/offline1/config/DVRIP").await;
+    assert_error(
+        status,
+        &error,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "not online",
+    );
+}
+
+#[tokio::test]
+async fn snapshot_returns_a_jpeg() {
+    let api = Api::start().await;
+    let _camera = api.online_camera("snap1").await;
+    let response = api
+        .req(Method::GET, "/api/devices/snap1/snapshot?channel=0")
+        .send()
+        .await
+        .expect("snapshot");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "image/jpeg");
+    let image = response.bytes().await.expect("body");
+    assert!(image.len() > 4);
+    assert_eq!(&image[..2], &[0xFF, 0xD8], "starts with SOI");
+    assert_eq!(&image[image.len() - 2..], &[0xFF, 0xD9], "ends with EOI");
+
+    let (status, error) = api.get("/api/devices/snap1/snapshot?chanel=0").await;
+    assert_error(status, &error, StatusCode::BAD_REQUEST, "chanel");
+}
+
+#[tokio::test]
+async fn rpc_returns_the_device_reply_as_it_is() {
+    let api = Api::start().await;
+    let _camera = api.online_camera("rpc1").await;
+    let (status, reply) = api
+        .send_json(
+            Method::POST,
+            "/api/devices/rpc1/rpc",
+            json!({"method": "magicBox.getSerialNo"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(reply["result"], true, "{reply}");
+    assert!(reply["params"]["sn"].is_string(), "{reply}");
+    let (status, error) = api
+        .send_json(
+            Method::POST,
+            "/api/devices/rpc1/rpc",
+            json!({"method": "global.logout"}),
+        )
+        .await;
+    assert_error(status, &error, StatusCode::BAD_REQUEST, "reserved");
+}
+
+#[tokio::test]
+async fn deleting_a_device_closes_its_session() {
+    let api = Api::start().await;
+    let _camera = api.online_camera("del1").await;
+    let mut events = api.gw.gateway.bus().subscribe();
+    let response = api
+        .req(Method::DELETE, "/api/devices/del1")
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    support::wait_for(&mut events, "offline after delete", |e| {
+        support::online_change(
+            e,
+            "del1",
+            false,
+            Some(homeport::event::OnlineReason::Removed),
+        )
+    })
+    .await;
+    // The camera dials again, but as an unknown device it is only pending.
+    let (status, view) = api.get("/api/devices/del1").await;
+    assert!(
+        status == StatusCode::NOT_FOUND || view["known"] == false,
+        "{status} {view}"
+    );
+    let (status, export) = api.get("/api/devices/export").await;
+    assert_eq!((status, export), (StatusCode::OK, json!([])));
+
+    let (status, error) = api
+        .call(api.req(Method::DELETE, "/api/devices/never"))
+        .await;
+    assert_error(status, &error, StatusCode::NOT_FOUND, "never");
+}
+
+#[tokio::test]
+async fn import_json_and_csv_then_export_round_trips() {
+    let api = Api::start().await;
+    let devices = json!([
+        {"id": "imp1", "username": "admin", "password": "pw1"},
+        {"id": "imp2", "username": "root", "password": "pw2", "login_protocol": "dvrip"}
+    ]);
+    let (status, report) = api
+        .send_json(Method::POST, "/api/devices/import", devices)
+        .await;
+    assert_eq!(
+        (status, report),
+        (StatusCode::OK, json!({"added": 2, "updated": 0}))
+    );
+
+    let csv = "id,username,password,login_protocol\r\n\
+               imp3,admin,\"p,w \"\"q\"\"\nline2\",dhip\r\n\
+               imp1,admin,new-pw,\r\n";
+    let request = api
+        .req(Method::POST, "/api/devices/import")
+        .header(header::CONTENT_TYPE, "text/csv")
+        .body(csv);
+    let (status, report) = api.call(request).await;
+    assert_eq!(
+        (status, report),
+        (StatusCode::OK, json!({"added": 1, "updated": 1}))
+    );
+
+    let (status, exported) = api.get("/api/devices/export?secrets=true").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        exported,
+        json!([
+            {"id": "imp1", "username": "admin", "password": "new-pw", "login_protocol": "auto"},
+            {"id": "imp2", "username": "root", "password": "pw2", "login_protocol": "dvrip"},
+            {"id": "imp3", "username": "admin", "password": "p,w \"q\"\nline2", "login_protocol": "dhip"}
+        ])
+    );
+    let csv_export = api
+        .req(Method::GET, "/api/devices/export?format=csv&secrets=true")
+        .send()
+        .await
+        .expect("export")
+        .text()
+        .await
+        .expect("text");
+
+    // Both exports import into a fresh gateway and export from it unchanged.
+    let fresh = Api::start().await;
+    let (status, report) = fresh
+        .send_json(Method::POST, "/api/devices/import", exported.clone())
+        .await;
+    assert_eq!(
+        (status, report),
+        (StatusCode::OK, json!({"added": 3, "updated": 0}))
+    );
+    assert_eq!(
+        fresh
+            .get("/api/devices/export?format=json&secrets=true")
+            .await
+            .1,
+        exported
+    );
+    let request = fresh
+        .req(Method::POST, "/api/devices/import")
+        .header(header::CONTENT_TYPE, "text/csv")
+        .body(csv_export.clone());
+    let (status, report) = fresh.call(request).await;
+    assert_eq!(
+        (status, report),
+        (StatusCode::OK, json!({"added": 0, "updated": 3}))
+    );
+    let again = fresh
+        .req(Method::GET, "/api/devices/export?format=csv&secrets=true")
+        .send()
+        .await
+        .expect("export");
+    assert_eq!(again.text().await.expect("text"), csv_export);
+
+    // Without secrets there is no password anywhere, and such a file is not re-imported.
+    let (_, bare) = api.get("/api/devices/export").await;
+    assert!(
+        bare.as_array()
+            .expect("array")
+            .iter()
+            .all(|d| d.get("password").is_none()),
+        "{bare}"
+    );
+    let bare_csv = api
+        .req(Method::GET, "/api/devices/export?format=csv")
+        .send()
+        .await
+        .expect("export")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        bare_csv.starts_with("id,username,login_protocol\n"),
+        "{bare_csv}"
+    );
+    assert!(
+        !bare_csv.contains("new-pw") && !bare_csv.contains("pw2"),
+        "{bare_csv}"
+    );
+    let request = api
+        .req(Method::POST, "/api/devices/import")
+        .header(header::CONTENT_TYPE, "text/csv")
+        .body(bare_csv);
+    let (status, error) = api.call(request).await;
+    assert_error(status, &error, StatusCode::BAD_REQUEST, "secrets=true");
+}
+
+#[tokio::test]
+async fn import_is_all_or_nothing_and_names_the_first_bad_row() {
+    let api = Api::start().await;
+    let csv = "ok1,admin,pw\nok2,admin,pw\nbad3,,pw\nbad4\n";
+    let request = api
+        .req(Method::POST, "/api/devices/import")
+        .header(header::CONTENT_TYPE, "text/csv")
+        .body(csv);
+    let (status, error) = api.call(request).await;
+    assert_error(status, &error, StatusCode::BAD_REQUEST, "line 3: ");
+    let devices =
+        json!([{"id": "ok1", "username": "a", "password": "p"}, {"id": "x", "username": "a"}]);
+    let (status, error) = api
+        .send_json(Method::POST, "/api/devices/import", devices)
+        .await;
+    assert_error(
+        status,
+        &error,
+        StatusCode::BAD_REQUEST,
+        "entry 2: missing field `password`",
+    );
+    assert_eq!(api.get("/api/devices").await.1, json!([]));
+}
+
+#[tokio::test]
+async fn bad_input_gets_json_errors() {
+    let api = Api::start().await;
+    let request = api
+        .req(Method::POST, "/api/devices")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body("{\"id\": ");
+    let (status, error) = api.call(request).await;
+    assert_error(status, &error, StatusCode::BAD_REQUEST, "EOF");
+    let body = json!({"id": "a", "username": "u", "password": "p", "colour": "red"});
+    let (status, error) = api.send_json(Method::POST, "/api/devices", body).await;
+    assert_error(
+        status,
+        &error,
+        StatusCode::BAD_REQUEST,
+        "unknown field `colour`",
+    );
+    let body = json!({"id": "a", "username": "u", "password": "p", "login_protocol": "telnet"});
+    let (status, error) = api.send_json(Method::POST, "/api/devices", body).await;
+    assert_error(status, &error, StatusCode::BAD_REQUEST, "telnet");
+    let body = json!({"id": "", "username": "u", "password": "p"});
+    let (status, error) = api.send_json(Method::POST, "/api/devices", body).await;
+    assert_error(
+        status,
+        &error,
+        StatusCode::BAD_REQUEST,
+        "device ID is empty",
+    );
+    let request = api.req(Method::POST, "/api/devices").body("{}");
+    let (status, error) = api.call(request).await;
+    assert_error(
+        status,
+        &error,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "Content-Type",
+    );
+
+    let oversize = format!("{{\"id\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
+    let request = api
+        .req(Method::POST, "/api/devices")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(oversize);
+    let (status, error) = api.call(request).await;
+    assert_error(status, &error, StatusCode::PAYLOAD_TOO_LARGE, "too large");
+
+    let (status, error) = api.get("/api/nothing-here").await;
+    assert_error(status, &error, StatusCode::NOT_FOUND, "/api/nothing-here");
+    let (status, error) = api.call(api.req(Method::PATCH, "/api/devices")).await;
+    assert_error(status, &error, StatusCode::METHOD_NOT_ALLOWED, "PATCH");
+    let (status, error) = api.get("/api/events?kind=alarms").await;
+    assert_error(status, &error, StatusCode::BAD_REQUEST, "alarms");
+}
+
+#[tokio::test]
+async fn event_stream_delivers_registered_and_online_changed_for_a_camera() {
+    let api = Api::start().await;
+    let client = api.client();
+    let mut all = client.events(Some("sse1"), &[]).await.expect("stream");
+    let mut online_only = client
+        .events(None, &["online_changed".to_owned()])
+        .await
+        .expect("stream");
+    api.add("sse1", "pw").await;
+    let _camera = camera(api.gw.addr(), cam("sse1", "pw"));
+
+    let registered = next_message(&mut all).await;
+    assert_eq!(registered.event, "registered");
+    let data: Value = serde_json::from_str(&registered.data).expect("JSON data");
+    assert_eq!(
+        (data["device"].as_str(), data["kind"].as_str()),
+        (Some("sse1"), Some("registered"))
+    );
+    assert_eq!(registered.id.as_deref(), data["id"].as_str());
+    let online = next_message(&mut all).await;
+    assert_eq!(online.event, "online_changed");
+    let data: Value = serde_json::from_str(&online.data).expect("JSON data");
+    assert_eq!(
+        (data["online"].as_bool(), data["reason"].as_str()),
+        (Some(true), Some("login_ok"))
+    );
+
+    let filtered = next_message(&mut online_only).await;
+    assert_eq!(filtered.event, "online_changed");
+}
+
+#[tokio::test]
+async fn a_subscriber_that_falls_behind_is_told_how_many_events_it_missed() {
+    let api = Api::start().await;
+    let mut events = api
+        .client()
+        .events(Some("flood"), &[])
+        .await
+        .expect("stream");
+    // Far more than the bus keeps for a subscriber (16 Ki events), in a burst nobody reads.
+    let bus = api.gw.gateway.bus().clone();
+    for channel in 0..50_000 {
+        let alarm = EventKind::Alarm {
+            channel,
+            code: "VideoMotion".to_owned(),
+            action: "pulse".to_owned(),
+            device_time: None,
+            device_utc: None,
+            data: serde_json::Map::new(),
+        };
+        bus.publish(Event::new("flood", alarm));
+    }
+    let lagged = loop {
+        let message = next_message(&mut events).await;
+        match message.event.as_str() {
+            "alarm" => {}
+            "lagged" => break message,
+            other => panic!("unexpected {other}"),
+        }
+    };
+    let missed: Value = serde_json::from_str(&lagged.data).expect("JSON");
+    assert!(missed["missed"].as_u64().is_some_and(|n| n > 0), "{missed}");
+    // And the stream carries on with the events after the gap.
+    assert_eq!(next_message(&mut events).await.event, "alarm");
+}
+
+#[tokio::test]
+async fn shutdown_ends_open_event_streams_and_the_server() {
+    let mut api = Api::start().await;
+    let mut events = api.client().events(None, &[]).await.expect("stream");
+    api.stop.cancel();
+    let server = api.server.take().expect("server task");
+    let served = tokio::time::timeout(Duration::from_secs(3), server).await;
+    assert!(matches!(served, Ok(Ok(Ok(())))), "{served:?}");
+    let end = tokio::time::timeout(Duration::from_secs(3), events.next()).await;
+    assert!(matches!(end, Ok(Ok(None))), "{end:?}");
+}
+
+#[tokio::test]
+async fn stopped_listener_refuses_new_cameras_until_started_again() {
+    let api = Api::start().await;
+    let _connected = api.online_camera("stay1").await;
+    let old = api.gw.addr();
+    let (status, stopped) = api
+        .call(api.req(Method::POST, "/api/listeners/register/stop"))
+        .await;
+    assert_eq!(
+        (status, stopped),
+        (StatusCode::OK, json!({"listening": false, "addr": null}))
+    );
+    let (_, listeners) = api.get("/api/listeners").await;
+    assert_eq!(listeners["register"]["listening"], false);
+
+    // Nothing accepts on the old address; a camera dialling it never registers.
+    let deadline = Instant::now() + WAIT;
+    while TcpStream::connect(old).await.is_ok() {
+        assert!(Instant::now() < deadline, "the listener still accepts");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    api.add("new1", "pw").await;
+    let _refused = camera(old, cam("new1", "pw"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(api.get("/api/devices/new1").await.1["state"], "offline");
+    // Connected devices stay connected.
+    assert_eq!(api.get("/api/devices/stay1").await.1["state"], "online");
+
+    let (status, started) = api
+        .call(api.req(Method::POST, "/api/listeners/register/start"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    assert_eq!(started["listening"], true);
+    // The test gateway binds port 0, so a restart may pick another port: dial what it says.
+    let addr = started["addr"]
+        .as_str()
+        .expect("addr")
+        .parse()
+        .expect("socket addr");
+    let _admitted = camera(addr, cam("new1", "pw"));
+    api.wait_state("new1", "online").await;
+}
+
+#[tokio::test]
+async fn cli_manages_devices_through_the_api() {
+    let api = Api::start().await;
+    let exe = env!("CARGO_BIN_EXE_homeport");
+    let base = api.base.clone();
+    let run = move |args: &[&str]| {
+        let mut command = std::process::Command::new(exe);
+        command
+            .args(["devices", "--admin", &base, "--token", TOKEN])
+            .args(args);
+        command.env_remove("HOMEPORT_ADMIN_TOKEN");
+        command
+    };
+    let output = |mut command: std::process::Command| async move {
+        tokio::task::spawn_blocking(move || command.output().expect("runs"))
+            .await
+            .expect("joins")
+    };
+    let added = output(run(&[
+        "add",
+        "cli1",
+        "--user",
+        "admin",
+        "--password",
+        "pw",
+        "--protocol",
+        "dvrip",
+    ]))
+    .await;
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+
+    let listed = output(run(&["list", "--json"])).await;
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let devices: Value = serde_json::from_slice(&listed.stdout).expect("JSON");
+    assert_eq!(devices[0]["id"], "cli1");
+    assert_eq!(devices[0]["login_protocol"], "dvrip");
+    let table = output(run(&["list"])).await;
+    let table = String::from_utf8_lossy(&table.stdout).into_owned();
+    assert!(
+        table.starts_with("ID") && table.contains("cli1") && table.contains("offline"),
+        "{table}"
+    );
+
+    let exported = output(run(&["export", "--format", "csv", "--secrets"])).await;
+    assert_eq!(
+        String::from_utf8_lossy(&exported.stdout),
+        "id,username,password,login_protocol\ncli1,admin,pw,dvrip\n"
+    );
+
+    let missing = output(run(&["delete", "nope"])).await;
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("device \"nope\" not found"));
+    let deleted = output(run(&["delete", "cli1"])).await;
+    assert!(deleted.status.success());
+    assert_eq!(api.get("/api/devices").await.1, json!([]));
+}
