@@ -3,7 +3,11 @@
 //! second, and the gateway's memory per idle session (RSS growth over the baseline taken
 //! with the N devices already in the store, divided by N).
 //!
-//! `cargo bench -p homeport --bench registration_storm -- [--devices 1000,10000] [--runs 3]`
+//! It then holds `--half-open N` connections (default 10 000) that never announce, from a
+//! Python child process, and reports the gateway's RSS growth per silent connection before
+//! the announcement timeout closes them.
+//!
+//! `cargo bench -p homeport --bench registration_storm -- [--devices 1000,10000] [--runs 3] [--half-open 10000]`
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -115,7 +119,100 @@ async fn storm(devices: usize) -> Run {
     }
 }
 
+/// Holds `count` silent connections, then prints `open N`, and exits when stdin closes.
+const HOLDER: &str = r#"
+import socket, sys
+host, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+socks = [socket.create_connection((host, port)) for _ in range(count)]
+print("open", len(socks), flush=True)
+sys.stdin.read()
+"#;
+
+async fn half_open(count: usize) -> f64 {
+    use tokio::io::AsyncBufReadExt;
+    let data = tempfile::tempdir().expect("tempdir");
+    let config = GatewayConfig {
+        register: "127.0.0.1:0".parse().expect("addr"),
+        data: data.path().to_owned(),
+        registry: RegistryConfig::default(),
+        session: SessionConfig::default(),
+        listener: ListenerConfig {
+            announce_timeout: Duration::from_secs(30),
+            max_connections: count + 100,
+        },
+    };
+    let gateway = Gateway::start(config).await.expect("gateway");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let baseline = rss_kib();
+    let addr = gateway.register_addr().expect("addr");
+    let mut holder = tokio::process::Command::new("python3")
+        .args([
+            "-c",
+            HOLDER,
+            &addr.ip().to_string(),
+            &addr.port().to_string(),
+            &count.to_string(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let mut lines = tokio::io::BufReader::new(holder.stdout.take().expect("stdout")).lines();
+    let _ = lines.next_line().await;
+    while gateway.metrics().open_connections() < count as u64 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let held = rss_kib();
+    drop(holder.stdin.take());
+    let _ = holder.wait().await;
+    gateway.shutdown().await;
+    held.saturating_sub(baseline) as f64 / count as f64
+}
+
+/// Runs this benchmark binary again for one measurement, so every measurement starts from a
+/// fresh process (memory freed by an earlier run would otherwise hide a later run's growth).
+fn measure_in_child(flag: &str, count: usize) -> (f64, f64) {
+    let output = std::process::Command::new(std::env::current_exe().expect("own path"))
+        .args([flag, &count.to_string()])
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("re-runs itself");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("result "))
+        .unwrap_or_else(|| panic!("no result from {flag} {count}: {text}"));
+    let mut values = line
+        .split_whitespace()
+        .skip(1)
+        .map(|v| v.parse::<f64>().expect("number"));
+    (
+        values.next().expect("first"),
+        values.next().expect("second"),
+    )
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
 fn main() {
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    if let Some(n) = arg("--one-storm").and_then(|n| n.parse().ok()) {
+        let run = runtime.block_on(storm(n));
+        println!("result {} {}", run.seconds, run.per_session_kib);
+        return;
+    }
+    if let Some(n) = arg("--one-half-open").and_then(|n| n.parse().ok()) {
+        println!("result {} 0", runtime.block_on(half_open(n)));
+        return;
+    }
     let devices: Vec<usize> = arg("--devices")
         .map(|list| {
             list.split(',')
@@ -123,26 +220,36 @@ fn main() {
                 .collect()
         })
         .unwrap_or_else(|| vec![1000, 10_000]);
-    let runs: usize = arg("--runs").and_then(|r| r.parse().ok()).unwrap_or(3);
-    let _ = rlimit::increase_nofile_limit(u64::MAX);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runs: usize = arg("--runs")
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3)
+        .max(1);
     println!(
         "| cameras | runs | all online after (median) | registrations/s (median) | RSS per idle session (median) |"
     );
     println!("|---:|---:|---:|---:|---:|");
     for &n in &devices {
-        let mut results: Vec<Run> = (0..runs).map(|_| runtime.block_on(storm(n))).collect();
-        results.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
-        let seconds = results[results.len() / 2].seconds;
-        let mut memory: Vec<f64> = results.iter().map(|r| r.per_session_kib).collect();
-        memory.sort_by(f64::total_cmp);
+        let results: Vec<(f64, f64)> = (0..runs)
+            .map(|_| measure_in_child("--one-storm", n))
+            .collect();
+        let seconds = median(results.iter().map(|r| r.0).collect());
+        let memory = median(results.iter().map(|r| r.1).collect());
         println!(
-            "| {n} | {runs} | {seconds:.2} s | {:.0} | {:.1} KiB |",
-            n as f64 / seconds,
-            memory[memory.len() / 2]
+            "| {n} | {runs} | {seconds:.2} s | {:.0} | {memory:.1} KiB |",
+            n as f64 / seconds
+        );
+    }
+    let silent: usize = arg("--half-open")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10_000);
+    if silent > 0 {
+        let per = median(
+            (0..runs)
+                .map(|_| measure_in_child("--one-half-open", silent).0)
+                .collect(),
+        );
+        println!(
+            "\n| silent connections held | runs | RSS per silent connection (median) |\n|---:|---:|---:|\n| {silent} | {runs} | {per:.2} KiB |"
         );
     }
 }

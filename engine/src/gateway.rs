@@ -71,6 +71,7 @@ pub struct Gateway {
     tracker: TaskTracker,
     shutdown: CancellationToken,
     listening: Mutex<Option<(SocketAddr, CancellationToken)>>,
+    listened_on: Mutex<Option<SocketAddr>>,
 }
 
 impl Gateway {
@@ -103,6 +104,7 @@ impl Gateway {
             tracker: TaskTracker::new(),
             shutdown: CancellationToken::new(),
             listening: Mutex::new(None),
+            listened_on: Mutex::new(None),
         });
         gateway.start_listening().await?;
         gateway.tracker.spawn(flush_states(
@@ -153,22 +155,30 @@ impl Gateway {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    fn lock_listening_was(&self) -> Option<SocketAddr> {
+        *self
+            .listened_on
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Starts accepting registrations (again); returns the bound address.
     pub async fn start_listening(&self) -> Result<SocketAddr, GatewayError> {
         if let Some(addr) = self.register_addr() {
             return Ok(addr);
         }
-        let wanted = self.config.register;
-        let listener = TcpListener::bind(wanted)
-            .await
-            .map_err(|source| GatewayError::Bind {
-                addr: wanted,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| GatewayError::Bind {
+        // A restart binds the same port, even when the configured one was 0.
+        let wanted = self.lock_listening_was().unwrap_or(self.config.register);
+        let bind_error = |source| GatewayError::Bind {
             addr: wanted,
             source,
-        })?;
+        };
+        let listener = bind(wanted).map_err(bind_error)?;
+        let addr = listener.local_addr().map_err(bind_error)?;
+        *self
+            .listened_on
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(addr);
         let stop = self.shutdown.child_token();
         let shared = Shared {
             registry: Arc::clone(&self.registry),
@@ -256,6 +266,21 @@ impl Gateway {
         }
         flush(&self.registry, &self.store).await;
     }
+}
+
+/// Pending connections the kernel may queue before accept (capped by `somaxconn`): a
+/// registration storm must not overflow it and leave cameras waiting on SYN retries.
+const BACKLOG: u32 = 8192;
+
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
 }
 
 fn credentials(record: &DeviceRecord) -> Credentials {

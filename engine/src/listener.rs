@@ -94,7 +94,11 @@ pub async fn run(listener: TcpListener, shared: Shared, stop: CancellationToken)
 
 async fn connection(stream: TcpStream, peer: SocketAddr, shared: Shared) {
     shared.metrics.connection_opened();
-    let mut framed = Framed::new(stream, WireCodec::new(MAX_ANNOUNCEMENT));
+    // Empty buffers: a silent or half-open connection costs almost nothing.
+    let mut framed = Framed::from_parts(FramedParts::new::<&homeport_protocol::dhip::DhipMessage>(
+        stream,
+        WireCodec::new(MAX_ANNOUNCEMENT),
+    ));
     let announced = tokio::time::timeout(shared.listener.announce_timeout, framed.next()).await;
     let id = match announced {
         Err(_) => Err(format!(
@@ -144,6 +148,14 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Shared) {
     );
     larger.read_buf = parts.read_buf;
     let link = Link::from_framed(Framed::from_parts(larger));
-    session::run(link, ticket, Arc::clone(&shared.registry), shared.session).await;
+    // Boxed so the task of a connection still announcing stays small: the session's state
+    // is allocated only once there is a session.
+    Box::pin(session::run(
+        link,
+        ticket,
+        Arc::clone(&shared.registry),
+        shared.session,
+    ))
+    .await;
     shared.metrics.connection_closed();
 }

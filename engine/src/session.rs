@@ -217,7 +217,7 @@ async fn serve<S>(
     registry: &Registry,
     config: SessionConfig,
     login: LoginOk,
-    mut commands: mpsc::Receiver<Command>,
+    mut commands: mpsc::Receiver<Box<Command>>,
 ) -> End
 where
     S: AsyncRead + AsyncWrite + Unpin,

@@ -2,7 +2,7 @@
 //! events, metrics and health — and the client the `homeport` CLI uses to talk to it.
 //!
 //! - this file — the router, bearer-token authentication, and serving with graceful shutdown.
-//! - [`error`](self::error) — every failure as a status and `{"error": message}`.
+//! - `error` — every failure as a status and `{"error": message}`.
 //! - `extract` — body, query and path extractors whose rejections are JSON errors too.
 //! - `devices` — list, show, add, modify, delete.
 //! - `import` / `export` — many devices at once, as JSON or CSV.
@@ -12,7 +12,7 @@
 //! - `listeners` — stop and start the register listener.
 //! - `events` — the event bus as server-sent events.
 //! - `health` — `/metrics` and `/healthz`.
-//! - [`client`] — a typed client of this API.
+//! - [`client`] — a typed client of this API; `event_stream` reads its event stream.
 //!
 //! Everything under `/api` needs `Authorization: Bearer <token>`; `/metrics` and `/healthz` do
 //! not. Request bodies are bounded: [`MAX_IMPORT_BODY`] for imports, [`MAX_BODY`] otherwise.
@@ -21,6 +21,7 @@ pub mod client;
 mod config;
 mod devices;
 mod error;
+mod event_stream;
 mod events;
 mod export;
 mod extract;

@@ -64,13 +64,14 @@ pub enum CommandError {
 /// A handle to one device session.
 #[derive(Debug, Clone)]
 pub struct DeviceHandle {
-    commands: mpsc::Sender<Command>,
+    // Boxed: the channel allocates its slots up front, and a box is a pointer.
+    commands: mpsc::Sender<Box<Command>>,
     timeout: Duration,
 }
 
 impl DeviceHandle {
     /// A handle and the receiving end its session serves.
-    pub fn channel(timeout: Duration) -> (Self, mpsc::Receiver<Command>) {
+    pub fn channel(timeout: Duration) -> (Self, mpsc::Receiver<Box<Command>>) {
         let (commands, receiver) = mpsc::channel(COMMAND_QUEUE);
         (Self { commands, timeout }, receiver)
     }
@@ -93,10 +94,12 @@ impl DeviceHandle {
             timeout: self.timeout,
             reply,
         };
-        self.commands.try_send(command).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => CommandError::Busy,
-            mpsc::error::TrySendError::Closed(_) => CommandError::NotOnline,
-        })?;
+        self.commands
+            .try_send(Box::new(command))
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => CommandError::Busy,
+                mpsc::error::TrySendError::Closed(_) => CommandError::NotOnline,
+            })?;
         receiver.await.map_err(|_| CommandError::Disconnected)?
     }
 
