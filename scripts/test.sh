@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Runs homeport's whole test suite: formatting, lints, and every test.
-# Installs what the tests need when it is missing (python3 for the independent client).
+# Installs what the tests need when it is missing: python3 (the independent client),
+# mosquitto and nats-server (real brokers for the sink tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+# Real brokers for the MQTT and NATS tests (mosquitto lives in /usr/sbin).
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
+command -v nats-server >/dev/null 2>&1 || need_apt+=(nats-server)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing: ${need_apt[*]}"
   if [ "$(id -u)" -eq 0 ]; then
