@@ -5,6 +5,10 @@
 //! sync: 0.0.0.0:9600          # camera-sync server for client apps
 //! admin: 127.0.0.1:9080       # admin HTTP API
 //! data: ./data                # SQLite store, secret key, admin token
+//! pipelines: [pipelines/]     # pipeline files or directories (default: the built-in ones)
+//! mqtt: mqtt://127.0.0.1:1883 # MQTT broker for the mqtt stages
+//! nats: nats://127.0.0.1:4222 # NATS server for the nats stages
+//! node: gw1                   # this gateway's name in topics
 //! registry:
 //!   max_pending: 1000         # unknown devices kept waiting for credentials
 //!   restart_grace: 2m         # devices online before a restart stay online this long
@@ -13,6 +17,7 @@
 //!   pending_timeout: 10m      # an unknown device waits this long for credentials
 //!   login_backoff_min: 5s     # first retry after a refused login, doubling…
 //!   login_backoff_max: 5m     # …up to this
+//!   auto_login: true          # false: only a pipeline's `login` stage starts a login
 //! listener:
 //!   announce_timeout: 10s     # a new connection must announce within this
 //!   max_connections: 50000    # device connections at once
@@ -78,6 +83,15 @@ pub struct FileConfig {
     pub admin: Option<SocketAddr>,
     /// Data directory.
     pub data: Option<PathBuf>,
+    /// Pipeline files or directories (relative to the working directory).
+    #[serde(default)]
+    pub pipelines: Vec<PathBuf>,
+    /// MQTT broker URL (`mqtt://[user:pass@]host[:port]` or `mqtts://…`).
+    pub mqtt: Option<String>,
+    /// NATS server URL (`nats://[user:pass@]host[:port]`).
+    pub nats: Option<String>,
+    /// This gateway's name in MQTT topics and NATS client names (default: the host name).
+    pub node: Option<String>,
     /// Registry limits.
     #[serde(default)]
     pub registry: RegistrySection,
@@ -116,6 +130,9 @@ pub struct SessionSection {
     /// Longest wait between logins.
     #[serde(default, deserialize_with = "duration")]
     pub login_backoff_max: Option<Duration>,
+    /// Log in as soon as credentials are known (default true); when false, only a pipeline's
+    /// `login` stage starts a login.
+    pub auto_login: Option<bool>,
 }
 
 /// `listener:` section.
@@ -229,6 +246,7 @@ impl FileConfig {
                     .session
                     .login_backoff_max
                     .unwrap_or(session.login_backoff_max),
+                auto_login: self.session.auto_login.unwrap_or(session.auto_login),
             },
             listener: ListenerConfig {
                 announce_timeout: self

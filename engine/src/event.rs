@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
 /// How a device announced itself (the NetSDK's listen callback types).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RegistrationKind {
     /// The device ID alone (callback type 1).
@@ -20,7 +20,7 @@ pub enum RegistrationKind {
 }
 
 /// Where a device stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceState {
     /// Connected and announced, but no credentials are known yet.
@@ -62,7 +62,7 @@ impl DeviceState {
 }
 
 /// Why a device's online state changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OnlineReason {
     /// The login succeeded.
@@ -86,7 +86,7 @@ pub enum OnlineReason {
 }
 
 /// What happened.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventKind {
     /// A device announced itself on the register port.
@@ -114,6 +114,20 @@ pub enum EventKind {
         #[serde(skip_serializing_if = "Option::is_none")]
         since_ms: Option<i64>,
     },
+    /// An `apply_config` stage wrote (or, in a dry run, would have written) a config table.
+    ConfigApplied {
+        /// The config table's name.
+        name: String,
+        /// Whether the table differed from the device's before the merge.
+        changed: bool,
+        /// Whether this was a dry run (nothing written).
+        dry_run: bool,
+        /// The table written (or that would be written).
+        table: Value,
+        /// Why it failed, if it did.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
     /// A device raised an alarm.
     Alarm {
         /// Channel (0-based; -1 for device-wide codes).
@@ -134,7 +148,7 @@ pub enum EventKind {
 }
 
 /// One event.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// Unique and time-ordered (UUIDv7).
     pub id: Uuid,
@@ -158,15 +172,19 @@ impl Event {
         })
     }
 
-    /// The event's kind name: `registered`, `online_changed` or `alarm`.
+    /// The event's kind name: `registered`, `online_changed`, `alarm` or `config_applied`.
     pub fn kind_name(&self) -> &'static str {
         match self.kind {
             EventKind::Registered { .. } => "registered",
             EventKind::OnlineChanged { .. } => "online_changed",
             EventKind::Alarm { .. } => "alarm",
+            EventKind::ConfigApplied { .. } => "config_applied",
         }
     }
 }
+
+/// Every event kind name, as pipelines name them in `on:`.
+pub const KINDS: [&str; 4] = ["registered", "online_changed", "alarm", "config_applied"];
 
 /// Unix milliseconds now.
 pub fn now_ms() -> i64 {

@@ -16,6 +16,7 @@ use crate::device::LoginProtocol;
 use crate::event::DeviceState;
 use crate::listener::{self, ListenerConfig, Shared};
 use crate::metrics::Metrics;
+use crate::pipeline::PipelineHost;
 use crate::registry::{Credentials, Loaded, Registry, RegistryConfig};
 use crate::secret::Secret;
 use crate::session::SessionConfig;
@@ -72,6 +73,7 @@ pub struct Gateway {
     shutdown: CancellationToken,
     listening: Mutex<Option<(SocketAddr, CancellationToken)>>,
     listened_on: Mutex<Option<SocketAddr>>,
+    pipelines: std::sync::OnceLock<Arc<PipelineHost>>,
 }
 
 impl Gateway {
@@ -105,6 +107,7 @@ impl Gateway {
             shutdown: CancellationToken::new(),
             listening: Mutex::new(None),
             listened_on: Mutex::new(None),
+            pipelines: std::sync::OnceLock::new(),
         });
         gateway.start_listening().await?;
         gateway.tracker.spawn(flush_states(
@@ -137,6 +140,16 @@ impl Gateway {
     /// The store.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Attaches the running pipelines (once).
+    pub fn set_pipelines(&self, host: Arc<PipelineHost>) {
+        let _ = self.pipelines.set(host);
+    }
+
+    /// The running pipelines, if any.
+    pub fn pipelines(&self) -> Option<&Arc<PipelineHost>> {
+        self.pipelines.get()
     }
 
     /// The data directory.
@@ -255,6 +268,7 @@ impl Gateway {
     /// then writes the last state changes.
     pub async fn shutdown(&self) {
         self.stop_listening();
+
         self.registry.shutdown();
         self.shutdown.cancel();
         self.tracker.close();
@@ -265,6 +279,10 @@ impl Gateway {
             tracing::warn!("some sessions did not close within {SHUTDOWN_WAIT:?}");
         }
         flush(&self.registry, &self.store).await;
+        if let Some(pipelines) = self.pipelines.get() {
+            // Events already published (alarms that arrived before the sessions closed) finish.
+            pipelines.shutdown().await;
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::EventBus;
@@ -121,6 +121,8 @@ pub struct Ticket {
     pub close: CancellationToken,
     /// Why it was told to close.
     pub close_reason: Arc<OnceLock<OnlineReason>>,
+    /// Woken when a pipeline's `login` stage asks for a login now.
+    pub login_now: Arc<Notify>,
 }
 
 #[derive(Debug)]
@@ -130,6 +132,7 @@ struct Slot {
     credentials: watch::Sender<Option<Credentials>>,
     close: CancellationToken,
     close_reason: Arc<OnceLock<OnlineReason>>,
+    login_now: Arc<Notify>,
 }
 
 impl Slot {
@@ -283,12 +286,14 @@ impl Registry {
         let (credentials, receiver) = watch::channel(entry.credentials.clone());
         let close = CancellationToken::new();
         let close_reason = Arc::new(OnceLock::new());
+        let login_now = Arc::new(Notify::new());
         entry.session = Some(Slot {
             generation,
             handle: None,
             credentials,
             close: close.clone(),
             close_reason: Arc::clone(&close_reason),
+            login_now: Arc::clone(&login_now),
         });
         entry.grace_until = None;
         entry.addr = Some(addr.to_owned());
@@ -314,6 +319,7 @@ impl Registry {
             credentials: receiver,
             close,
             close_reason,
+            login_now,
         })
     }
 
@@ -401,6 +407,12 @@ impl Registry {
             return;
         };
         entry.session = None;
+        if reason == OnlineReason::GatewayShutdown {
+            // Not reported offline, and left online in the store: the gateway's own status says
+            // it stopped, and the next start gives the device a grace window to come back.
+            entry.state = DeviceState::Offline;
+            return;
+        }
         if entry.online() {
             self.bus.publish(offline_event(
                 id,
@@ -409,11 +421,6 @@ impl Registry {
                 reason,
                 detail.clone(),
             ));
-        }
-        if reason == OnlineReason::GatewayShutdown {
-            // Left as it is in the store: the next start gives the device a grace window.
-            entry.state = DeviceState::Offline;
-            return;
         }
         transition(
             inner,
@@ -433,6 +440,19 @@ impl Registry {
         entry.credentials = Some(credentials.clone());
         if let Some(slot) = &entry.session {
             slot.credentials.send_replace(Some(credentials));
+        }
+    }
+
+    /// Asks a connected device's session to log in now (a waiting or refused session tries at
+    /// once; a logged-in one is left alone). False if the device has no session.
+    pub fn request_login(&self, id: &str) -> bool {
+        let inner = self.lock();
+        match inner.devices.get(id).and_then(|e| e.session.as_ref()) {
+            Some(slot) => {
+                slot.login_now.notify_one();
+                true
+            }
+            None => false,
         }
     }
 

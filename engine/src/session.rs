@@ -34,6 +34,9 @@ pub struct SessionConfig {
     pub login_backoff_min: Duration,
     /// Longest wait between login attempts.
     pub login_backoff_max: Duration,
+    /// Log in as soon as credentials are known; when off, a device logs in only when a
+    /// pipeline's `login` stage asks.
+    pub auto_login: bool,
 }
 
 impl Default for SessionConfig {
@@ -43,6 +46,7 @@ impl Default for SessionConfig {
             pending_timeout: Duration::from_secs(600),
             login_backoff_min: Duration::from_secs(5),
             login_backoff_max: Duration::from_secs(300),
+            auto_login: true,
         }
     }
 }
@@ -109,7 +113,8 @@ where
 {
     let mut backoff = config.login_backoff_min;
     loop {
-        let credentials = wait_for_credentials(link, ticket, config.pending_timeout).await?;
+        let credentials =
+            wait_for_credentials(link, ticket, config.pending_timeout, config.auto_login).await?;
         registry.logging_in(&ticket.id, ticket.generation);
         let attempt = login::login(
             link,
@@ -136,21 +141,31 @@ where
     }
 }
 
-/// The current credentials, waiting (while watching the socket) until there are some.
+/// The current credentials, waiting (while watching the socket) until there are some and,
+/// without `auto_login`, until a login is asked for.
 async fn wait_for_credentials<S>(
     link: &mut Link<S>,
     ticket: &mut Ticket,
     timeout: Duration,
+    auto_login: bool,
 ) -> Result<Credentials, End>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let deadline = Instant::now() + timeout;
+    let mut asked = auto_login;
+    let login_now = Arc::clone(&ticket.login_now);
     loop {
-        if let Some(credentials) = ticket.credentials.borrow_and_update().clone() {
+        if let Some(credentials) = ticket
+            .credentials
+            .borrow_and_update()
+            .clone()
+            .filter(|_| asked)
+        {
             return Ok(credentials);
         }
         tokio::select! {
+            () = login_now.notified() => asked = true,
             () = ticket.close.cancelled() => return Err(closed(ticket)),
             changed = ticket.credentials.changed() => {
                 if changed.is_err() {
@@ -171,8 +186,10 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let deadline = Instant::now() + wait;
+    let login_now = Arc::clone(&ticket.login_now);
     loop {
         tokio::select! {
+            () = login_now.notified() => return Ok(()),
             () = ticket.close.cancelled() => return Err(closed(ticket)),
             changed = ticket.credentials.changed() => {
                 return if changed.is_err() { Err(closed(ticket)) } else { Ok(()) };

@@ -1,5 +1,6 @@
 //! Command-line parsing and dispatch.
 
+pub(crate) mod check;
 pub(crate) mod devices;
 pub(crate) mod provision;
 pub(crate) mod run;
@@ -24,6 +25,8 @@ enum Command {
     /// Run the gateway: register listener, device sessions, admin API (embedded defaults:
     /// no external server needed).
     Run(Box<run::RunArgs>),
+    /// Validate pipeline files offline; every problem is printed as file:line:column.
+    Check(check::CheckArgs),
     /// Simulated Dahua cameras: a fleet registering to a platform (--server), or one camera
     /// accepting direct logins (--listen).
     Sim(Box<sim::SimArgs>),
@@ -55,6 +58,7 @@ pub(crate) fn init_logging(verbose: u8) {
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run(args) => run::run(*args).await,
+        Command::Check(args) => check::run(args).await,
         Command::Sim(args) => sim::run(*args).await,
         Command::Devices(args) => devices::run(*args).await,
         Command::Tap(args) => tap::run(args).await,

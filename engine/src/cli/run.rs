@@ -6,7 +6,12 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use homeport::config::{FileConfig, Flags};
+use std::sync::Arc;
+
 use homeport::gateway::Gateway;
+use homeport::pipeline::{PipelineHost, Services};
+use homeport::sink::mqtt::{MqttConfig, MqttSink};
+use homeport::sink::nats::{NatsConfig, NatsSink};
 
 use super::shutdown_signal;
 
@@ -28,6 +33,18 @@ pub(crate) struct RunArgs {
     /// YAML config file; flags win over it.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Pipeline file or directory; repeat for several (default: the built-in pipelines).
+    #[arg(long = "pipelines", value_name = "FILE_OR_DIR")]
+    pipelines: Vec<PathBuf>,
+    /// MQTT broker for the mqtt stages: mqtt://[user:pass@]host[:port] or mqtts://…
+    #[arg(long, value_name = "URL")]
+    mqtt: Option<String>,
+    /// NATS server for the nats stages: nats://[user:pass@]host[:port]
+    #[arg(long, value_name = "URL")]
+    nats: Option<String>,
+    /// This gateway's name in MQTT topics (homeport/gateway/NODE/status).
+    #[arg(long, value_name = "NAME")]
+    node: Option<String>,
 }
 
 /// Runs the gateway until SIGINT or SIGTERM.
@@ -53,6 +70,43 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     let (token, created) =
         homeport::secret::admin_token(&addresses.data).context("cannot set up the admin token")?;
     let gateway = Gateway::start(config).await?;
+    let stop_sinks = tokio_util::sync::CancellationToken::new();
+    let node = args
+        .node
+        .clone()
+        .or_else(|| file.node.clone())
+        .unwrap_or_else(default_node);
+    let mqtt = match args.mqtt.clone().or_else(|| file.mqtt.clone()) {
+        Some(url) => Some(MqttSink::start(
+            MqttConfig::from_url(url, node.clone())?,
+            stop_sinks.clone(),
+        )?),
+        None => None,
+    };
+    let nats = match args.nats.clone().or_else(|| file.nats.clone()) {
+        Some(url) => {
+            let config = NatsConfig {
+                name: format!("homeport-{node}"),
+                ..NatsConfig::from_url(url)
+            };
+            Some(NatsSink::start(config, stop_sinks.clone()).await?)
+        }
+        None => None,
+    };
+    let services = Services {
+        registry: Arc::clone(gateway.registry()),
+        store: Some(gateway.store().clone()),
+        mqtt,
+        nats,
+        check_only: false,
+    };
+    let sources = if args.pipelines.is_empty() {
+        file.pipelines.clone()
+    } else {
+        args.pipelines.clone()
+    };
+    let pipelines = PipelineHost::start(sources, services, gateway.bus().clone())?;
+    gateway.set_pipelines(Arc::clone(&pipelines));
     let register = gateway
         .register_addr()
         .map_or_else(|| "-".to_owned(), |a| a.to_string());
@@ -61,7 +115,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {} for the admin API", addresses.admin))?;
     let admin = admin_listener.local_addr()?;
     let stop_admin = tokio_util::sync::CancellationToken::new();
-    let router = homeport::admin::router(std::sync::Arc::clone(&gateway), token.clone());
+    let router = homeport::admin::router(Arc::clone(&gateway), token.clone());
     let admin_task = tokio::spawn(homeport::admin::serve(
         admin_listener,
         router,
@@ -84,12 +138,47 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
         "homeport: the camera-sync server ({}) is not part of this build yet",
         addresses.sync
     );
+    eprintln!(
+        "homeport: pipelines running: {}",
+        pipelines.names().await.join(", ")
+    );
+    reload_on_hangup(Arc::clone(&pipelines));
     shutdown_signal().await;
     eprintln!("homeport: shutting down");
     stop_admin.cancel();
     gateway.shutdown().await;
+    stop_sinks.cancel();
     if let Ok(Err(e)) = admin_task.await {
         tracing::warn!(error = %e, "admin API ended with an error");
     }
     Ok(())
+}
+
+/// The host name, for topics; `homeport` when it cannot be read.
+fn default_node() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "homeport".to_owned())
+}
+
+/// Reloads the pipelines on SIGHUP; a bad reload keeps the running ones and logs why.
+fn reload_on_hangup(pipelines: Arc<PipelineHost>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hangups) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            match pipelines.reload().await {
+                Ok(names) => eprintln!("homeport: pipelines reloaded: {}", names.join(", ")),
+                Err(errors) => {
+                    eprintln!("homeport: reload failed, the running pipelines stay:\n{errors}")
+                }
+            }
+        }
+    });
 }

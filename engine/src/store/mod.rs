@@ -14,6 +14,7 @@
 //! so the database alone reveals no credential and a sealed password cannot be moved to
 //! another row.
 
+mod dead_letter;
 mod device;
 mod error;
 mod registry;
@@ -34,6 +35,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::Connection;
 
 pub use crate::device::{LoginProtocol, ParseLoginProtocolError};
+pub use dead_letter::{DeadLetter, MAX_DEAD_LETTERS};
 pub use device::{DeviceCredentials, DeviceRecord, DeviceUpdate, ImportReport};
 pub use error::StoreError;
 pub use schema::SCHEMA_VERSION;
@@ -133,7 +135,7 @@ impl Store {
 }
 
 /// Now, in Unix milliseconds.
-fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

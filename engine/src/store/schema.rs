@@ -26,6 +26,15 @@ const MIGRATIONS: &[&str] = &[
         updated_at     INTEGER
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX devices_by_state ON devices (state);",
+    // 2: events a pipeline stage gave up on, kept for inspection and replay.
+    "CREATE TABLE dead_letters (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        at        INTEGER NOT NULL,
+        pipeline  TEXT NOT NULL,
+        stage     TEXT NOT NULL,
+        error     TEXT NOT NULL,
+        event     TEXT NOT NULL
+    ) STRICT;",
 ];
 
 /// The schema version this build writes.

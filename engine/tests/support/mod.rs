@@ -36,6 +36,7 @@ pub fn config(data: &std::path::Path) -> GatewayConfig {
             pending_timeout: Duration::from_secs(60),
             login_backoff_min: Duration::from_millis(200),
             login_backoff_max: Duration::from_secs(1),
+            auto_login: true,
         },
         listener: ListenerConfig {
             announce_timeout: Duration::from_secs(2),

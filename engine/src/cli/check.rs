@@ -1,0 +1,43 @@
+//! `homeport check`: validate pipeline files offline.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+use homeport::bus::EventBus;
+use homeport::pipeline::Services;
+use homeport::pipeline::runtime::build;
+use homeport::registry::{Registry, RegistryConfig};
+
+/// Options of `homeport check`.
+#[derive(Debug, Args)]
+pub(crate) struct CheckArgs {
+    /// Pipeline files or directories (none: the built-in defaults).
+    #[arg(value_name = "PATH")]
+    paths: Vec<PathBuf>,
+}
+
+/// Checks the files; prints every problem as file:line:column and fails if there is any.
+pub(crate) async fn run(args: CheckArgs) -> anyhow::Result<()> {
+    let services = Services {
+        registry: Arc::new(Registry::new(
+            EventBus::default(),
+            RegistryConfig::default(),
+        )),
+        store: None,
+        mqtt: None,
+        nats: None,
+        check_only: true,
+    };
+    match build(&args.paths, &services) {
+        Ok(pipelines) => {
+            let names: Vec<&str> = pipelines.iter().map(|p| p.name.as_str()).collect();
+            println!("ok: {} pipeline(s): {}", names.len(), names.join(", "));
+            Ok(())
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            anyhow::bail!("{} problem(s) found", errors.0.len())
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! Reading pipeline files: a file, or every `*.yaml`/`*.yml` in a directory (sorted), parsed
+//! with `marked-yaml`, which keeps the position of every node so later checks can point at
+//! the exact line and column. (`serde_yaml` is deprecated upstream; `marked-yaml` is
+//! maintained and built for exactly this: YAML with provenance.)
+
+use std::path::{Path, PathBuf};
+
+use marked_yaml::{LoaderOptions, Node};
+
+use super::error::SpecError;
+use super::spec::FileSpec;
+
+/// Largest pipeline file read.
+const MAX_FILE: u64 = 4 * 1024 * 1024;
+
+/// One parsed file.
+#[derive(Debug)]
+pub struct Loaded {
+    /// Where it came from.
+    pub path: PathBuf,
+    /// Its pipelines.
+    pub spec: FileSpec,
+}
+
+/// The files named by `paths` (directories expanded), in order.
+pub fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, SpecError> {
+    let mut out = Vec::new();
+    for path in paths {
+        let metadata = std::fs::metadata(path)
+            .map_err(|e| SpecError::file(path, format!("cannot read: {e}")))?;
+        if metadata.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+                .map_err(|e| SpecError::file(path, format!("cannot list: {e}")))?
+                .filter_map(|entry| entry.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+                .collect();
+            entries.sort();
+            out.extend(entries);
+        } else {
+            out.push(path.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Parses one file.
+pub fn parse_file(path: &Path) -> Result<Loaded, SpecError> {
+    let size = std::fs::metadata(path)
+        .map_err(|e| SpecError::file(path, format!("cannot read: {e}")))?
+        .len();
+    if size > MAX_FILE {
+        return Err(SpecError::file(
+            path,
+            format!("larger than {MAX_FILE} bytes"),
+        ));
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| SpecError::file(path, format!("cannot read: {e}")))?;
+    parse(path, &text)
+}
+
+/// Parses pipeline YAML; `path` names it in errors.
+pub fn parse(path: &Path, text: &str) -> Result<Loaded, SpecError> {
+    let options = LoaderOptions::default().error_on_duplicate_keys(true);
+    let node =
+        marked_yaml::parse_yaml_with_options(0, text, options).map_err(|e| load_error(path, &e))?;
+    match marked_yaml::from_node::<FileSpec>(&node) {
+        Ok(spec) => Ok(Loaded {
+            path: path.to_owned(),
+            spec,
+        }),
+        Err(e) => {
+            let inner: &marked_yaml::Error = &e;
+            // An unknown key or stage kind is pointed at itself (the error's own mark is its
+            // mapping); other errors keep their own mark, or follow their path.
+            let mark = match offending_key(inner) {
+                Some(key) => locate(&node, e.path().unwrap_or(""), Some(&key))
+                    .map(|(line, column)| find_key(text, line, &key).unwrap_or((line, column))),
+                None => inner
+                    .start_mark()
+                    .map(|m| (m.line(), m.column()))
+                    .or_else(|| locate(&node, e.path().unwrap_or(""), None)),
+            };
+            let (line, column) = mark.unwrap_or((0, 0));
+            let message = match e.path().filter(|p| !p.is_empty() && *p != ".") {
+                Some(at) => format!("at {at}: {inner}"),
+                None => inner.to_string(),
+            };
+            Err(SpecError {
+                line,
+                column,
+                ..SpecError::file(path, message)
+            })
+        }
+    }
+}
+
+/// The key an unknown-field or unknown-variant error is about.
+fn offending_key(error: &marked_yaml::Error) -> Option<String> {
+    match error {
+        marked_yaml::Error::UnknownFieldError(field, _, _) => Some(field.clone()),
+        other => {
+            let text = other.to_string();
+            text.starts_with("unknown variant")
+                .then(|| text.split('`').nth(1).map(str::to_owned))
+                .flatten()
+        }
+    }
+}
+
+/// The mark of the node a serde path (`pipelines[1].stages[0]`) leads to, refined to the
+/// offending key for unknown fields and variants.
+fn locate(root: &Node, path: &str, wanted: Option<&str>) -> Option<(usize, usize)> {
+    let mut node = root;
+    // Stop at the mapping that holds the offending key, so the key search starts there.
+    for segment in path
+        .split('.')
+        .filter(|s| !s.is_empty() && Some(*s) != wanted)
+    {
+        let (key, indexes) = match segment.find('[') {
+            Some(at) => (&segment[..at], &segment[at..]),
+            None => (segment, ""),
+        };
+        if !key.is_empty() {
+            match node.as_mapping().and_then(|m| m.get_node(key)) {
+                Some(next) => node = next,
+                None => break,
+            }
+        }
+        for index in indexes.split(['[', ']']).filter(|s| !s.is_empty()) {
+            match index
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| node.as_sequence().and_then(|s| s.get_node(i)))
+            {
+                Some(next) => node = next,
+                None => break,
+            }
+        }
+    }
+    node.span().start().map(|m| (m.line(), m.column()))
+}
+
+/// Where `key:` is written, searching from `from_line` on (the loader marks a key with its
+/// value's position, so the key's own position is found in the text).
+fn find_key(text: &str, from_line: usize, key: &str) -> Option<(usize, usize)> {
+    for (index, line) in text.lines().enumerate().skip(from_line.saturating_sub(1)) {
+        let mut search = 0;
+        while let Some(found) = line[search..].find(key) {
+            let at = search + found;
+            let before_ok = line[..at]
+                .chars()
+                .last()
+                .is_none_or(|c| c.is_whitespace() || matches!(c, '{' | ',' | '-' | '"' | '\''));
+            let after = line[at + key.len()..].trim_start_matches(['"', '\'']);
+            if before_ok && after.trim_start().starts_with(':') {
+                return Some((index + 1, line[..at].chars().count() + 1));
+            }
+            search = at + key.len();
+        }
+    }
+    None
+}
+
+fn load_error(path: &Path, error: &marked_yaml::LoadError) -> SpecError {
+    use marked_yaml::LoadError;
+    let marker = match error {
+        LoadError::TopLevelMustBeMapping(m)
+        | LoadError::TopLevelMustBeSequence(m)
+        | LoadError::UnexpectedAnchor(m)
+        | LoadError::MappingKeyMustBeScalar(m)
+        | LoadError::UnexpectedTag(m)
+        | LoadError::ScanError(m, _) => Some(*m),
+        LoadError::DuplicateKey(_) => None,
+    };
+    let (line, column) = marker.map_or((0, 0), |m| (m.line(), m.column()));
+    // The loader's own text starts with its marker; keep only the message.
+    let text = error.to_string();
+    let message = text
+        .split_once(": ")
+        .filter(|_| marker.is_some())
+        .map_or(text.clone(), |(_, m)| m.to_owned());
+    SpecError {
+        line,
+        column,
+        ..SpecError::file(path, message)
+    }
+}

@@ -1,0 +1,61 @@
+//! The standard JSON an event is published as, when a stage gives no payload template.
+//!
+//! Flat, stable, and the same on MQTT and NATS:
+//! - alarm: `event_id`, `device_id`, `kind`, `channel`, `code`, `action`, `device_time`,
+//!   `device_utc`, `time`, `data`;
+//! - online_changed (the device status): `event_id`, `device_id`, `kind`, `online`, `state`,
+//!   `reason`, `detail`, `since`, `time`;
+//! - registered: `event_id`, `device_id`, `kind`, `peer`, `registration`, `time`;
+//! - config_applied: `event_id`, `device_id`, `kind`, `name`, `changed`, `dry_run`, `error`,
+//!   `time`.
+//!
+//! `time` is the server's RFC 3339 UTC time of the event.
+
+use serde_json::{Value, json};
+
+use crate::event::{Event, EventKind};
+use crate::registry::rfc3339;
+
+/// The event's standard JSON.
+pub fn standard(event: &Event) -> Value {
+    let time = rfc3339(event.at_ms);
+    match &event.kind {
+        EventKind::Alarm {
+            channel,
+            code,
+            action,
+            device_time,
+            device_utc,
+            data,
+        } => json!({
+            "event_id": event.id, "device_id": event.device, "kind": "alarm", "channel": channel, "code": code,
+            "action": action, "device_time": device_time, "device_utc": device_utc, "time": time, "data": data,
+        }),
+        EventKind::OnlineChanged {
+            online,
+            state,
+            reason,
+            detail,
+            since_ms,
+        } => json!({
+            "event_id": event.id, "device_id": event.device, "kind": "online_changed", "online": online, "state": state,
+            "reason": reason, "detail": detail, "since": since_ms.map(rfc3339), "time": time,
+        }),
+        EventKind::Registered {
+            peer, registration, ..
+        } => json!({
+            "event_id": event.id, "device_id": event.device, "kind": "registered", "peer": peer,
+            "registration": registration, "time": time,
+        }),
+        EventKind::ConfigApplied {
+            name,
+            changed,
+            dry_run,
+            error,
+            ..
+        } => json!({
+            "event_id": event.id, "device_id": event.device, "kind": "config_applied", "name": name,
+            "changed": changed, "dry_run": dry_run, "error": error, "time": time,
+        }),
+    }
+}

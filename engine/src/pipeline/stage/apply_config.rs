@@ -1,0 +1,120 @@
+//! `apply_config`: merge a config template into the device's current config table and write
+//! it back (or, with `dry_run`, only report what would be written). The result is published
+//! as a `config_applied` event.
+//!
+//! The template is YAML whose string values are templates, e.g.
+//!
+//! ```yaml
+//! RegisterServer:
+//!   Enable: true
+//!   DeviceID: "{{ device_id }}"
+//! ```
+//!
+//! Objects merge key by key; anything else replaces. Fields the template does not name keep
+//! the device's values.
+
+use std::sync::Arc;
+
+use futures::future::{BoxFuture, FutureExt};
+use serde_json::Value;
+
+use super::{Flow, Outcome, Stage, StageError};
+use crate::device::handle::merge;
+use crate::event::{Event, EventKind};
+use crate::pipeline::template::Template;
+use crate::registry::Registry;
+
+/// A JSON value whose strings are compiled templates.
+#[derive(Debug)]
+pub enum TemplateTree {
+    /// A templated string.
+    Text(Template),
+    /// A number, boolean or null, as it is.
+    Literal(Value),
+    /// An object.
+    Object(Vec<(String, TemplateTree)>),
+    /// An array.
+    Array(Vec<TemplateTree>),
+}
+
+impl TemplateTree {
+    /// Renders to JSON; a string that renders to `true`, `false`, a number or `null` keeps
+    /// that type (so `Port: "{{ fields.port }}"` can be a number).
+    pub fn render(&self, context: &minijinja::Value) -> Result<Value, String> {
+        Ok(match self {
+            Self::Text(template) => {
+                let text = template.render(context)?;
+                match serde_json::from_str::<Value>(&text) {
+                    Ok(value @ (Value::Bool(_) | Value::Number(_) | Value::Null)) => value,
+                    _ => Value::String(text),
+                }
+            }
+            Self::Literal(value) => value.clone(),
+            Self::Object(entries) => {
+                let mut object = serde_json::Map::new();
+                for (key, tree) in entries {
+                    object.insert(key.clone(), tree.render(context)?);
+                }
+                Value::Object(object)
+            }
+            Self::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|i| i.render(context))
+                    .collect::<Result<_, _>>()?,
+            ),
+        })
+    }
+}
+
+/// Applies one config template.
+#[derive(Debug)]
+pub struct ApplyConfig {
+    /// The device registry (for the device's handle).
+    pub registry: Arc<Registry>,
+    /// The config table's name.
+    pub name: String,
+    /// The values to merge.
+    pub values: TemplateTree,
+    /// Report only.
+    pub dry_run: bool,
+}
+
+impl Stage for ApplyConfig {
+    fn run<'a>(&'a self, flow: &'a mut Flow) -> BoxFuture<'a, Result<Outcome, StageError>> {
+        let patch = self.values.render(flow.context()).map_err(StageError::new);
+        let device = flow.event.device.clone();
+        async move {
+            let patch = patch?;
+            let handle = self
+                .registry
+                .handle(&device)
+                .ok_or_else(|| StageError::new(format!("device {device} is not online")))?;
+            let current = handle
+                .get_config(&self.name)
+                .await
+                .map_err(|e| StageError::new(e.to_string()))?;
+            let mut table = current.clone();
+            merge(&mut table, &patch);
+            let changed = table != current;
+            if changed && !self.dry_run {
+                handle
+                    .set_config(&self.name, table.clone())
+                    .await
+                    .map_err(|e| StageError::new(e.to_string()))?;
+            }
+            flow.emitted.push(Event::new(
+                device,
+                EventKind::ConfigApplied {
+                    name: self.name.clone(),
+                    changed,
+                    dry_run: self.dry_run,
+                    table,
+                    error: None,
+                },
+            ));
+            Ok(Outcome::Continue)
+        }
+        .boxed()
+    }
+}

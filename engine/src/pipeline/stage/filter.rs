@@ -1,0 +1,27 @@
+//! `filter`: drop events that do not meet a condition.
+
+use futures::future::{BoxFuture, FutureExt};
+
+use super::{Flow, Outcome, Stage, StageError};
+use crate::pipeline::template::Condition;
+
+/// Keeps events for which `when` holds.
+#[derive(Debug)]
+pub struct Filter {
+    /// The condition.
+    pub when: Condition,
+}
+
+impl Stage for Filter {
+    fn run<'a>(&'a self, flow: &'a mut Flow) -> BoxFuture<'a, Result<Outcome, StageError>> {
+        let result = self.when.holds(flow.context()).map_err(StageError::new);
+        async move {
+            Ok(if result? {
+                Outcome::Continue
+            } else {
+                Outcome::Drop("filtered")
+            })
+        }
+        .boxed()
+    }
+}

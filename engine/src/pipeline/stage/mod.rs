@@ -1,0 +1,109 @@
+//! Pipeline stages: what one step does to an event.
+//!
+//! A stage gets the event's [`Flow`] and either lets it go on, drops it (with a reason that
+//! is counted), or fails (and the stage's error policy decides: retry, then dead-letter, drop
+//! or continue). Built in: [`filter`], [`set`], [`log`], [`debounce`], [`login`],
+//! [`apply_config`], [`mqtt`], [`nats`]. A stage kind is one file here plus one variant in
+//! the spec; later kinds (`wasm`, `camera_sync`, `sync_push`) plug in the same way.
+
+pub mod apply_config;
+pub mod debounce;
+pub mod filter;
+pub mod log;
+pub mod login;
+pub mod mqtt;
+pub mod nats;
+pub mod set;
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use serde_json::{Map, Value as Json};
+
+use crate::event::Event;
+
+/// One event on its way through a pipeline.
+#[derive(Debug)]
+pub struct Flow {
+    /// The event.
+    pub event: Arc<Event>,
+    /// Fields added by `set` stages, visible to later templates as `fields.NAME`.
+    pub fields: Map<String, Json>,
+    /// Events stages produced (e.g. `config_applied`), published when the event is done.
+    pub emitted: Vec<Arc<Event>>,
+    context: Option<minijinja::Value>,
+}
+
+impl Flow {
+    /// A flow for `event`.
+    pub fn new(event: Arc<Event>) -> Self {
+        Self {
+            event,
+            fields: Map::new(),
+            emitted: Vec::new(),
+            context: None,
+        }
+    }
+
+    /// The template context: `event`, `device_id`, `kind`, `fields`.
+    pub fn context(&mut self) -> &minijinja::Value {
+        let (event, fields) = (&self.event, &self.fields);
+        self.context.get_or_insert_with(|| {
+            minijinja::context! {
+                event => minijinja::Value::from_serialize(&**event),
+                device_id => event.device.clone(),
+                kind => event.kind_name(),
+                fields => minijinja::Value::from_serialize(fields),
+            }
+        })
+    }
+
+    /// Sets a field and refreshes the template context.
+    pub fn set_field(&mut self, name: &str, value: Json) {
+        self.fields.insert(name.to_owned(), value);
+        self.context = None;
+    }
+}
+
+/// A context shaped like a real alarm's, for checking templates when a pipeline compiles.
+pub fn sample_context() -> minijinja::Value {
+    let event = Event::new(
+        "sample-device",
+        crate::event::EventKind::Alarm {
+            channel: 0,
+            code: "VideoMotion".to_owned(),
+            action: "start".to_owned(),
+            device_time: None,
+            device_utc: None,
+            data: Map::new(),
+        },
+    );
+    Flow::new(event).context().clone()
+}
+
+/// What a stage decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Go on to the next stage.
+    Continue,
+    /// Stop here; counted as dropped with this reason.
+    Drop(&'static str),
+}
+
+/// A stage failed; the error policy decides what follows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct StageError(pub String);
+
+impl StageError {
+    /// An error with this text.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+/// One step of a pipeline.
+pub trait Stage: Send + Sync + std::fmt::Debug {
+    /// Runs the stage on `flow`.
+    fn run<'a>(&'a self, flow: &'a mut Flow) -> BoxFuture<'a, Result<Outcome, StageError>>;
+}

@@ -1,0 +1,76 @@
+//! `nats`: publish the event to a NATS subject; through JetStream with `Nats-Msg-Id` = the
+//! event id (so a retry is stored once), and optionally the device's latest state into the KV
+//! bucket.
+
+use bytes::Bytes;
+use futures::future::{BoxFuture, FutureExt};
+
+use super::{Flow, Outcome, Stage, StageError};
+use crate::event::EventKind;
+use crate::pipeline::payload;
+use crate::pipeline::template::Template;
+use crate::sink::nats::NatsSink;
+
+/// Publishes to NATS.
+#[derive(Debug)]
+pub struct NatsStage {
+    /// The shared connection.
+    pub sink: NatsSink,
+    /// Subject template (values sanitised).
+    pub subject: Template,
+    /// Through JetStream.
+    pub jetstream: bool,
+    /// Also put the device's state into the KV bucket (online changes).
+    pub kv: bool,
+    /// Payload template; `None` publishes the standard JSON.
+    pub payload: Option<Template>,
+}
+
+impl Stage for NatsStage {
+    fn run<'a>(&'a self, flow: &'a mut Flow) -> BoxFuture<'a, Result<Outcome, StageError>> {
+        let prepared = (|| {
+            let subject = self
+                .subject
+                .render(flow.context())
+                .map_err(StageError::new)?;
+            let standard = payload::standard(&flow.event);
+            let body = match &self.payload {
+                None => {
+                    serde_json::to_vec(&standard).map_err(|e| StageError::new(e.to_string()))?
+                }
+                Some(template) => template
+                    .render(flow.context())
+                    .map_err(StageError::new)?
+                    .into_bytes(),
+            };
+            let state = (self.kv && matches!(flow.event.kind, EventKind::OnlineChanged { .. }))
+                .then(|| serde_json::to_vec(&standard).map(Bytes::from))
+                .transpose()
+                .map_err(|e| StageError::new(e.to_string()))?;
+            Ok::<_, StageError>((subject, Bytes::from(body), state))
+        })();
+        let event_id = flow.event.id.to_string();
+        let device = flow.event.device.clone();
+        async move {
+            let (subject, body, state) = prepared?;
+            if self.jetstream {
+                self.sink
+                    .publish_js(&subject, body, &event_id)
+                    .await
+                    .map_err(|e| StageError::new(e.to_string()))?;
+            } else {
+                self.sink
+                    .publish(&subject, body)
+                    .map_err(|e| StageError::new(e.to_string()))?;
+            }
+            if let Some(state) = state {
+                self.sink
+                    .put_state(&device, state)
+                    .await
+                    .map_err(|e| StageError::new(e.to_string()))?;
+            }
+            Ok(Outcome::Continue)
+        }
+        .boxed()
+    }
+}

@@ -1,0 +1,31 @@
+//! `set`: add or replace fields by template, for later stages (`fields.NAME`).
+
+use futures::future::{BoxFuture, FutureExt};
+use serde_json::Value;
+
+use super::{Flow, Outcome, Stage, StageError};
+use crate::pipeline::template::Template;
+
+/// Renders each field's template and stores the result.
+#[derive(Debug)]
+pub struct Set {
+    /// Field name and template, in order.
+    pub fields: Vec<(String, Template)>,
+}
+
+impl Stage for Set {
+    fn run<'a>(&'a self, flow: &'a mut Flow) -> BoxFuture<'a, Result<Outcome, StageError>> {
+        let result = (|| {
+            for (name, template) in &self.fields {
+                let rendered = template
+                    .render(flow.context())
+                    .map_err(|e| StageError::new(format!("field {name}: {e}")))?;
+                // A rendering that is JSON (a number, an object, …) is kept as such.
+                let value = serde_json::from_str(&rendered).unwrap_or(Value::String(rendered));
+                flow.set_field(name, value);
+            }
+            Ok(Outcome::Continue)
+        })();
+        async move { result }.boxed()
+    }
+}

@@ -1,0 +1,241 @@
+//! Templates and conditions, with minijinja.
+//!
+//! Three environments share one syntax and differ only in how interpolated values are
+//! written: as they are (payloads, log lines, keys), sanitised for MQTT topics (no `/`, `+`,
+//! `#`, NUL, no leading `$`), or sanitised for NATS subjects (no `.`, `*`, `>`, whitespace,
+//! no leading `$`). The template's own text is never changed, so `homeport/device/{{ device_id
+//! }}/event` keeps its levels while a device ID can never add, remove or wildcard one.
+//!
+//! Every template sees `event` (the event's JSON), `device_id`, `kind`, and `fields` (what
+//! `set` stages added).
+
+use std::fmt::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use minijinja::{Environment, UndefinedBehavior, Value};
+
+/// How interpolated values are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// As they are.
+    Plain,
+    /// Safe inside one MQTT topic level.
+    Topic,
+    /// Safe inside one NATS subject token.
+    Subject,
+}
+
+/// The three environments; templates are added to them as pipelines compile.
+#[derive(Debug, Clone)]
+pub struct Templates {
+    plain: Arc<std::sync::Mutex<Environment<'static>>>,
+    topic: Arc<std::sync::Mutex<Environment<'static>>>,
+    subject: Arc<std::sync::Mutex<Environment<'static>>>,
+    next: Arc<AtomicUsize>,
+}
+
+/// A compiled template.
+#[derive(Debug, Clone)]
+pub struct Template {
+    env: Arc<Environment<'static>>,
+    name: String,
+}
+
+/// A compiled condition.
+#[derive(Debug, Clone)]
+pub struct Condition {
+    template: Template,
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn environment(flavor: Flavor) -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Lenient);
+    // Bound the work one render may do, so a template cannot stall a pipeline.
+    env.set_fuel(Some(100_000));
+    env.set_recursion_limit(32);
+    match flavor {
+        Flavor::Plain => {}
+        Flavor::Topic => env.set_formatter(|out, _state, value| {
+            out.write_str(&sanitize(&display(value), Flavor::Topic))
+                .map_err(minijinja::Error::from)
+        }),
+        Flavor::Subject => env.set_formatter(|out, _state, value| {
+            out.write_str(&sanitize(&display(value), Flavor::Subject))
+                .map_err(minijinja::Error::from)
+        }),
+    }
+    env
+}
+
+fn display(value: &Value) -> String {
+    if value.is_undefined() || value.is_none() {
+        String::new()
+    } else {
+        value.to_string()
+    }
+}
+
+/// Makes `value` safe as one topic level or subject token.
+pub fn sanitize(value: &str, flavor: Flavor) -> String {
+    let mut out = String::with_capacity(value.len().max(1));
+    for c in value.chars() {
+        let bad = match flavor {
+            Flavor::Plain => false,
+            Flavor::Topic => matches!(c, '/' | '+' | '#' | '\0'),
+            Flavor::Subject => matches!(c, '.' | '*' | '>' | '\0') || c.is_whitespace(),
+        };
+        out.push(if bad { '_' } else { c });
+    }
+    if flavor != Flavor::Plain {
+        if out.starts_with('$') {
+            out.replace_range(..1, "_");
+        }
+        if out.is_empty() {
+            out.push('_');
+        }
+    }
+    out
+}
+
+impl Templates {
+    /// Empty environments.
+    pub fn new() -> Self {
+        let env = |flavor| Arc::new(std::sync::Mutex::new(environment(flavor)));
+        Self {
+            plain: env(Flavor::Plain),
+            topic: env(Flavor::Topic),
+            subject: env(Flavor::Subject),
+            next: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Compiles `source`; the error is minijinja's, with its position inside the template.
+    pub fn compile(&self, source: &str, flavor: Flavor) -> Result<Template, String> {
+        let name = format!("t{}", self.next.fetch_add(1, Ordering::Relaxed));
+        let env = match flavor {
+            Flavor::Plain => &self.plain,
+            Flavor::Topic => &self.topic,
+            Flavor::Subject => &self.subject,
+        };
+        let mut env = env
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        env.add_template_owned(name.clone(), source.to_owned())
+            .map_err(|e| describe(&e))?;
+        // Templates compiled so far are immutable from here on: hand out a snapshot.
+        Ok(Template {
+            env: Arc::new(env.clone()),
+            name,
+        })
+    }
+
+    /// Compiles a condition (an expression such as `event.code == "VideoMotion"`).
+    pub fn condition(&self, expression: &str) -> Result<Condition, String> {
+        // Check it parses as an expression on its own (so `a }} b` is refused)…
+        self.plain
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .compile_expression(expression)
+            .map_err(|e| describe(&e))?;
+        // …then run it as a template that prints a marker when it is true.
+        let template = self.compile(
+            &format!("{{% if {expression} %}}1{{% endif %}}"),
+            Flavor::Plain,
+        )?;
+        Ok(Condition { template })
+    }
+}
+
+impl Template {
+    /// Renders with `context`.
+    pub fn render(&self, context: &Value) -> Result<String, String> {
+        let template = self
+            .env
+            .get_template(&self.name)
+            .map_err(|e| describe(&e))?;
+        template.render(context).map_err(|e| describe(&e))
+    }
+}
+
+impl Condition {
+    /// Evaluates with `context`.
+    pub fn holds(&self, context: &Value) -> Result<bool, String> {
+        Ok(self.template.render(context)? == "1")
+    }
+}
+
+fn describe(error: &minijinja::Error) -> String {
+    let mut text = error.kind().to_string();
+    if let Some(detail) = error.detail() {
+        let _ = write!(text, ": {detail}");
+    }
+    if let Some(line) = error.line() {
+        let _ = write!(text, " (template line {line})");
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use minijinja::context;
+
+    #[test]
+    fn interpolated_values_cannot_add_topic_levels_or_wildcards() {
+        let templates = Templates::new();
+        let topic = templates
+            .compile("homeport/device/{{ device_id }}/event", Flavor::Topic)
+            .expect("compiles");
+        let rendered = topic
+            .render(&context! { device_id => "a/b+#c" })
+            .expect("renders");
+        assert_eq!(rendered, "homeport/device/a_b__c/event");
+        assert_eq!(
+            topic
+                .render(&context! { device_id => "$SYS" })
+                .expect("renders"),
+            "homeport/device/_SYS/event"
+        );
+        assert_eq!(
+            topic.render(&context! {}).expect("renders"),
+            "homeport/device/_/event"
+        );
+        let subject = templates
+            .compile("homeport.{{ device_id }}.alarm", Flavor::Subject)
+            .expect("compiles");
+        assert_eq!(
+            subject
+                .render(&context! { device_id => "x.y *>z" })
+                .expect("renders"),
+            "homeport.x_y___z.alarm"
+        );
+    }
+
+    #[test]
+    fn conditions_evaluate_and_bad_ones_are_refused() {
+        let templates = Templates::new();
+        let condition = templates
+            .condition(r#"event.code != "VideoLoss""#)
+            .expect("compiles");
+        assert!(
+            condition
+                .holds(&context! { event => context! { code => "VideoMotion" } })
+                .expect("runs")
+        );
+        assert!(
+            !condition
+                .holds(&context! { event => context! { code => "VideoLoss" } })
+                .expect("runs")
+        );
+        assert!(templates.condition("event.code ==").is_err());
+        assert!(templates.condition("a %} b").is_err());
+        assert!(templates.compile("{{ unclosed", Flavor::Plain).is_err());
+    }
+}

@@ -1,0 +1,307 @@
+//! The MQTT sink: one broker connection (rumqttc) that pipeline stages publish through.
+//!
+//! - [`config`] — [`MqttConfig`], the broker URL parser and the checks run before start.
+//! - [`topic`] — [`valid_topic`]: topics the sink refuses.
+//! - `outbox` — the sink's bounded queue and remembered retained states (no async).
+//! - `connection` — the task that drives rumqttc, reconnects and drains on shutdown.
+//! - `tls` — the rustls client configuration for `mqtts://`.
+//! - [`MqttSink`] (here) — the cheap cloneable handle.
+//!
+//! # Delivery
+//!
+//! [`MqttSink::publish`] never waits for the network: the message goes into the sink's own
+//! queue (bounded by [`MqttConfig::buffer`], then [`MqttConfig::when_full`], counted) and the
+//! connection task hands messages to the broker strictly in queue order.
+//!
+//! - **QoS 1** messages leave the queue only when the broker's PUBACK arrives. When the
+//!   connection breaks, every message handed over but not acknowledged is sent again on the next
+//!   connection, before anything newer and in the original order. So nothing is lost across a
+//!   broker restart (up to the buffer bound) and per-topic order is kept. A subscriber can see a
+//!   message twice only if it was in flight at the moment of the disconnect (the broker had it,
+//!   its PUBACK had not arrived); [`MqttStats::resent`] counts them. The guarantee
+//!   ends at the PUBACK: what a broker does with a message it acknowledged (for example lose
+//!   it in a `kill -9` without persistence) is up to the broker.
+//! - **QoS 0** messages leave the queue once written to the socket; they wait in the queue while
+//!   the broker is away like the others, but one written just before a disconnect may be lost.
+//! - **Retained state** ([`MqttSink::set_retained`]) is published with QoS 1 and remembered
+//!   (the latest value per topic, bounded by [`MqttConfig::max_retained`]). Every connection
+//!   starts by publishing the gateway status `online` and every remembered state whose latest
+//!   value is not still queued, so a broker that restarted without persistence has the current
+//!   state again. An update not yet handed to the broker is replaced by a newer one for the same
+//!   topic ([`MqttStats::superseded`]). A state dropped by a full buffer is republished from
+//!   memory at the next reconnect.
+//! - **Gateway status** `homeport/gateway/<node>/status`: retained `online` on every connection;
+//!   the Last Will (retained `offline`) covers a crash or a lost network; a clean shutdown
+//!   delivers what is queued (for at most [`MqttConfig::shutdown_timeout`]), publishes retained
+//!   `offline`, then sends DISCONNECT.
+
+pub mod config;
+mod connection;
+pub mod error;
+mod outbox;
+mod tls;
+pub mod topic;
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use bytes::Bytes;
+use rumqttc::{LastWill, MqttOptions, TlsConfiguration, Transport};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+pub use config::{FullPolicy, MqttConfig};
+pub use error::MqttError;
+pub use topic::valid_topic;
+
+use connection::Connection;
+use error::preview;
+use outbox::{Limits, Message, OFFLINE, Outbox};
+use topic::MAX_TOPIC_LEN;
+
+/// Messages the MQTT client may have unacknowledged on the wire at once.
+const MAX_IN_FLIGHT: u16 = 100;
+/// Largest packet accepted from the broker (the sink only receives acknowledgements).
+const MAX_INCOMING_PACKET: usize = 64 * 1024;
+
+/// MQTT quality of service; QoS 2 is not offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum QoS {
+    /// QoS 0: sent once, not acknowledged.
+    AtMostOnce,
+    /// QoS 1: re-sent until the broker acknowledges it.
+    AtLeastOnce,
+}
+
+impl TryFrom<u8> for QoS {
+    type Error = MqttError;
+
+    fn try_from(value: u8) -> Result<Self, MqttError> {
+        match value {
+            0 => Ok(Self::AtMostOnce),
+            1 => Ok(Self::AtLeastOnce),
+            _ => Err(MqttError::InvalidConfig {
+                field: "qos",
+                reason: format!("must be 0 or 1 (QoS 2 is not supported), not {value}"),
+            }),
+        }
+    }
+}
+
+/// One message to publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publish {
+    /// Topic name; see [`valid_topic`].
+    pub topic: String,
+    /// Payload, shared (not copied) until it is written.
+    pub payload: Bytes,
+    /// Quality of service.
+    pub qos: QoS,
+    /// Whether the broker keeps it as the topic's retained message. For state that must be
+    /// republished after a broker restart use [`MqttSink::set_retained`] instead.
+    pub retain: bool,
+}
+
+/// Counters and gauges of one sink, for `/metrics`.
+///
+/// Submitted messages add up: `submitted = delivered + dropped_full + superseded + queued +
+/// in_flight`. The gateway status and republished states are not submitted messages; they are
+/// counted in `published`, `acked`, `republished` and `republish_pending`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MqttStats {
+    /// Submitted messages waiting to be handed to the broker.
+    pub queued: usize,
+    /// Submitted messages handed to the broker and not yet done (QoS 1: no PUBACK yet).
+    pub in_flight: usize,
+    /// Messages offered through `publish`, `set_retained` and `clear_retained` (refused ones
+    /// included, invalid ones not).
+    pub submitted: u64,
+    /// PUBLISH packets written to the socket, re-sends and republished states included.
+    pub published: u64,
+    /// PUBACKs received.
+    pub acked: u64,
+    /// Submitted messages done: QoS 1 acknowledged, QoS 0 written.
+    pub delivered: u64,
+    /// Messages dropped because the buffer was full (either policy).
+    pub dropped_full: u64,
+    /// Retained states replaced by a newer value for the same topic before being sent.
+    pub superseded: u64,
+    /// Messages written before a disconnect whose PUBACK had not arrived: they are sent again
+    /// and are the only ones a subscriber may receive twice.
+    pub resent: u64,
+    /// Retained states republished from memory at the start of a connection.
+    pub republished: u64,
+    /// Status and republished states of the current connection not yet acknowledged.
+    pub republish_pending: usize,
+    /// Retained states remembered.
+    pub retained: usize,
+    /// Connections made after the first one.
+    pub reconnects: u64,
+    /// Whether the broker accepted the current connection.
+    pub connected: bool,
+}
+
+/// What the handle and the connection task share.
+struct Shared {
+    outbox: Mutex<Outbox>,
+    /// Wakes the connection task when something is queued.
+    wake: Notify,
+    /// Cancelled when the connection task has ended.
+    finished: CancellationToken,
+    status_topic: String,
+    max_payload: usize,
+}
+
+impl Shared {
+    fn outbox(&self) -> MutexGuard<'_, Outbox> {
+        // The outbox's invariants hold between its methods, none of which panics by design.
+        self.outbox.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn check(&self, topic: &str, payload: &Bytes) -> Result<(), MqttError> {
+        valid_topic(topic)?;
+        if payload.len() > self.max_payload {
+            return Err(MqttError::PayloadTooLarge {
+                topic: preview(topic),
+                len: payload.len(),
+                max: self.max_payload,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A running MQTT sink; clones share one connection and one queue.
+#[derive(Clone)]
+pub struct MqttSink {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for MqttSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MqttSink")
+            .field("status_topic", &self.shared.status_topic)
+            .field("connected", &self.is_connected())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MqttSink {
+    /// Validates `config`, reads the CA file for `mqtts://`, and spawns the connection task on
+    /// the current Tokio runtime. Returns at once: the broker need not be reachable yet.
+    ///
+    /// When `shutdown` is cancelled the sink refuses new messages, delivers what is queued, then
+    /// publishes `offline` and disconnects; [`Self::closed`] tells when that is done.
+    pub fn start(config: MqttConfig, shutdown: CancellationToken) -> Result<Self, MqttError> {
+        let endpoint = config.validate()?;
+        let status_topic = config.status_topic();
+
+        let mut options = MqttOptions::new(
+            config.client_id.clone(),
+            endpoint.host.clone(),
+            endpoint.port,
+        );
+        options
+            .set_keep_alive(config.keep_alive)
+            .set_clean_session(true)
+            .set_inflight(MAX_IN_FLIGHT)
+            .set_max_packet_size(MAX_INCOMING_PACKET, config.max_payload + MAX_TOPIC_LEN + 16)
+            .set_last_will(LastWill::new(
+                status_topic.clone(),
+                OFFLINE,
+                rumqttc::QoS::AtLeastOnce,
+                true,
+            ));
+        if let Some(user) = &endpoint.username {
+            let password = endpoint.password.as_ref().map_or("", |p| p.expose());
+            options.set_credentials(user.clone(), password);
+        }
+        if endpoint.tls {
+            let tls = tls::client_config(config.ca_file.as_deref())?;
+            options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(tls)));
+        }
+
+        let limits = Limits {
+            buffer: config.buffer,
+            when_full: config.when_full,
+            max_retained: config.max_retained,
+        };
+        let shared = Arc::new(Shared {
+            outbox: Mutex::new(Outbox::new(limits, status_topic.clone())),
+            wake: Notify::new(),
+            finished: CancellationToken::new(),
+            status_topic,
+            max_payload: config.max_payload,
+        });
+        let connection = Connection {
+            shared: Arc::clone(&shared),
+            options,
+            broker: endpoint.to_string(),
+            reconnect_max: config.reconnect_max,
+            shutdown_timeout: config.shutdown_timeout,
+            shutdown,
+        };
+        tokio::spawn(connection.run());
+        Ok(Self { shared })
+    }
+
+    /// Queues a message for the broker; never waits for the network.
+    ///
+    /// Refused: an invalid topic, a payload over `max_payload`, a full buffer under
+    /// `drop_newest` ([`MqttError::BufferFull`]), a sink that is shutting down.
+    pub fn publish(&self, publish: Publish) -> Result<(), MqttError> {
+        self.shared.check(&publish.topic, &publish.payload)?;
+        self.shared.outbox().submit(Message {
+            topic: publish.topic,
+            payload: publish.payload,
+            qos: publish.qos,
+            retain: publish.retain,
+        })?;
+        self.shared.wake.notify_one();
+        Ok(())
+    }
+
+    /// Publishes `payload` as the retained state of `topic` (QoS 1) and remembers it, so that
+    /// it is published again after every reconnect.
+    pub fn set_retained(
+        &self,
+        topic: impl Into<String>,
+        payload: impl Into<Bytes>,
+    ) -> Result<(), MqttError> {
+        let topic = topic.into();
+        let payload = payload.into();
+        self.shared.check(&topic, &payload)?;
+        self.shared.outbox().set_retained(topic, payload)?;
+        self.shared.wake.notify_one();
+        Ok(())
+    }
+
+    /// Clears the retained message of `topic` on the broker (an empty retained payload) and
+    /// forgets its state.
+    pub fn clear_retained(&self, topic: &str) -> Result<(), MqttError> {
+        valid_topic(topic)?;
+        self.shared.outbox().clear_retained(topic.to_owned())?;
+        self.shared.wake.notify_one();
+        Ok(())
+    }
+
+    /// Current counters and gauges.
+    pub fn stats(&self) -> MqttStats {
+        self.shared.outbox().stats()
+    }
+
+    /// Whether the broker accepted the current connection.
+    pub fn is_connected(&self) -> bool {
+        self.shared.outbox().is_connected()
+    }
+
+    /// The gateway status topic, `homeport/gateway/<node>/status`.
+    pub fn status_topic(&self) -> &str {
+        &self.shared.status_topic
+    }
+
+    /// Completes when the connection task has ended (after a shutdown).
+    pub async fn closed(&self) {
+        self.shared.finished.cancelled().await;
+    }
+}

@@ -1,0 +1,607 @@
+//! The NATS sink: core publishes, JetStream publishes de-duplicated by message id, and a KV
+//! bucket with each device's last state. Pipeline stages call it; it knows nothing of
+//! pipelines.
+//!
+//! - `config` — [`NatsConfig`], [`JetStreamConfig`], URL parsing and redaction.
+//! - `subject` — [`valid_subject`], [`valid_kv_key`] and the other name checks.
+//! - `error` — [`NatsError`].
+//! - `forward` — the task draining the outage buffer of core publishes into async-nats.
+//! - `retry` — which JetStream failures are retried, and the waits between attempts.
+//!
+//! # Guarantees
+//!
+//! - **JetStream** ([`NatsSink::publish_js`]): every message carries `Nats-Msg-Id`; a call
+//!   returns only once the server acknowledged it as stored (or as a duplicate of a stored
+//!   message), retrying through timeouts, disconnects and server restarts until then, or until
+//!   the shutdown token fires ([`NatsError::ShuttingDown`]: not known to be stored). Retries are
+//!   at-least-once sends; the server's duplicate window turns them into exactly-once storage as
+//!   long as the same id comes back within `duplicate_window` (2 minutes by default). Calls made
+//!   one after another (await each) are stored in call order; concurrent calls have no order.
+//! - **KV** ([`NatsSink::put_state`]): same retry rule; a retried put may store the same value
+//!   twice as consecutive revisions, which is harmless for last-value state.
+//! - **Core** ([`NatsSink::publish`]): at most once, never waits. While the server is away
+//!   messages wait in a bounded buffer (`buffer` plus async-nats' 512-command queue) and go out in
+//!   order after the reconnect; when the buffer is full the publish fails with
+//!   [`NatsError::BufferFull`] and is counted in [`NatsStats::dropped`]. Messages already written
+//!   to the socket when the connection dies can be lost: use JetStream for anything that must
+//!   arrive.
+
+mod config;
+mod error;
+mod forward;
+mod retry;
+mod subject;
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_nats::connection::State;
+use async_nats::jetstream::{self, kv, stream};
+use async_nats::{Client, ConnectOptions, Event, Subject};
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use config::{JetStreamConfig, NatsConfig};
+pub use error::{BoxError, NatsError};
+pub use subject::{MAX_MSG_ID_LEN, MAX_SUBJECT_LEN, valid_kv_key, valid_subject};
+
+use config::Auth;
+use forward::Outbound;
+use retry::Verdict;
+use subject::{filter_matches, valid_msg_id};
+
+/// Capacity of async-nats' own command queue (publishes, requests) between the client handle
+/// and its connection task.
+const CLIENT_CAPACITY: usize = 512;
+/// How long one attempt to reach a server may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Timeout of stream and bucket management requests at start.
+const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Room left for headers when checking a JetStream message against `max_payload`.
+const HEADER_ROOM: usize = 64;
+
+/// A running NATS connection with its stream and bucket. Cheap to clone; every clone shares
+/// the connection, the buffer and the counters.
+#[derive(Clone)]
+pub struct NatsSink {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: Client,
+    /// The server list, redacted.
+    servers: String,
+    jetstream: Option<JetStreamTarget>,
+    kv: Option<KvTarget>,
+    queue: mpsc::Sender<Outbound>,
+    capacity: usize,
+    counters: Arc<Counters>,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+}
+
+struct JetStreamTarget {
+    context: jetstream::Context,
+    stream: String,
+    /// The stream's subject filters as the server has them.
+    subjects: Vec<String>,
+}
+
+struct KvTarget {
+    store: kv::Store,
+    bucket: String,
+}
+
+/// What the sink did since it started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NatsStats {
+    /// Core publishes handed to the client (sent, or waiting for a reconnect).
+    pub published: u64,
+    /// Core publishes dropped: buffer full, or still queued when shutdown gave up.
+    pub dropped: u64,
+    /// JetStream publishes acknowledged (new or duplicate).
+    pub js_acked: u64,
+    /// Of those, acknowledged as duplicates of an already stored message id.
+    pub js_duplicates: u64,
+    /// JetStream and KV attempts that failed transiently and were retried.
+    pub js_retries: u64,
+    /// KV puts acknowledged.
+    pub kv_puts: u64,
+    /// Operations that failed for good (refused by the server or the client).
+    pub errors: u64,
+    /// Whether the client is connected right now.
+    pub connected: bool,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    published: AtomicU64,
+    dropped: AtomicU64,
+    js_acked: AtomicU64,
+    js_duplicates: AtomicU64,
+    js_retries: AtomicU64,
+    kv_puts: AtomicU64,
+    errors: AtomicU64,
+}
+
+/// The server's answer to a JetStream publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsAck {
+    /// The stream that stored the message.
+    pub stream: String,
+    /// Its sequence number in the stream (for a duplicate: the first copy's).
+    pub sequence: u64,
+    /// The message id was already stored within the duplicate window; nothing new was stored.
+    pub duplicate: bool,
+    /// How many attempts it took (1 when nothing went wrong).
+    pub attempts: u32,
+}
+
+impl NatsSink {
+    /// Validates the config, connects (each server tried once; an unreachable server is an
+    /// error here, later outages are ridden out), creates or checks the stream and the bucket,
+    /// and starts the task that drains the outage buffer. `shutdown` stops retries and that
+    /// task; see [`NatsSink::closed`].
+    pub async fn start(config: NatsConfig, shutdown: CancellationToken) -> Result<Self, NatsError> {
+        let validated = config.validated()?;
+        let servers = validated.shown.clone();
+        let events_servers = servers.clone();
+        let mut options = ConnectOptions::new()
+            .name(&config.name)
+            .client_capacity(CLIENT_CAPACITY)
+            .connection_timeout(CONNECT_TIMEOUT)
+            .event_callback(move |event| {
+                let servers = events_servers.clone();
+                async move { log_event(&servers, &event) }
+            });
+        options = match validated.auth {
+            Auth::None => options,
+            Auth::Token(token) => options.token(token),
+            Auth::UserPassword(user, password) => options.user_and_password(user, password),
+        };
+        let client = tokio::select! {
+            result = options.connect(validated.servers) => result.map_err(|source| {
+                NatsError::Connect { servers: servers.clone(), source }
+            })?,
+            () = shutdown.cancelled() => {
+                return Err(NatsError::ShuttingDown { what: "connect", subject: servers });
+            }
+        };
+        let setup = jetstream::ContextBuilder::new()
+            .timeout(SETUP_TIMEOUT)
+            .build(client.clone());
+
+        let jetstream = match &config.jetstream {
+            Some(js) => Some(setup_stream(&client, &setup, js).await?),
+            None => None,
+        };
+        let kv = match &config.kv_bucket {
+            Some(bucket) => {
+                let ack_timeout = config
+                    .jetstream
+                    .as_ref()
+                    .map_or(JetStreamConfig::default().ack_timeout, |js| js.ack_timeout);
+                Some(setup_bucket(&client, &setup, bucket, ack_timeout).await?)
+            }
+            None => None,
+        };
+
+        let (queue, receiver) = mpsc::channel(config.buffer);
+        let counters = Arc::new(Counters::default());
+        let tasks = TaskTracker::new();
+        tasks.spawn(forward::run(
+            client.clone(),
+            receiver,
+            counters.clone(),
+            shutdown.clone(),
+            servers.clone(),
+        ));
+        tasks.close();
+        tracing::info!(
+            %servers,
+            stream = jetstream.as_ref().map(|js| js.stream.as_str()),
+            bucket = kv.as_ref().map(|kv| kv.bucket.as_str()),
+            "NATS sink connected"
+        );
+        Ok(Self {
+            inner: Arc::new(Inner {
+                client,
+                servers,
+                jetstream,
+                kv,
+                queue,
+                capacity: config.buffer,
+                counters,
+                shutdown,
+                tasks,
+            }),
+        })
+    }
+
+    /// Core NATS publish. Never waits: the message is queued for the connection (kept in order
+    /// through an outage) or, when the buffer is full, dropped, counted and reported as
+    /// [`NatsError::BufferFull`].
+    pub fn publish(&self, subject: &str, payload: Bytes) -> Result<(), NatsError> {
+        let inner = &self.inner;
+        let counted = |error: NatsError| {
+            inner.counters.errors.fetch_add(1, Ordering::Relaxed);
+            error
+        };
+        valid_subject(subject).map_err(counted)?;
+        self.check_size(subject, payload.len(), 0)
+            .map_err(counted)?;
+        if inner.shutdown.is_cancelled() {
+            return Err(counted(NatsError::ShuttingDown {
+                what: "publish",
+                subject: subject.to_owned(),
+            }));
+        }
+        let message = Outbound {
+            subject: Subject::from(subject),
+            payload,
+        };
+        match inner.queue.try_send(message) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                let dropped = inner.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                if dropped.is_power_of_two() {
+                    tracing::warn!(
+                        servers = %inner.servers,
+                        dropped,
+                        capacity = inner.capacity,
+                        "NATS publish buffer full: dropping core publishes"
+                    );
+                }
+                Err(NatsError::BufferFull {
+                    subject: subject.to_owned(),
+                    capacity: inner.capacity,
+                })
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(counted(NatsError::ShuttingDown {
+                what: "publish",
+                subject: subject.to_owned(),
+            })),
+        }
+    }
+
+    /// JetStream publish with `Nats-Msg-Id: msg_id`, returning once the server acknowledged it.
+    ///
+    /// Timeouts, disconnects and a restarting server are retried with the same id (after a
+    /// reconnect, with backoff) until acknowledged or until the shutdown token fires; see the
+    /// module docs for what that guarantees. Fails at once on a bad subject or id, a subject
+    /// the stream does not capture, an oversized message, or a refusal by the server.
+    pub async fn publish_js(
+        &self,
+        subject: &str,
+        payload: Bytes,
+        msg_id: &str,
+    ) -> Result<JsAck, NatsError> {
+        let inner = &self.inner;
+        let counted = |error: NatsError| {
+            inner.counters.errors.fetch_add(1, Ordering::Relaxed);
+            error
+        };
+        let Some(js) = &inner.jetstream else {
+            return Err(counted(NatsError::JetStreamDisabled));
+        };
+        valid_subject(subject).map_err(counted)?;
+        valid_msg_id(msg_id).map_err(counted)?;
+        if !js
+            .subjects
+            .iter()
+            .any(|filter| filter_matches(filter, subject))
+        {
+            return Err(counted(NatsError::NotInStream {
+                subject: subject.to_owned(),
+                stream: js.stream.clone(),
+                subjects: js.subjects.clone(),
+            }));
+        }
+        self.check_size(subject, payload.len(), HEADER_ROOM + msg_id.len())
+            .map_err(counted)?;
+
+        let mut attempts = 0u32;
+        loop {
+            if inner.shutdown.is_cancelled() {
+                return Err(counted(NatsError::ShuttingDown {
+                    what: "JetStream publish",
+                    subject: subject.to_owned(),
+                }));
+            }
+            attempts += 1;
+            let message = jetstream::message::PublishMessage::build()
+                .payload(payload.clone())
+                .message_id(msg_id);
+            // Each attempt is bounded by the context's ack timeout (sending, then the ack), so
+            // an attempt under way when shutdown fires still gets its answer.
+            let result = async {
+                js.context
+                    .send_publish(subject.to_owned(), message)
+                    .await?
+                    .await
+            }
+            .await;
+            let error = match result {
+                Ok(ack) => {
+                    inner.counters.js_acked.fetch_add(1, Ordering::Relaxed);
+                    if ack.duplicate {
+                        inner.counters.js_duplicates.fetch_add(1, Ordering::Relaxed);
+                    }
+                    return Ok(JsAck {
+                        stream: ack.stream,
+                        sequence: ack.sequence,
+                        duplicate: ack.duplicate,
+                        attempts,
+                    });
+                }
+                Err(error) => error,
+            };
+            if retry::classify_publish(&error) == Verdict::Fail {
+                return Err(counted(NatsError::Rejected {
+                    subject: subject.to_owned(),
+                    msg_id: msg_id.to_owned(),
+                    source: error,
+                }));
+            }
+            self.note_retry("JetStream publish", subject, attempts, &error);
+            if !retry::pause_until_connected(
+                &inner.client,
+                retry::backoff(attempts),
+                &inner.shutdown,
+            )
+            .await
+            {
+                return Err(counted(NatsError::ShuttingDown {
+                    what: "JetStream publish",
+                    subject: subject.to_owned(),
+                }));
+            }
+        }
+    }
+
+    /// Stores `json` as the device's last state in the KV bucket, retried like
+    /// [`NatsSink::publish_js`]. Returns the new revision. The device ID is the key and must be
+    /// a valid KV key ([`valid_kv_key`]).
+    pub async fn put_state(&self, device_id: &str, json: Bytes) -> Result<u64, NatsError> {
+        let inner = &self.inner;
+        let counted = |error: NatsError| {
+            inner.counters.errors.fetch_add(1, Ordering::Relaxed);
+            error
+        };
+        let Some(kv) = &inner.kv else {
+            return Err(counted(NatsError::KvDisabled));
+        };
+        valid_kv_key(device_id).map_err(counted)?;
+        self.check_size(device_id, json.len(), HEADER_ROOM)
+            .map_err(counted)?;
+
+        let mut attempts = 0u32;
+        loop {
+            if inner.shutdown.is_cancelled() {
+                return Err(counted(NatsError::ShuttingDown {
+                    what: "KV put",
+                    subject: device_id.to_owned(),
+                }));
+            }
+            attempts += 1;
+            let error = match kv.store.put(device_id, json.clone()).await {
+                Ok(revision) => {
+                    inner.counters.kv_puts.fetch_add(1, Ordering::Relaxed);
+                    return Ok(revision);
+                }
+                Err(error) => error,
+            };
+            if retry::classify_put(&error) == Verdict::Fail {
+                return Err(counted(NatsError::KvRejected {
+                    bucket: kv.bucket.clone(),
+                    key: device_id.to_owned(),
+                    source: error,
+                }));
+            }
+            self.note_retry("KV put", device_id, attempts, &error);
+            if !retry::pause_until_connected(
+                &inner.client,
+                retry::backoff(attempts),
+                &inner.shutdown,
+            )
+            .await
+            {
+                return Err(counted(NatsError::ShuttingDown {
+                    what: "KV put",
+                    subject: device_id.to_owned(),
+                }));
+            }
+        }
+    }
+
+    /// Counters since start, and whether the client is connected now.
+    pub fn stats(&self) -> NatsStats {
+        let counters = &self.inner.counters;
+        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        NatsStats {
+            published: load(&counters.published),
+            dropped: load(&counters.dropped),
+            js_acked: load(&counters.js_acked),
+            js_duplicates: load(&counters.js_duplicates),
+            js_retries: load(&counters.js_retries),
+            kv_puts: load(&counters.kv_puts),
+            errors: load(&counters.errors),
+            connected: self.inner.client.connection_state() == State::Connected,
+        }
+    }
+
+    /// The underlying client, for request/reply and the cluster features built on this
+    /// connection.
+    pub fn client(&self) -> &Client {
+        &self.inner.client
+    }
+
+    /// Resolves once the shutdown token fired and the queued core publishes were flushed (or
+    /// given up on after 5 seconds without a server).
+    pub async fn closed(&self) {
+        self.inner.tasks.wait().await;
+    }
+
+    fn check_size(&self, subject: &str, payload: usize, extra: usize) -> Result<(), NatsError> {
+        let max = self.inner.client.max_payload();
+        let size = payload + extra;
+        if max > 0 && size > max {
+            return Err(NatsError::PayloadTooLarge {
+                subject: subject.to_owned(),
+                size,
+                max,
+            });
+        }
+        Ok(())
+    }
+
+    fn note_retry(&self, what: &str, subject: &str, attempts: u32, error: &dyn std::error::Error) {
+        self.inner
+            .counters
+            .js_retries
+            .fetch_add(1, Ordering::Relaxed);
+        // First failure and then every tenth: an outage is visible without a line per attempt.
+        if attempts % 10 == 1 {
+            tracing::warn!(
+                servers = %self.inner.servers,
+                %subject,
+                attempts,
+                %error,
+                "{what} not acknowledged yet; retrying with the same id"
+            );
+        } else {
+            tracing::debug!(%subject, attempts, %error, "{what} retry");
+        }
+    }
+}
+
+impl fmt::Debug for NatsSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NatsSink")
+            .field("servers", &self.inner.servers)
+            .field(
+                "stream",
+                &self.inner.jetstream.as_ref().map(|js| &js.stream),
+            )
+            .field("bucket", &self.inner.kv.as_ref().map(|kv| &kv.bucket))
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Creates or updates the stream (or finds it when `create` is off) and keeps the subjects the
+/// server reports.
+async fn setup_stream(
+    client: &Client,
+    setup: &jetstream::Context,
+    config: &JetStreamConfig,
+) -> Result<JetStreamTarget, NatsError> {
+    let name = config.stream.clone();
+    let info = if config.create {
+        setup
+            .create_or_update_stream(stream::Config {
+                name: name.clone(),
+                subjects: config.subjects.clone(),
+                duplicate_window: config.duplicate_window,
+                storage: stream::StorageType::File,
+                ..stream::Config::default()
+            })
+            .await
+            .map_err(|source| NatsError::Stream {
+                stream: name.clone(),
+                action: "create or update",
+                source: Box::new(source),
+            })?
+    } else {
+        setup
+            .get_stream(&name)
+            .await
+            .map_err(|source| NatsError::Stream {
+                stream: name.clone(),
+                action: "find (jetstream.create is off)",
+                source: Box::new(source),
+            })?
+            .cached_info()
+            .clone()
+    };
+    let context = jetstream::ContextBuilder::new()
+        .timeout(config.ack_timeout)
+        .build(client.clone());
+    Ok(JetStreamTarget {
+        context,
+        stream: name,
+        subjects: info.config.subjects,
+    })
+}
+
+/// Opens the bucket, creating it when missing, with a context whose timeout is the publish ack
+/// timeout.
+///
+/// The bucket's stream is created directly, in the standard KV layout (what async-nats'
+/// `create_key_value` builds): that call first reads the account info, whose reply from
+/// servers before 2.10 async-nats 0.51 cannot parse. Identical configs from several nodes are
+/// fine; a bucket that exists with another config is used as it is.
+async fn setup_bucket(
+    client: &Client,
+    setup: &jetstream::Context,
+    bucket: &str,
+    ack_timeout: Duration,
+) -> Result<KvTarget, NatsError> {
+    let fail = |source: BoxError| NatsError::Bucket {
+        bucket: bucket.to_owned(),
+        source,
+    };
+    let context = jetstream::ContextBuilder::new()
+        .timeout(ack_timeout)
+        .build(client.clone());
+    if let Ok(store) = context.get_key_value(bucket).await {
+        return Ok(KvTarget {
+            store,
+            bucket: bucket.to_owned(),
+        });
+    }
+    setup
+        .create_stream(stream::Config {
+            name: format!("KV_{bucket}"),
+            description: Some("homeport: each device's last state".to_owned()),
+            subjects: vec![format!("$KV.{bucket}.>")],
+            max_messages_per_subject: 1,
+            storage: stream::StorageType::File,
+            allow_rollup: true,
+            deny_delete: true,
+            allow_direct: true,
+            discard: stream::DiscardPolicy::New,
+            num_replicas: 1,
+            ..stream::Config::default()
+        })
+        .await
+        .map_err(|e| fail(Box::new(e)))?;
+    let store = context
+        .get_key_value(bucket)
+        .await
+        .map_err(|e| fail(Box::new(e)))?;
+    Ok(KvTarget {
+        store,
+        bucket: bucket.to_owned(),
+    })
+}
+
+fn log_event(servers: &str, event: &Event) {
+    match event {
+        Event::Connected => tracing::info!(%servers, "NATS connected"),
+        Event::Disconnected => tracing::warn!(
+            %servers,
+            "NATS disconnected; buffering core publishes and retrying JetStream until it is back"
+        ),
+        Event::SlowConsumer(_) | Event::ServerError(_) | Event::ClientError(_) => {
+            tracing::warn!(%servers, %event, "NATS");
+        }
+        Event::LameDuckMode | Event::Draining | Event::Closed => {
+            tracing::info!(%servers, %event, "NATS");
+        }
+    }
+}
