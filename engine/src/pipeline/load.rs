@@ -76,10 +76,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Loaded, SpecError> {
             let mark = match offending_key(inner) {
                 Some(key) => locate(&node, e.path().unwrap_or(""), Some(&key))
                     .map(|(line, column)| find_key(text, line, &key).unwrap_or((line, column))),
+                // A mapping is marked where its first value is; point at its first key.
                 None => inner
                     .start_mark()
                     .map(|m| (m.line(), m.column()))
-                    .or_else(|| locate(&node, e.path().unwrap_or(""), None)),
+                    .or_else(|| locate(&node, e.path().unwrap_or(""), None))
+                    .map(|(line, column)| first_key_at(text, line).unwrap_or((line, column))),
             };
             let (line, column) = mark.unwrap_or((0, 0));
             let message = match e.path().filter(|p| !p.is_empty() && *p != ".") {
@@ -139,6 +141,17 @@ fn locate(root: &Node, path: &str, wanted: Option<&str>) -> Option<(usize, usize
         }
     }
     node.span().start().map(|m| (m.line(), m.column()))
+}
+
+/// The position of a `key:` on `line` (after any `- `), if the line holds one.
+fn first_key_at(text: &str, line: usize) -> Option<(usize, usize)> {
+    let content = text.lines().nth(line.checked_sub(1)?)?;
+    let trimmed = content.trim_start().trim_start_matches("- ").trim_start();
+    let key = trimmed
+        .split(':')
+        .next()
+        .filter(|k| !k.is_empty() && !k.contains(['{', '[', ' ']))?;
+    find_key(text, line, key)
 }
 
 /// Where `key:` is written, searching from `from_line` on (the loader marks a key with its

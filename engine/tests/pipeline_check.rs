@@ -1,0 +1,178 @@
+//! Pipeline validation: every bad-YAML case names the right file:line:column (and the pipeline
+//! and stage), and the shipped defaults and examples pass. Runs the real `homeport check`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const HOMEPORT: &str = env!("CARGO_BIN_EXE_homeport");
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
+}
+
+/// Runs `homeport check` on `yaml` written to a file; returns (success, stderr).
+fn check(yaml: &str) -> (bool, String, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir").keep();
+    let file = dir.join("pipelines.yaml");
+    std::fs::write(&file, yaml).expect("write");
+    let output = Command::new(HOMEPORT)
+        .arg("check")
+        .arg(&file)
+        .output()
+        .expect("homeport runs");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+        file,
+    )
+}
+
+fn assert_error(yaml: &str, line_column: &str, needles: &[&str]) {
+    let (ok, stderr, file) = check(yaml);
+    assert!(!ok, "expected a failure for:\n{yaml}");
+    let expected = format!("{}:{line_column}: ", file.display());
+    assert!(
+        stderr.contains(&expected),
+        "expected {expected:?} in:\n{stderr}"
+    );
+    for needle in needles {
+        assert!(stderr.contains(needle), "expected {needle:?} in:\n{stderr}");
+    }
+}
+
+#[test]
+fn shipped_defaults_and_examples_pass() {
+    let output = Command::new(HOMEPORT)
+        .arg("check")
+        .arg(repo("pipelines/default.yaml"))
+        .arg(repo("pipelines/examples"))
+        .output()
+        .expect("homeport runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for name in [
+        "alarms-mqtt",
+        "alarms-debounced",
+        "alarms-jetstream",
+        "register-server",
+    ] {
+        assert!(stdout.contains(name), "{stdout}");
+    }
+}
+
+#[test]
+fn unknown_key_points_at_the_key() {
+    assert_error(
+        "pipelines:\n  - name: a\n    on: [alarm]\n    colour: blue\n    stages:\n      - log: {}\n",
+        "4:5",
+        &["colour"],
+    );
+}
+
+#[test]
+fn unknown_key_inside_a_stage_points_at_the_key() {
+    assert_error(
+        "pipelines:\n  - name: a\n    on: [alarm]\n    stages:\n      - log: { levl: info }\n",
+        "5:16",
+        &["levl", "stages[0]"],
+    );
+}
+
+#[test]
+fn unknown_stage_kind_points_at_the_stage() {
+    assert_error(
+        "pipelines:\n  - name: a\n    on: [alarm]\n    stages:\n      - teleport: {}\n",
+        "5:9",
+        &["teleport", "expected one of"],
+    );
+}
+
+#[test]
+fn unknown_event_kind_names_the_pipeline() {
+    assert_error(
+        "pipelines:\n  - name: a\n    on: [alarm, nonsense]\n    stages:\n      - log: {}\n",
+        "3:17",
+        &["pipeline \"a\"", "nonsense"],
+    );
+}
+
+#[test]
+fn bad_duration_names_pipeline_and_stage() {
+    assert_error(
+        "pipelines:\n  - name: a\n    on: [alarm]\n    stages:\n      - log: {}\n      - debounce: { window: soon }\n",
+        "6:29",
+        &["pipeline \"a\", stage #2 debounce", "bad duration \"soon\""],
+    );
+}
+
+#[test]
+fn template_that_does_not_compile_is_refused() {
+    assert_error(
+        "pipelines:\n  - name: a\n    on: [alarm]\n    stages:\n      - log: { message: '{{ event.code ' }\n",
+        "5:25",
+        &["stage #1 log", "bad template"],
+    );
+}
+
+#[test]
+fn bad_condition_is_refused() {
+    assert_error(
+        "pipelines:\n  - name: a\n    on: [alarm]\n    when: 'event.code =='\n    stages:\n      - log: {}\n",
+        "4:11",
+        &["bad condition"],
+    );
+}
+
+#[test]
+fn missing_template_file_is_refused() {
+    assert_error(
+        "pipelines:\n  - name: a\n    on: [online_changed]\n    stages:\n      - apply_config: { name: DVRIP, template: nowhere.yaml }\n",
+        "5:48",
+        &["cannot read template file", "nowhere.yaml"],
+    );
+}
+
+#[test]
+fn topic_with_a_wildcard_in_its_own_text_is_refused() {
+    assert_error(
+        "pipelines:\n  - name: a\n    on: [alarm]\n    stages:\n      - mqtt: { topic: 'homeport/+/{{ device_id }}' }\n",
+        "5:24",
+        &["stage #1 mqtt", "bad topic"],
+    );
+}
+
+#[test]
+fn missing_field_and_duplicate_names_are_reported() {
+    assert_error(
+        "pipelines:\n  - name: a\n    stages:\n      - log: {}\n",
+        "2:5",
+        &["missing field `on`"],
+    );
+    assert_error(
+        "pipelines:\n  - name: a\n    on: [alarm]\n    stages: [ { log: {} } ]\n  - name: a\n    on: [alarm]\n    stages: [ { log: {} } ]\n",
+        "5:11",
+        &["already defined"],
+    );
+}
+
+#[test]
+fn broken_yaml_points_at_the_syntax_error() {
+    assert_error(
+        "pipelines:\n  - name: a\n    on: [alarm\n",
+        "4:1",
+        &["expected"],
+    );
+}
+
+#[test]
+fn every_problem_of_a_file_is_reported_at_once() {
+    let (ok, stderr, _) = check(
+        "pipelines:\n  - name: a\n    on: [nonsense]\n    stages:\n      - debounce: { window: soon }\n      - log: { level: loud }\n",
+    );
+    assert!(!ok);
+    assert!(stderr.contains("3 problem(s) found"), "{stderr}");
+}
