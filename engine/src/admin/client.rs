@@ -270,6 +270,43 @@ impl AdminClient {
             })
     }
 
+    /// Reloads the pipelines; the names now running.
+    pub async fn reload_pipelines(&self) -> Result<Value, ClientError> {
+        let url = self.url(&["api", "pipelines", "reload"]);
+        self.json(url.clone(), self.http.post(url)).await
+    }
+
+    /// Dead letters, oldest first.
+    pub async fn dead_letters(
+        &self,
+        pipeline: Option<&str>,
+        limit: usize,
+    ) -> Result<Value, ClientError> {
+        let mut url = self.url(&["api", "dlq"]);
+        url.query_pairs_mut()
+            .append_pair("limit", &limit.to_string());
+        if let Some(pipeline) = pipeline {
+            url.query_pairs_mut().append_pair("pipeline", pipeline);
+        }
+        self.json(url.clone(), self.http.get(url)).await
+    }
+
+    /// Replays one dead letter (`Some(id)`) or all of them (of one pipeline).
+    pub async fn replay(
+        &self,
+        id: Option<i64>,
+        pipeline: Option<&str>,
+    ) -> Result<Value, ClientError> {
+        let mut url = match id {
+            Some(id) => self.url(&["api", "dlq", &id.to_string(), "replay"]),
+            None => self.url(&["api", "dlq", "replay"]),
+        };
+        if let Some(pipeline) = pipeline {
+            url.query_pairs_mut().append_pair("pipeline", pipeline);
+        }
+        self.json(url.clone(), self.http.post(url)).await
+    }
+
     /// Every device.
     pub async fn devices(&self) -> Result<Vec<Device>, ClientError> {
         let url = self.url(&["api", "devices"]);

@@ -24,7 +24,10 @@ pub(super) struct Health {
 
 /// `GET /metrics`.
 pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let body = state.gateway.metrics().render(state.gateway.registry());
+    let mut body = state.gateway.metrics().render(state.gateway.registry());
+    if let Some(pipelines) = state.gateway.pipelines() {
+        body.push_str(&pipelines.render_metrics().await);
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -28,6 +28,7 @@ mod extract;
 mod health;
 mod import;
 mod listeners;
+mod pipelines;
 mod rpc;
 mod snapshot;
 
@@ -98,6 +99,11 @@ pub fn router(gateway: Arc<Gateway>, token: String) -> Router {
         .route("/api/devices/{id}/snapshot", get(snapshot::snapshot))
         .route("/api/devices/{id}/rpc", post(rpc::call))
         .route("/api/listeners", get(listeners::list))
+        .route("/api/pipelines", get(pipelines::list))
+        .route("/api/pipelines/reload", post(pipelines::reload))
+        .route("/api/dlq", get(pipelines::dead_letters))
+        .route("/api/dlq/replay", post(pipelines::replay_all))
+        .route("/api/dlq/{id}/replay", post(pipelines::replay_one))
         .route("/api/listeners/register/stop", post(listeners::stop))
         .route("/api/listeners/register/start", post(listeners::start))
         .route("/api/events", get(events::events))

@@ -2,6 +2,7 @@
 
 pub(crate) mod check;
 pub(crate) mod devices;
+pub(crate) mod dlq;
 pub(crate) mod provision;
 pub(crate) mod run;
 pub(crate) mod sim;
@@ -27,6 +28,10 @@ enum Command {
     Run(Box<run::RunArgs>),
     /// Validate pipeline files offline; every problem is printed as file:line:column.
     Check(check::CheckArgs),
+    /// Dead letters: list them, or replay them into their pipelines.
+    Dlq(Box<dlq::DlqArgs>),
+    /// Running pipelines: reload them from their files.
+    Pipelines(Box<dlq::PipelinesArgs>),
     /// Simulated Dahua cameras: a fleet registering to a platform (--server), or one camera
     /// accepting direct logins (--listen).
     Sim(Box<sim::SimArgs>),
@@ -59,6 +64,8 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run(args) => run::run(*args).await,
         Command::Check(args) => check::run(args).await,
+        Command::Dlq(args) => dlq::run(*args).await,
+        Command::Pipelines(args) => dlq::run_pipelines(*args).await,
         Command::Sim(args) => sim::run(*args).await,
         Command::Devices(args) => devices::run(*args).await,
         Command::Tap(args) => tap::run(args).await,

@@ -192,6 +192,10 @@ impl MqttSink {
     ///
     /// When `shutdown` is cancelled the sink refuses new messages, delivers what is queued, then
     /// publishes `offline` and disconnects; [`Self::closed`] tells when that is done.
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime, like `tokio::spawn`.
     pub fn start(config: MqttConfig, shutdown: CancellationToken) -> Result<Self, MqttError> {
         let endpoint = config.validate()?;
         let status_topic = config.status_topic();
@@ -262,7 +266,7 @@ impl MqttSink {
     }
 
     /// Publishes `payload` as the retained state of `topic` (QoS 1) and remembers it, so that
-    /// it is published again after every reconnect.
+    /// it is published again after every reconnect. An empty payload is [`Self::clear_retained`].
     pub fn set_retained(
         &self,
         topic: impl Into<String>,
@@ -270,6 +274,9 @@ impl MqttSink {
     ) -> Result<(), MqttError> {
         let topic = topic.into();
         let payload = payload.into();
+        if payload.is_empty() {
+            return self.clear_retained(&topic);
+        }
         self.shared.check(&topic, &payload)?;
         self.shared.outbox().set_retained(topic, payload)?;
         self.shared.wake.notify_one();
