@@ -64,11 +64,23 @@ impl Connection {
                     let error = error.to_string();
                     if was_connected {
                         delay = FIRST_RETRY;
-                        tracing::warn!(broker = %self.broker, %error, "MQTT connection lost; reconnecting, messages are kept");
+                        tracing::warn!(
+                            broker = %self.broker,
+                            %error,
+                            "MQTT connection lost; reconnecting, messages are kept"
+                        );
                     } else if error != last_error {
-                        tracing::warn!(broker = %self.broker, %error, "cannot connect to the MQTT broker; retrying, messages are kept");
+                        tracing::warn!(
+                            broker = %self.broker,
+                            %error,
+                            "cannot connect to the MQTT broker; retrying, messages are kept"
+                        );
                     } else {
-                        tracing::debug!(broker = %self.broker, %error, "MQTT connection attempt failed");
+                        tracing::debug!(
+                            broker = %self.broker,
+                            %error,
+                            "MQTT connection attempt failed"
+                        );
                     }
                     last_error = error;
                 }
@@ -87,7 +99,11 @@ impl Connection {
         }
         let undelivered = self.shared.outbox().undelivered();
         if undelivered > 0 {
-            tracing::warn!(broker = %self.broker, undelivered, "MQTT sink stopped before the broker took every message");
+            tracing::warn!(
+                broker = %self.broker,
+                undelivered,
+                "MQTT sink stopped before the broker took every message"
+            );
         } else {
             tracing::info!(broker = %self.broker, "MQTT sink stopped");
         }
@@ -206,7 +222,10 @@ impl Connection {
     fn begin_shutdown(&self, deadline: &mut Option<Instant>) {
         self.shared.outbox().begin_shutdown();
         *deadline = Some(Instant::now() + self.shutdown_timeout);
-        tracing::info!(broker = %self.broker, "MQTT sink shutting down: delivering what is queued, then `offline`");
+        tracing::info!(
+            broker = %self.broker,
+            "MQTT sink shutting down: delivering what is queued, then `offline`"
+        );
     }
 }
 
