@@ -271,7 +271,7 @@ async fn debounce_example_lets_one_alarm_per_key_through_per_window() {
     cameras.stop().await;
     settle(&host, "alarms-debounced", &mqtt).await;
     let received = events.drain(Duration::from_secs(1)).await;
-    let mut last: HashMap<String, chrono_free::Millis> = HashMap::new();
+    let mut last: HashMap<String, i64> = HashMap::new();
     let mut published = 0;
     for message in received.iter().filter(|m| m.topic.ends_with("/event")) {
         let p = &message.payload;
@@ -279,7 +279,7 @@ async fn debounce_example_lets_one_alarm_per_key_through_per_window() {
             "{}|{}|{}|{}",
             p["device_id"], p["code"], p["channel"], p["action"]
         );
-        let at = chrono_free::parse(p["time"].as_str().expect("time"));
+        let at = unix_ms(p["time"].as_str().expect("time"));
         if let Some(before) = last.get(&key) {
             assert!(
                 at - *before >= 5000,
@@ -299,13 +299,9 @@ async fn debounce_example_lets_one_alarm_per_key_through_per_window() {
 }
 
 /// RFC 3339 UTC with milliseconds → Unix ms, enough for comparing server times.
-mod chrono_free {
-    pub type Millis = i64;
-
-    pub fn parse(text: &str) -> Millis {
-        let time = humantime::parse_rfc3339(text).expect("RFC 3339");
-        time.duration_since(std::time::UNIX_EPOCH)
-            .expect("after 1970")
-            .as_millis() as i64
-    }
+fn unix_ms(text: &str) -> i64 {
+    let time = humantime::parse_rfc3339(text).expect("RFC 3339");
+    time.duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis() as i64
 }
