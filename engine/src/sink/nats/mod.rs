@@ -7,6 +7,7 @@
 //! - `error` — [`NatsError`].
 //! - `forward` — the task draining the outage buffer of core publishes into async-nats.
 //! - `retry` — which JetStream failures are retried, and the waits between attempts.
+//! - `setup` — creating or finding the stream and the bucket at start.
 //!
 //! # Guarantees
 //!
@@ -30,6 +31,7 @@ mod config;
 mod error;
 mod forward;
 mod retry;
+mod setup;
 mod subject;
 
 use std::fmt;
@@ -38,7 +40,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_nats::connection::State;
-use async_nats::jetstream::{self, kv, stream};
+use async_nats::jetstream;
 use async_nats::{Client, ConnectOptions, Event, Subject};
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -52,6 +54,7 @@ pub use subject::{MAX_MSG_ID_LEN, MAX_SUBJECT_LEN, valid_kv_key, valid_subject};
 use config::Auth;
 use forward::Outbound;
 use retry::Verdict;
+use setup::{JetStreamTarget, KvTarget, setup_bucket, setup_stream};
 use subject::{filter_matches, valid_msg_id};
 
 /// Capacity of async-nats' own command queue (publishes, requests) between the client handle
@@ -82,18 +85,6 @@ struct Inner {
     counters: Arc<Counters>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
-}
-
-struct JetStreamTarget {
-    context: jetstream::Context,
-    stream: String,
-    /// The stream's subject filters as the server has them.
-    subjects: Vec<String>,
-}
-
-struct KvTarget {
-    store: kv::Store,
-    bucket: String,
 }
 
 /// What the sink did since it started.
@@ -491,103 +482,6 @@ impl fmt::Debug for NatsSink {
             .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
-}
-
-/// Creates or updates the stream (or finds it when `create` is off) and keeps the subjects the
-/// server reports.
-async fn setup_stream(
-    client: &Client,
-    setup: &jetstream::Context,
-    config: &JetStreamConfig,
-) -> Result<JetStreamTarget, NatsError> {
-    let name = config.stream.clone();
-    let info = if config.create {
-        setup
-            .create_or_update_stream(stream::Config {
-                name: name.clone(),
-                subjects: config.subjects.clone(),
-                duplicate_window: config.duplicate_window,
-                storage: stream::StorageType::File,
-                ..stream::Config::default()
-            })
-            .await
-            .map_err(|source| NatsError::Stream {
-                stream: name.clone(),
-                action: "create or update",
-                source: Box::new(source),
-            })?
-    } else {
-        setup
-            .get_stream(&name)
-            .await
-            .map_err(|source| NatsError::Stream {
-                stream: name.clone(),
-                action: "find (jetstream.create is off)",
-                source: Box::new(source),
-            })?
-            .cached_info()
-            .clone()
-    };
-    let context = jetstream::ContextBuilder::new()
-        .timeout(config.ack_timeout)
-        .build(client.clone());
-    Ok(JetStreamTarget {
-        context,
-        stream: name,
-        subjects: info.config.subjects,
-    })
-}
-
-/// Opens the bucket, creating it when missing, with a context whose timeout is the publish ack
-/// timeout.
-///
-/// The bucket's stream is created directly, in the standard KV layout (what async-nats'
-/// `create_key_value` builds): that call first reads the account info, whose reply from
-/// servers before 2.10 async-nats 0.51 cannot parse. Identical configs from several nodes are
-/// fine; a bucket that exists with another config is used as it is.
-async fn setup_bucket(
-    client: &Client,
-    setup: &jetstream::Context,
-    bucket: &str,
-    ack_timeout: Duration,
-) -> Result<KvTarget, NatsError> {
-    let fail = |source: BoxError| NatsError::Bucket {
-        bucket: bucket.to_owned(),
-        source,
-    };
-    let context = jetstream::ContextBuilder::new()
-        .timeout(ack_timeout)
-        .build(client.clone());
-    if let Ok(store) = context.get_key_value(bucket).await {
-        return Ok(KvTarget {
-            store,
-            bucket: bucket.to_owned(),
-        });
-    }
-    setup
-        .create_stream(stream::Config {
-            name: format!("KV_{bucket}"),
-            description: Some("homeport: each device's last state".to_owned()),
-            subjects: vec![format!("$KV.{bucket}.>")],
-            max_messages_per_subject: 1,
-            storage: stream::StorageType::File,
-            allow_rollup: true,
-            deny_delete: true,
-            allow_direct: true,
-            discard: stream::DiscardPolicy::New,
-            num_replicas: 1,
-            ..stream::Config::default()
-        })
-        .await
-        .map_err(|e| fail(Box::new(e)))?;
-    let store = context
-        .get_key_value(bucket)
-        .await
-        .map_err(|e| fail(Box::new(e)))?;
-    Ok(KvTarget {
-        store,
-        bucket: bucket.to_owned(),
-    })
 }
 
 fn log_event(servers: &str, event: &Event) {
