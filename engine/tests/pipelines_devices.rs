@@ -1,0 +1,180 @@
+//! Pipeline stages that act on devices: `apply_config` (the register-server example, and a dry
+//! run) and `login` (with automatic logins turned off, only the stage logs devices in).
+
+mod support;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use homeport::event::{EventKind, OnlineReason};
+use homeport::gateway::Gateway;
+use homeport::pipeline::{PipelineHost, Services};
+use support::{TestGateway, cam, camera, online_change, wait_for};
+
+fn services(gateway: &Gateway) -> Services {
+    Services {
+        registry: Arc::clone(gateway.registry()),
+        store: Some(gateway.store().clone()),
+        mqtt: None,
+        nats: None,
+        check_only: false,
+    }
+}
+
+fn write(dir: &std::path::Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("dir");
+    std::fs::write(&path, text).expect("write");
+    path
+}
+
+#[tokio::test]
+async fn register_server_example_merges_its_template_and_reports_the_result() {
+    let gw = TestGateway::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../pipelines/examples/register-server-template.yaml"
+    ))
+    .expect("example");
+    let file = write(dir.path(), "register-server-template.yaml", &example);
+    // The example's template, pointed at this test's gateway so the camera stays here.
+    let addr = gw.addr();
+    write(
+        dir.path(),
+        "templates/register-server.yaml",
+        &format!(
+            "RegisterServer:\n  Enable: true\n  DeviceID: \"{{{{ device_id }}}}\"\n  Servers:\n    - Address: \"{}\"\n      Port: {}\nMaxConnections: 7\n",
+            addr.ip(),
+            addr.port()
+        ),
+    );
+    let host = PipelineHost::start(vec![file], services(&gw.gateway), gw.gateway.bus().clone())
+        .expect("compiles");
+    gw.gateway.set_pipelines(Arc::clone(&host));
+    gw.add("cfg1", "pw").await;
+    let mut events = gw.gateway.bus().subscribe();
+    let stop = camera(addr, cam("cfg1", "pw"));
+    let applied = wait_for(&mut events, "config_applied", |e| {
+        e.device == "cfg1" && e.kind_name() == "config_applied"
+    })
+    .await;
+    let EventKind::ConfigApplied {
+        name,
+        changed,
+        dry_run,
+        table,
+        error,
+    } = &applied.kind
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        (name.as_str(), *changed, *dry_run, error.is_none()),
+        ("DVRIP", true, false, true)
+    );
+    assert_eq!(table["MaxConnections"], 7);
+    let handle = gw.gateway.registry().handle("cfg1").expect("online");
+    let now = handle.get_config("DVRIP").await.expect("read");
+    assert_eq!(now["MaxConnections"], 7);
+    assert_eq!(now["RegisterServer"]["DeviceID"], "cfg1");
+    assert_eq!(
+        now["TCPPort"], 37777,
+        "fields the template does not name are kept"
+    );
+    stop.cancel();
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn dry_run_reports_without_writing() {
+    let gw = TestGateway::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = write(
+        dir.path(),
+        "p.yaml",
+        "pipelines:\n  - name: dry\n    on: [online_changed]\n    when: 'event.online'\n    stages:\n      - apply_config: { name: General, values: { MachineName: 'renamed-{{ device_id }}' }, dry_run: true }\n",
+    );
+    let host = PipelineHost::start(vec![file], services(&gw.gateway), gw.gateway.bus().clone())
+        .expect("compiles");
+    gw.add("dry1", "pw").await;
+    let mut events = gw.gateway.bus().subscribe();
+    let stop = camera(gw.addr(), cam("dry1", "pw"));
+    let applied = wait_for(&mut events, "config_applied", |e| {
+        e.device == "dry1" && e.kind_name() == "config_applied"
+    })
+    .await;
+    let EventKind::ConfigApplied {
+        changed,
+        dry_run,
+        table,
+        ..
+    } = &applied.kind
+    else {
+        unreachable!()
+    };
+    assert!(*changed && *dry_run);
+    assert_eq!(table["MachineName"], "renamed-dry1");
+    let current = gw
+        .gateway
+        .registry()
+        .handle("dry1")
+        .expect("online")
+        .get_config("General")
+        .await
+        .expect("read");
+    assert_eq!(current["MachineName"], "dry1", "a dry run writes nothing");
+    stop.cancel();
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn with_auto_login_off_only_the_login_stage_logs_devices_in() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut config = support::config(data.path());
+    config.session.auto_login = false;
+    let gateway = Gateway::start(config).await.expect("starts");
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Only devices whose ID starts with "ok-" are logged in.
+    let file = write(
+        dir.path(),
+        "login.yaml",
+        "pipelines:\n  - name: selective-login\n    on: [registered]\n    when: 'device_id is startingwith(\"ok-\")'\n    stages:\n      - login: { rate: 50 }\n",
+    );
+    let host = PipelineHost::start(vec![file], services(&gateway), gateway.bus().clone())
+        .expect("compiles");
+    for id in ["ok-1", "no-1"] {
+        gateway
+            .add_device(homeport::gateway::device_credentials(
+                id,
+                "admin",
+                "pw",
+                homeport::device::LoginProtocol::Auto,
+            ))
+            .await
+            .expect("add");
+    }
+    let mut events = gateway.bus().subscribe();
+    let addr = gateway.register_addr().expect("addr");
+    let (a, b) = (
+        camera(addr, cam("ok-1", "pw")),
+        camera(addr, cam("no-1", "pw")),
+    );
+    wait_for(&mut events, "ok-1 online", |e| {
+        online_change(e, "ok-1", true, Some(OnlineReason::LoginOk))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let other = gateway.registry().view("no-1").expect("registered");
+    assert!(!other.online, "no-1 was never asked to log in");
+    assert!(gateway.registry().request_login("no-1"));
+    wait_for(&mut events, "no-1 online once asked", |e| {
+        online_change(e, "no-1", true, None)
+    })
+    .await;
+    a.cancel();
+    b.cancel();
+    host.shutdown().await;
+    gateway.shutdown().await;
+}
