@@ -74,3 +74,17 @@ impl Stage for NatsStage {
         .boxed()
     }
 }
+
+/// A device ID as a KV key: characters outside the KV alphabet become `_`.
+fn kv_key(device: &str) -> String {
+    device.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '=') { c } else { '_' }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn device_ids_become_valid_kv_keys() {
+        assert_eq!(super::kv_key("cam-1_A=b"), "cam-1_A=b");
+        assert_eq!(super::kv_key("a.b/c d*"), "a_b_c_d_");
+    }
+}
