@@ -65,7 +65,7 @@ impl Stage for NatsStage {
             }
             if let Some(state) = state {
                 self.sink
-                    .put_state(&device, state)
+                    .put_state(&kv_key(&device), state)
                     .await
                     .map_err(|e| StageError::new(e.to_string()))?;
             }
@@ -77,7 +77,16 @@ impl Stage for NatsStage {
 
 /// A device ID as a KV key: characters outside the KV alphabet become `_`.
 fn kv_key(device: &str) -> String {
-    device.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '=') { c } else { '_' }).collect()
+    device
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '=') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
