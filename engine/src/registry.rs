@@ -389,10 +389,10 @@ impl Registry {
     /// The device was heard from.
     pub fn seen(&self, id: &str, generation: u64) {
         let mut inner = self.lock();
-        if current(&inner, id, generation) {
-            if let Some(entry) = inner.devices.get_mut(id) {
-                entry.last_seen_ms = Some(now_ms());
-            }
+        if current(&inner, id, generation)
+            && let Some(entry) = inner.devices.get_mut(id)
+        {
+            entry.last_seen_ms = Some(now_ms());
         }
     }
 

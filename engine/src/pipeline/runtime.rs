@@ -378,6 +378,48 @@ impl PipelineHost {
             "homeport_pipeline_bus_lagged_total {}\n",
             self.lagged.load(Ordering::Relaxed)
         ));
+        if let Some(mqtt) = &self.services.mqtt {
+            let s = mqtt.stats();
+            render_samples(
+                &mut out,
+                &[
+                    ("homeport_mqtt_queued", "gauge", s.queued as u64),
+                    ("homeport_mqtt_in_flight", "gauge", s.in_flight as u64),
+                    ("homeport_mqtt_submitted_total", "counter", s.submitted),
+                    ("homeport_mqtt_delivered_total", "counter", s.delivered),
+                    (
+                        "homeport_mqtt_dropped_full_total",
+                        "counter",
+                        s.dropped_full,
+                    ),
+                    ("homeport_mqtt_superseded_total", "counter", s.superseded),
+                    ("homeport_mqtt_resent_total", "counter", s.resent),
+                    ("homeport_mqtt_republished_total", "counter", s.republished),
+                    ("homeport_mqtt_reconnects_total", "counter", s.reconnects),
+                    ("homeport_mqtt_connected", "gauge", u64::from(s.connected)),
+                ],
+            );
+        }
+        if let Some(nats) = &self.services.nats {
+            let s = nats.stats();
+            render_samples(
+                &mut out,
+                &[
+                    ("homeport_nats_published_total", "counter", s.published),
+                    ("homeport_nats_dropped_total", "counter", s.dropped),
+                    ("homeport_nats_js_acked_total", "counter", s.js_acked),
+                    (
+                        "homeport_nats_js_duplicates_total",
+                        "counter",
+                        s.js_duplicates,
+                    ),
+                    ("homeport_nats_js_retries_total", "counter", s.js_retries),
+                    ("homeport_nats_kv_puts_total", "counter", s.kv_puts),
+                    ("homeport_nats_errors_total", "counter", s.errors),
+                    ("homeport_nats_connected", "gauge", u64::from(s.connected)),
+                ],
+            );
+        }
         out
     }
 
@@ -408,6 +450,13 @@ impl PipelineHost {
         {
             tracing::warn!("pipelines did not drain within {DRAIN:?}");
         }
+    }
+}
+
+fn render_samples(out: &mut String, samples: &[(&str, &str, u64)]) {
+    use std::fmt::Write;
+    for (name, kind, value) in samples {
+        let _ = writeln!(out, "# TYPE {name} {kind}\n{name} {value}");
     }
 }
 

@@ -124,12 +124,12 @@ impl Decoder for DhipCodec {
             let packet_len = header.packet_len as usize;
             let total_len = header.total_len as usize;
             let received = self.assembling.as_ref().map_or(0, |a| a.body.len());
-            if let Some(assembly) = &self.assembling {
-                if header.total_len != assembly.first.total_len {
-                    return Err(DhipError::Inconsistent(
-                        "total length changed between packets",
-                    ));
-                }
+            if let Some(assembly) = &self.assembling
+                && header.total_len != assembly.first.total_len
+            {
+                return Err(DhipError::Inconsistent(
+                    "total length changed between packets",
+                ));
             }
             if received + packet_len > total_len {
                 return Err(DhipError::Inconsistent("packets exceed the total length"));

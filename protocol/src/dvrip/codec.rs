@@ -90,10 +90,10 @@ impl Decoder for DvripCodec {
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<DvripFrame>, DvripError> {
         loop {
-            if let Some(&first) = src.first() {
-                if !command::is_known(first) {
-                    return Err(DvripError::UnknownCommand(first));
-                }
+            if let Some(&first) = src.first()
+                && !command::is_known(first)
+            {
+                return Err(DvripError::UnknownCommand(first));
             }
             let Some(header) = src.first_chunk::<HEADER_LEN>().copied() else {
                 return Ok(None);
