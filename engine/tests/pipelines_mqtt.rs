@@ -305,3 +305,55 @@ fn unix_ms(text: &str) -> i64 {
         .expect("after 1970")
         .as_millis() as i64
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn home_assistant_discovers_every_camera_with_connectivity_and_motion() {
+    let broker = Mosquitto::start();
+    let (gw, _host, _mqtt, stop) = setup(&broker, Vec::new()).await;
+    let cameras = fleet(&gw, 20.0);
+    all_online(&gw).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut discovery =
+        Subscriber::connect(broker.port(), "ha", true, "homeassistant/device/+/config").await;
+    let configs = discovery.drain(Duration::from_secs(1)).await;
+    assert_eq!(
+        configs.len(),
+        DEVICES,
+        "one retained discovery config per camera"
+    );
+    for config in &configs {
+        assert!(config.retain);
+        let id = config.payload["dev"]["name"].as_str().expect("device name");
+        assert_eq!(
+            config.topic,
+            format!("homeassistant/device/homeport_{id}/config")
+        );
+        let online = &config.payload["cmps"]["online"];
+        assert_eq!(
+            online["state_topic"],
+            format!("homeport/device/{id}/status")
+        );
+        assert_eq!(
+            online["value_template"],
+            "{{ 'ON' if value_json.online else 'OFF' }}"
+        );
+        assert_eq!(
+            config.payload["cmps"]["motion"]["state_topic"],
+            format!("homeport/device/{id}/motion")
+        );
+    }
+    cameras.stop().await;
+    // Motion states are retained: a subscriber after the stream still sees each camera's last.
+    let mut motion =
+        Subscriber::connect(broker.port(), "ha-motion", true, "homeport/device/+/motion").await;
+    let states = motion.drain(Duration::from_secs(1)).await;
+    assert!(!states.is_empty(), "motion states are published");
+    assert!(
+        states
+            .iter()
+            .all(|m| m.retain && (m.raw == "ON" || m.raw == "OFF")),
+        "{states:?}"
+    );
+    stop.cancel();
+    gw.gateway.shutdown().await;
+}

@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 pub struct Message {
     pub topic: String,
     pub payload: serde_json::Value,
+    pub raw: String,
     pub retain: bool,
 }
 
@@ -50,9 +51,11 @@ impl Subscriber {
                     Ok(Event::Incoming(Packet::Publish(publish))) => {
                         let payload = serde_json::from_slice(&publish.payload)
                             .unwrap_or(serde_json::Value::Null);
+                        let raw = String::from_utf8_lossy(&publish.payload).into_owned();
                         let _ = tx.send(Message {
                             topic: publish.topic.clone(),
                             payload,
+                            raw,
                             retain: publish.retain,
                         });
                     }

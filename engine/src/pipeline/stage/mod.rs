@@ -21,6 +21,7 @@ use futures::future::BoxFuture;
 use serde_json::{Map, Value as Json};
 
 use crate::event::Event;
+use crate::pipeline::template::{Flavor, sanitize};
 
 /// One event on its way through a pipeline.
 #[derive(Debug)]
@@ -45,13 +46,17 @@ impl Flow {
         }
     }
 
-    /// The template context: `event`, `device_id`, `kind`, `fields`.
+    /// The template context: `event`, `device_id`, `device_topic`, `device_subject`, `kind`,
+    /// `fields`.
     pub fn context(&mut self) -> &minijinja::Value {
         let (event, fields) = (&self.event, &self.fields);
         self.context.get_or_insert_with(|| {
             minijinja::context! {
                 event => minijinja::Value::from_serialize(&**event),
                 device_id => event.device.clone(),
+                // The ID as it appears inside topics and subjects, for payloads that name them.
+                device_topic => sanitize(&event.device, Flavor::Topic),
+                device_subject => sanitize(&event.device, Flavor::Subject),
                 kind => event.kind_name(),
                 fields => minijinja::Value::from_serialize(fields),
             }
