@@ -178,3 +178,140 @@ async fn with_auto_login_off_only_the_login_stage_logs_devices_in() {
     host.shutdown().await;
     gateway.shutdown().await;
 }
+
+#[tokio::test]
+async fn failed_events_are_dead_lettered_listed_and_replayed_through_the_admin_api() {
+    let gw = TestGateway::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // At registration the device is not online yet, so apply_config fails: no retries, so it
+    // goes straight to the dead-letter store.
+    let file = write(
+        dir.path(),
+        "p.yaml",
+        "pipelines:\n  - name: early-config\n    on: [registered]\n    stages:\n      - apply_config: { name: General, values: { MachineName: 'named-{{ device_id }}' } }\n    on_error: { retry: { max: 0 }, then: dead_letter }\n",
+    );
+    let host = PipelineHost::start(
+        vec![file.clone()],
+        services(&gw.gateway),
+        gw.gateway.bus().clone(),
+    )
+    .expect("compiles");
+    gw.gateway.set_pipelines(Arc::clone(&host));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let api = format!("http://{}", listener.local_addr().expect("addr"));
+    let stop_api = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(homeport::admin::serve(
+        listener,
+        homeport::admin::router(Arc::clone(&gw.gateway), "t0ken".to_owned()),
+        stop_api.clone(),
+    ));
+    let http = reqwest::Client::new();
+
+    gw.add("late1", "pw").await;
+    let mut events = gw.gateway.bus().subscribe();
+    let stop = camera(gw.addr(), cam("late1", "pw"));
+    wait_for(&mut events, "online", |e| {
+        online_change(e, "late1", true, None)
+    })
+    .await;
+    let mut letters = serde_json::Value::Null;
+    for _ in 0..100 {
+        letters = http
+            .get(format!("{api}/api/dlq"))
+            .bearer_auth("t0ken")
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
+        if letters.as_array().is_some_and(|a| !a.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let letter = &letters[0];
+    assert_eq!(letter["pipeline"], "early-config");
+    assert_eq!(letter["stage"], "#1 apply_config");
+    assert!(
+        letter["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("not online")),
+        "{letter}"
+    );
+    let (input, _, failed, _, _) = host.totals("early-config").await.expect("pipeline");
+    assert_eq!((input, failed), (1, 1));
+
+    // Now the device is online: the replay succeeds and the letter is gone.
+    let id = letter["id"].as_i64().expect("id");
+    let replayed: serde_json::Value = http
+        .post(format!("{api}/api/dlq/{id}/replay"))
+        .bearer_auth("t0ken")
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(replayed["replayed"], serde_json::json!([id]));
+    let applied = wait_for(&mut events, "config_applied", |e| {
+        e.device == "late1" && e.kind_name() == "config_applied"
+    })
+    .await;
+    assert!(
+        matches!(&applied.kind, EventKind::ConfigApplied { table, .. } if table["MachineName"] == "named-late1")
+    );
+    let left: serde_json::Value = http
+        .get(format!("{api}/api/dlq"))
+        .bearer_auth("t0ken")
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(left, serde_json::json!([]));
+
+    // Reload over the API: a good file swaps, a bad one is refused with its position.
+    std::fs::write(
+        &file,
+        "pipelines:\n  - name: renamed\n    on: [alarm]\n    stages:\n      - log: {}\n",
+    )
+    .expect("write");
+    let response = http
+        .post(format!("{api}/api/pipelines/reload"))
+        .bearer_auth("t0ken")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.json::<serde_json::Value>().await.expect("json")["pipelines"],
+        serde_json::json!(["renamed"])
+    );
+    std::fs::write(
+        &file,
+        "pipelines:\n  - name: broken\n    on: [alarm]\n    stages:\n      - nope: {}\n",
+    )
+    .expect("write");
+    let response = http
+        .post(format!("{api}/api/pipelines/reload"))
+        .bearer_auth("t0ken")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status(), 422);
+    let body: serde_json::Value = response.json().await.expect("json");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("p.yaml:5:9") && e.contains("nope")),
+        "{body}"
+    );
+    assert_eq!(host.names().await, vec!["renamed"]);
+    stop.cancel();
+    stop_api.cancel();
+    host.shutdown().await;
+}

@@ -1,5 +1,6 @@
-//! Pipelines end to end with a real `nats-server` (JetStream): every alarm of a simulated
-//! fleet is stored exactly once in the stream, in per-device order, with `Nats-Msg-Id` =
+//! Pipelines end to end with a real `nats-server` (JetStream), running the shipped example
+//! `pipelines/examples/alarms-nats-jetstream.yaml`: every alarm of a simulated fleet is
+//! stored exactly once in the stream, in per-device order, with `Nats-Msg-Id` =
 //! event id (so replaying one is not stored twice), and the KV bucket holds each device's
 //! latest status.
 
@@ -96,13 +97,13 @@ async fn alarms_are_stored_once_in_order_and_the_kv_holds_each_status() {
         nats: Some(sink.clone()),
         check_only: false,
     };
-    let host = PipelineHost::start(Vec::new(), services, gw.gateway.bus().clone())
-        .expect("default pipelines");
-    assert_eq!(
-        host.names().await,
-        vec!["login-registered", "status-nats", "alarms-nats"],
-        "only the NATS defaults run"
-    );
+    // The shipped example (the built-in defaults do the same under other names).
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../pipelines/examples/alarms-nats-jetstream.yaml");
+    let host = PipelineHost::start(vec![example], services, gw.gateway.bus().clone())
+        .expect("example compiles");
+    assert_eq!(host.names().await, vec!["alarms-jetstream", "status-kv"]);
+    // Automatic logins are on by default, so the example needs no login pipeline.
     let mut config = FleetConfig::new(gw.addr().to_string(), DEVICES, "n", "pw");
     config.alarm_rate = 10.0;
     let cameras = Fleet::start(config);
@@ -120,8 +121,8 @@ async fn alarms_are_stored_once_in_order_and_the_kv_holds_each_status() {
     cameras.stop().await;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let (_, _, _, _, in_flight) = host.totals("alarms-nats").await.expect("pipeline");
-        let (_, _, _, _, status_in_flight) = host.totals("status-nats").await.expect("pipeline");
+        let (_, _, _, _, in_flight) = host.totals("alarms-jetstream").await.expect("pipeline");
+        let (_, _, _, _, status_in_flight) = host.totals("status-kv").await.expect("pipeline");
         if in_flight == 0 && status_in_flight == 0 {
             break;
         }
@@ -159,7 +160,7 @@ async fn alarms_are_stored_once_in_order_and_the_kv_holds_each_status() {
     let letter = DeadLetter {
         id: 0,
         at_ms: 0,
-        pipeline: "alarms-nats".to_owned(),
+        pipeline: "alarms-jetstream".to_owned(),
         stage: "#1 nats".to_owned(),
         error: String::new(),
         event: event.to_string(),
