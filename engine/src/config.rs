@@ -7,6 +7,9 @@
 //! data: ./data                # SQLite store, secret key, admin token
 //! pipelines: [pipelines/]     # pipeline files or directories (default: the built-in ones)
 //! mqtt: mqtt://127.0.0.1:1883 # MQTT broker for the mqtt stages
+//! mqtt_options:               # all optional
+//!   buffer: 100000            # messages kept while the broker is away…
+//!   when_full: drop_oldest    # …then drop_oldest or drop_newest (counted either way)
 //! nats: nats://127.0.0.1:4222 # NATS server for the nats stages
 //! node: gw1                   # this gateway's name in topics
 //! registry:
@@ -88,6 +91,9 @@ pub struct FileConfig {
     pub pipelines: Vec<PathBuf>,
     /// MQTT broker URL (`mqtt://[user:pass@]host[:port]` or `mqtts://…`).
     pub mqtt: Option<String>,
+    /// MQTT connection options.
+    #[serde(default)]
+    pub mqtt_options: MqttOptions,
     /// NATS server URL (`nats://[user:pass@]host[:port]`).
     pub nats: Option<String>,
     /// This gateway's name in MQTT topics and NATS client names (default: the host name).
@@ -101,6 +107,38 @@ pub struct FileConfig {
     /// Listener limits.
     #[serde(default)]
     pub listener: ListenerSection,
+}
+
+/// `mqtt_options:` section.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttOptions {
+    /// MQTT client ID (default `homeport-<node>`).
+    pub client_id: Option<String>,
+    /// Messages kept while the broker is away (default 100 000).
+    pub buffer: Option<usize>,
+    /// `drop_oldest` (default) or `drop_newest` when the buffer is full.
+    pub when_full: Option<crate::sink::mqtt::FullPolicy>,
+    /// CA certificate file for `mqtts://` (default: the system's roots).
+    pub ca_file: Option<PathBuf>,
+}
+
+impl MqttOptions {
+    /// Applies these options to a sink config.
+    pub fn apply(&self, config: &mut crate::sink::mqtt::MqttConfig) {
+        if let Some(client_id) = &self.client_id {
+            config.client_id.clone_from(client_id);
+        }
+        if let Some(buffer) = self.buffer {
+            config.buffer = buffer;
+        }
+        if let Some(when_full) = self.when_full {
+            config.when_full = when_full;
+        }
+        if self.ca_file.is_some() {
+            config.ca_file.clone_from(&self.ca_file);
+        }
+    }
 }
 
 /// `registry:` section.
