@@ -309,7 +309,7 @@ fn unix_ms(text: &str) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn home_assistant_discovers_every_camera_with_connectivity_and_motion() {
     let broker = Mosquitto::start();
-    let (gw, _host, _mqtt, stop) = setup(&broker, Vec::new()).await;
+    let (gw, host, mqtt, stop) = setup(&broker, Vec::new()).await;
     let cameras = fleet(&gw, 20.0);
     all_online(&gw).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -343,16 +343,15 @@ async fn home_assistant_discovers_every_camera_with_connectivity_and_motion() {
         );
     }
     cameras.stop().await;
+    settle(&host, "ha-motion", &mqtt).await;
     // Motion states are retained: a subscriber after the stream still sees each camera's last.
     let mut motion =
         Subscriber::connect(broker.port(), "ha-motion", true, "homeport/device/+/motion").await;
     let states = motion.drain(Duration::from_secs(1)).await;
-    assert!(!states.is_empty(), "motion states are published");
+    assert_eq!(states.len(), DEVICES, "{states:?}");
     assert!(
-        states
-            .iter()
-            .all(|m| m.retain && (m.raw == "ON" || m.raw == "OFF")),
-        "{states:?}"
+        states.iter().all(|m| m.retain && m.raw == "OFF"),
+        "cameras that went offline are reset to OFF: {states:?}"
     );
     stop.cancel();
     gw.gateway.shutdown().await;

@@ -93,6 +93,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let (mqtt_closed, nats_closed) = (mqtt.clone(), nats.clone());
     let services = Services {
         registry: Arc::clone(gateway.registry()),
         store: Some(gateway.store().clone()),
@@ -147,7 +148,22 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     eprintln!("homeport: shutting down");
     stop_admin.cancel();
     gateway.shutdown().await;
+    // The sinks deliver what is queued, say goodbye (MQTT: retained `offline`), and close.
     stop_sinks.cancel();
+    let sinks_closed = async {
+        if let Some(mqtt) = &mqtt_closed {
+            mqtt.closed().await;
+        }
+        if let Some(nats) = &nats_closed {
+            nats.closed().await;
+        }
+    };
+    if tokio::time::timeout(std::time::Duration::from_secs(10), sinks_closed)
+        .await
+        .is_err()
+    {
+        eprintln!("homeport: the MQTT/NATS connections did not close within 10 s");
+    }
     if let Ok(Err(e)) = admin_task.await {
         tracing::warn!(error = %e, "admin API ended with an error");
     }

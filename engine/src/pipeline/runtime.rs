@@ -495,7 +495,7 @@ async fn process(pipeline: &Running, event: Arc<Event>, services: &Services, bus
                 Err(error) => {
                     stage_counters.errors.fetch_add(1, Ordering::Relaxed);
                     attempt += 1;
-                    if attempt <= policy.retries {
+                    if attempt <= policy.retries && !error.permanent {
                         tokio::time::sleep(policy.delay(attempt)).await;
                         continue;
                     }
@@ -512,7 +512,7 @@ async fn process(pipeline: &Running, event: Arc<Event>, services: &Services, bus
                                 services,
                                 &pipeline.pipeline.name,
                                 &stage_name,
-                                &error.0,
+                                &error.message,
                                 &flow.event,
                             )
                             .await;

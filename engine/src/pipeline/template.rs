@@ -171,6 +171,17 @@ impl Condition {
     }
 }
 
+/// A rendered value as JSON: JSON text keeps its type, and so do the words minijinja prints
+/// for booleans and none (`True`, `False`, `None`, as Jinja does); anything else is a string.
+pub fn typed(rendered: String) -> serde_json::Value {
+    match rendered.as_str() {
+        "True" => serde_json::Value::Bool(true),
+        "False" => serde_json::Value::Bool(false),
+        "None" => serde_json::Value::Null,
+        _ => serde_json::from_str(&rendered).unwrap_or(serde_json::Value::String(rendered)),
+    }
+}
+
 fn describe(error: &minijinja::Error) -> String {
     let mut text = error.kind().to_string();
     if let Some(detail) = error.detail() {

@@ -43,10 +43,13 @@ impl TemplateTree {
     pub fn render(&self, context: &minijinja::Value) -> Result<Value, String> {
         Ok(match self {
             Self::Text(template) => {
-                let text = template.render(context)?;
-                match serde_json::from_str::<Value>(&text) {
-                    Ok(value @ (Value::Bool(_) | Value::Number(_) | Value::Null)) => value,
-                    _ => Value::String(text),
+                match crate::pipeline::template::typed(template.render(context)?) {
+                    value @ (Value::Bool(_) | Value::Number(_) | Value::Null) => value,
+                    other => Value::String(
+                        other
+                            .as_str()
+                            .map_or_else(|| other.to_string(), str::to_owned),
+                    ),
                 }
             }
             Self::Literal(value) => value.clone(),
@@ -82,7 +85,10 @@ pub struct ApplyConfig {
 
 impl Stage for ApplyConfig {
     fn run<'a>(&'a self, flow: &'a mut Flow) -> BoxFuture<'a, Result<Outcome, StageError>> {
-        let patch = self.values.render(flow.context()).map_err(StageError::new);
+        let patch = self
+            .values
+            .render(flow.context())
+            .map_err(StageError::permanent);
         let device = flow.event.device.clone();
         async move {
             let patch = patch?;

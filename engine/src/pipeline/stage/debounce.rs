@@ -79,7 +79,9 @@ impl Debounce {
 impl Stage for Debounce {
     fn run<'a>(&'a self, flow: &'a mut Flow) -> BoxFuture<'a, Result<Outcome, StageError>> {
         let key = match &self.key {
-            Some(template) => template.render(flow.context()).map_err(StageError::new),
+            Some(template) => template
+                .render(flow.context())
+                .map_err(StageError::permanent),
             None => Ok(Self::default_key(flow)),
         };
         let result = key.map(|key| {

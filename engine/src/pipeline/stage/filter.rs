@@ -14,7 +14,10 @@ pub struct Filter {
 
 impl Stage for Filter {
     fn run<'a>(&'a self, flow: &'a mut Flow) -> BoxFuture<'a, Result<Outcome, StageError>> {
-        let result = self.when.holds(flow.context()).map_err(StageError::new);
+        let result = self
+            .when
+            .holds(flow.context())
+            .map_err(StageError::permanent);
         async move {
             Ok(if result? {
                 Outcome::Continue

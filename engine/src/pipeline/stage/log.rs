@@ -45,7 +45,9 @@ pub struct Log {
 impl Stage for Log {
     fn run<'a>(&'a self, flow: &'a mut Flow) -> BoxFuture<'a, Result<Outcome, StageError>> {
         let line = match &self.message {
-            Some(template) => template.render(flow.context()).map_err(StageError::new),
+            Some(template) => template
+                .render(flow.context())
+                .map_err(StageError::permanent),
             None => serde_json::to_string(&*flow.event).map_err(|e| StageError::new(e.to_string())),
         };
         let pipeline = self.pipeline.as_str();

@@ -97,13 +97,30 @@ pub enum Outcome {
 
 /// A stage failed; the error policy decides what follows.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct StageError(pub String);
+#[error("{message}")]
+pub struct StageError {
+    /// What went wrong.
+    pub message: String,
+    /// Whether trying again cannot help (a template that does not render for this event):
+    /// such errors skip the retries and go straight to the policy's `then`.
+    pub permanent: bool,
+}
 
 impl StageError {
-    /// An error with this text.
+    /// An error worth retrying (a device or broker that may come back).
     pub fn new(message: impl Into<String>) -> Self {
-        Self(message.into())
+        Self {
+            message: message.into(),
+            permanent: false,
+        }
+    }
+
+    /// An error that retrying cannot fix.
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            permanent: true,
+        }
     }
 }
 

@@ -39,13 +39,16 @@ pub struct MqttStage {
 impl Stage for MqttStage {
     fn run<'a>(&'a self, flow: &'a mut Flow) -> BoxFuture<'a, Result<Outcome, StageError>> {
         let prepared = (|| {
-            let topic = self.topic.render(flow.context()).map_err(StageError::new)?;
+            let topic = self
+                .topic
+                .render(flow.context())
+                .map_err(StageError::permanent)?;
             let body = match &self.payload {
                 MqttPayload::Standard => serde_json::to_vec(&payload::standard(&flow.event))
                     .map_err(|e| StageError::new(e.to_string()))?,
                 MqttPayload::Template(template) => template
                     .render(flow.context())
-                    .map_err(StageError::new)?
+                    .map_err(StageError::permanent)?
                     .into_bytes(),
             };
             Ok::<_, StageError>((topic, Bytes::from(body)))

@@ -32,7 +32,7 @@ impl Stage for NatsStage {
             let subject = self
                 .subject
                 .render(flow.context())
-                .map_err(StageError::new)?;
+                .map_err(StageError::permanent)?;
             let standard = payload::standard(&flow.event);
             let body = match &self.payload {
                 None => {
@@ -40,7 +40,7 @@ impl Stage for NatsStage {
                 }
                 Some(template) => template
                     .render(flow.context())
-                    .map_err(StageError::new)?
+                    .map_err(StageError::permanent)?
                     .into_bytes(),
             };
             let state = (self.kv && matches!(flow.event.kind, EventKind::OnlineChanged { .. }))

@@ -1,7 +1,6 @@
 //! `set`: add or replace fields by template, for later stages (`fields.NAME`).
 
 use futures::future::{BoxFuture, FutureExt};
-use serde_json::Value;
 
 use super::{Flow, Outcome, Stage, StageError};
 use crate::pipeline::template::Template;
@@ -19,9 +18,9 @@ impl Stage for Set {
             for (name, template) in &self.fields {
                 let rendered = template
                     .render(flow.context())
-                    .map_err(|e| StageError::new(format!("field {name}: {e}")))?;
+                    .map_err(|e| StageError::permanent(format!("field {name}: {e}")))?;
                 // A rendering that is JSON (a number, an object, …) is kept as such.
-                let value = serde_json::from_str(&rendered).unwrap_or(Value::String(rendered));
+                let value = crate::pipeline::template::typed(rendered);
                 flow.set_field(name, value);
             }
             Ok(Outcome::Continue)
