@@ -80,15 +80,12 @@ pub(super) async fn replay_one(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Json<Replayed>, ApiError> {
-    let letters = state
+    let letter = state
         .gateway
         .store()
-        .dead_letters(None, usize::MAX)
+        .dead_letter(id)
         .await
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    let letter = letters
-        .into_iter()
-        .find(|l| l.id == id)
+        .map_err(|e| ApiError::internal(e.to_string()))?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no dead letter {id}")))?;
     replay(&state, vec![letter]).await
 }
