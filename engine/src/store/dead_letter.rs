@@ -63,28 +63,40 @@ impl Store {
         pipeline: Option<String>,
         limit: usize,
     ) -> Result<Vec<DeadLetter>, StoreError> {
+        self.select_dead_letters(None, pipeline, limit).await
+    }
+
+    /// One dead letter by id.
+    pub async fn dead_letter(&self, id: i64) -> Result<Option<DeadLetter>, StoreError> {
+        Ok(self.select_dead_letters(Some(id), None, 1).await?.pop())
+    }
+
+    async fn select_dead_letters(
+        &self,
+        id: Option<i64>,
+        pipeline: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<DeadLetter>, StoreError> {
         self.call(move |conn, _| {
-            let op = || "listing dead letters".to_owned();
+            let op = || "reading dead letters".to_owned();
             let mut stmt = conn
                 .prepare_cached(
                     "SELECT id, at, pipeline, stage, error, event FROM dead_letters
-                     WHERE ?1 IS NULL OR pipeline = ?1 ORDER BY id LIMIT ?2",
+                     WHERE (?1 IS NULL OR id = ?1) AND (?2 IS NULL OR pipeline = ?2) ORDER BY id LIMIT ?3",
                 )
                 .context(op)?;
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
             let rows = stmt
-                .query_map(
-                    params![pipeline, i64::try_from(limit).unwrap_or(i64::MAX)],
-                    |row| {
-                        Ok(DeadLetter {
-                            id: row.get(0)?,
-                            at_ms: row.get(1)?,
-                            pipeline: row.get(2)?,
-                            stage: row.get(3)?,
-                            error: row.get(4)?,
-                            event: row.get(5)?,
-                        })
-                    },
-                )
+                .query_map(params![id, pipeline, limit], |row| {
+                    Ok(DeadLetter {
+                        id: row.get(0)?,
+                        at_ms: row.get(1)?,
+                        pipeline: row.get(2)?,
+                        stage: row.get(3)?,
+                        error: row.get(4)?,
+                        event: row.get(5)?,
+                    })
+                })
                 .context(op)?;
             rows.collect::<Result<Vec<_>, _>>().context(op)
         })
