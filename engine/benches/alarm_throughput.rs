@@ -19,11 +19,12 @@
 //!
 //! Every measurement runs in a fresh process (the command re-runs itself), all against the
 //! one broker this command starts. Alongside each rate the command reports CPU time per alarm
-//! of the measuring process (without the subscriber's thread), the subscriber and the broker.
+//! of the measuring process (without the subscriber's thread), the subscriber and the broker;
+//! for the device path, the cores each process used while the cameras were sending.
 //!
-//! `cargo bench -p homeport --bench alarm_throughput -- [--runs 3] [--messages 200000]
-//! [--devices 100] [--alarm-rate 150] [--device-seconds 8] [--latency-rate 5000]
-//! [--latency-seconds 5]`
+//! `cargo bench -p homeport --bench alarm_throughput -- [--runs 3] [--messages 150000]
+//! [--devices 100] [--alarm-rates 300,500] [--device-seconds 5] [--latency-rate 5000]
+//! [--latency-seconds 4]`
 
 #[path = "../tests/brokers/mosquitto.rs"]
 mod mosquitto;
@@ -143,6 +144,18 @@ fn cpu_report(before: Cpu, after: Cpu, delivered: u64) -> String {
         per(subscriber),
         per(after.broker - before.broker),
         per(after.simulator - before.simulator),
+    )
+}
+
+/// `key=value` pairs for the CPU used between two samples `window` seconds apart, in cores.
+fn cpu_cores(before: Cpu, after: Cpu, window: f64) -> String {
+    let subscriber = after.subscriber - before.subscriber;
+    format!(
+        "cores_self={:.2} cores_sub={:.2} cores_broker={:.2} cores_sim={:.2}",
+        (after.process - before.process - subscriber) / window,
+        subscriber / window,
+        (after.broker - before.broker) / window,
+        (after.simulator - before.simulator) / window,
     )
 }
 
@@ -334,7 +347,11 @@ async fn wait_for(arrivals: &Arrivals, expected: u64) -> u64 {
 
 /// A bare rumqttc publisher, connected (in-flight window 100 like the sink's).
 async fn floor_publisher(port: u16) -> AsyncClient {
-    let mut options = MqttOptions::new(format!("bench-pub-{}", std::process::id()), "127.0.0.1", port);
+    let mut options = MqttOptions::new(
+        format!("bench-pub-{}", std::process::id()),
+        "127.0.0.1",
+        port,
+    );
     options
         .set_keep_alive(Duration::from_secs(30))
         .set_clean_session(true)
@@ -383,8 +400,7 @@ fn pipeline_file(dir: &std::path::Path, qos: u8) -> std::path::PathBuf {
 
 /// An MQTT sink connected to the broker.
 async fn connected_sink(port: u16, stop: &CancellationToken) -> MqttSink {
-    let config =
-        MqttConfig::from_url(format!("mqtt://127.0.0.1:{port}"), "bench").expect("config");
+    let config = MqttConfig::from_url(format!("mqtt://127.0.0.1:{port}"), "bench").expect("config");
     let sink = MqttSink::start(config, stop.clone()).expect("sink");
     let deadline = Instant::now() + Duration::from_secs(15);
     while !sink.is_connected() {
@@ -418,6 +434,7 @@ async fn bare_pipeline(
         store: None,
         mqtt: Some(sink.clone()),
         nats: None,
+        sync: None,
         check_only: false,
     };
     let host = PipelineHost::start(vec![pipeline_file(dir, qos)], services, bus.clone())
@@ -438,7 +455,12 @@ async fn floor_throughput(port: u16, broker: u32, qos: u8, n: u64) -> String {
     let start = now_ns();
     for i in 0..n as usize {
         client
-            .publish_bytes(topics[i % DEVICE_IDS].clone(), qos_of(qos), false, body.clone())
+            .publish_bytes(
+                topics[i % DEVICE_IDS].clone(),
+                qos_of(qos),
+                false,
+                body.clone(),
+            )
             .await
             .expect("publish");
     }
@@ -479,7 +501,14 @@ async fn pipeline_throughput(port: u16, broker: u32, qos: u8, n: u64) -> String 
     )
 }
 
-async fn device_path(port: u16, broker: u32, qos: u8, devices: usize, rate: f64, secs: f64) -> String {
+async fn device_path(
+    port: u16,
+    broker: u32,
+    qos: u8,
+    devices: usize,
+    rate: f64,
+    secs: f64,
+) -> String {
     let arrivals = start_subscriber(port, qos_of(qos));
     let data = tempfile::tempdir().expect("tempdir");
     let config = GatewayConfig {
@@ -507,6 +536,7 @@ async fn device_path(port: u16, broker: u32, qos: u8, devices: usize, rate: f64,
         store: Some(gateway.store().clone()),
         mqtt: Some(sink.clone()),
         nats: None,
+        sync: None,
         check_only: false,
     };
     let pipelines = tempfile::tempdir().expect("tempdir");
@@ -520,7 +550,15 @@ async fn device_path(port: u16, broker: u32, qos: u8, devices: usize, rate: f64,
 
     let addr = gateway.register_addr().expect("listening").to_string();
     let sim = tokio::process::Command::new(HOMEPORT)
-        .args(["sim", "--server", &addr, "--password", "pw", "--id-prefix", "cam"])
+        .args([
+            "sim",
+            "--server",
+            &addr,
+            "--password",
+            "pw",
+            "--id-prefix",
+            "cam",
+        ])
         .args(["--devices", &devices.to_string()])
         .args(["--alarm-rate", &rate.to_string()])
         .stdout(Stdio::piped())
@@ -549,7 +587,8 @@ async fn device_path(port: u16, broker: u32, qos: u8, devices: usize, rate: f64,
     let before = cpu(broker, Some(sim_pid));
     let online_at = now_ns();
     tokio::time::sleep(Duration::from_secs_f64(secs)).await;
-    let after_sim = cpu(broker, Some(sim_pid));
+    let after = cpu(broker, Some(sim_pid));
+    let window = (now_ns() - online_at) as f64 / 1e9;
     // SIGTERM: the simulator stops its cameras and prints its summary line.
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &sim_pid.to_string()])
@@ -563,20 +602,20 @@ async fn device_path(port: u16, broker: u32, qos: u8, devices: usize, rate: f64,
         .unwrap_or_else(|| panic!("no summary from the simulator: {text}"));
     let sent = summary["alarms_sent"].as_u64().expect("alarms_sent");
     let got = wait_for(&arrivals, sent).await;
-    let after = cpu(broker, None);
     let first = arrivals.first_ns.load(Ordering::Relaxed);
     let last = arrivals.last_ns.load(Ordering::Relaxed);
     let seconds = (last - first) as f64 / 1e9;
-    let after = Cpu {
-        simulator: after_sim.simulator,
-        ..after
-    };
+    let metrics = host.render_metrics().await;
+    let lagged = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("homeport_pipeline_bus_lagged_total "))
+        .unwrap_or("nan");
     let report = format!(
-        "sent={sent} delivered={got} seconds={seconds} rate={} online_s={:.3} {} {}",
+        "sent={sent} delivered={got} seconds={seconds} rate={} online_s={:.3} bus_lagged={lagged} {} {}",
         got as f64 / seconds,
         (online_at - start_ns) as f64 / 1e9,
         pipeline_check(&sink, host.totals("bench").await),
-        cpu_report(before, after, got)
+        cpu_cores(before, after, window)
     );
     stop.cancel();
     gateway.shutdown().await;
@@ -670,9 +709,10 @@ async fn pipeline_latency(port: u16, rate: f64, secs: f64) -> String {
 // ---------------------------------------------------------------------------------------------
 // The command: re-runs itself per measurement and prints the tables
 
-type Result_ = HashMap<String, f64>;
+/// One measurement's `key=value` results.
+type Measured = HashMap<String, f64>;
 
-fn measure_in_child(args: &[String]) -> Result_ {
+fn measure_in_child(args: &[String]) -> Measured {
     let output = std::process::Command::new(std::env::current_exe().expect("own path"))
         .args(args)
         .stderr(Stdio::inherit())
@@ -698,7 +738,7 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
-fn med(results: &[Result_], key: &str) -> f64 {
+fn med(results: &[Measured], key: &str) -> f64 {
     median(
         results
             .iter()
@@ -707,7 +747,7 @@ fn med(results: &[Result_], key: &str) -> f64 {
     )
 }
 
-fn range(results: &[Result_], key: &str) -> String {
+fn range(results: &[Measured], key: &str) -> String {
     let values: Vec<f64> = results.iter().filter_map(|r| r.get(key).copied()).collect();
     let min = values.iter().copied().fold(f64::INFINITY, f64::min);
     let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -761,14 +801,20 @@ fn main() {
     }
 
     let runs: usize = arg_or("--runs", 3).max(1);
-    let n: u64 = arg_or("--messages", 200_000);
+    let n: u64 = arg_or("--messages", 150_000);
     let devices: usize = arg_or("--devices", 100);
-    let alarm_rate: f64 = arg_or("--alarm-rate", 150.0);
-    let device_secs: f64 = arg_or("--device-seconds", 8.0);
+    let alarm_rates: Vec<u64> = arg("--alarm-rates")
+        .map(|list| {
+            list.split(',')
+                .filter_map(|r| r.trim().parse().ok())
+                .collect()
+        })
+        .unwrap_or_else(|| vec![300, 500]);
+    let device_secs: f64 = arg_or("--device-seconds", 5.0);
     let latency_rate: f64 = arg_or("--latency-rate", 5000.0);
-    let latency_secs: f64 = arg_or("--latency-seconds", 5.0);
+    let latency_secs: f64 = arg_or("--latency-seconds", 4.0);
     let broker = mosquitto::Mosquitto::start();
-    let common = vec![
+    let common = [
         "--port".to_owned(),
         broker.port().to_string(),
         "--broker-pid".to_owned(),
@@ -783,7 +829,7 @@ fn main() {
     let started = Instant::now();
 
     // Throughput: floor and pipeline alternate, so drift on the machine hits both alike.
-    let mut throughput: HashMap<(&str, u8), Vec<Result_>> = HashMap::new();
+    let mut throughput: HashMap<(&str, u8), Vec<Measured>> = HashMap::new();
     for _ in 0..runs {
         for qos in [0u8, 1] {
             for kind in ["floor", "pipeline"] {
@@ -795,23 +841,28 @@ fn main() {
             }
         }
     }
-    let mut device: HashMap<u8, Vec<Result_>> = HashMap::new();
+    let mut device: HashMap<(u64, u8), Vec<Measured>> = HashMap::new();
     for _ in 0..runs {
-        for qos in [0u8, 1] {
-            let extra = strings(&[
-                "--qos",
-                &qos.to_string(),
-                "--devices",
-                &devices.to_string(),
-                "--rate",
-                &alarm_rate.to_string(),
-                "--seconds",
-                &device_secs.to_string(),
-            ]);
-            device.entry(qos).or_default().push(child("device", &extra));
+        for &rate in &alarm_rates {
+            for qos in [0u8, 1] {
+                let extra = strings(&[
+                    "--qos",
+                    &qos.to_string(),
+                    "--devices",
+                    &devices.to_string(),
+                    "--rate",
+                    &rate.to_string(),
+                    "--seconds",
+                    &device_secs.to_string(),
+                ]);
+                device
+                    .entry((rate, qos))
+                    .or_default()
+                    .push(child("device", &extra));
+            }
         }
     }
-    let mut latency: HashMap<&str, Vec<Result_>> = HashMap::new();
+    let mut latency: HashMap<&str, Vec<Measured>> = HashMap::new();
     for _ in 0..runs {
         for kind in ["floor-latency", "pipeline-latency"] {
             let extra = strings(&[
@@ -861,28 +912,34 @@ fn main() {
         }
     }
     println!(
-        "\n| device path: `homeport sim` → gateway → pipeline → MQTT | QoS | alarms sent | delivered | \
-         delivered alarms/s | range over runs | ratio to floor | \
-         CPU µs/alarm: gateway process · subscriber · broker · simulator |"
+        "\n| device path: `homeport sim` → gateway → pipeline → MQTT | QoS | alarms sent | \
+         delivered | lost on the event bus | dropped by the sink | delivered alarms/s | \
+         range over runs | ratio to floor | \
+         CPU cores used while cameras sent: gateway process · subscriber · broker · simulator |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
-    for qos in [0u8, 1] {
-        let results = &device[&qos];
-        let floor = med(&throughput[&("floor", qos)], "rate");
-        let rate = med(results, "rate");
-        println!(
-            "| {devices} cameras × {alarm_rate}/s ({} alarms/s offered), {device_secs} s | {qos} | {} | {} | {} | {} | {:.2} | {:.1} · {:.1} · {:.1} · {:.1} |",
-            thousands(devices as f64 * alarm_rate),
-            thousands(med(results, "sent")),
-            thousands(med(results, "delivered")),
-            thousands(rate),
-            range(results, "rate"),
-            rate / floor,
-            med(results, "cpu_self_us"),
-            med(results, "cpu_sub_us"),
-            med(results, "cpu_broker_us"),
-            med(results, "cpu_sim_us"),
-        );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for &rate in &alarm_rates {
+        for qos in [0u8, 1] {
+            let results = &device[&(rate, qos)];
+            let floor = med(&throughput[&("floor", qos)], "rate");
+            let delivered_rate = med(results, "rate");
+            let bus_lost = med(results, "bus_lagged");
+            println!(
+                "| {devices} cameras × {rate}/s = {} alarms/s offered, {device_secs} s | {qos} | {} | {} | {} | {} | {} | {} | {:.2} | {:.2} · {:.2} · {:.2} · {:.2} |",
+                thousands((devices as u64 * rate) as f64),
+                thousands(med(results, "sent")),
+                thousands(med(results, "delivered")),
+                thousands(bus_lost),
+                thousands(med(results, "sink_dropped")),
+                thousands(delivered_rate),
+                range(results, "rate"),
+                delivered_rate / floor,
+                med(results, "cores_self"),
+                med(results, "cores_sub"),
+                med(results, "cores_broker"),
+                med(results, "cores_sim"),
+            );
+        }
     }
     println!(
         "\n| latency at {} alarms/s for {latency_secs} s, QoS 1 | alarms measured | p50 | p99 | max |",
@@ -891,7 +948,10 @@ fn main() {
     println!("|---|---:|---:|---:|---:|");
     for (kind, label) in [
         ("floor-latency", "floor: bare rumqttc publisher"),
-        ("pipeline-latency", "pipeline: bus → `mqtt` stage → MqttSink"),
+        (
+            "pipeline-latency",
+            "pipeline: bus → `mqtt` stage → MqttSink",
+        ),
     ] {
         let results = &latency[kind];
         println!(

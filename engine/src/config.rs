@@ -21,6 +21,12 @@
 //!   login_backoff_min: 5s     # first retry after a refused login, doubling…
 //!   login_backoff_max: 5m     # …up to this
 //!   auto_login: true          # false: only a pipeline's `login` stage starts a login
+//! camera_sync:
+//!   max_accounts_per_camera: 4
+//!   language: zh              # reason texts: zh (the seed's) or en
+//!   heartbeat_timeout: 90s    # a silent app connection is closed
+//!   max_failures: 5           # wrong passwords before an account locks…
+//!   lock_for: 15m             # …for this long
 //! listener:
 //!   announce_timeout: 10s     # a new connection must announce within this
 //!   max_connections: 50000    # device connections at once
@@ -107,6 +113,49 @@ pub struct FileConfig {
     /// Listener limits.
     #[serde(default)]
     pub listener: ListenerSection,
+    /// The camera-sync server for client apps.
+    #[serde(default)]
+    pub camera_sync: CameraSyncSection,
+}
+
+/// `camera_sync:` section.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CameraSyncSection {
+    /// Most accounts one camera may be bound to (default 4).
+    pub max_accounts_per_camera: Option<usize>,
+    /// Reason texts apps get: `zh` (default, the seed's) or `en`.
+    pub language: Option<crate::camera_sync::Language>,
+    /// How long a data port waits for its connection (default 30s).
+    #[serde(default, deserialize_with = "duration")]
+    pub data_window: Option<Duration>,
+    /// A main connection silent this long is closed (default 90s).
+    #[serde(default, deserialize_with = "duration")]
+    pub heartbeat_timeout: Option<Duration>,
+    /// Wrong passwords before an account locks (default 5).
+    pub max_failures: Option<u32>,
+    /// How long it stays locked (default 15m).
+    #[serde(default, deserialize_with = "duration")]
+    pub lock_for: Option<Duration>,
+}
+
+impl CameraSyncSection {
+    /// The server settings: defaults overridden by this section.
+    pub fn resolve(&self) -> crate::camera_sync::SyncConfig {
+        let d = crate::camera_sync::SyncConfig::default();
+        crate::camera_sync::SyncConfig {
+            max_accounts_per_camera: self
+                .max_accounts_per_camera
+                .unwrap_or(d.max_accounts_per_camera)
+                .max(1),
+            language: self.language.unwrap_or(d.language),
+            data_window: self.data_window.unwrap_or(d.data_window),
+            heartbeat_timeout: self.heartbeat_timeout.unwrap_or(d.heartbeat_timeout),
+            max_failures: self.max_failures.unwrap_or(d.max_failures).max(1),
+            lock_for: self.lock_for.unwrap_or(d.lock_for),
+            max_sessions: d.max_sessions,
+        }
+    }
 }
 
 /// `mqtt_options:` section.

@@ -128,6 +128,25 @@ pub enum EventKind {
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+    /// A command from a camera-sync client app, to be answered by a pipeline's `camera_sync`
+    /// stage. `device` is `app-<session>`, so one session's commands stay in order.
+    SyncRequest {
+        /// The app session (connection) it came from.
+        session: u64,
+        /// The account the session is logged in as, if any.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        account: Option<String>,
+        /// The app's address.
+        peer: String,
+        /// Whether it came on a data connection.
+        data: bool,
+        /// The command's name, e.g. `UploadCaramer`.
+        command: String,
+        /// The parsed command. Not serialised: it can hold passwords, and events are visible
+        /// on the admin API.
+        #[serde(skip)]
+        message: Option<Arc<homeport_protocol::sync::SyncMessage>>,
+    },
     /// A device raised an alarm.
     Alarm {
         /// Channel (0-based; -1 for device-wide codes).
@@ -172,19 +191,27 @@ impl Event {
         })
     }
 
-    /// The event's kind name: `registered`, `online_changed`, `alarm` or `config_applied`.
+    /// The event's kind name: `registered`, `online_changed`, `alarm`, `config_applied` or
+    /// `sync_request`.
     pub fn kind_name(&self) -> &'static str {
         match self.kind {
             EventKind::Registered { .. } => "registered",
             EventKind::OnlineChanged { .. } => "online_changed",
             EventKind::Alarm { .. } => "alarm",
             EventKind::ConfigApplied { .. } => "config_applied",
+            EventKind::SyncRequest { .. } => "sync_request",
         }
     }
 }
 
 /// Every event kind name, as pipelines name them in `on:`.
-pub const KINDS: [&str; 4] = ["registered", "online_changed", "alarm", "config_applied"];
+pub const KINDS: [&str; 5] = [
+    "registered",
+    "online_changed",
+    "alarm",
+    "config_applied",
+    "sync_request",
+];
 
 /// Unix milliseconds now.
 pub fn now_ms() -> i64 {

@@ -16,6 +16,7 @@
 
 pub mod admin;
 pub mod bus;
+pub mod camera_sync;
 pub mod config;
 pub mod device;
 pub mod event;

@@ -536,6 +536,17 @@ impl Registry {
             .filter(|h| !h.is_closed())
     }
 
+    /// Whether `password` is the device's stored password (the one it last logged in with, or
+    /// will log in with); `None` if the gateway holds no credentials for it.
+    pub fn password_matches(&self, id: &str, password: &str) -> Option<bool> {
+        let inner = self.lock();
+        let credentials = inner.devices.get(id)?.credentials.as_ref()?;
+        Some(crate::secret::constant_time_eq(
+            credentials.password.expose().as_bytes(),
+            password.as_bytes(),
+        ))
+    }
+
     /// Whether a device is known (has credentials).
     pub fn is_known(&self, id: &str) -> bool {
         self.lock()

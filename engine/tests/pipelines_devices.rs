@@ -18,6 +18,7 @@ fn services(gateway: &Gateway) -> Services {
         store: Some(gateway.store().clone()),
         mqtt: None,
         nats: None,
+        sync: None,
         check_only: false,
     }
 }

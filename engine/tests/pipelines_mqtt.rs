@@ -51,6 +51,7 @@ async fn setup(
         store: Some(gw.gateway.store().clone()),
         mqtt: Some(mqtt.clone()),
         nats: None,
+        sync: None,
         check_only: false,
     };
     let host = PipelineHost::start(sources, services, gw.gateway.bus().clone())

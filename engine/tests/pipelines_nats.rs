@@ -95,6 +95,7 @@ async fn alarms_are_stored_once_in_order_and_the_kv_holds_each_status() {
         store: Some(gw.gateway.store().clone()),
         mqtt: None,
         nats: Some(sink.clone()),
+        sync: None,
         check_only: false,
     };
     // The shipped example (the built-in defaults do the same under other names).

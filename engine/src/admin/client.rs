@@ -1,6 +1,6 @@
-//! A typed client of the admin API, used by the `homeport devices` and `homeport tap`
-//! commands. Every failure of the API comes back as [`ClientError::Api`] with the server's
-//! message.
+//! A typed client of the admin API, used by the `homeport devices`, `homeport accounts` and
+//! `homeport tap` commands. Every failure of the API comes back as [`ClientError::Api`] with
+//! the server's message.
 
 use std::time::Duration;
 
@@ -423,6 +423,81 @@ impl AdminClient {
             url.to_string(),
             Box::pin(response.bytes_stream()),
         ))
+    }
+}
+
+/// A camera-sync account as the API lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// The account name.
+    pub name: String,
+    /// Cameras bound to it.
+    pub cameras: usize,
+    /// When it was created (RFC 3339).
+    pub created: Option<String>,
+    /// The last successful login (RFC 3339).
+    pub last_login: Option<String>,
+    /// The peer IP of that login.
+    pub last_login_ip: Option<String>,
+    /// Locked after wrong passwords until then (RFC 3339).
+    pub locked_until: Option<String>,
+}
+
+/// A camera bound to an account (its password is never sent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountCamera {
+    /// The camera's device ID.
+    pub camera_id: String,
+    /// Whether the uploaded password was confirmed by a login to the camera.
+    pub verified: bool,
+    /// Registered and logged in now.
+    pub online: bool,
+}
+
+impl AdminClient {
+    fn account_url(&self, name: &str, rest: &[&str]) -> Url {
+        let mut segments = vec!["api", "accounts", name];
+        segments.extend_from_slice(rest);
+        self.url(&segments)
+    }
+
+    /// Every camera-sync account.
+    pub async fn accounts(&self) -> Result<Vec<Account>, ClientError> {
+        let url = self.url(&["api", "accounts"]);
+        self.json(url.clone(), self.http.get(url)).await
+    }
+
+    /// Creates a camera-sync account.
+    pub async fn add_account(&self, name: &str, password: &str) -> Result<Account, ClientError> {
+        let url = self.url(&["api", "accounts"]);
+        let body = serde_json::json!({ "username": name, "password": password });
+        self.json(url.clone(), self.http.post(url).json(&body))
+            .await
+    }
+
+    /// Deletes an account and its camera bindings.
+    pub async fn delete_account(&self, name: &str) -> Result<(), ClientError> {
+        let url = self.account_url(name, &[]);
+        self.bytes(url.clone(), self.http.delete(url))
+            .await
+            .map(drop)
+    }
+
+    /// Replaces an account's password (and lifts a lockout).
+    pub async fn set_account_password(
+        &self,
+        name: &str,
+        password: &str,
+    ) -> Result<Account, ClientError> {
+        let url = self.account_url(name, &["password"]);
+        let body = serde_json::json!({ "password": password });
+        self.json(url.clone(), self.http.put(url).json(&body)).await
+    }
+
+    /// The cameras bound to an account, with their online state.
+    pub async fn account_cameras(&self, name: &str) -> Result<Vec<AccountCamera>, ClientError> {
+        let url = self.account_url(name, &["cameras"]);
+        self.json(url.clone(), self.http.get(url)).await
     }
 }
 

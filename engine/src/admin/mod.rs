@@ -10,6 +10,7 @@
 //! - `snapshot` — a JPEG from a device's channel.
 //! - `rpc` — any JSON-RPC call to a device, for operators.
 //! - `listeners` — stop and start the register listener.
+//! - `accounts` — camera-sync accounts: create, list, delete, password, their cameras.
 //! - `events` — the event bus as server-sent events.
 //! - `health` — `/metrics` and `/healthz`.
 //! - [`client`] — a typed client of this API; `event_stream` reads its event stream.
@@ -17,6 +18,7 @@
 //! Everything under `/api` needs `Authorization: Bearer <token>`; `/metrics` and `/healthz` do
 //! not. Request bodies are bounded: [`MAX_IMPORT_BODY`] for imports, [`MAX_BODY`] otherwise.
 
+mod accounts;
 pub mod client;
 mod config;
 mod devices;
@@ -40,7 +42,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Extension, Router};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -107,6 +109,10 @@ pub fn router(gateway: Arc<Gateway>, token: String) -> Router {
         .route("/api/listeners/register/stop", post(listeners::stop))
         .route("/api/listeners/register/start", post(listeners::start))
         .route("/api/events", get(events::events))
+        .route("/api/accounts", get(accounts::list).post(accounts::add))
+        .route("/api/accounts/{name}", delete(accounts::delete))
+        .route("/api/accounts/{name}/password", put(accounts::set_password))
+        .route("/api/accounts/{name}/cameras", get(accounts::cameras))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
     Router::new()
         .route("/metrics", get(health::metrics))

@@ -27,6 +27,7 @@ pub(crate) async fn run(args: CheckArgs) -> anyhow::Result<()> {
         store: None,
         mqtt: None,
         nats: None,
+        sync: None,
         check_only: true,
     };
     match build(&args.paths, &services) {

@@ -1,5 +1,6 @@
 //! Command-line parsing and dispatch.
 
+pub(crate) mod accounts;
 pub(crate) mod check;
 pub(crate) mod devices;
 pub(crate) mod dlq;
@@ -38,6 +39,9 @@ enum Command {
     /// Manage devices through the admin API: list, add, modify, delete, import, export,
     /// config, snapshot.
     Devices(Box<devices::DevicesArgs>),
+    /// Manage camera-sync accounts through the admin API: list, add, delete, cameras,
+    /// password.
+    Accounts(Box<accounts::AccountsArgs>),
     /// Print live events from the admin API, one JSON object per line, until Ctrl-C.
     Tap(tap::TapArgs),
     /// Log in to a camera directly and point its DVRIP.RegisterServer at this gateway.
@@ -68,6 +72,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Pipelines(args) => dlq::run_pipelines(*args).await,
         Command::Sim(args) => sim::run(*args).await,
         Command::Devices(args) => devices::run(*args).await,
+        Command::Accounts(args) => accounts::run(*args).await,
         Command::Tap(args) => tap::run(args).await,
         Command::Provision(args) => provision::run(args).await,
     }

@@ -94,11 +94,24 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
         None => None,
     };
     let (mqtt_closed, nats_closed) = (mqtt.clone(), nats.clone());
+    let sync = homeport::camera_sync::SyncServer::start(
+        addresses.sync,
+        file.camera_sync.resolve(),
+        gateway.bus().clone(),
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "cannot listen on {} for the camera-sync server",
+            addresses.sync
+        )
+    })?;
     let services = Services {
         registry: Arc::clone(gateway.registry()),
         store: Some(gateway.store().clone()),
         mqtt,
         nats,
+        sync: Some(Arc::clone(&sync)),
         check_only: false,
     };
     let sources = if args.pipelines.is_empty() {
@@ -147,6 +160,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     shutdown_signal().await;
     eprintln!("homeport: shutting down");
     stop_admin.cancel();
+    sync.shutdown().await;
     gateway.shutdown().await;
     // The sinks deliver what is queued, say goodbye (MQTT: retained `offline`), and close.
     stop_sinks.cancel();

@@ -15,6 +15,7 @@ use super::load::Loaded;
 use super::policy::{ErrorPolicy, Then, WhenFull};
 use super::spec::{ErrorPolicySpec, PipelineSpec, StageSpec};
 use super::stage::apply_config::{ApplyConfig, TemplateTree};
+use super::stage::camera_sync::CameraSync;
 use super::stage::debounce::Debounce;
 use super::stage::filter::Filter;
 use super::stage::log::{Level, Log};
@@ -22,6 +23,7 @@ use super::stage::login::Login;
 use super::stage::mqtt::{MqttPayload, MqttStage};
 use super::stage::nats::NatsStage;
 use super::stage::set::Set;
+use super::stage::sync_push::SyncPush;
 use super::stage::{Stage, sample_context};
 use super::template::{Condition, Flavor, Templates};
 use super::{Services, event_kind};
@@ -107,10 +109,11 @@ fn pipeline_of(
         match required.as_str() {
             "mqtt" if services.mqtt.is_none() && !services.check_only => return Ok(None),
             "nats" if services.nats.is_none() && !services.check_only => return Ok(None),
-            "mqtt" | "nats" => {}
+            "sync" if services.sync.is_none() && !services.check_only => return Ok(None),
+            "mqtt" | "nats" | "sync" => {}
             other => errors.push(here(
                 required.span(),
-                format!("unknown sink {other:?} in requires; expected mqtt or nats"),
+                format!("unknown requirement {other:?} in requires; expected mqtt, nats or sync"),
             )),
         }
     }
@@ -396,6 +399,29 @@ fn stage_of(
                     payload,
                 }),
                 None => Box::new(Checked),
+            }
+        }
+        StageSpec::CameraSync(_) | StageSpec::SyncPush(_) => {
+            let (Some(server), Some(store)) = (services.sync.clone(), services.store.clone())
+            else {
+                if services.check_only {
+                    return Ok(Box::new(Checked));
+                }
+                return Err(SpecError::file(
+                    file,
+                    format!(
+                        "a {} stage needs the camera-sync server (mark the pipeline `requires: [sync]`)",
+                        stage.kind()
+                    ),
+                ));
+            };
+            match stage {
+                StageSpec::CameraSync(_) => Box::new(CameraSync {
+                    store,
+                    registry: Arc::clone(&services.registry),
+                    server,
+                }),
+                _ => Box::new(SyncPush { store, server }),
             }
         }
         StageSpec::Nats(spec) => {

@@ -42,6 +42,8 @@ pub struct Services {
     pub mqtt: Option<MqttSink>,
     /// The NATS connection, if `--nats` was given.
     pub nats: Option<NatsSink>,
+    /// The camera-sync server, if it runs.
+    pub sync: Option<Arc<crate::camera_sync::SyncServer>>,
     /// Checking only (`homeport check`): sink stages are validated without a connection and
     /// `requires` is treated as met.
     pub check_only: bool,

@@ -47,6 +47,17 @@ pub fn standard(event: &Event) -> Value {
             "event_id": event.id, "device_id": event.device, "kind": "registered", "peer": peer,
             "registration": registration, "time": time,
         }),
+        EventKind::SyncRequest {
+            session,
+            account,
+            peer,
+            data,
+            command,
+            ..
+        } => json!({
+            "event_id": event.id, "kind": "sync_request", "session": session, "account": account,
+            "peer": peer, "data": data, "command": command, "time": time,
+        }),
         EventKind::ConfigApplied {
             name,
             changed,

@@ -37,7 +37,7 @@ pub struct PipelineSpec {
     /// A condition (template expression) an event must meet to enter.
     #[serde(default)]
     pub when: Option<Spanned<String>>,
-    /// Enable the pipeline only when these sinks are configured (`mqtt`, `nats`); used by the
+    /// Enable the pipeline only when these are configured (`mqtt`, `nats`, `sync`); used by the
     /// shipped defaults so one file serves every setup.
     #[serde(default)]
     pub requires: Vec<Spanned<String>>,
@@ -106,6 +106,10 @@ pub enum StageSpec {
     Login(LoginSpec),
     /// Merge a config template into the device's config and write it back.
     ApplyConfig(ApplyConfigSpec),
+    /// Answer camera-sync app commands (`sync_request` events).
+    CameraSync(PolicyOnly),
+    /// Push online changes and alarms to the apps bound to the camera.
+    SyncPush(PolicyOnly),
 }
 
 impl StageSpec {
@@ -120,6 +124,8 @@ impl StageSpec {
             Self::Nats(_) => "nats",
             Self::Login(_) => "login",
             Self::ApplyConfig(_) => "apply_config",
+            Self::CameraSync(_) => "camera_sync",
+            Self::SyncPush(_) => "sync_push",
         }
     }
 
@@ -134,8 +140,18 @@ impl StageSpec {
             Self::Nats(s) => s.on_error.as_ref(),
             Self::Login(s) => s.on_error.as_ref(),
             Self::ApplyConfig(s) => s.on_error.as_ref(),
+            Self::CameraSync(s) | Self::SyncPush(s) => s.on_error.as_ref(),
         }
     }
+}
+
+/// A stage with no options but the error policy (`camera_sync: {}`, `sync_push: {}`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyOnly {
+    /// Error policy override.
+    #[serde(default)]
+    pub on_error: Option<ErrorPolicySpec>,
 }
 
 /// `filter:`.

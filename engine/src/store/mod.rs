@@ -7,6 +7,9 @@
 //! - [`LoginProtocol`] comes from the device layer, which defines the logins.
 //! - `registry` — add, update, import, delete and list devices.
 //! - `state` — [`StateUpdate`] batches and the restart grace query.
+//! - `account` — camera-sync accounts: [`AccountInfo`], argon2id hashes, [`LoginCheck`] and
+//!   the [`LockPolicy`] lockout.
+//! - `binding` — cameras bound to accounts ([`Binding`], [`BindOutcome`]), passwords sealed.
 //! - `validate` — bounds on IDs, usernames, passwords and states.
 //! - `error` — [`StoreError`].
 //!
@@ -14,6 +17,8 @@
 //! so the database alone reveals no credential and a sealed password cannot be moved to
 //! another row.
 
+mod account;
+mod binding;
 mod dead_letter;
 mod device;
 mod error;
@@ -35,6 +40,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::Connection;
 
 pub use crate::device::{LoginProtocol, ParseLoginProtocolError};
+pub use account::{
+    AccountInfo, LockPolicy, LoginCheck, MAX_ACCOUNT_NAME_LEN, MAX_ACCOUNT_PASSWORD_LEN,
+};
+pub use binding::{BindOutcome, Binding};
 pub use dead_letter::{DeadLetter, MAX_DEAD_LETTERS};
 pub use device::{DeviceCredentials, DeviceRecord, DeviceUpdate, ImportReport};
 pub use error::StoreError;

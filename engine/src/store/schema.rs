@@ -35,6 +35,26 @@ const MIGRATIONS: &[&str] = &[
         error     TEXT NOT NULL,
         event     TEXT NOT NULL
     ) STRICT;",
+    // 3: camera-sync accounts (argon2id PHC hashes) and the cameras bound to them; a camera
+    // password is sealed with the data key for its account and camera.
+    "CREATE TABLE accounts (
+        name            TEXT PRIMARY KEY NOT NULL,
+        password_hash   TEXT NOT NULL,
+        created_at      INTEGER,
+        last_login_ms   INTEGER,
+        last_login_ip   TEXT,
+        failed          INTEGER NOT NULL DEFAULT 0,
+        locked_until_ms INTEGER
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE bindings (
+        account         TEXT NOT NULL REFERENCES accounts (name) ON DELETE CASCADE,
+        camera_id       TEXT NOT NULL,
+        camera_password BLOB NOT NULL,
+        verified        INTEGER NOT NULL CHECK (verified IN (0, 1)),
+        created_at      INTEGER,
+        PRIMARY KEY (account, camera_id)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX bindings_by_camera ON bindings (camera_id);",
 ];
 
 /// The schema version this build writes.

@@ -3,10 +3,11 @@
 //! A stage gets the event's [`Flow`] and either lets it go on, drops it (with a reason that
 //! is counted), or fails (and the stage's error policy decides: retry, then dead-letter, drop
 //! or continue). Built in: [`filter`], [`set`], [`log`], [`debounce`], [`login`],
-//! [`apply_config`], [`mqtt`], [`nats`]. A stage kind is one file here plus one variant in
-//! the spec; later kinds (`wasm`, `camera_sync`, `sync_push`) plug in the same way.
+//! [`apply_config`], [`mqtt`], [`nats`], [`camera_sync`], [`sync_push`]. A stage kind is one
+//! file here plus one variant in the spec; later kinds (`wasm`) plug in the same way.
 
 pub mod apply_config;
+pub mod camera_sync;
 pub mod debounce;
 pub mod filter;
 pub mod log;
@@ -14,6 +15,7 @@ pub mod login;
 pub mod mqtt;
 pub mod nats;
 pub mod set;
+pub mod sync_push;
 
 use std::sync::Arc;
 

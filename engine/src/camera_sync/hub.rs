@@ -1,0 +1,254 @@
+//! The live app sessions: who is logged in as which account, and a bounded queue of lines
+//! to each. Pushes for a camera go to every main session of every account bound to it; a
+//! session whose queue is full (an app that stopped reading) is closed rather than let the
+//! queue grow or drop a push silently.
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use homeport_protocol::sync::SyncMessage;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::texts::Language;
+
+/// Lines queued for one app before it is considered stuck.
+pub const SESSION_QUEUE: usize = 1024;
+
+/// Settings of the camera-sync server.
+#[derive(Debug, Clone)]
+pub struct SyncConfig {
+    /// Most accounts one camera may be bound to.
+    pub max_accounts_per_camera: usize,
+    /// Texts apps get.
+    pub language: Language,
+    /// How long a data port waits for its one connection.
+    pub data_window: Duration,
+    /// A main connection silent this long is closed.
+    pub heartbeat_timeout: Duration,
+    /// Failed logins before an account locks.
+    pub max_failures: u32,
+    /// How long an account stays locked.
+    pub lock_for: Duration,
+    /// Most app connections at once.
+    pub max_sessions: usize,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        Self {
+            max_accounts_per_camera: 4,
+            language: Language::Zh,
+            data_window: Duration::from_secs(30),
+            heartbeat_timeout: Duration::from_secs(90),
+            max_failures: 5,
+            lock_for: Duration::from_secs(15 * 60),
+            max_sessions: 20_000,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Session {
+    tx: mpsc::Sender<SyncMessage>,
+    peer: IpAddr,
+    account: Option<String>,
+    /// For a data connection: its main connection.
+    main: Option<u64>,
+    /// Cameras uploaded so far on this session (the `syncedCount` of replies).
+    synced: u32,
+    close: CancellationToken,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    sessions: HashMap<u64, Session>,
+    by_account: HashMap<String, HashSet<u64>>,
+}
+
+/// The live app sessions.
+#[derive(Debug)]
+pub struct SyncHub {
+    inner: Mutex<Inner>,
+    next: AtomicU64,
+    stuck: AtomicU64,
+    config: SyncConfig,
+}
+
+/// What a new session gets.
+#[derive(Debug)]
+pub struct Registration {
+    /// Its id.
+    pub id: u64,
+    /// Lines to write to the app, in order.
+    pub lines: mpsc::Receiver<SyncMessage>,
+    /// Fired when the session must close.
+    pub close: CancellationToken,
+}
+
+impl SyncHub {
+    /// An empty hub.
+    pub fn new(config: SyncConfig) -> Self {
+        Self {
+            inner: Mutex::new(Inner::default()),
+            next: AtomicU64::new(1),
+            stuck: AtomicU64::new(0),
+            config,
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &SyncConfig {
+        &self.config
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Adds a session from `peer` (a data connection names its main session).
+    pub fn register(&self, peer: IpAddr, main: Option<u64>) -> Registration {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let (tx, lines) = mpsc::channel(SESSION_QUEUE);
+        let close = CancellationToken::new();
+        self.lock().sessions.insert(
+            id,
+            Session {
+                tx,
+                peer,
+                account: None,
+                main,
+                synced: 0,
+                close: close.clone(),
+            },
+        );
+        Registration { id, lines, close }
+    }
+
+    /// Forgets a session.
+    pub fn remove(&self, id: u64) {
+        let mut inner = self.lock();
+        if let Some(session) = inner.sessions.remove(&id)
+            && let Some(account) = session.account
+            && let Some(ids) = inner.by_account.get_mut(&account)
+        {
+            ids.remove(&id);
+            if ids.is_empty() {
+                inner.by_account.remove(&account);
+            }
+        }
+    }
+
+    /// Marks a main session logged in as `account`.
+    pub fn set_account(&self, id: u64, account: &str) {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let Some(session) = inner.sessions.get_mut(&id) else {
+            return;
+        };
+        if let Some(previous) = session.account.replace(account.to_owned())
+            && let Some(ids) = inner.by_account.get_mut(&previous)
+        {
+            ids.remove(&id);
+        }
+        if session.main.is_none() {
+            inner
+                .by_account
+                .entry(account.to_owned())
+                .or_default()
+                .insert(id);
+        }
+    }
+
+    /// The account a session acts for: its own login, or its main session's.
+    pub fn account_of(&self, id: u64) -> Option<String> {
+        let inner = self.lock();
+        let session = inner.sessions.get(&id)?;
+        match session.main {
+            Some(main) => inner.sessions.get(&main)?.account.clone(),
+            None => session.account.clone(),
+        }
+    }
+
+    /// The peer address of a session.
+    pub fn peer_of(&self, id: u64) -> Option<IpAddr> {
+        self.lock().sessions.get(&id).map(|s| s.peer)
+    }
+
+    /// Counts one more uploaded camera on a session and returns the count.
+    pub fn count_synced(&self, id: u64) -> u32 {
+        let mut inner = self.lock();
+        inner.sessions.get_mut(&id).map_or(0, |s| {
+            s.synced += 1;
+            s.synced
+        })
+    }
+
+    /// The number of cameras uploaded on a session so far.
+    pub fn synced(&self, id: u64) -> u32 {
+        self.lock().sessions.get(&id).map_or(0, |s| s.synced)
+    }
+
+    /// Queues a line for a session; false (and the session closed) if it cannot take it.
+    pub fn send(&self, id: u64, message: SyncMessage) -> bool {
+        let inner = self.lock();
+        let Some(session) = inner.sessions.get(&id) else {
+            return false;
+        };
+        self.deliver(id, session, message)
+    }
+
+    fn deliver(&self, id: u64, session: &Session, message: SyncMessage) -> bool {
+        match session.tx.try_send(message) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.stuck.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    session = id,
+                    "closing an app session that stopped reading (queue full)"
+                );
+                session.close.cancel();
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// Pushes `message` to every main session of every one of `accounts`; returns how many.
+    pub fn push(&self, accounts: &[String], message: &SyncMessage) -> usize {
+        let inner = self.lock();
+        let mut sent = 0;
+        for account in accounts {
+            for id in inner.by_account.get(account).into_iter().flatten() {
+                if let Some(session) = inner.sessions.get(id)
+                    && self.deliver(*id, session, message.clone())
+                {
+                    sent += 1;
+                }
+            }
+        }
+        sent
+    }
+
+    /// Live sessions now.
+    pub fn sessions(&self) -> usize {
+        self.lock().sessions.len()
+    }
+
+    /// Sessions closed because they stopped reading.
+    pub fn stuck(&self) -> u64 {
+        self.stuck.load(Ordering::Relaxed)
+    }
+
+    /// Closes every session.
+    pub fn close_all(&self) {
+        for session in self.lock().sessions.values() {
+            session.close.cancel();
+        }
+    }
+}
