@@ -94,10 +94,12 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
         None => None,
     };
     let (mqtt_closed, nats_closed) = (mqtt.clone(), nats.clone());
-    let sync = homeport::camera_sync::SyncServer::start(
+    let sync_tls = file.camera_sync.load_tls()?;
+    let sync = homeport::camera_sync::SyncServer::start_with_tls(
         addresses.sync,
         file.camera_sync.resolve(),
         gateway.bus().clone(),
+        sync_tls,
     )
     .await
     .with_context(|| {
@@ -148,10 +150,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
                 .display()
         );
     }
-    eprintln!(
-        "homeport: the camera-sync server ({}) is not part of this build yet",
-        addresses.sync
-    );
+    eprintln!("homeport: camera-sync server for apps on {}", sync.addr());
     eprintln!(
         "homeport: pipelines running: {}",
         pipelines.names().await.join(", ")
