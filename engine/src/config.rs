@@ -137,6 +137,18 @@ pub struct CameraSyncSection {
     /// How long it stays locked (default 15m).
     #[serde(default, deserialize_with = "duration")]
     pub lock_for: Option<Duration>,
+    /// TLS on the sync listener and its data ports (default: plain TCP).
+    pub tls: Option<SyncTlsSection>,
+}
+
+/// `camera_sync.tls:` section, e.g. `tls: { cert: sync.pem, key: sync.key }`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncTlsSection {
+    /// PEM certificate chain, leaf first (relative to the working directory).
+    pub cert: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of the leaf certificate (same).
+    pub key: PathBuf,
 }
 
 impl CameraSyncSection {
@@ -155,6 +167,16 @@ impl CameraSyncSection {
             lock_for: self.lock_for.unwrap_or(d.lock_for),
             max_sessions: d.max_sessions,
         }
+    }
+
+    /// Reads the TLS files when `tls:` is set (the only part of this section that does I/O).
+    pub fn load_tls(
+        &self,
+    ) -> Result<Option<crate::camera_sync::SyncTls>, crate::camera_sync::TlsError> {
+        self.tls
+            .as_ref()
+            .map(|tls| crate::camera_sync::SyncTls::from_pem_files(&tls.cert, &tls.key))
+            .transpose()
     }
 }
 

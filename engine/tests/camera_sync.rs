@@ -3,128 +3,17 @@
 //! default pipelines.
 
 mod support;
+#[path = "support/sync_app.rs"]
+mod sync_app;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
-use homeport::camera_sync::{SyncConfig, SyncServer};
-use homeport::pipeline::{PipelineHost, Services};
+use homeport::camera_sync::SyncConfig;
 use homeport::secret::Secret;
-use homeport_protocol::sync::{OnlineStatus, SyncLineCodec, SyncMessage};
-use support::{TestGateway, cam, camera, online_change, wait_for};
+use homeport_protocol::sync::{OnlineStatus, SyncMessage};
+use support::{cam, camera, online_change, wait_for};
+use sync_app::{App, setup, upload};
 use tokio::net::TcpStream;
-use tokio_util::codec::Framed;
-
-/// A gateway with the sync server and the default pipelines, account `alice`/`secret`, and
-/// cameras `c1`, `c2` known (password `pw`).
-async fn setup(config: SyncConfig) -> (TestGateway, Arc<SyncServer>, Arc<PipelineHost>) {
-    let gw = TestGateway::start().await;
-    let server = SyncServer::start(
-        "127.0.0.1:0".parse().expect("addr"),
-        config,
-        gw.gateway.bus().clone(),
-    )
-    .await
-    .expect("listens");
-    let services = Services {
-        registry: Arc::clone(gw.gateway.registry()),
-        store: Some(gw.gateway.store().clone()),
-        mqtt: None,
-        nats: None,
-        sync: Some(Arc::clone(&server)),
-        check_only: false,
-    };
-    let host =
-        PipelineHost::start(Vec::new(), services, gw.gateway.bus().clone()).expect("defaults");
-    for name in ["alice", "bob"] {
-        gw.gateway
-            .store()
-            .add_account(name, &Secret::new("secret"))
-            .await
-            .expect("account");
-    }
-    for id in ["c1", "c2"] {
-        gw.add(id, "pw").await;
-    }
-    (gw, server, host)
-}
-
-struct App(Framed<TcpStream, SyncLineCodec>);
-
-impl App {
-    async fn connect(server: &SyncServer) -> Self {
-        Self::connect_to(server.addr().port()).await
-    }
-
-    async fn connect_to(port: u16) -> Self {
-        Self(Framed::new(
-            TcpStream::connect(("127.0.0.1", port))
-                .await
-                .expect("connect"),
-            SyncLineCodec::new(),
-        ))
-    }
-
-    async fn send(&mut self, message: SyncMessage) {
-        self.0.send(message).await.expect("send");
-    }
-
-    async fn send_line(&mut self, line: &str) {
-        use tokio::io::AsyncWriteExt;
-        self.0
-            .get_mut()
-            .write_all(line.as_bytes())
-            .await
-            .expect("write");
-    }
-
-    async fn recv(&mut self) -> SyncMessage {
-        let next = tokio::time::timeout(Duration::from_secs(10), self.0.next())
-            .await
-            .expect("an answer in time");
-        next.expect("connection open")
-            .expect("a framed line")
-            .expect("a valid message")
-    }
-
-    async fn ask(&mut self, message: SyncMessage) -> SyncMessage {
-        self.send(message).await;
-        self.recv().await
-    }
-
-    async fn closed(&mut self) -> bool {
-        matches!(
-            tokio::time::timeout(Duration::from_secs(5), async {
-                loop {
-                    match self.0.next().await {
-                        None | Some(Err(_)) => return,
-                        Some(Ok(_)) => {}
-                    }
-                }
-            })
-            .await,
-            Ok(())
-        )
-    }
-
-    async fn login(&mut self, user: &str, password: &str) -> SyncMessage {
-        self.ask(SyncMessage::Login {
-            user: user.to_owned(),
-            password: password.to_owned(),
-        })
-        .await
-    }
-}
-
-fn upload(id: &str, password: &str, current: u32, total: u32) -> SyncMessage {
-    SyncMessage::UploadCaramer {
-        camera_id: id.to_owned(),
-        camera_password: password.to_owned(),
-        current,
-        total,
-    }
-}
 
 #[tokio::test]
 async fn login_reports_count_last_time_and_ip_and_locks_after_repeated_failures() {

@@ -165,6 +165,26 @@ impl SyncHub {
         }
     }
 
+    /// Forgets the account of a session (for a data connection: of its main session, which
+    /// it acts for), so pushes to it stop and commands need a new login; the account's other
+    /// sessions stay logged in. Returns the account that was logged in, if any.
+    pub fn logout(&self, id: u64) -> Option<String> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let target = match inner.sessions.get(&id)?.main {
+            Some(main) => main,
+            None => id,
+        };
+        let account = inner.sessions.get_mut(&target)?.account.take()?;
+        if let Some(ids) = inner.by_account.get_mut(&account) {
+            ids.remove(&target);
+            if ids.is_empty() {
+                inner.by_account.remove(&account);
+            }
+        }
+        Some(account)
+    }
+
     /// The account a session acts for: its own login, or its main session's.
     pub fn account_of(&self, id: u64) -> Option<String> {
         let inner = self.lock();
@@ -250,5 +270,48 @@ impl SyncHub {
         for session in self.lock().sessions.values() {
             session.close.cancel();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PEER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+    fn ping() -> SyncMessage {
+        SyncMessage::PrushCaramerAlarmInfo {
+            camera_id: "c1".to_owned(),
+            alarm_type: "x".to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_logged_out_session_gets_no_pushes_and_acts_for_nobody() {
+        let hub = SyncHub::new(SyncConfig::default());
+        let leaving = hub.register(PEER, None);
+        let staying = hub.register(PEER, None);
+        hub.set_account(leaving.id, "alice");
+        hub.set_account(staying.id, "alice");
+        let accounts = ["alice".to_owned()];
+        assert_eq!(hub.push(&accounts, &ping()), 2);
+
+        assert_eq!(hub.logout(leaving.id).as_deref(), Some("alice"));
+        assert_eq!(hub.logout(leaving.id), None, "already logged out");
+        assert_eq!(hub.account_of(leaving.id), None);
+        assert_eq!(hub.push(&accounts, &ping()), 1);
+    }
+
+    #[test]
+    fn logout_on_a_data_connection_logs_out_its_main_session() {
+        let hub = SyncHub::new(SyncConfig::default());
+        let main = hub.register(PEER, None);
+        hub.set_account(main.id, "alice");
+        let data = hub.register(PEER, Some(main.id));
+        assert_eq!(hub.account_of(data.id).as_deref(), Some("alice"));
+        assert_eq!(hub.logout(data.id).as_deref(), Some("alice"));
+        assert_eq!(hub.account_of(main.id), None);
+        assert_eq!(hub.account_of(data.id), None);
+        assert_eq!(hub.push(&["alice".to_owned()], &ping()), 0);
     }
 }

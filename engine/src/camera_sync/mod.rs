@@ -4,6 +4,7 @@
 //! - [`server`] — the sync listener and one task per app connection (main or data).
 //! - [`hub`] — the live app sessions, their accounts, and sending lines to them.
 //! - [`texts`] — the reason texts apps display (Chinese by default, English selectable).
+//! - [`tls`] — optional TLS on the listener and data ports (rustls, PEM files).
 //!
 //! The connection tasks only frame lines: every command becomes a `sync_request` event, and
 //! the `camera_sync` pipeline stage answers it; the `sync_push` stage pushes online changes
@@ -12,7 +13,9 @@
 pub mod hub;
 pub mod server;
 pub mod texts;
+pub mod tls;
 
 pub use hub::{SyncConfig, SyncHub};
 pub use server::SyncServer;
 pub use texts::Language;
+pub use tls::{SyncTls, TlsError};

@@ -6,6 +6,9 @@
 //! window, and that connection acts for the main connection's account. Every command line
 //! becomes a `sync_request` event; a line that cannot be read (too long, not UTF-8, unknown
 //! command, bad fields) is logged and closes that connection only.
+//!
+//! With [`SyncTls`] the main listener and every data port speak TLS (the same line protocol
+//! inside); a connection that fails the handshake is logged and closed.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -13,6 +16,7 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use homeport_protocol::sync::{SyncLineCodec, SyncMessage};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::time::{Instant, sleep_until};
@@ -21,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::hub::{SyncConfig, SyncHub};
+use super::tls::SyncTls;
 use crate::bus::EventBus;
 use crate::event::{Event, EventKind};
 
@@ -31,6 +36,7 @@ pub struct SyncServer {
     bus: EventBus,
     addr: SocketAddr,
     limit: Arc<Semaphore>,
+    tls: Option<SyncTls>,
     tracker: TaskTracker,
     shutdown: CancellationToken,
 }
@@ -41,23 +47,34 @@ pub fn session_key(session: u64) -> String {
 }
 
 impl SyncServer {
-    /// Listens on `addr` and serves apps until [`SyncServer::shutdown`].
+    /// Listens on `addr` (plain TCP) and serves apps until [`SyncServer::shutdown`].
     pub async fn start(
         addr: SocketAddr,
         config: SyncConfig,
         bus: EventBus,
     ) -> std::io::Result<Arc<Self>> {
+        Self::start_with_tls(addr, config, bus, None).await
+    }
+
+    /// Like [`SyncServer::start`]; with `tls`, the listener and the data ports speak TLS.
+    pub async fn start_with_tls(
+        addr: SocketAddr,
+        config: SyncConfig,
+        bus: EventBus,
+        tls: Option<SyncTls>,
+    ) -> std::io::Result<Arc<Self>> {
         let listener = TcpListener::bind(addr).await?;
         let server = Arc::new(Self {
             addr: listener.local_addr()?,
             limit: Arc::new(Semaphore::new(config.max_sessions)),
+            tls,
             hub: Arc::new(SyncHub::new(config)),
             bus,
             tracker: TaskTracker::new(),
             shutdown: CancellationToken::new(),
         });
         server.tracker.spawn(Arc::clone(&server).accept(listener));
-        tracing::info!(addr = %server.addr, "camera-sync server listening");
+        tracing::info!(addr = %server.addr, tls = server.tls.is_some(), "camera-sync server listening");
         Ok(server)
     }
 
@@ -91,7 +108,7 @@ impl SyncServer {
             };
             let server = Arc::clone(&self);
             self.tracker.spawn(async move {
-                server.serve(stream, peer, None).await;
+                server.connection(stream, peer, None).await;
                 drop(permit);
             });
         }
@@ -120,7 +137,7 @@ impl SyncServer {
                 match accepted {
                     Ok((stream, from)) if from.ip() == peer => {
                         drop(listener);
-                        server.serve(stream, from, Some(main)).await;
+                        server.connection(stream, from, Some(main)).await;
                         return;
                     }
                     Ok((_, from)) => tracing::warn!(main, port, %from, expected = %peer, "refusing a data connection from another address"),
@@ -131,8 +148,28 @@ impl SyncServer {
         Some(port)
     }
 
-    async fn serve(&self, stream: TcpStream, peer: SocketAddr, main: Option<u64>) {
+    /// Serves one accepted connection, after the TLS handshake when TLS is on.
+    async fn connection(&self, stream: TcpStream, peer: SocketAddr, main: Option<u64>) {
         let _ = stream.set_nodelay(true);
+        let Some(tls) = &self.tls else {
+            return self.serve(stream, peer, main).await;
+        };
+        let handshake = tokio::select! {
+            () = self.shutdown.cancelled() => return,
+            handshake = tls.accept(stream) => handshake,
+        };
+        match handshake {
+            Ok(stream) => self.serve(stream, peer, main).await,
+            Err(e) => {
+                tracing::warn!(%peer, data = main.is_some(), error = %e, "closing an app connection: TLS handshake failed");
+            }
+        }
+    }
+
+    async fn serve<S>(&self, stream: S, peer: SocketAddr, main: Option<u64>)
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
         let mut registration = self.hub.register(peer.ip(), main);
         let id = registration.id;
         let (mut sink, mut lines) = Framed::new(stream, SyncLineCodec::new()).split();

@@ -29,6 +29,8 @@ pub enum Reason {
     NoCameras,
     /// A command that needs a login came first.
     NotLoggedIn,
+    /// `DeleteCaramer`/`ChangeCaramerPassword` named a camera the account does not have.
+    NotBound,
 }
 
 impl Language {
@@ -41,6 +43,7 @@ impl Language {
             (Self::Zh, Reason::BindingsFull) => "该摄像头绑定账号已满",
             (Self::Zh, Reason::NoCameras) => "该账号没有绑定摄像头",
             (Self::Zh, Reason::NotLoggedIn) => "请先登录!",
+            (Self::Zh, Reason::NotBound) => "该摄像头未绑定",
             (Self::En, Reason::WrongLogin) => "Wrong user name or password!",
             (Self::En, Reason::Locked) => {
                 "Account locked after repeated failures; try again later!"
@@ -51,6 +54,7 @@ impl Language {
             }
             (Self::En, Reason::NoCameras) => "No camera is bound to this account",
             (Self::En, Reason::NotLoggedIn) => "Log in first!",
+            (Self::En, Reason::NotBound) => "This camera is not bound to this account",
         }
     }
 }

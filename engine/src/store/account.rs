@@ -404,13 +404,15 @@ async fn hashing<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, StoreError> {
     // The semaphore is never closed, so acquiring cannot fail; if it somehow did, hashing
-    // without a slot is still correct.
+    // without a slot is still correct. The slot moves into the blocking task, so a caller
+    // that gives up waiting does not free it before the hash is done.
     let permit = HASHING.acquire().await.ok();
-    let result = tokio::task::spawn_blocking(work)
-        .await
-        .map_err(StoreError::Task);
-    drop(permit);
-    result
+    tokio::task::spawn_blocking(move || {
+        let _slot = permit;
+        work()
+    })
+    .await
+    .map_err(StoreError::Task)
 }
 
 /// The argon2id instance every new hash uses.
@@ -749,27 +751,18 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn unknown_name_is_unknown_and_costs_a_hash_too() {
+    async fn unknown_name_is_unknown_and_creates_nothing() {
+        // An unknown name is verified against a dummy hash (same argon2 work as a wrong
+        // password); that is by construction, not timed here: timing belongs in benchmarks.
         let t = TestStore::new();
         t.store
             .add_account("alice", &pw("secret"))
             .await
             .expect("added");
-        // Warm the dummy hash so the timing below compares one verification with another.
         assert_eq!(login(&t, "mallory", "x", 0).await, LoginCheck::Unknown);
-
-        let started = Instant::now();
-        assert_eq!(login(&t, "mallory", "x", 0).await, LoginCheck::Unknown);
-        let unknown = started.elapsed();
-        let started = Instant::now();
         assert_eq!(
             login(&t, "alice", "x", 0).await,
             LoginCheck::Wrong { remaining: 4 }
-        );
-        let wrong = started.elapsed();
-        assert!(
-            unknown * 3 > wrong,
-            "an unknown name ({unknown:?}) answers about as slowly as a wrong password ({wrong:?})"
         );
         assert!(
             t.store.accounts().await.expect("listed").len() == 1,
@@ -796,6 +789,29 @@ mod tests {
             .await
             .expect_err("refused");
         assert!(matches!(err, StoreError::CorruptRow { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_version_2_database_gains_the_account_tables() {
+        let t = TestStore::new();
+        t.store
+            .add_device(super::super::test_support::creds("cam-1", "pw"))
+            .await
+            .expect("added");
+        t.raw()
+            .execute_batch("DROP TABLE bindings; DROP TABLE accounts; PRAGMA user_version = 2;")
+            .expect("back to version 2");
+        drop(t.store);
+        let store = Store::open(t.dir.path()).expect("migrated");
+        assert_eq!(store.devices().await.expect("listed").len(), 1);
+        store.add_account("alice", &pw("pw")).await.expect("added");
+        assert_eq!(
+            store
+                .bind_camera("alice", "cam-1", &pw("pw"), false, 4)
+                .await
+                .expect("bound"),
+            crate::store::BindOutcome::Added
+        );
     }
 
     /// Prints how long one hash takes here (`cargo test … -- --ignored --nocapture`).

@@ -361,7 +361,7 @@ mod tests {
     #[test]
     fn a_line_that_does_not_parse_is_an_item_and_the_stream_goes_on() {
         let mut codec = SyncLineCodec::new();
-        let items = decode_all(&mut codec, b"Logout now\n\nHeartbeat\n");
+        let items = decode_all(&mut codec, b"Teleport now\n\nHeartbeat\n");
         assert_eq!(items.len(), 3);
         assert!(matches!(items[0], Err(ParseError::Command(_))));
         assert_eq!(items[1], Err(ParseError::EmptyLine));

@@ -6,6 +6,22 @@
 //! refused. The seed's PDF text sometimes shows a space after the last dot
 //! (`SocketCommand.CaramCommand. UploadSucess`); that is a line-wrap artefact, and since a space
 //! ends the command token, such a line does not parse. Names are case-sensitive.
+//!
+//! The seed is truncated; the commands it implies but does not show are ours, named in its
+//! style (its misspellings `Caramer`, `Sucess` included, so an app's enum reads alike) and put
+//! in the group where the seed's neighbours live:
+//!
+//! | Direction | Command | Parameter | Group | Meaning |
+//! |---|---|---|---|---|
+//! | both | `Heartbeat` | — | `NormalCommand` | Keep-alive on the main connection. |
+//! | C→S | `Logout` | — | `LoginCommand` | Forget the session's account; pushes stop. |
+//! | S→C | `LogoutOk` | — | `LoginCommand` | Logged out (also when nobody was logged in). |
+//! | C→S | `DeleteCaramer` | `cameraID` | `CaramCommand` | Unbind a camera from the account. |
+//! | S→C | `DeleteSucess` | `cameraID` | `CaramCommand` | Unbound. |
+//! | S→C | `DeleteFail` | `cameraID\|reason` | `CaramCommand` | Not unbound (not bound, not logged in). |
+//! | C→S | `ChangeCaramerPassword` | `cameraID\|newPassword` | `CaramCommand` | Replace the password of a bound camera (checked like an upload). |
+//! | S→C | `ChangeSucess` | `cameraID` | `CaramCommand` | Password replaced. |
+//! | S→C | `ChangeFail` | `cameraID\|reason` | `CaramCommand` | Not replaced (mismatch, not bound, not logged in). |
 
 use std::fmt;
 use std::str::FromStr;
@@ -23,7 +39,9 @@ const NAME_PREVIEW_CHARS: usize = 64;
 /// One camera-sync command name.
 ///
 /// The variants are the seed's names, spelled as the seed spells them, plus [`Heartbeat`],
-/// which the seed only mentions and the reference defines.
+/// which the seed only mentions and the reference defines, and the commands the truncated seed
+/// implies (logout, deleting a binding, changing a camera's password; see the
+/// [module docs](self)).
 ///
 /// [`Heartbeat`]: CommandName::Heartbeat
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -60,11 +78,27 @@ pub enum CommandName {
     PrushCaramerAlarmInfo,
     /// Both ways, no parameter: keep-alive on the main connection (ours, not in the seed).
     Heartbeat,
+    /// C→S, no parameter: forget the session's account (ours, implied by the seed).
+    Logout,
+    /// S→C, no parameter: the session is logged out (ours).
+    LogoutOk,
+    /// C→S `cameraID`: unbind a camera from the account (ours, in the seed's spelling).
+    DeleteCaramer,
+    /// S→C `cameraID`: the camera was unbound (ours, in the seed's spelling).
+    DeleteSucess,
+    /// S→C `cameraID|reason`: the camera was not unbound (ours).
+    DeleteFail,
+    /// C→S `cameraID|newPassword`: replace a bound camera's password (ours, seed spelling).
+    ChangeCaramerPassword,
+    /// S→C `cameraID`: the password was replaced (ours, in the seed's spelling).
+    ChangeSucess,
+    /// S→C `cameraID|reason`: the password was not replaced (ours).
+    ChangeFail,
 }
 
 impl CommandName {
-    /// Every command, in the seed's order, `Heartbeat` last.
-    pub const ALL: [CommandName; 16] = [
+    /// Every command: the seed's in its order, then ours (`Heartbeat`, then the implied ones).
+    pub const ALL: [CommandName; 24] = [
         CommandName::Login,
         CommandName::LoginOk,
         CommandName::LoginError,
@@ -81,6 +115,14 @@ impl CommandName {
         CommandName::PrushCaramerOnlineStatus,
         CommandName::PrushCaramerAlarmInfo,
         CommandName::Heartbeat,
+        CommandName::Logout,
+        CommandName::LogoutOk,
+        CommandName::DeleteCaramer,
+        CommandName::DeleteSucess,
+        CommandName::DeleteFail,
+        CommandName::ChangeCaramerPassword,
+        CommandName::ChangeSucess,
+        CommandName::ChangeFail,
     ];
 
     /// The short name sent on the wire, e.g. `"UploadCaramer"`.
@@ -102,15 +144,28 @@ impl CommandName {
             CommandName::PrushCaramerOnlineStatus => "PrushCaramerOnlineStatus",
             CommandName::PrushCaramerAlarmInfo => "PrushCaramerAlarmInfo",
             CommandName::Heartbeat => "Heartbeat",
+            CommandName::Logout => "Logout",
+            CommandName::LogoutOk => "LogoutOk",
+            CommandName::DeleteCaramer => "DeleteCaramer",
+            CommandName::DeleteSucess => "DeleteSucess",
+            CommandName::DeleteFail => "DeleteFail",
+            CommandName::ChangeCaramerPassword => "ChangeCaramerPassword",
+            CommandName::ChangeSucess => "ChangeSucess",
+            CommandName::ChangeFail => "ChangeFail",
         }
     }
 
     /// The seed's enum path before the name, e.g. `"SocketCommand.LoginCommand"`.
     ///
-    /// `Heartbeat` is not in the seed; we place it with the connection commands.
+    /// `Heartbeat` is not in the seed; we place it with the connection commands. Our logout
+    /// commands go with the login ones, our camera commands with the seed's camera commands.
     pub const fn group(self) -> &'static str {
         match self {
-            CommandName::Login | CommandName::LoginOk | CommandName::LoginError => LOGIN_GROUP,
+            CommandName::Login
+            | CommandName::LoginOk
+            | CommandName::LoginError
+            | CommandName::Logout
+            | CommandName::LogoutOk => LOGIN_GROUP,
             CommandName::CreatDataSocket
             | CommandName::ReturnDataSocketPort
             | CommandName::Heartbeat => NORMAL_GROUP,
@@ -123,7 +178,13 @@ impl CommandName {
             | CommandName::CheckCaramerOnlineStatus
             | CommandName::ReturnCaramerOnlineStatus
             | CommandName::PrushCaramerOnlineStatus
-            | CommandName::PrushCaramerAlarmInfo => CAMERA_GROUP,
+            | CommandName::PrushCaramerAlarmInfo
+            | CommandName::DeleteCaramer
+            | CommandName::DeleteSucess
+            | CommandName::DeleteFail
+            | CommandName::ChangeCaramerPassword
+            | CommandName::ChangeSucess
+            | CommandName::ChangeFail => CAMERA_GROUP,
         }
     }
 
@@ -230,6 +291,14 @@ mod tests {
                 "PrushCaramerOnlineStatus",
                 "PrushCaramerAlarmInfo",
                 "Heartbeat",
+                "Logout",
+                "LogoutOk",
+                "DeleteCaramer",
+                "DeleteSucess",
+                "DeleteFail",
+                "ChangeCaramerPassword",
+                "ChangeSucess",
+                "ChangeFail",
             ]
         );
     }
@@ -308,6 +377,44 @@ mod tests {
     }
 
     #[test]
+    fn the_implied_commands_live_in_the_seeds_groups() {
+        let paths = [
+            ("SocketCommand.LoginCommand.Logout", CommandName::Logout),
+            ("SocketCommand.LoginCommand.LogoutOk", CommandName::LogoutOk),
+            (
+                "SocketCommand.CaramCommand.DeleteCaramer",
+                CommandName::DeleteCaramer,
+            ),
+            (
+                "SocketCommand.CaramCommand.DeleteSucess",
+                CommandName::DeleteSucess,
+            ),
+            (
+                "SocketCommand.CaramCommand.DeleteFail",
+                CommandName::DeleteFail,
+            ),
+            (
+                "SocketCommand.CaramCommand.ChangeCaramerPassword",
+                CommandName::ChangeCaramerPassword,
+            ),
+            (
+                "SocketCommand.CaramCommand.ChangeSucess",
+                CommandName::ChangeSucess,
+            ),
+            (
+                "SocketCommand.CaramCommand.ChangeFail",
+                CommandName::ChangeFail,
+            ),
+        ];
+        for (path, command) in paths {
+            assert_eq!(CommandName::parse(path), Ok(command), "{path}");
+            assert_eq!(format!("{}.{}", command.group(), command), path);
+        }
+        assert!(CommandName::parse("SocketCommand.CaramCommand.Logout").is_err());
+        assert!(CommandName::parse("SocketCommand.LoginCommand.DeleteCaramer").is_err());
+    }
+
+    #[test]
     fn a_dotted_path_with_another_group_is_refused_and_says_which_was_expected() {
         let error =
             CommandName::parse("SocketCommand.CaramCommand.Login").expect_err("wrong group");
@@ -338,6 +445,9 @@ mod tests {
             "UploadCaramer ",
             "UploadSuccess",
             "DownloadCaramer",
+            "logout",
+            "DeleteCamera",
+            "ChangeSuccess",
             "heartbeat",
             "socketcommand.logincommand.Login",
             "SocketCommand.LoginCommand.login",
@@ -357,10 +467,10 @@ mod tests {
         };
         assert_eq!(name.len(), NAME_PREVIEW_CHARS);
         assert_eq!(
-            CommandName::parse("Logout")
+            CommandName::parse("Logoff")
                 .expect_err("unknown")
                 .to_string(),
-            "unknown camera-sync command \"Logout\""
+            "unknown camera-sync command \"Logoff\""
         );
     }
 }

@@ -24,7 +24,10 @@ pub(super) const fn separators(command: CommandName) -> &'static [Separator] {
         | CommandName::UploadCaramer
         | CommandName::UploadSucess
         | CommandName::UploadFail
-        | CommandName::DownloadSucess => &[Separator::Pipe],
+        | CommandName::DownloadSucess
+        | CommandName::DeleteFail
+        | CommandName::ChangeCaramerPassword
+        | CommandName::ChangeFail => &[Separator::Pipe],
         CommandName::CheckCaramerOnlineStatus => &[Separator::Semicolon],
         CommandName::ReturnCaramerOnlineStatus => &[Separator::Pipe, Separator::Semicolon],
         CommandName::PrushCaramerOnlineStatus | CommandName::PrushCaramerAlarmInfo => {
@@ -34,7 +37,12 @@ pub(super) const fn separators(command: CommandName) -> &'static [Separator] {
         | CommandName::ReturnDataSocketPort
         | CommandName::DownLoadCaramer
         | CommandName::DownloadFail
-        | CommandName::Heartbeat => &[],
+        | CommandName::Heartbeat
+        | CommandName::Logout
+        | CommandName::LogoutOk
+        | CommandName::DeleteCaramer
+        | CommandName::DeleteSucess
+        | CommandName::ChangeSucess => &[],
     }
 }
 
@@ -100,6 +108,17 @@ pub(super) struct Reader {
 }
 
 impl Reader {
+    /// Checks that a command without parameter got none.
+    pub(super) fn no_parameter(self, param: &str) -> Result<(), ParseError> {
+        if param.is_empty() {
+            Ok(())
+        } else {
+            Err(ParseError::UnexpectedParameter {
+                command: self.command,
+            })
+        }
+    }
+
     /// Splits `param` on unescaped `separator` into exactly `N` still-escaped fields.
     pub(super) fn fields<const N: usize>(
         self,

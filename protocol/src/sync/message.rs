@@ -15,6 +15,12 @@
 //! - Online status is `true`, `false` or (where the seed allows it) `null`, lower case.
 //! - The IDs of an ID list are never empty, so an empty parameter is unambiguously the empty
 //!   list; a status query carries at most [`MAX_QUERY_IDS`] IDs.
+//!
+//! Besides the seed's commands there are ours (see [`command`](super::command) for the table):
+//! `Heartbeat`; `Logout` → `LogoutOk`; `DeleteCaramer cameraID` → `DeleteSucess cameraID` or
+//! `DeleteFail cameraID|reason`; `ChangeCaramerPassword cameraID|newPassword` →
+//! `ChangeSucess cameraID` or `ChangeFail cameraID|reason`. A bare camera ID parameter has no
+//! separator, so only `\` and line breaks are escaped in it.
 
 use std::fmt;
 use std::str::FromStr;
@@ -141,6 +147,47 @@ pub enum SyncMessage {
     },
     /// Both ways, bare `Heartbeat`: keep-alive on the main connection.
     Heartbeat,
+    /// C→S bare `Logout`: forget the session's account (ours).
+    Logout,
+    /// S→C bare `LogoutOk`: the session is logged out (ours).
+    LogoutOk,
+    /// C→S `DeleteCaramer cameraID`: unbind a camera from the account (ours).
+    DeleteCaramer {
+        /// The camera's device ID.
+        camera_id: String,
+    },
+    /// S→C `DeleteSucess cameraID`: unbound (ours).
+    DeleteSucess {
+        /// The camera's device ID.
+        camera_id: String,
+    },
+    /// S→C `DeleteFail cameraID|reason`: not unbound (ours).
+    DeleteFail {
+        /// The camera's device ID.
+        camera_id: String,
+        /// Why, e.g. `该摄像头未绑定`.
+        reason: String,
+    },
+    /// C→S `ChangeCaramerPassword cameraID|newPassword`: replace a bound camera's password
+    /// (ours).
+    ChangeCaramerPassword {
+        /// The camera's device ID.
+        camera_id: String,
+        /// The camera's new password.
+        camera_password: String,
+    },
+    /// S→C `ChangeSucess cameraID`: the password was replaced (ours).
+    ChangeSucess {
+        /// The camera's device ID.
+        camera_id: String,
+    },
+    /// S→C `ChangeFail cameraID|reason`: the password was not replaced (ours).
+    ChangeFail {
+        /// The camera's device ID.
+        camera_id: String,
+        /// Why, e.g. `ID和密码不匹配`.
+        reason: String,
+    },
 }
 
 impl SyncMessage {
@@ -163,6 +210,14 @@ impl SyncMessage {
             SyncMessage::PrushCaramerOnlineStatus { .. } => CommandName::PrushCaramerOnlineStatus,
             SyncMessage::PrushCaramerAlarmInfo { .. } => CommandName::PrushCaramerAlarmInfo,
             SyncMessage::Heartbeat => CommandName::Heartbeat,
+            SyncMessage::Logout => CommandName::Logout,
+            SyncMessage::LogoutOk => CommandName::LogoutOk,
+            SyncMessage::DeleteCaramer { .. } => CommandName::DeleteCaramer,
+            SyncMessage::DeleteSucess { .. } => CommandName::DeleteSucess,
+            SyncMessage::DeleteFail { .. } => CommandName::DeleteFail,
+            SyncMessage::ChangeCaramerPassword { .. } => CommandName::ChangeCaramerPassword,
+            SyncMessage::ChangeSucess { .. } => CommandName::ChangeSucess,
+            SyncMessage::ChangeFail { .. } => CommandName::ChangeFail,
         }
     }
 
@@ -266,7 +321,22 @@ impl SyncMessage {
             } => {
                 out.text(camera_id).raw(":").text(alarm_type);
             }
-            SyncMessage::Heartbeat => {}
+            SyncMessage::Heartbeat | SyncMessage::Logout | SyncMessage::LogoutOk => {}
+            SyncMessage::DeleteCaramer { camera_id }
+            | SyncMessage::DeleteSucess { camera_id }
+            | SyncMessage::ChangeSucess { camera_id } => {
+                out.text(camera_id);
+            }
+            SyncMessage::DeleteFail { camera_id, reason }
+            | SyncMessage::ChangeFail { camera_id, reason } => {
+                out.text(camera_id).pipe().text(reason);
+            }
+            SyncMessage::ChangeCaramerPassword {
+                camera_id,
+                camera_password,
+            } => {
+                out.text(camera_id).pipe().text(camera_password);
+            }
         }
         out.finish()
     }
@@ -382,10 +452,48 @@ impl SyncMessage {
                     alarm_type: read.text("alarmType", alarm_type)?,
                 }
             }
-            CommandName::Heartbeat => match param {
-                "" => SyncMessage::Heartbeat,
-                _ => return Err(ParseError::UnexpectedParameter { command }),
+            CommandName::Heartbeat => {
+                read.no_parameter(param)?;
+                SyncMessage::Heartbeat
+            }
+            CommandName::Logout => {
+                read.no_parameter(param)?;
+                SyncMessage::Logout
+            }
+            CommandName::LogoutOk => {
+                read.no_parameter(param)?;
+                SyncMessage::LogoutOk
+            }
+            CommandName::DeleteCaramer => SyncMessage::DeleteCaramer {
+                camera_id: read.text("cameraID", param)?,
             },
+            CommandName::DeleteSucess => SyncMessage::DeleteSucess {
+                camera_id: read.text("cameraID", param)?,
+            },
+            CommandName::DeleteFail => {
+                let [id, reason] = read.fields(param, Separator::Pipe)?;
+                SyncMessage::DeleteFail {
+                    camera_id: read.text("cameraID", id)?,
+                    reason: read.text("reason", reason)?,
+                }
+            }
+            CommandName::ChangeSucess => SyncMessage::ChangeSucess {
+                camera_id: read.text("cameraID", param)?,
+            },
+            CommandName::ChangeFail => {
+                let [id, reason] = read.fields(param, Separator::Pipe)?;
+                SyncMessage::ChangeFail {
+                    camera_id: read.text("cameraID", id)?,
+                    reason: read.text("reason", reason)?,
+                }
+            }
+            CommandName::ChangeCaramerPassword => {
+                let [id, password] = read.fields(param, Separator::Pipe)?;
+                SyncMessage::ChangeCaramerPassword {
+                    camera_id: read.text("cameraID", id)?,
+                    camera_password: read.text("newPassword", password)?,
+                }
+            }
         };
         Ok(message)
     }
@@ -512,6 +620,35 @@ impl fmt::Debug for SyncMessage {
                 .field("alarm_type", alarm_type)
                 .finish(),
             SyncMessage::Heartbeat => f.write_str("Heartbeat"),
+            SyncMessage::Logout => f.write_str("Logout"),
+            SyncMessage::LogoutOk => f.write_str("LogoutOk"),
+            SyncMessage::DeleteCaramer { camera_id } => f
+                .debug_struct("DeleteCaramer")
+                .field("camera_id", camera_id)
+                .finish(),
+            SyncMessage::DeleteSucess { camera_id } => f
+                .debug_struct("DeleteSucess")
+                .field("camera_id", camera_id)
+                .finish(),
+            SyncMessage::DeleteFail { camera_id, reason } => f
+                .debug_struct("DeleteFail")
+                .field("camera_id", camera_id)
+                .field("reason", reason)
+                .finish(),
+            SyncMessage::ChangeCaramerPassword { camera_id, .. } => f
+                .debug_struct("ChangeCaramerPassword")
+                .field("camera_id", camera_id)
+                .field("camera_password", &REDACTED)
+                .finish(),
+            SyncMessage::ChangeSucess { camera_id } => f
+                .debug_struct("ChangeSucess")
+                .field("camera_id", camera_id)
+                .finish(),
+            SyncMessage::ChangeFail { camera_id, reason } => f
+                .debug_struct("ChangeFail")
+                .field("camera_id", camera_id)
+                .field("reason", reason)
+                .finish(),
         }
     }
 }
@@ -655,6 +792,47 @@ mod tests {
                 },
             ),
             ("Heartbeat", SyncMessage::Heartbeat),
+            ("Logout", SyncMessage::Logout),
+            ("LogoutOk", SyncMessage::LogoutOk),
+            (
+                "DeleteCaramer cam1",
+                SyncMessage::DeleteCaramer {
+                    camera_id: "cam1".into(),
+                },
+            ),
+            (
+                "DeleteSucess cam1",
+                SyncMessage::DeleteSucess {
+                    camera_id: "cam1".into(),
+                },
+            ),
+            (
+                "DeleteFail cam1|该摄像头未绑定",
+                SyncMessage::DeleteFail {
+                    camera_id: "cam1".into(),
+                    reason: "该摄像头未绑定".into(),
+                },
+            ),
+            (
+                "ChangeCaramerPassword cam1|n3w",
+                SyncMessage::ChangeCaramerPassword {
+                    camera_id: "cam1".into(),
+                    camera_password: "n3w".into(),
+                },
+            ),
+            (
+                "ChangeSucess cam1",
+                SyncMessage::ChangeSucess {
+                    camera_id: "cam1".into(),
+                },
+            ),
+            (
+                "ChangeFail cam1|ID和密码不匹配",
+                SyncMessage::ChangeFail {
+                    camera_id: "cam1".into(),
+                    reason: "ID和密码不匹配".into(),
+                },
+            ),
         ];
         let mut seen = Vec::new();
         for (line, message) in cases {
@@ -1080,6 +1258,58 @@ mod tests {
             format!("{:?}", parse("Login alice|hunter2")),
             "Login { user: \"alice\", password: \"<redacted>\" }"
         );
+    }
+
+    #[test]
+    fn the_implied_commands_take_their_parameters_strictly() {
+        for command in ["Logout", "LogoutOk"] {
+            assert!(matches!(
+                parse_err(&format!("{command} now")),
+                ParseError::UnexpectedParameter { .. }
+            ));
+        }
+        assert!(matches!(
+            parse_err("ChangeCaramerPassword cam1"),
+            ParseError::FieldCount {
+                command: CommandName::ChangeCaramerPassword,
+                expected: 2,
+                found: 1,
+                ..
+            }
+        ));
+        assert!(matches!(
+            parse_err("DeleteFail cam1"),
+            ParseError::FieldCount { expected: 2, .. }
+        ));
+        // A bare camera ID splits on nothing: a `|` in it is part of the ID.
+        assert_eq!(
+            parse("DeleteCaramer cam|1"),
+            SyncMessage::DeleteCaramer {
+                camera_id: "cam|1".into()
+            }
+        );
+        assert_eq!(
+            parse("SocketCommand.CaramCommand.DeleteCaramer cam1"),
+            parse("DeleteCaramer cam1")
+        );
+        assert_eq!(
+            parse("SocketCommand.LoginCommand.Logout"),
+            SyncMessage::Logout
+        );
+    }
+
+    #[test]
+    fn a_new_camera_password_with_separators_round_trips_and_is_hidden_from_debug() {
+        let message = SyncMessage::ChangeCaramerPassword {
+            camera_id: "cam|1".into(),
+            camera_password: "p|w\\x:y;z".into(),
+        };
+        let line = message.encode();
+        assert_eq!(line, "ChangeCaramerPassword cam\\|1|p\\|w\\\\x:y;z");
+        assert_eq!(parse(&line), message);
+        let debug = format!("{message:?}");
+        assert!(!debug.contains("p|w"), "{debug}");
+        assert!(debug.contains("<redacted>"), "{debug}");
     }
 
     #[test]

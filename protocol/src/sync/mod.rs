@@ -3,7 +3,9 @@
 //! Seed 003 lists the commands; `camera-sync-protocol.md` adds the framing. Bottom to top:
 //!
 //! - [`command`] — [`CommandName`]: the seed's names, misspellings included, read short
-//!   (`Login`) or as the seed's dotted path (`SocketCommand.LoginCommand.Login`).
+//!   (`Login`) or as the seed's dotted path (`SocketCommand.LoginCommand.Login`), plus ours:
+//!   `Heartbeat` and the commands the truncated seed implies (`Logout`, `DeleteCaramer`,
+//!   `ChangeCaramerPassword` and their answers), tabled there.
 //! - [`escape`] — backslash escaping of fields and splitting on unescaped separators; only the
 //!   separators of the command at hand are escaped, so seed traffic stays byte-identical.
 //! - [`status`] — [`OnlineStatus`]: `true`, `false` or `null`.

@@ -151,6 +151,29 @@ impl Rng {
                 alarm_type: self.text(),
             },
             CommandName::Heartbeat => SyncMessage::Heartbeat,
+            CommandName::Logout => SyncMessage::Logout,
+            CommandName::LogoutOk => SyncMessage::LogoutOk,
+            CommandName::DeleteCaramer => SyncMessage::DeleteCaramer {
+                camera_id: self.text(),
+            },
+            CommandName::DeleteSucess => SyncMessage::DeleteSucess {
+                camera_id: self.text(),
+            },
+            CommandName::DeleteFail => SyncMessage::DeleteFail {
+                camera_id: self.text(),
+                reason: self.text(),
+            },
+            CommandName::ChangeCaramerPassword => SyncMessage::ChangeCaramerPassword {
+                camera_id: self.text(),
+                camera_password: self.text(),
+            },
+            CommandName::ChangeSucess => SyncMessage::ChangeSucess {
+                camera_id: self.text(),
+            },
+            CommandName::ChangeFail => SyncMessage::ChangeFail {
+                camera_id: self.text(),
+                reason: self.text(),
+            },
         }
     }
 

@@ -5,6 +5,18 @@
 //! its password against the gateway's own credentials for it (the ones it logs in with, so
 //! "verified by a login" for an online camera) — a camera the gateway has no credentials for
 //! is bound unverified; downloads list the account's cameras one per request.
+//!
+//! The commands the truncated seed implies (ours, see `homeport_protocol::sync::command`):
+//!
+//! | Command | Needs a login | Answer |
+//! |---|---|---|
+//! | `Logout` | no (idempotent) | `LogoutOk`; the session's account is forgotten, pushes stop |
+//! | `DeleteCaramer id` | yes | `DeleteSucess id`, or `DeleteFail id\|reason` (not bound, not logged in) |
+//! | `ChangeCaramerPassword id\|pw` | yes | `ChangeSucess id`, or `ChangeFail id\|reason` (mismatch, not bound, not logged in) |
+//!
+//! `Logout` on a data connection logs out its main session (the one it acts for); the
+//! account's other sessions stay logged in. A new password is checked like an upload's: against the gateway's credentials for the
+//! camera when it has them, else stored unverified.
 
 use std::sync::Arc;
 
@@ -51,10 +63,16 @@ impl Stage for CameraSync {
             else {
                 return Ok(Outcome::Drop("not_a_sync_request"));
             };
-            let reply = self
-                .answer(*session, peer, message)
-                .await
-                .map_err(|e| StageError::new(e.to_string()))?;
+            let reply = match self.answer(*session, peer, message).await {
+                Ok(reply) => reply,
+                // Input the store refuses (an empty or overlong ID, a control character): the
+                // app gets a refusal it can show, not silence.
+                Err(crate::store::StoreError::Invalid(why)) => {
+                    tracing::info!(session = *session, %why, "refusing an app command");
+                    self.refusal(*session, message)
+                }
+                Err(e) => return Err(StageError::new(e.to_string())),
+            };
             if let Some(reply) = reply {
                 self.server.hub().send(*session, reply);
             }
@@ -65,6 +83,34 @@ impl Stage for CameraSync {
 }
 
 impl CameraSync {
+    /// The refusal matching a command whose input the store did not accept.
+    fn refusal(&self, session: u64, message: &SyncMessage) -> Option<SyncMessage> {
+        let reason = self.text(Reason::IdPasswordMismatch);
+        Some(match message {
+            SyncMessage::UploadCaramer {
+                camera_id, total, ..
+            } => SyncMessage::UploadFail {
+                camera_id: camera_id.clone(),
+                reason,
+                synced: self.server.hub().synced(session),
+                total: *total,
+            },
+            SyncMessage::ChangeCaramerPassword { camera_id, .. } => SyncMessage::ChangeFail {
+                camera_id: camera_id.clone(),
+                reason,
+            },
+            SyncMessage::DeleteCaramer { camera_id } => SyncMessage::DeleteFail {
+                camera_id: camera_id.clone(),
+                reason,
+            },
+            SyncMessage::Login { .. } => SyncMessage::LoginError {
+                reason: self.text(Reason::WrongLogin),
+            },
+            SyncMessage::CreatDataSocket { .. } => SyncMessage::ReturnDataSocketPort(None),
+            _ => return None,
+        })
+    }
+
     fn text(&self, reason: Reason) -> String {
         self.server.hub().config().language.text(reason).to_owned()
     }
@@ -212,9 +258,49 @@ impl CameraSync {
                         current: downloaded + 1,
                         total,
                     },
-                    // Past the end: nothing more to send (the app has them all).
-                    None => return Ok(None),
+                    // Past the end: the app already has them all.
+                    None => SyncMessage::DownloadFail {
+                        reason: self.text(Reason::NoCameras),
+                    },
                 }
+            }
+            SyncMessage::Logout => {
+                if let Some(account) = hub.logout(session) {
+                    tracing::debug!(session, %account, "app logged out");
+                }
+                SyncMessage::LogoutOk
+            }
+            SyncMessage::DeleteCaramer { camera_id } => {
+                let fail = |reason| SyncMessage::DeleteFail {
+                    camera_id: camera_id.clone(),
+                    reason,
+                };
+                let Some(account) = hub.account_of(session) else {
+                    return Ok(Some(fail(self.text(Reason::NotLoggedIn))));
+                };
+                if self.store.unbind_camera(&account, camera_id).await? {
+                    SyncMessage::DeleteSucess {
+                        camera_id: camera_id.clone(),
+                    }
+                } else {
+                    fail(self.text(Reason::NotBound))
+                }
+            }
+            SyncMessage::ChangeCaramerPassword {
+                camera_id,
+                camera_password,
+            } => {
+                self.change_password(session, camera_id, camera_password)
+                    .await?
+            }
+            // Before login nothing is told: every status is `null` ("no data"), so the online
+            // state of cameras cannot be probed without an account.
+            SyncMessage::CheckCaramerOnlineStatus(ids) if hub.account_of(session).is_none() => {
+                SyncMessage::ReturnCaramerOnlineStatus(
+                    ids.iter()
+                        .map(|id| (id.clone(), OnlineStatus::Unknown))
+                        .collect(),
+                )
             }
             SyncMessage::CheckCaramerOnlineStatus(ids) => SyncMessage::ReturnCaramerOnlineStatus(
                 ids.iter()
@@ -224,6 +310,61 @@ impl CameraSync {
             // Server-to-app commands sent by an app, and heartbeats (answered by the server).
             _ => return Ok(None),
         }))
+    }
+}
+
+impl CameraSync {
+    /// `ChangeCaramerPassword`: re-checks the password like an upload and replaces it on an
+    /// existing binding only (it never creates one).
+    async fn change_password(
+        &self,
+        session: u64,
+        camera_id: &str,
+        camera_password: &str,
+    ) -> Result<SyncMessage, crate::store::StoreError> {
+        let hub = self.server.hub();
+        let fail = |reason: Reason| SyncMessage::ChangeFail {
+            camera_id: camera_id.to_owned(),
+            reason: self.text(reason),
+        };
+        let Some(account) = hub.account_of(session) else {
+            return Ok(fail(Reason::NotLoggedIn));
+        };
+        if !self
+            .store
+            .camera_accounts(camera_id)
+            .await?
+            .contains(&account)
+        {
+            return Ok(fail(Reason::NotBound));
+        }
+        let verified = match self.registry.password_matches(camera_id, camera_password) {
+            Some(false) => return Ok(fail(Reason::IdPasswordMismatch)),
+            Some(true) => true,
+            None => false,
+        };
+        let outcome = self
+            .store
+            .bind_camera(
+                &account,
+                camera_id,
+                &Secret::new(camera_password.to_owned()),
+                verified,
+                hub.config().max_accounts_per_camera,
+            )
+            .await?;
+        Ok(match outcome {
+            BindOutcome::Updated => SyncMessage::ChangeSucess {
+                camera_id: camera_id.to_owned(),
+            },
+            // Unbound by a concurrent `DeleteCaramer` since the check: a change must not
+            // bring the binding back.
+            BindOutcome::Added => {
+                self.store.unbind_camera(&account, camera_id).await?;
+                fail(Reason::NotBound)
+            }
+            BindOutcome::Full => fail(Reason::NotBound),
+        })
     }
 }
 
