@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
+use futures::StreamExt;
 use homeport::camera_sync::{Language, SyncConfig, SyncTls};
 use homeport::config::FileConfig;
 use homeport_protocol::sync::{OnlineStatus, SyncMessage};
@@ -536,4 +537,135 @@ async fn bad_ids_are_refused_and_nothing_is_told_before_login() {
             .await,
         SyncMessage::DownloadFail { .. }
     ));
+}
+
+#[tokio::test]
+async fn acceptance_edges_wrong_password_online_id_limit_offline_push_other_address_escaping_and_bad_lines()
+ {
+    let (gw, server, _host) = setup(SyncConfig {
+        data_window: std::time::Duration::from_secs(3),
+        ..SyncConfig::default()
+    })
+    .await;
+    let mut events = gw.gateway.bus().subscribe();
+    let stop = camera(gw.addr(), cam("c1", "pw"));
+    wait_for(&mut events, "c1 online", |e| {
+        online_change(e, "c1", true, None)
+    })
+    .await;
+    let mut app = App::connect(&server).await;
+    app.login("alice", "secret").await;
+
+    // An online camera with a wrong password is refused.
+    assert!(matches!(
+        app.ask(upload("c1", "wrong", 1, 1)).await,
+        SyncMessage::UploadFail { .. }
+    ));
+    assert!(matches!(
+        app.ask(upload("c1", "pw", 1, 1)).await,
+        SyncMessage::UploadSucess { .. }
+    ));
+
+    // An ID with every separator round-trips through upload and download.
+    let odd = "a|b;c:d\\e";
+    assert!(matches!(
+        app.ask(upload(odd, "p|w", 1, 1)).await,
+        SyncMessage::UploadSucess { .. }
+    ));
+    let mut seen = Vec::new();
+    for n in 0..2 {
+        if let SyncMessage::DownloadSucess {
+            camera_id,
+            camera_password,
+            ..
+        } = app
+            .ask(SyncMessage::DownLoadCaramer { downloaded: n })
+            .await
+        {
+            seen.push((camera_id, camera_password));
+        }
+    }
+    assert!(
+        seen.contains(&(odd.to_owned(), "p|w".to_owned())),
+        "{seen:?}"
+    );
+
+    // 20 IDs are answered; 21 close the connection (a protocol error).
+    let twenty: Vec<String> = (0..20).map(|i| format!("x{i}")).collect();
+    assert!(
+        matches!(app.ask(SyncMessage::CheckCaramerOnlineStatus(twenty)).await, SyncMessage::ReturnCaramerOnlineStatus(list) if list.len() == 20)
+    );
+    let mut probe = App::connect(&server).await;
+    let ids: Vec<String> = (0..21).map(|i| format!("x{i}")).collect();
+    probe
+        .send_line(&format!("CheckCaramerOnlineStatus {}\n", ids.join(";")))
+        .await;
+    assert!(probe.closed().await, "21 IDs close the connection");
+
+    // A data connection from another address is refused; the right one still works.
+    let SyncMessage::ReturnDataSocketPort(Some(port)) = app
+        .ask(SyncMessage::CreatDataSocket {
+            user: "alice".into(),
+            password: "secret".into(),
+        })
+        .await
+    else {
+        panic!("a data port")
+    };
+    let other = tokio::net::TcpSocket::new_v4().expect("socket");
+    other
+        .bind("127.0.0.2:0".parse().expect("addr"))
+        .expect("bind 127.0.0.2");
+    let mut intruder = sync_app::App::over(
+        other
+            .connect(([127, 0, 0, 1], port).into())
+            .await
+            .expect("connect"),
+    );
+    intruder.send(upload("c7", "x", 1, 1)).await;
+    let answer =
+        tokio::time::timeout(std::time::Duration::from_millis(500), intruder.0.next()).await;
+    assert!(
+        !matches!(answer, Ok(Some(Ok(Ok(_))))),
+        "another address gets no answer: {answer:?}"
+    );
+    let mut data = App::connect_to(port).await;
+    assert!(matches!(
+        data.ask(upload("c8", "x", 1, 1)).await,
+        SyncMessage::UploadSucess { .. }
+    ));
+
+    // Non-numeric counts, a half line, and a flood: each affects only its own connection.
+    let mut bad = App::connect(&server).await;
+    bad.send_line("UploadCaramer c1|pw|one|two\n").await;
+    assert!(bad.closed().await);
+    let mut half = App::connect(&server).await;
+    half.send_line("Login alice|sec").await;
+    drop(half);
+    let mut flood = App::connect(&server).await;
+    for _ in 0..2000 {
+        flood.send_line("Heartbeat\n").await;
+    }
+    let mut answered = 0;
+    while answered < 2000 {
+        match tokio::time::timeout(std::time::Duration::from_secs(5), flood.0.next()).await {
+            Ok(Some(Ok(Ok(SyncMessage::Heartbeat)))) => answered += 1,
+            other => panic!("flood broke after {answered}: {other:?}"),
+        }
+    }
+
+    // The camera goes offline: the bound session gets the push.
+    stop.cancel();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        assert!(tokio::time::Instant::now() < deadline, "no offline push");
+        if app.recv().await
+            == (SyncMessage::PrushCaramerOnlineStatus {
+                camera_id: "c1".into(),
+                online: false,
+            })
+        {
+            break;
+        }
+    }
 }
