@@ -616,7 +616,7 @@ async fn acceptance_edges_wrong_password_online_id_limit_offline_push_other_addr
     other
         .bind("127.0.0.2:0".parse().expect("addr"))
         .expect("bind 127.0.0.2");
-    let mut intruder = sync_app::App::over(
+    let mut intruder = App::over(
         other
             .connect(([127, 0, 0, 1], port).into())
             .await
