@@ -291,8 +291,9 @@ async fn client(port: u16, plan: Plan) {
                     .collect();
                 ms.sort_by(f64::total_cmp);
                 println!(
-                    "fanout {} {} {} {}",
+                    "fanout {} {} {} {} {}",
                     ms.len(),
+                    ms.first().copied().unwrap_or(f64::NAN),
                     quantile(&ms, 0.5),
                     quantile(&ms, 0.99),
                     ms.last().copied().unwrap_or(f64::NAN)
@@ -317,6 +318,10 @@ struct Run {
     rtt_max_us: f64,
     per_session_kib: f64,
     per_plain_session_kib: f64,
+    baseline_mib: f64,
+    after_logins_mib: f64,
+    held_mib: f64,
+    fan_first_ms: f64,
     fan_p50_ms: f64,
     fan_p99_ms: f64,
     fan_max_ms: f64,
@@ -458,6 +463,11 @@ async fn server_run(plan: Plan) -> Run {
         "RSS KiB: baseline {baseline}, after {} logins {after_logins}, with {} sessions {held}",
         plan.logins, plan.sessions
     );
+    (run.baseline_mib, run.after_logins_mib, run.held_mib) = (
+        baseline as f64 / 1024.0,
+        after_logins as f64 / 1024.0,
+        held as f64 / 1024.0,
+    );
     run.per_session_kib = held.saturating_sub(baseline) as f64 / plan.sessions as f64;
     run.per_plain_session_kib =
         held.saturating_sub(after_logins) as f64 / (plan.sessions - plan.logins).max(1) as f64;
@@ -475,8 +485,8 @@ async fn server_run(plan: Plan) -> Run {
         "every session still open"
     );
 
-    let (mut p50, mut p99, mut max, mut received) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut first, mut p50, mut p99, mut max, mut received) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..plan.cycles {
         gateway.bus().publish(online_event(true));
         tokio::time::sleep(Duration::from_millis(1000)).await;
@@ -490,12 +500,14 @@ async fn server_run(plan: Plan) -> Run {
             .expect("write");
         let f = next("fanout").await;
         received.push(f[0]);
-        p50.push(f[1]);
-        p99.push(f[2]);
-        max.push(f[3]);
+        first.push(f[1]);
+        p50.push(f[2]);
+        p99.push(f[3]);
+        max.push(f[4]);
     }
     if plan.cycles > 0 {
         run.fan_received = received.iter().copied().fold(f64::INFINITY, f64::min);
+        run.fan_first_ms = median(first);
         run.fan_p50_ms = median(p50);
         run.fan_p99_ms = median(p99);
         run.fan_max_ms = median(max);
@@ -540,6 +552,10 @@ fn run_in_child(plan: Plan) -> Run {
         fan_max_ms: v[10],
         fan_received: v[11],
         per_plain_session_kib: v[12],
+        baseline_mib: v[13],
+        after_logins_mib: v[14],
+        held_mib: v[15],
+        fan_first_ms: v[16],
     }
 }
 
@@ -557,7 +573,7 @@ fn main() {
     if std::env::args().any(|a| a == "--one-run") {
         let r = runtime.block_on(server_run(plan));
         println!(
-            "result {} {} {} {} {} {} {} {} {} {} {} {} {}",
+            "result {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {}",
             r.login_s,
             r.connect_s,
             r.accounts_s,
@@ -570,7 +586,11 @@ fn main() {
             r.fan_p99_ms,
             r.fan_max_ms,
             r.fan_received,
-            r.per_plain_session_kib
+            r.per_plain_session_kib,
+            r.baseline_mib,
+            r.after_logins_mib,
+            r.held_mib,
+            r.fan_first_ms
         );
         return;
     }
@@ -640,15 +660,19 @@ fn main() {
         median(plain_kib)
     );
     println!(
-        "| gateway RSS growth per session in the run with {} logins (growth over baseline / {}) | {:.2} KiB |",
+        "| gateway RSS in the run with logins: after creating {} accounts / after {} logins / with all {} sessions | {:.0} / {:.0} / {:.0} MiB |",
+        plan.accounts,
         plan.logins,
         plan.sessions,
-        m(|r| r.per_session_kib)
+        m(|r| r.baseline_mib),
+        m(|r| r.after_logins_mib),
+        m(|r| r.held_mib)
     );
     println!(
-        "| offline push fan-out to {} sessions p50 / p99 / max (median of {} cycles, then of runs) | {:.2} / {:.2} / {:.2} ms |",
+        "| offline push fan-out to {} sessions first / p50 / p99 / max (median of {} cycles, then of runs) | {:.2} / {:.2} / {:.2} / {:.2} ms |",
         plan.bound,
         plan.cycles,
+        m(|r| r.fan_first_ms),
         m(|r| r.fan_p50_ms),
         m(|r| r.fan_p99_ms),
         m(|r| r.fan_max_ms)
