@@ -5,13 +5,12 @@
 //! pool *outside* the connection lock, at most [`hashing_slots`] at a time: a burst of logins
 //! neither stalls other store work nor allocates 19 MiB per blocking thread.
 
-use std::sync::{LazyLock, OnceLock};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 use std::time::Duration;
 
 use argon2::password_hash::{self, PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
 use rusqlite::{OptionalExtension, Row, params};
-use tokio::sync::Semaphore;
 
 use super::error::SqliteContext;
 use super::{Store, StoreError, now_ms};
@@ -391,28 +390,59 @@ fn shown(value: &str) -> String {
     value.chars().take(SHOWN_CHARS).collect()
 }
 
-/// How many argon2 computations may run at once: one per CPU, so that memory stays at
-/// `CPUs × 19 MiB` however many logins arrive together.
+/// How many argon2 computations may run at once: one per CPU.
 fn hashing_slots() -> usize {
     std::thread::available_parallelism().map_or(4, usize::from)
 }
 
-static HASHING: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(hashing_slots()));
+type Job = Box<dyn FnOnce() + Send>;
 
-/// Runs an argon2 computation on the blocking pool, waiting for a hashing slot first.
+/// A few long-lived threads that do all argon2 work. Each computation needs 19 MiB; on
+/// short-lived blocking-pool threads the allocator keeps those buffers in ever more arenas
+/// (hundreds of MiB after a login burst), while a fixed set of threads reuses its own:
+/// memory stays near `threads × 19 MiB` however many logins arrive.
+static HASHERS: LazyLock<Mutex<std::sync::mpsc::Sender<Job>>> = LazyLock::new(|| {
+    let (jobs, receiver) = std::sync::mpsc::channel::<Job>();
+    let receiver = Arc::new(Mutex::new(receiver));
+    for index in 0..hashing_slots() {
+        let receiver = Arc::clone(&receiver);
+        let spawned = std::thread::Builder::new()
+            .name(format!("homeport-argon2-{index}"))
+            .spawn(move || {
+                loop {
+                    let job = receiver
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .recv();
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start an argon2 thread");
+        }
+    }
+    Mutex::new(jobs)
+});
+
+/// Runs an argon2 computation on the hashing threads and waits for its result.
 async fn hashing<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, StoreError> {
-    // The semaphore is never closed, so acquiring cannot fail; if it somehow did, hashing
-    // without a slot is still correct. The slot moves into the blocking task, so a caller
-    // that gives up waiting does not free it before the hash is done.
-    let permit = HASHING.acquire().await.ok();
-    tokio::task::spawn_blocking(move || {
-        let _slot = permit;
-        work()
-    })
-    .await
-    .map_err(StoreError::Task)
+    let (done, result) = tokio::sync::oneshot::channel();
+    let job: Job = Box::new(move || {
+        let _ = done.send(work());
+    });
+    HASHERS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .send(job)
+        .map_err(|_| StoreError::Invalid("the password hashing threads are gone".to_owned()))?;
+    result
+        .await
+        .map_err(|_| StoreError::Invalid("password hashing failed".to_owned()))
 }
 
 /// The argon2id instance every new hash uses.
