@@ -23,7 +23,7 @@
 //! for the device path, the cores each process used while the cameras were sending.
 //!
 //! `cargo bench -p homeport --bench alarm_throughput -- [--runs 3] [--messages 150000]
-//! [--devices 100] [--alarm-rates 300,500] [--device-seconds 5] [--latency-rate 5000]
+//! [--devices 100] [--alarm-rates 300,500,700] [--device-seconds 5] [--latency-rate 5000]
 //! [--latency-seconds 4]`
 
 #[path = "../tests/brokers/mosquitto.rs"]
@@ -809,7 +809,7 @@ fn main() {
                 .filter_map(|r| r.trim().parse().ok())
                 .collect()
         })
-        .unwrap_or_else(|| vec![300, 500]);
+        .unwrap_or_else(|| vec![300, 500, 700]);
     let device_secs: f64 = arg_or("--device-seconds", 5.0);
     let latency_rate: f64 = arg_or("--latency-rate", 5000.0);
     let latency_secs: f64 = arg_or("--latency-seconds", 4.0);
