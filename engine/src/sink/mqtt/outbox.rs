@@ -368,9 +368,16 @@ impl Outbox {
         Ok(seq)
     }
 
-    /// Removes the oldest live message (the front, once dead slots are trimmed).
+    /// Removes the oldest live message not yet handed over: dropping one already written and
+    /// waiting for its PUBACK frees no room on the wire and loses a message that may arrive.
+    /// Only when everything is in flight does the front go.
     fn drop_oldest(&mut self) {
         self.trim();
+        let start = self.slots.partition_point(|slot| slot.seq < self.next_feed);
+        if let Some(index) = (start..self.slots.len()).find(|&i| self.slots[i].live) {
+            self.kill(index);
+            return;
+        }
         if let Some(slot) = self.slots.pop_front() {
             self.live -= 1;
             if slot.seq < self.next_feed {
