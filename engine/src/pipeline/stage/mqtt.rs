@@ -44,7 +44,7 @@ impl Stage for MqttStage {
                 .render(flow.context())
                 .map_err(StageError::permanent)?;
             let body = match &self.payload {
-                MqttPayload::Standard => serde_json::to_vec(&payload::standard(&flow.event))
+                MqttPayload::Standard => payload::standard_bytes(&flow.event)
                     .map_err(|e| StageError::new(e.to_string()))?,
                 MqttPayload::Template(template) => template
                     .render(flow.context())
