@@ -11,7 +11,6 @@
 
 use std::fmt::Write;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use minijinja::{Environment, UndefinedBehavior, Value};
 
@@ -26,32 +25,23 @@ pub enum Flavor {
     Subject,
 }
 
-/// The three environments; templates are added to them as pipelines compile.
-#[derive(Debug, Clone)]
-pub struct Templates {
-    plain: Arc<std::sync::Mutex<Environment<'static>>>,
-    topic: Arc<std::sync::Mutex<Environment<'static>>>,
-    subject: Arc<std::sync::Mutex<Environment<'static>>>,
-    next: Arc<AtomicUsize>,
-}
+/// Compiles templates and conditions, each into its own environment of the right flavour.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Templates;
 
-/// A compiled template.
+/// A compiled template, in its own environment (so compiling one never copies others).
 #[derive(Debug, Clone)]
 pub struct Template {
     env: Arc<Environment<'static>>,
-    name: String,
 }
+
+/// The name every template has inside its own environment.
+const NAME: &str = "template";
 
 /// A compiled condition.
 #[derive(Debug, Clone)]
 pub struct Condition {
     template: Template,
-}
-
-impl Default for Templates {
-    fn default() -> Self {
-        Self::new()
-    }
 }
 
 fn environment(flavor: Flavor) -> Environment<'static> {
@@ -105,43 +95,23 @@ pub fn sanitize(value: &str, flavor: Flavor) -> String {
 }
 
 impl Templates {
-    /// Empty environments.
+    /// A compiler of templates (each template gets its own environment).
     pub fn new() -> Self {
-        let env = |flavor| Arc::new(std::sync::Mutex::new(environment(flavor)));
-        Self {
-            plain: env(Flavor::Plain),
-            topic: env(Flavor::Topic),
-            subject: env(Flavor::Subject),
-            next: Arc::new(AtomicUsize::new(0)),
-        }
+        Self
     }
 
     /// Compiles `source`; the error is minijinja's, with its position inside the template.
     pub fn compile(&self, source: &str, flavor: Flavor) -> Result<Template, String> {
-        let name = format!("t{}", self.next.fetch_add(1, Ordering::Relaxed));
-        let env = match flavor {
-            Flavor::Plain => &self.plain,
-            Flavor::Topic => &self.topic,
-            Flavor::Subject => &self.subject,
-        };
-        let mut env = env
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        env.add_template_owned(name.clone(), source.to_owned())
+        let mut env = environment(flavor);
+        env.add_template_owned(NAME, source.to_owned())
             .map_err(|e| describe(&e))?;
-        // Templates compiled so far are immutable from here on: hand out a snapshot.
-        Ok(Template {
-            env: Arc::new(env.clone()),
-            name,
-        })
+        Ok(Template { env: Arc::new(env) })
     }
 
     /// Compiles a condition (an expression such as `event.code == "VideoMotion"`).
     pub fn condition(&self, expression: &str) -> Result<Condition, String> {
         // Check it parses as an expression on its own (so `a }} b` is refused)…
-        self.plain
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        environment(Flavor::Plain)
             .compile_expression(expression)
             .map_err(|e| describe(&e))?;
         // …then run it as a template that prints a marker when it is true.
@@ -156,10 +126,7 @@ impl Templates {
 impl Template {
     /// Renders with `context`.
     pub fn render(&self, context: &Value) -> Result<String, String> {
-        let template = self
-            .env
-            .get_template(&self.name)
-            .map_err(|e| describe(&e))?;
+        let template = self.env.get_template(NAME).map_err(|e| describe(&e))?;
         template.render(context).map_err(|e| describe(&e))
     }
 }
