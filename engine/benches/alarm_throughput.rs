@@ -26,6 +26,10 @@
 //! [--devices 100] [--alarm-rates 300,500,700] [--device-seconds 5] [--latency-rate 5000]
 //! [--latency-seconds 4]`
 
+mod support;
+
+use support::{arg, wait_online};
+
 #[path = "../tests/brokers/mosquitto.rs"]
 mod mosquitto;
 
@@ -38,7 +42,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use homeport::bus::EventBus;
 use homeport::device::LoginProtocol;
-use homeport::event::{DeviceState, Event, EventKind};
+use homeport::event::{Event, EventKind};
 use homeport::gateway::{Gateway, GatewayConfig, device_credentials};
 use homeport::listener::ListenerConfig;
 use homeport::pipeline::{PipelineHost, Services, payload};
@@ -76,13 +80,6 @@ fn base() -> Instant {
 /// Nanoseconds since the process's first look at the clock.
 fn now_ns() -> u64 {
     base().elapsed().as_nanos() as u64
-}
-
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
 }
 
 fn arg_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -568,22 +565,7 @@ async fn device_path(
     let sim_pid = sim.id().expect("simulator pid");
     let start_ns = now_ns();
     let started = Instant::now();
-    loop {
-        let online = gateway
-            .registry()
-            .counts()
-            .get(&DeviceState::Online)
-            .copied()
-            .unwrap_or(0);
-        if online == devices {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "only {online} of {devices} online"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_online(&gateway, devices, started, Duration::from_secs(60)).await;
     let before = cpu(broker, Some(sim_pid));
     let online_at = now_ns();
     tokio::time::sleep(Duration::from_secs_f64(secs)).await;

@@ -4,6 +4,10 @@
 //!
 //! `cargo bench -p homeport --bench fleet_memory -- [--devices 1000,10000] [--alarm-rate 0.05] [--settle 5]`
 
+mod support;
+
+use support::memory_kib;
+
 #[path = "../../simulator/tests/common/mod.rs"]
 mod common;
 
@@ -52,19 +56,6 @@ fn options() -> Options {
         i += 2;
     }
     options
-}
-
-/// `VmRSS` and `VmHWM` of a process, in KiB.
-fn memory_kib(pid: u32) -> Option<(u64, u64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-    };
-    Some((field("VmRSS:")?, field("VmHWM:")?))
 }
 
 struct Run {
@@ -140,7 +131,7 @@ async fn run(devices: usize, alarm_rate: f64, settle: Duration) -> Run {
     // The median of a few readings, a second apart, smooths allocator noise.
     let mut readings = Vec::new();
     for _ in 0..5 {
-        readings.push(memory_kib(pid).expect("proc status"));
+        readings.push(memory_kib(Some(pid)).expect("proc status"));
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     readings.sort();

@@ -9,35 +9,20 @@
 //!
 //! `cargo bench -p homeport --bench registration_storm -- [--devices 1000,10000] [--runs 3] [--half-open 10000]`
 
+mod support;
+
+use support::{arg, rss_kib, wait_online};
+
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use homeport::device::LoginProtocol;
-use homeport::event::DeviceState;
 use homeport::gateway::{Gateway, GatewayConfig, device_credentials};
 use homeport::listener::ListenerConfig;
 use homeport::registry::RegistryConfig;
 use homeport::session::SessionConfig;
 
 const HOMEPORT: &str = env!("CARGO_BIN_EXE_homeport");
-
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
 
 struct Run {
     seconds: f64,
@@ -85,22 +70,7 @@ async fn storm(devices: usize) -> Run {
         .stderr(Stdio::null())
         .spawn()
         .expect("simulator runs");
-    loop {
-        let online = gateway
-            .registry()
-            .counts()
-            .get(&DeviceState::Online)
-            .copied()
-            .unwrap_or(0);
-        if online == devices {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(300),
-            "only {online} of {devices} online"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_online(&gateway, devices, started, Duration::from_secs(300)).await;
     let seconds = started.elapsed().as_secs_f64();
     // Let the storm's transient buffers go, then read the idle footprint.
     tokio::time::sleep(Duration::from_secs(3)).await;

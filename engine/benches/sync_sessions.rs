@@ -16,6 +16,10 @@
 //! `cargo bench -p homeport --bench sync_sessions -- [--sessions 10000] [--logins 1000]
 //! [--accounts 100] [--bound 1000] [--cycles 5] [--runs 3]`
 
+mod support;
+
+use support::{arg, rss_kib};
+
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -41,26 +45,8 @@ const HEARTBEAT_WINDOW: Duration = Duration::from_secs(10);
 const LOGINS_IN_FLIGHT: usize = 64;
 const CONNECTS_IN_FLIGHT: usize = 256;
 
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
-
 fn num(name: &str, default: usize) -> usize {
     arg(name).and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 fn now_ns() -> i128 {
