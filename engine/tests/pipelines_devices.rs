@@ -208,7 +208,10 @@ async fn failed_events_are_dead_lettered_listed_and_replayed_through_the_admin_a
         homeport::admin::router(Arc::clone(&gw.gateway), "t0ken".to_owned()),
         stop_api.clone(),
     ));
-    let http = reqwest::Client::new();
+    let api = Api {
+        http: reqwest::Client::new(),
+        base: api,
+    };
 
     gw.add("late1", "pw").await;
     let mut events = gw.gateway.bus().subscribe();
@@ -219,15 +222,7 @@ async fn failed_events_are_dead_lettered_listed_and_replayed_through_the_admin_a
     .await;
     let mut letters = serde_json::Value::Null;
     for _ in 0..100 {
-        letters = http
-            .get(format!("{api}/api/dlq"))
-            .bearer_auth("t0ken")
-            .send()
-            .await
-            .expect("get")
-            .json()
-            .await
-            .expect("json");
+        letters = api.get("/api/dlq").await;
         if letters.as_array().is_some_and(|a| !a.is_empty()) {
             break;
         }
@@ -247,15 +242,7 @@ async fn failed_events_are_dead_lettered_listed_and_replayed_through_the_admin_a
 
     // Now the device is online: the replay succeeds and the letter is gone.
     let id = letter["id"].as_i64().expect("id");
-    let replayed: serde_json::Value = http
-        .post(format!("{api}/api/dlq/{id}/replay"))
-        .bearer_auth("t0ken")
-        .send()
-        .await
-        .expect("post")
-        .json()
-        .await
-        .expect("json");
+    let (_, replayed) = api.post(&format!("/api/dlq/{id}/replay")).await;
     assert_eq!(replayed["replayed"], serde_json::json!([id]));
     let applied = wait_for(&mut events, "config_applied", |e| {
         e.device == "late1" && e.kind_name() == "config_applied"
@@ -264,15 +251,7 @@ async fn failed_events_are_dead_lettered_listed_and_replayed_through_the_admin_a
     assert!(
         matches!(&applied.kind, EventKind::ConfigApplied { table, .. } if table["MachineName"] == "named-late1")
     );
-    let left: serde_json::Value = http
-        .get(format!("{api}/api/dlq"))
-        .bearer_auth("t0ken")
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let left = api.get("/api/dlq").await;
     assert_eq!(left, serde_json::json!([]));
 
     // Reload over the API: a good file swaps, a bad one is refused with its position.
@@ -281,30 +260,16 @@ async fn failed_events_are_dead_lettered_listed_and_replayed_through_the_admin_a
         "pipelines:\n  - name: renamed\n    on: [alarm]\n    stages:\n      - log: {}\n",
     )
     .expect("write");
-    let response = http
-        .post(format!("{api}/api/pipelines/reload"))
-        .bearer_auth("t0ken")
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(response.status(), 200);
-    assert_eq!(
-        response.json::<serde_json::Value>().await.expect("json")["pipelines"],
-        serde_json::json!(["renamed"])
-    );
+    let (status, body) = api.post("/api/pipelines/reload").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["pipelines"], serde_json::json!(["renamed"]));
     std::fs::write(
         &file,
         "pipelines:\n  - name: broken\n    on: [alarm]\n    stages:\n      - nope: {}\n",
     )
     .expect("write");
-    let response = http
-        .post(format!("{api}/api/pipelines/reload"))
-        .bearer_auth("t0ken")
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(response.status(), 422);
-    let body: serde_json::Value = response.json().await.expect("json");
+    let (status, body) = api.post("/api/pipelines/reload").await;
+    assert_eq!(status, 422);
     assert!(
         body["error"]
             .as_str()
@@ -315,4 +280,37 @@ async fn failed_events_are_dead_lettered_listed_and_replayed_through_the_admin_a
     stop.cancel();
     stop_api.cancel();
     host.shutdown().await;
+}
+
+/// The admin API of a test gateway, with its token.
+struct Api {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    async fn get(&self, path: &str) -> serde_json::Value {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth("t0ken")
+            .send()
+            .await
+            .expect("get");
+        response.json().await.expect("json")
+    }
+
+    async fn post(&self, path: &str) -> (u16, serde_json::Value) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth("t0ken")
+            .send()
+            .await
+            .expect("post");
+        (
+            response.status().as_u16(),
+            response.json().await.expect("json"),
+        )
+    }
 }
