@@ -17,9 +17,10 @@ pub mod nats;
 pub mod set;
 pub mod sync_push;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use futures::future::BoxFuture;
+use minijinja::value::{Enumerator, Object, ObjectRepr};
 use serde_json::{Map, Value as Json};
 
 use crate::event::Event;
@@ -54,7 +55,8 @@ impl Flow {
         let (event, fields) = (&self.event, &self.fields);
         self.context.get_or_insert_with(|| {
             minijinja::context! {
-                event => minijinja::Value::from_serialize(&**event),
+                // Converted only if a template reads it: most (topics, keys) use `device_id`.
+                event => minijinja::Value::from_object(LazyEvent { event: Arc::clone(event), full: OnceLock::new() }),
                 device_id => event.device.clone(),
                 // The ID as it appears inside topics and subjects, for payloads that name them.
                 device_topic => sanitize(&event.device, Flavor::Topic),
@@ -69,6 +71,45 @@ impl Flow {
     pub fn set_field(&mut self, name: &str, value: Json) {
         self.fields.insert(name.to_owned(), value);
         self.context = None;
+    }
+}
+
+/// The event as templates see it (`event.code`, `event|tojson`, …), converted from the typed
+/// event the first time a template looks inside it, and at most once per event.
+#[derive(Debug)]
+struct LazyEvent {
+    event: Arc<Event>,
+    full: OnceLock<minijinja::Value>,
+}
+
+impl LazyEvent {
+    fn full(&self) -> &minijinja::Value {
+        self.full
+            .get_or_init(|| minijinja::Value::from_serialize(&*self.event))
+    }
+}
+
+impl Object for LazyEvent {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
+        self.full()
+            .get_item(key)
+            .ok()
+            .filter(|value| !value.is_undefined())
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        match self.full().try_iter() {
+            Ok(keys) => Enumerator::Iter(Box::new(keys.collect::<Vec<_>>().into_iter())),
+            Err(_) => Enumerator::Empty,
+        }
+    }
+
+    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
+        self.full().len()
     }
 }
 
@@ -130,4 +171,49 @@ impl StageError {
 pub trait Stage: Send + Sync + std::fmt::Debug {
     /// Runs the stage on `flow`.
     fn run<'a>(&'a self, flow: &'a mut Flow) -> BoxFuture<'a, Result<Outcome, StageError>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::template::Templates;
+
+    fn render(flow: &mut Flow, source: &str) -> String {
+        Templates::new()
+            .compile(source, Flavor::Plain)
+            .expect("compiles")
+            .render(flow.context())
+            .expect("renders")
+    }
+
+    #[test]
+    fn the_lazy_event_reads_like_the_event_json() {
+        let mut flow = Flow::new(Event::new(
+            "cam1",
+            crate::event::EventKind::Alarm {
+                channel: 3,
+                code: "VideoMotion".to_owned(),
+                action: "start".to_owned(),
+                device_time: None,
+                device_utc: Some(7),
+                data: Map::new(),
+            },
+        ));
+        let json: serde_json::Value = serde_json::to_value(&*flow.event).expect("json");
+        assert_eq!(
+            render(&mut flow, "{{ event.code }}/{{ event.channel }}"),
+            "VideoMotion/3"
+        );
+        assert_eq!(render(&mut flow, "{{ event.nothing }}"), "");
+        assert_eq!(render(&mut flow, "{{ 'code' in event }}"), "True");
+        assert_eq!(
+            render(&mut flow, "{{ event|length }}"),
+            json.as_object().map_or(0, |o| o.len()).to_string()
+        );
+        let keys = render(&mut flow, "{% for key in event %}{{ key }},{% endfor %}");
+        assert!(keys.contains("code,") && keys.contains("device,"), "{keys}");
+        let back: serde_json::Value =
+            serde_json::from_str(&render(&mut flow, "{{ event|tojson }}")).expect("tojson");
+        assert_eq!(back, json);
+    }
 }
