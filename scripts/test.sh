@@ -20,6 +20,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+rustup target list --installed 2>/dev/null | grep -q '^wasm32-wasip2$' || rustup target add wasm32-wasip2
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -27,5 +28,8 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== independent client self-test"
 python3 tests/clients/fake_device_selftest.py >/dev/null
+echo "== plugins (wasm32-wasip2)"
+cargo build --release --locked --target wasm32-wasip2 -p code-filter -p debounce -p enrich -p misbehave -p future-world
+cargo clippy --locked --target wasm32-wasip2 -p homeport-sdk -p code-filter -p debounce -p enrich -p misbehave -p future-world -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked

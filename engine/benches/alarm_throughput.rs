@@ -432,6 +432,7 @@ async fn bare_pipeline(
         mqtt: Some(sink.clone()),
         nats: None,
         sync: None,
+        plugins: Default::default(),
         check_only: false,
     };
     let host = PipelineHost::start(vec![pipeline_file(dir, qos)], services, bus.clone())
@@ -534,6 +535,7 @@ async fn device_path(
         mqtt: Some(sink.clone()),
         nats: None,
         sync: None,
+        plugins: Default::default(),
         check_only: false,
     };
     let pipelines = tempfile::tempdir().expect("tempdir");

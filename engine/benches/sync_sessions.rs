@@ -362,6 +362,7 @@ async fn server_run(plan: Plan) -> Run {
         mqtt: None,
         nats: None,
         sync: Some(Arc::clone(&server)),
+        plugins: Default::default(),
         check_only: false,
     };
     let host = PipelineHost::start(Vec::new(), services, gateway.bus().clone()).expect("pipelines");

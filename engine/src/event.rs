@@ -178,6 +178,10 @@ pub struct Event {
     /// What happened.
     #[serde(flatten)]
     pub kind: EventKind,
+    /// How many plugin emissions or routes led to this event (0 for events from devices and
+    /// the engine); bounded so plugins cannot loop events forever. Not serialised.
+    #[serde(skip)]
+    pub hops: u8,
 }
 
 impl Event {
@@ -188,6 +192,7 @@ impl Event {
             at_ms: now_ms(),
             device: device.into(),
             kind,
+            hops: 0,
         })
     }
 

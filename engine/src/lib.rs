@@ -30,3 +30,4 @@ pub mod secret;
 pub mod session;
 pub mod sink;
 pub mod store;
+pub mod wasm;

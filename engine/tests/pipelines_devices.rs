@@ -19,6 +19,7 @@ fn services(gateway: &Gateway) -> Services {
         mqtt: None,
         nats: None,
         sync: None,
+        plugins: Default::default(),
         check_only: false,
     }
 }

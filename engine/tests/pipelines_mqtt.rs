@@ -52,6 +52,7 @@ async fn setup(
         mqtt: Some(mqtt.clone()),
         nats: None,
         sync: None,
+        plugins: Default::default(),
         check_only: false,
     };
     let host = PipelineHost::start(sources, services, gw.gateway.bus().clone())

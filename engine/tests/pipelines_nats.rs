@@ -96,6 +96,7 @@ async fn alarms_are_stored_once_in_order_and_the_kv_holds_each_status() {
         mqtt: None,
         nats: Some(sink.clone()),
         sync: None,
+        plugins: Default::default(),
         check_only: false,
     };
     // The shipped example (the built-in defaults do the same under other names).

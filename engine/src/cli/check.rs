@@ -28,6 +28,7 @@ pub(crate) async fn run(args: CheckArgs) -> anyhow::Result<()> {
         mqtt: None,
         nats: None,
         sync: None,
+        plugins: Default::default(),
         check_only: true,
     };
     match build(&args.paths, &services) {

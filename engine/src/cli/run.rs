@@ -108,12 +108,19 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
             addresses.sync
         )
     })?;
+    // Plugins: compiled components cached in the data directory; changed files reloaded.
+    let plugins = Arc::new(homeport::wasm::PluginHost::new(Some(
+        addresses.data.join("plugin-cache"),
+    )));
+    let stop_plugins = tokio_util::sync::CancellationToken::new();
+    plugins.watch(std::time::Duration::from_secs(1), stop_plugins.clone());
     let services = Services {
         registry: Arc::clone(gateway.registry()),
         store: Some(gateway.store().clone()),
         mqtt,
         nats,
         sync: Some(Arc::clone(&sync)),
+        plugins: Arc::clone(&plugins),
         check_only: false,
     };
     let sources = if args.pipelines.is_empty() {
@@ -159,6 +166,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     shutdown_signal().await;
     eprintln!("homeport: shutting down");
     stop_admin.cancel();
+    stop_plugins.cancel();
     sync.shutdown().await;
     gateway.shutdown().await;
     // The sinks deliver what is queued, say goodbye (MQTT: retained `offline`), and close.

@@ -57,6 +57,11 @@ pub fn compile(
     let mut errors = Vec::new();
     let mut out = Vec::new();
     let mut names = HashSet::new();
+    // Every pipeline name, for checking plugin routes before their target is compiled.
+    let all: HashSet<&str> = files
+        .iter()
+        .flat_map(|f| f.spec.pipelines.iter().map(|p| p.name.as_str()))
+        .collect();
     for file in files {
         for pipeline in &file.spec.pipelines {
             let name = pipeline.name.as_str();
@@ -68,7 +73,7 @@ pub fn compile(
                 ));
                 continue;
             }
-            match pipeline_of(&file.path, pipeline, services, templates) {
+            match pipeline_of(&file.path, &file.root, pipeline, services, templates, &all) {
                 Ok(Some(compiled)) => out.push(compiled),
                 Ok(None) => {
                     tracing::info!(pipeline = %name, "pipeline skipped: a sink it requires is not configured")
@@ -86,9 +91,11 @@ pub fn compile(
 
 fn pipeline_of(
     file: &Path,
+    root: &marked_yaml::Node,
     spec: &Spanned<PipelineSpec>,
     services: &Services,
     templates: &Templates,
+    all: &HashSet<&str>,
 ) -> Result<Option<CompiledPipeline>, Vec<SpecError>> {
     let name = spec.name.as_str();
     let mut errors = Vec::new();
@@ -187,7 +194,14 @@ fn pipeline_of(
             },
             None => default_policy,
         };
-        match stage_of(file, name, stage, services, templates) {
+        let at = Position {
+            file,
+            root,
+            pipeline: name,
+            index,
+            all,
+        };
+        match stage_of(&at, stage, services, templates) {
             Ok(built) => stages.push((kind, built, policy)),
             Err(e) => errors.push(e.in_pipeline(name).in_stage(index, kind)),
         }
@@ -205,7 +219,7 @@ fn pipeline_of(
     }))
 }
 
-fn duration(file: &Path, text: &Spanned<String>) -> Result<Duration, SpecError> {
+pub(super) fn duration(file: &Path, text: &Spanned<String>) -> Result<Duration, SpecError> {
     humantime::parse_duration(text.as_str()).map_err(|e| {
         SpecError::at(
             file,
@@ -252,13 +266,22 @@ fn template(
         .map_err(|e| SpecError::at(file, text.span(), format!("bad template: {e}")))
 }
 
+/// Where a stage is: its file, pipeline and index, and the pipelines it may route to.
+struct Position<'a> {
+    file: &'a Path,
+    root: &'a marked_yaml::Node,
+    pipeline: &'a str,
+    index: usize,
+    all: &'a HashSet<&'a str>,
+}
+
 fn stage_of(
-    file: &Path,
-    pipeline: &str,
+    at: &Position<'_>,
     stage: &StageSpec,
     services: &Services,
     templates: &Templates,
 ) -> Result<Box<dyn Stage>, SpecError> {
+    let (file, pipeline) = (at.file, at.pipeline);
     let span_of = |s: &Spanned<String>| *s.span();
     Ok(match stage {
         StageSpec::Filter(spec) => Box::new(Filter {
@@ -424,6 +447,15 @@ fn stage_of(
                 _ => Box::new(SyncPush { store, server }),
             }
         }
+        StageSpec::Wasm(spec) => Box::new(super::compile_wasm::build(
+            at.file,
+            at.root,
+            at.pipeline,
+            at.index,
+            at.all,
+            spec,
+            services,
+        )?),
         StageSpec::Nats(spec) => {
             let sink = services.nats.clone();
             if sink.is_none() && !services.check_only {

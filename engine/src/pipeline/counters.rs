@@ -1,5 +1,5 @@
 //! Per-pipeline and per-stage counters. For every pipeline they add up:
-//! `in = out + dropped (all reasons) + failed + in_flight`.
+//! `in = out + routed + dropped (all reasons) + failed + in_flight`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -13,6 +13,8 @@ pub struct PipelineCounters {
     pub input: AtomicU64,
     /// Events that passed every stage.
     pub output: AtomicU64,
+    /// Events a plugin routed into another pipeline.
+    pub routed: AtomicU64,
     /// Events that failed a stage after its retries (dead-lettered or dropped for the error).
     pub failed: AtomicU64,
     dropped: Mutex<BTreeMap<&'static str, u64>>,
@@ -70,6 +72,7 @@ impl PipelineCounters {
     pub fn in_flight(&self) -> u64 {
         let input = self.input.load(Ordering::Acquire);
         let done = self.output.load(Ordering::Acquire)
+            + self.routed.load(Ordering::Acquire)
             + self.failed.load(Ordering::Acquire)
             + self.dropped().values().sum::<u64>();
         input.saturating_sub(done)
@@ -92,6 +95,11 @@ impl PipelineCounters {
             out,
             "homeport_pipeline_events_total{{pipeline=\"{pipeline}\",outcome=\"failed\"}} {}",
             get(&self.failed)
+        );
+        let _ = writeln!(
+            out,
+            "homeport_pipeline_events_total{{pipeline=\"{pipeline}\",outcome=\"routed\"}} {}",
+            get(&self.routed)
         );
         for (reason, count) in self.dropped() {
             let _ = writeln!(

@@ -20,6 +20,8 @@ pub struct Loaded {
     pub path: PathBuf,
     /// Its pipelines.
     pub spec: FileSpec,
+    /// The parsed YAML, for values whose scalars keep their YAML types (plugin configs).
+    pub root: Node,
 }
 
 /// The files named by `paths` (directories expanded), in order.
@@ -68,6 +70,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Loaded, SpecError> {
         Ok(spec) => Ok(Loaded {
             path: path.to_owned(),
             spec,
+            root: node,
         }),
         Err(e) => {
             let inner: &marked_yaml::Error = &e;
@@ -197,5 +200,82 @@ fn load_error(path: &Path, error: &marked_yaml::LoadError) -> SpecError {
         line,
         column,
         ..SpecError::file(path, message)
+    }
+}
+
+/// The value of the node that starts at `span` in `root`, as JSON with YAML's types: plain
+/// scalars that read as booleans, null, integers or floats become those; quoted scalars stay
+/// text. (Serde sees every marked-yaml scalar as text, which would turn `floor: 2` into
+/// `"2"`.)
+pub fn typed_value_at(root: &Node, span: &marked_yaml::Span) -> Option<serde_json::Value> {
+    let start = span.start()?;
+    find_at(root, start).map(typed_value)
+}
+
+fn find_at<'a>(node: &'a Node, start: &marked_yaml::Marker) -> Option<&'a Node> {
+    if node.span().start() == Some(start) {
+        return Some(node);
+    }
+    match node {
+        Node::Mapping(map) => map.values().find_map(|child| find_at(child, start)),
+        Node::Sequence(items) => items.iter().find_map(|child| find_at(child, start)),
+        Node::Scalar(_) => None,
+    }
+}
+
+fn typed_value(node: &Node) -> serde_json::Value {
+    use serde_json::Value;
+    match node {
+        Node::Mapping(map) => Value::Object(
+            map.iter()
+                .map(|(key, value)| (key.as_str().to_owned(), typed_value(value)))
+                .collect(),
+        ),
+        Node::Sequence(items) => Value::Array(items.iter().map(typed_value).collect()),
+        Node::Scalar(scalar) => {
+            let text = scalar.as_str();
+            if !scalar.may_coerce() {
+                return Value::String(text.to_owned());
+            }
+            match text {
+                "true" | "True" | "TRUE" => Value::Bool(true),
+                "false" | "False" | "FALSE" => Value::Bool(false),
+                "" | "~" | "null" | "Null" | "NULL" => Value::Null,
+                _ => text
+                    .parse::<i64>()
+                    .map(Value::from)
+                    .ok()
+                    .or_else(|| {
+                        text.parse::<f64>()
+                            .ok()
+                            .filter(|f| f.is_finite() && text.chars().any(|c| c.is_ascii_digit()))
+                            .and_then(serde_json::Number::from_f64)
+                            .map(Value::Number)
+                    })
+                    .unwrap_or_else(|| Value::String(text.to_owned())),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod typed_tests {
+    use super::*;
+
+    #[test]
+    fn plugin_configs_keep_their_yaml_types() {
+        let text = "pipelines:\n  - config: { n: 2, f: 1.5, b: true, s: '2', list: [a, 3], none: ~, word: inf }\n";
+        let root = marked_yaml::parse_yaml(0, text).expect("yaml");
+        let config = root
+            .as_mapping()
+            .and_then(|m| m.get_sequence("pipelines"))
+            .and_then(|s| s.get_mapping(0))
+            .and_then(|m| m.get_node("config"))
+            .expect("config");
+        let value = typed_value_at(&root, config.span()).expect("found");
+        assert_eq!(
+            value,
+            serde_json::json!({"n": 2, "f": 1.5, "b": true, "s": "2", "list": ["a", 3], "none": null, "word": "inf"})
+        );
     }
 }

@@ -3,13 +3,14 @@
 //!
 //! - [`spec`] — the YAML schema; [`load`] — reading files; [`error`] — file:line:column errors.
 //! - [`template`] — minijinja templates and conditions, with topic/subject sanitising.
-//! - [`compile`] — checking everything and building stages; [`policy`] — error and queue
-//!   policies.
+//! - [`compile`] — checking everything and building stages ([`compile_wasm`] for plugin
+//!   stages); [`policy`] — error and queue policies.
 //! - [`stage`] — the built-in stages; [`payload`] — the standard event JSON.
 //! - [`runtime`] — running a graph: per-device ordering, bounded queues, retries, dead
 //!   letters, counters, hot reload; [`counters`] — the numbers behind `/metrics`.
 
 pub mod compile;
+pub mod compile_wasm;
 pub mod counters;
 pub mod error;
 pub mod load;
@@ -44,6 +45,9 @@ pub struct Services {
     pub nats: Option<NatsSink>,
     /// The camera-sync server, if it runs.
     pub sync: Option<Arc<crate::camera_sync::SyncServer>>,
+    /// The WebAssembly plugin host (engine, loaded plugins, key-value namespaces); kept
+    /// across reloads.
+    pub plugins: Arc<crate::wasm::PluginHost>,
     /// Checking only (`homeport check`): sink stages are validated without a connection and
     /// `requires` is treated as met.
     pub check_only: bool,

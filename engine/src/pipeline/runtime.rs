@@ -36,10 +36,27 @@ const SHARDS: usize = 4;
 /// How long a reload or shutdown waits for queued events to finish.
 const DRAIN: Duration = Duration::from_secs(10);
 
+/// An event waiting in a pipeline's queue, with the fields it carries when a plugin routed
+/// it from another pipeline.
+#[derive(Debug)]
+struct Queued {
+    event: Arc<Event>,
+    fields: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl From<Arc<Event>> for Queued {
+    fn from(event: Arc<Event>) -> Self {
+        Self {
+            event,
+            fields: None,
+        }
+    }
+}
+
 /// A bounded queue with one worker.
 #[derive(Debug)]
 struct Shard {
-    queue: Mutex<VecDeque<Arc<Event>>>,
+    queue: Mutex<VecDeque<Queued>>,
     capacity: usize,
     ready: Notify,
     room: Notify,
@@ -57,14 +74,14 @@ impl Shard {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Arc<Event>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Queued>> {
         self.queue
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The next event, waiting for one; `None` once closed and empty.
-    async fn pop(&self) -> Option<Arc<Event>> {
+    async fn pop(&self) -> Option<Queued> {
         loop {
             let notified = self.ready.notified();
             tokio::pin!(notified);
@@ -113,9 +130,10 @@ impl Running {
     }
 
     /// Queues an event, applying the queue policy when full.
-    async fn offer(&self, event: Arc<Event>) {
+    async fn offer(&self, event: impl Into<Queued>) {
+        let event = event.into();
         self.counters.input.fetch_add(1, Ordering::AcqRel);
-        let shard = self.shard_of(&event.device);
+        let shard = self.shard_of(&event.event.device);
         loop {
             let room = shard.room.notified();
             tokio::pin!(room);
@@ -263,14 +281,15 @@ impl PipelineHost {
     fn spawn_workers(&self, graph: &Arc<Graph>) {
         for pipeline in &graph.pipelines {
             for shard in 0..pipeline.shards.len() {
-                let (pipeline, services, bus) = (
+                let (pipeline, services, bus, routes) = (
                     Arc::clone(pipeline),
                     self.services.clone(),
                     self.bus.clone(),
+                    graph.pipelines.clone(),
                 );
                 graph.workers.spawn(async move {
                     while let Some(event) = pipeline.shards[shard].pop().await {
-                        process(&pipeline, event, &services, &bus).await;
+                        process(&pipeline, event, &services, &bus, &routes).await;
                     }
                 });
             }
@@ -309,7 +328,16 @@ impl PipelineHost {
     /// ones stay and the errors are returned.
     pub async fn reload(&self) -> Result<Vec<String>, SpecErrors> {
         let _one_at_a_time = self.reloading.lock().await;
-        let compiled = build(&self.sources, &self.services)?;
+        // Compiling plugins blocks: keep it off the runtime's threads.
+        let (sources, services) = (self.sources.clone(), self.services.clone());
+        let compiled = tokio::task::spawn_blocking(move || build(&sources, &services))
+            .await
+            .map_err(|e| {
+                SpecErrors(vec![SpecError::file(
+                    std::path::Path::new("pipelines"),
+                    format!("building the pipelines panicked: {e}"),
+                )])
+            })??;
         let fresh = Arc::new(Graph {
             pipelines: compiled
                 .into_iter()
@@ -372,6 +400,21 @@ impl PipelineHost {
         for pipeline in &self.graph.read().await.pipelines {
             pipeline.counters.render(&pipeline.pipeline.name, &mut out);
         }
+        out.push_str(
+            "# HELP homeport_wasm_calls_total Plugin calls per wasm stage, by result.\n\
+             # TYPE homeport_wasm_calls_total counter\n",
+        );
+        for pipeline in &self.graph.read().await.pipelines {
+            for (index, (kind, stage, _)) in pipeline.pipeline.stages.iter().enumerate() {
+                let labels = format!(
+                    "pipeline=\"{}\",stage=\"#{} {kind}\"",
+                    pipeline.pipeline.name,
+                    index + 1
+                );
+                stage.render_metrics(&labels, &mut out);
+            }
+        }
+        self.services.plugins.render_metrics(&mut out);
         out.push_str("# HELP homeport_pipeline_bus_lagged_total Events the pipelines missed because they fell behind the bus.\n");
         out.push_str("# TYPE homeport_pipeline_bus_lagged_total counter\n");
         out.push_str(&format!(
@@ -460,10 +503,20 @@ fn render_samples(out: &mut String, samples: &[(&str, &str, u64)]) {
     }
 }
 
-/// Runs one event through a pipeline's stages.
-async fn process(pipeline: &Running, event: Arc<Event>, services: &Services, bus: &EventBus) {
+/// Runs one event through a pipeline's stages; `routes` are the graph's pipelines, which
+/// plugins may route the event into.
+async fn process(
+    pipeline: &Running,
+    queued: Queued,
+    services: &Services,
+    bus: &EventBus,
+    routes: &[Arc<Running>],
+) {
     let counters = &pipeline.counters;
-    let mut flow = Flow::new(event);
+    let mut flow = Flow::new(queued.event);
+    if let Some(fields) = queued.fields {
+        flow.fields = fields;
+    }
     if let Some(when) = &pipeline.pipeline.when {
         match when.holds(flow.context()) {
             Ok(true) => {}
@@ -490,6 +543,12 @@ async fn process(pipeline: &Running, event: Arc<Event>, services: &Services, bus
                 Ok(Outcome::Drop(reason)) => {
                     stage_counters.dropped.fetch_add(1, Ordering::Relaxed);
                     counters.drop_for(reason);
+                    return;
+                }
+                Ok(Outcome::Route(target)) => {
+                    stage_counters.passed.fetch_add(1, Ordering::Relaxed);
+                    route(&flow, &target, routes, bus).await;
+                    counters.routed.fetch_add(1, Ordering::AcqRel);
                     return;
                 }
                 Err(error) => {
@@ -527,6 +586,29 @@ async fn process(pipeline: &Running, event: Arc<Event>, services: &Services, bus
     counters.output.fetch_add(1, Ordering::AcqRel);
     for emitted in flow.emitted.drain(..) {
         bus.publish(emitted);
+    }
+}
+
+/// Hands a routed event to the pipeline `target` (same graph), with its fields; what the
+/// flow emitted so far is published.
+async fn route(flow: &Flow, target: &str, routes: &[Arc<Running>], bus: &EventBus) {
+    let mut event = (*flow.event).clone();
+    event.hops = event.hops.saturating_add(1);
+    match routes.iter().find(|p| p.pipeline.name == target) {
+        Some(pipeline) => {
+            pipeline
+                .offer(Queued {
+                    event: Arc::new(event),
+                    fields: Some(flow.fields.clone()),
+                })
+                .await;
+        }
+        None => {
+            tracing::warn!(pipeline = %target, device = %flow.event.device, "routed event lost: the target pipeline is not running");
+        }
+    }
+    for emitted in &flow.emitted {
+        bus.publish(Arc::clone(emitted));
     }
 }
 

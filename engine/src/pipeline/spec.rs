@@ -110,6 +110,8 @@ pub enum StageSpec {
     CameraSync(PolicyOnly),
     /// Push online changes and alarms to the apps bound to the camera.
     SyncPush(PolicyOnly),
+    /// Run a WebAssembly plugin.
+    Wasm(Box<WasmSpec>),
 }
 
 impl StageSpec {
@@ -126,6 +128,7 @@ impl StageSpec {
             Self::ApplyConfig(_) => "apply_config",
             Self::CameraSync(_) => "camera_sync",
             Self::SyncPush(_) => "sync_push",
+            Self::Wasm(_) => "wasm",
         }
     }
 
@@ -141,6 +144,7 @@ impl StageSpec {
             Self::Login(s) => s.on_error.as_ref(),
             Self::ApplyConfig(s) => s.on_error.as_ref(),
             Self::CameraSync(s) | Self::SyncPush(s) => s.on_error.as_ref(),
+            Self::Wasm(s) => s.on_error.as_ref(),
         }
     }
 }
@@ -275,4 +279,49 @@ pub struct ApplyConfigSpec {
     /// Error policy override.
     #[serde(default)]
     pub on_error: Option<ErrorPolicySpec>,
+}
+
+/// `wasm:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WasmSpec {
+    /// The plugin: a `wasm32-wasip2` component file, relative to the pipeline file.
+    pub plugin: Spanned<String>,
+    /// The plugin's config, handed to its `init` as JSON (default `{}`).
+    #[serde(default)]
+    pub config: Option<Spanned<serde_json::Value>>,
+    /// Host functions the plugin may call: `log`, `clock`, `kv` (default: `[log, clock]`).
+    #[serde(default)]
+    pub grant: Option<Vec<Spanned<String>>>,
+    /// Limits per call and per instance.
+    #[serde(default)]
+    pub limits: Option<WasmLimitsSpec>,
+    /// The key-value namespace (default: `<pipeline>/<plugin file name>`); stages naming the
+    /// same namespace share it.
+    #[serde(default)]
+    pub kv_namespace: Option<Spanned<String>>,
+    /// Output name (as the plugin routes) → the pipeline the event enters.
+    #[serde(default)]
+    pub routes: BTreeMap<String, Spanned<String>>,
+    /// Error policy override.
+    #[serde(default)]
+    pub on_error: Option<ErrorPolicySpec>,
+}
+
+/// `wasm: { limits: … }`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WasmLimitsSpec {
+    /// Longest one call may run (default `100ms`).
+    #[serde(default)]
+    pub time: Option<Spanned<String>>,
+    /// Most memory one instance may use (default `64MiB`).
+    #[serde(default)]
+    pub memory: Option<Spanned<String>>,
+    /// Most bytes in the key-value namespace (default `1MiB`).
+    #[serde(default)]
+    pub kv: Option<Spanned<String>>,
+    /// Most entries in the key-value namespace (default 10 000).
+    #[serde(default)]
+    pub kv_entries: Option<Spanned<usize>>,
 }

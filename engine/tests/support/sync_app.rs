@@ -45,6 +45,7 @@ pub async fn setup_with_tls(
         mqtt: None,
         nats: None,
         sync: Some(Arc::clone(&server)),
+        plugins: Default::default(),
         check_only: false,
     };
     let host =

@@ -3,8 +3,8 @@
 //! A stage gets the event's [`Flow`] and either lets it go on, drops it (with a reason that
 //! is counted), or fails (and the stage's error policy decides: retry, then dead-letter, drop
 //! or continue). Built in: [`filter`], [`set`], [`log`], [`debounce`], [`login`],
-//! [`apply_config`], [`mqtt`], [`nats`], [`camera_sync`], [`sync_push`]. A stage kind is one
-//! file here plus one variant in the spec; later kinds (`wasm`) plug in the same way.
+//! [`apply_config`], [`mqtt`], [`nats`], [`camera_sync`], [`sync_push`], and [`wasm`] for
+//! plugins. A stage kind is one file here plus one variant in the spec.
 
 pub mod apply_config;
 pub mod camera_sync;
@@ -16,6 +16,7 @@ pub mod mqtt;
 pub mod nats;
 pub mod set;
 pub mod sync_push;
+pub mod wasm;
 
 use std::sync::{Arc, OnceLock};
 
@@ -65,6 +66,14 @@ impl Flow {
                 fields => minijinja::Value::from_serialize(fields),
             }
         })
+    }
+
+    /// Replaces the event and its fields (a plugin's `replace`) and refreshes the template
+    /// context.
+    pub fn replace(&mut self, event: Arc<Event>, fields: Map<String, Json>) {
+        self.event = event;
+        self.fields = fields;
+        self.context = None;
     }
 
     /// Sets a field and refreshes the template context.
@@ -130,12 +139,15 @@ pub fn sample_context() -> minijinja::Value {
 }
 
 /// What a stage decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// Go on to the next stage.
     Continue,
     /// Stop here; counted as dropped with this reason.
     Drop(&'static str),
+    /// Leave this pipeline and enter the named one (a plugin's route), with the flow's
+    /// fields; counted as routed.
+    Route(Arc<str>),
 }
 
 /// A stage failed; the error policy decides what follows.
@@ -171,6 +183,12 @@ impl StageError {
 pub trait Stage: Send + Sync + std::fmt::Debug {
     /// Runs the stage on `flow`.
     fn run<'a>(&'a self, flow: &'a mut Flow) -> BoxFuture<'a, Result<Outcome, StageError>>;
+
+    /// Appends the stage's own Prometheus samples (`labels` names pipeline and stage); most
+    /// stages have none beyond the pipeline's counters.
+    fn render_metrics(&self, labels: &str, out: &mut String) {
+        let _ = (labels, out);
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,217 @@
+//! The WebAssembly plugin host: pipeline stages written as components of the
+//! `homeport:plugin` world (`sdk/wit/plugin.wit`).
+//!
+//! - [`bindings`] — host bindings generated from the WIT; [`world`] — which world version a
+//!   component was built against.
+//! - [`engine`] — the one engine: compilation cache on disk, epoch ticker, linker.
+//! - [`plugin`] — compiling and checking a file; the slot that reloads it when it changes.
+//! - [`pool`] — a stage's instances: init with config, reuse, limits, recycling after traps.
+//! - [`state`] — what an instance's store holds and the host functions (log, clock, kv).
+//! - [`kv`] — the host-held key-value namespaces; [`limits`] — per-stage limits;
+//!   [`convert`] — events to and from WIT records; [`output`] — the plugin's stdout/stderr.
+
+pub mod bindings;
+pub mod convert;
+pub mod engine;
+pub mod kv;
+pub mod limits;
+pub mod output;
+pub mod plugin;
+pub mod pool;
+pub mod state;
+pub mod world;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use engine::WasmEngine;
+use kv::KvStore;
+use plugin::{PluginError, PluginSlot};
+
+/// The text of a wasmtime error: its chain of causes, without the backtrace.
+pub fn describe(error: &wasmtime::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        // Wasm backtraces are useful to plugin authors in debug logs, not in one-line errors.
+        let text = text
+            .split("wasm backtrace:")
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .trim_end_matches("error while executing at")
+            .trim()
+            .to_owned();
+        if !text.is_empty() && !parts.contains(&text) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ")
+}
+
+/// Everything plugins share in one process: the engine (created at the first plugin), the
+/// loaded plugin files, and the key-value namespaces (which outlive pipeline reloads).
+#[derive(Debug, Default)]
+pub struct PluginHost {
+    cache_dir: Option<PathBuf>,
+    engine: OnceLock<Result<Arc<WasmEngine>, String>>,
+    slots: Mutex<HashMap<PathBuf, Arc<PluginSlot>>>,
+    /// The key-value namespaces.
+    pub kv: KvStore,
+    /// Plugin files reloaded after a change.
+    pub reloads: AtomicU64,
+    /// Changed plugin files that failed to load (the previous build stayed).
+    pub reload_failures: AtomicU64,
+}
+
+impl PluginHost {
+    /// A host caching compiled plugins under `cache_dir` (none: compile every time).
+    pub fn new(cache_dir: Option<PathBuf>) -> Self {
+        Self {
+            cache_dir,
+            ..Self::default()
+        }
+    }
+
+    /// The engine, created on first use.
+    pub fn engine(&self) -> Result<Arc<WasmEngine>, String> {
+        self.engine
+            .get_or_init(|| WasmEngine::new(self.cache_dir.as_deref()).map(Arc::new))
+            .clone()
+    }
+
+    /// The slot of the plugin at `path`: loaded now if new, or if the file changed since.
+    /// Compiles (blocking) when needed.
+    pub fn load(&self, path: &Path) -> Result<Arc<PluginSlot>, PluginError> {
+        let engine = self
+            .engine()
+            .map_err(|message| PluginError::new(path, message))?;
+        let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+        let existing = self
+            .slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            .cloned();
+        if let Some(slot) = existing {
+            if slot.changed_on_disk().is_some() {
+                let (plugin, stamp) = plugin::compile(&engine, &key)?;
+                slot.install(plugin, stamp);
+                self.reloads.fetch_add(1, Ordering::Relaxed);
+            }
+            return Ok(slot);
+        }
+        let (plugin, stamp) = plugin::compile(&engine, &key)?;
+        let slot = Arc::new(PluginSlot::new(plugin, stamp));
+        self.slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, Arc::clone(&slot));
+        Ok(slot)
+    }
+
+    /// Looks at every loaded plugin file once: a changed file is compiled, checked against
+    /// the config of every stage using it, and swapped in; if anything fails, the previous
+    /// build stays and the failure is logged once. Returns the files reloaded.
+    pub async fn reload_changed(&self) -> Vec<PathBuf> {
+        let Ok(engine) = self.engine() else {
+            return Vec::new();
+        };
+        let slots: Vec<Arc<PluginSlot>> = self
+            .slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        let mut reloaded = Vec::new();
+        for slot in slots {
+            let Some(stamp) = slot.changed_on_disk() else {
+                continue;
+            };
+            let (engine, path) = (Arc::clone(&engine), slot.path.clone());
+            let compiled = tokio::task::spawn_blocking(move || plugin::compile(&engine, &path))
+                .await
+                .unwrap_or_else(|e| {
+                    Err(PluginError::new(
+                        &slot.path,
+                        format!("compilation panicked: {e}"),
+                    ))
+                });
+            let result = match compiled {
+                Ok((plugin, _)) => {
+                    let mut refusal = None;
+                    for user in slot.users() {
+                        if let Err(e) = user.accepts(&plugin).await {
+                            refusal = Some(format!(
+                                "stage {} of pipeline {:?}: {e}",
+                                user.setup().label.stage,
+                                user.setup().label.pipeline
+                            ));
+                            break;
+                        }
+                    }
+                    match refusal {
+                        None => Ok(plugin),
+                        Some(message) => Err(PluginError::new(&slot.path, message)),
+                    }
+                }
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(plugin) => {
+                    tracing::info!(plugin = %slot.path.display(), digest = %format_args!("{:016x}", plugin.digest), "plugin reloaded");
+                    slot.install(plugin, stamp);
+                    self.reloads.fetch_add(1, Ordering::Relaxed);
+                    reloaded.push(slot.path.clone());
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "changed plugin not loaded; the previous build keeps running");
+                    slot.refuse(stamp);
+                    self.reload_failures.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        reloaded
+    }
+
+    /// Watches the loaded plugin files every `every` until `stop`.
+    pub fn watch(self: &Arc<Self>, every: Duration, stop: CancellationToken) {
+        let host = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    _ = ticks.tick() => {}
+                }
+                host.reload_changed().await;
+            }
+        });
+    }
+
+    /// Prometheus samples of the host (reloads, cache).
+    pub fn render_metrics(&self, out: &mut String) {
+        use std::fmt::Write;
+        let _ = writeln!(
+            out,
+            "# TYPE homeport_wasm_reloads_total counter\nhomeport_wasm_reloads_total {}\n# TYPE homeport_wasm_reload_failures_total counter\nhomeport_wasm_reload_failures_total {}",
+            self.reloads.load(Ordering::Relaxed),
+            self.reload_failures.load(Ordering::Relaxed)
+        );
+        if let Some(Ok(engine)) = self.engine.get()
+            && let Some((hits, misses)) = engine.cache_stats()
+        {
+            let _ = writeln!(
+                out,
+                "# TYPE homeport_wasm_cache_hits_total counter\nhomeport_wasm_cache_hits_total {hits}\n# TYPE homeport_wasm_cache_misses_total counter\nhomeport_wasm_cache_misses_total {misses}"
+            );
+        }
+    }
+}

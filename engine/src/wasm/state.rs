@@ -1,0 +1,306 @@
+//! What a plugin instance's store holds, and the host functions it may call: a WASI context
+//! with nothing in it (no files, network, environment or arguments), a memory limiter, the
+//! stage's grants, its key-value namespace, and where its log lines go.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::{clock, kv, log, types};
+use super::kv::{KvRefusal, KvSpace};
+use super::output::Tail;
+
+/// Host functions a stage lets its plugin call (`grant:` in the pipeline YAML).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grants {
+    /// `log.write`.
+    pub log: bool,
+    /// `clock.now-ms`, `clock.monotonic-ns`.
+    pub clock: bool,
+    /// `kv.get`, `kv.set`, `kv.delete`.
+    pub kv: bool,
+}
+
+impl Default for Grants {
+    /// Logging and the clock; the key-value store must be granted explicitly.
+    fn default() -> Self {
+        Self {
+            log: true,
+            clock: true,
+            kv: false,
+        }
+    }
+}
+
+impl Grants {
+    /// Nothing granted.
+    pub const NONE: Self = Self {
+        log: false,
+        clock: false,
+        kv: false,
+    };
+
+    /// Grants one host interface by name; false if the name is unknown.
+    pub fn grant(&mut self, name: &str) -> bool {
+        match name {
+            "log" => self.log = true,
+            "clock" => self.clock = true,
+            "kv" => self.kv = true,
+            _ => return false,
+        }
+        true
+    }
+}
+
+/// Lines per second a stage's plugin may log (with a burst of the same size); the rest are
+/// counted and summarised.
+const LOG_RATE: f64 = 100.0;
+
+/// Who a stage is, for its log lines and counters; shared by its instances.
+#[derive(Debug)]
+pub struct StageLabel {
+    /// The pipeline.
+    pub pipeline: String,
+    /// The stage, e.g. `#2 wasm(code_filter)`.
+    pub stage: String,
+    bucket: Mutex<(f64, Instant)>,
+    /// Log lines dropped by the rate limit.
+    pub suppressed: AtomicU64,
+}
+
+impl StageLabel {
+    /// A label for `stage` of `pipeline`.
+    pub fn new(pipeline: &str, stage: String) -> Self {
+        Self {
+            pipeline: pipeline.to_owned(),
+            stage,
+            bucket: Mutex::new((LOG_RATE, Instant::now())),
+            suppressed: AtomicU64::new(0),
+        }
+    }
+
+    fn admit_line(&self) -> bool {
+        let mut bucket = self.bucket.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        let refill = now.duration_since(bucket.1).as_secs_f64() * LOG_RATE;
+        *bucket = ((bucket.0 + refill).min(LOG_RATE), now);
+        if bucket.0 >= 1.0 {
+            bucket.0 -= 1.0;
+            true
+        } else {
+            self.suppressed.fetch_add(1, Ordering::Relaxed);
+            false
+        }
+    }
+}
+
+/// Refuses memory growth past the stage's limit, and remembers that it did.
+#[derive(Debug)]
+pub struct MemoryLimiter {
+    limit: usize,
+    /// Set when a growth was refused.
+    pub hit: bool,
+}
+
+impl wasmtime::ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.limit {
+            self.hit = true;
+            return Err(wasmtime::format_err!(
+                "memory limit of {} bytes reached (the plugin asked for {desired})",
+                self.limit
+            ));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        // Table elements cost a pointer each: count them against the same limit.
+        Ok(desired.saturating_mul(size_of::<usize>()) <= self.limit)
+    }
+}
+
+/// The data of one plugin instance's store.
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    /// The memory limiter.
+    pub limiter: MemoryLimiter,
+    grants: Grants,
+    kv: Arc<KvSpace>,
+    label: Arc<StageLabel>,
+    /// The device of the event being processed, for log lines.
+    pub device: String,
+    /// When the current call must end.
+    pub deadline: Option<Instant>,
+    /// Set when the epoch callback stopped a call for its deadline.
+    pub timed_out: bool,
+    /// What the plugin printed last.
+    pub tail: Tail,
+}
+
+impl std::fmt::Debug for HostState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostState")
+            .field("stage", &self.label.stage)
+            .field("grants", &self.grants)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HostState {
+    /// State for a new instance of a stage's plugin.
+    pub fn new(memory: usize, grants: Grants, kv: Arc<KvSpace>, label: Arc<StageLabel>) -> Self {
+        let tail = Tail::default();
+        let wasi = WasiCtx::builder()
+            .stdout(tail.clone())
+            .stderr(tail.clone())
+            .build();
+        Self {
+            wasi,
+            table: ResourceTable::new(),
+            limiter: MemoryLimiter {
+                limit: memory,
+                hit: false,
+            },
+            grants,
+            kv,
+            label,
+            device: String::new(),
+            deadline: None,
+            timed_out: false,
+            tail,
+        }
+    }
+
+    fn denied(&self, call: &str, grant: &str) -> wasmtime::Error {
+        wasmtime::format_err!(
+            "the plugin called {call}, but stage {} of pipeline {:?} does not grant `{grant}` (add it to the stage's `grant:` list)",
+            self.label.stage,
+            self.label.pipeline
+        )
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl types::Host for HostState {}
+
+impl log::Host for HostState {
+    fn write(
+        &mut self,
+        level: log::Level,
+        message: String,
+        fields: Vec<(String, String)>,
+    ) -> wasmtime::Result<()> {
+        if !self.grants.log {
+            return Err(self.denied("log.write", "log"));
+        }
+        if !self.label.admit_line() {
+            return Ok(());
+        }
+        let mut rendered = String::new();
+        for (key, value) in fields.iter().take(32) {
+            if !rendered.is_empty() {
+                rendered.push(' ');
+            }
+            rendered.push_str(&format!("{key}={value:?}"));
+        }
+        let (pipeline, stage, device) = (&self.label.pipeline, &self.label.stage, &self.device);
+        match level {
+            log::Level::Error => {
+                tracing::error!(target: "homeport::plugin", %pipeline, %stage, %device, fields = %rendered, "{message}")
+            }
+            log::Level::Warn => {
+                tracing::warn!(target: "homeport::plugin", %pipeline, %stage, %device, fields = %rendered, "{message}")
+            }
+            log::Level::Info => {
+                tracing::info!(target: "homeport::plugin", %pipeline, %stage, %device, fields = %rendered, "{message}")
+            }
+            log::Level::Debug => {
+                tracing::debug!(target: "homeport::plugin", %pipeline, %stage, %device, fields = %rendered, "{message}")
+            }
+            log::Level::Trace => {
+                tracing::trace!(target: "homeport::plugin", %pipeline, %stage, %device, fields = %rendered, "{message}")
+            }
+        }
+        Ok(())
+    }
+}
+
+impl clock::Host for HostState {
+    fn now_ms(&mut self) -> wasmtime::Result<i64> {
+        if !self.grants.clock {
+            return Err(self.denied("clock.now-ms", "clock"));
+        }
+        Ok(crate::event::now_ms())
+    }
+
+    fn monotonic_ns(&mut self) -> wasmtime::Result<u64> {
+        if !self.grants.clock {
+            return Err(self.denied("clock.monotonic-ns", "clock"));
+        }
+        Ok(monotonic_ns())
+    }
+}
+
+fn monotonic_ns() -> u64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let start = *START.get_or_init(Instant::now);
+    u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl kv::Host for HostState {
+    fn get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
+        if !self.grants.kv {
+            return Err(self.denied("kv.get", "kv"));
+        }
+        Ok(self.kv.get(&key, Instant::now()))
+    }
+
+    fn set(
+        &mut self,
+        key: String,
+        value: Vec<u8>,
+        ttl_ms: Option<u64>,
+    ) -> wasmtime::Result<Result<(), kv::KvError>> {
+        if !self.grants.kv {
+            return Err(self.denied("kv.set", "kv"));
+        }
+        let ttl = ttl_ms.map(Duration::from_millis);
+        Ok(self
+            .kv
+            .set(&key, value, ttl, Instant::now())
+            .map_err(|refusal| match refusal {
+                KvRefusal::QuotaExceeded => kv::KvError::QuotaExceeded,
+                KvRefusal::TooLarge => kv::KvError::TooLarge,
+            }))
+    }
+
+    fn delete(&mut self, key: String) -> wasmtime::Result<bool> {
+        if !self.grants.kv {
+            return Err(self.denied("kv.delete", "kv"));
+        }
+        Ok(self.kv.delete(&key, Instant::now()))
+    }
+}

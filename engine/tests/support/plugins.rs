@@ -1,0 +1,51 @@
+//! The plugin components the WebAssembly tests load, built for `wasm32-wasip2` once per test
+//! process (a no-op when they are up to date; the test command builds them first anyway).
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// Every plugin package the tests use.
+const PACKAGES: [&str; 5] = [
+    "code-filter",
+    "debounce",
+    "enrich",
+    "misbehave",
+    "future-world",
+];
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_owned()
+}
+
+/// The built component of `package` (e.g. `code-filter` → `…/code_filter.wasm`).
+pub fn plugin(package: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let mut command = Command::new(cargo);
+        command
+            .current_dir(workspace())
+            .args(["build", "--release", "--target", "wasm32-wasip2"]);
+        for package in PACKAGES {
+            command.args(["-p", package]);
+        }
+        let status = command.status().expect("cargo runs");
+        assert!(
+            status.success(),
+            "building the test plugins failed (is the wasm32-wasip2 target installed? `rustup target add wasm32-wasip2`)"
+        );
+    });
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map_or_else(|_| workspace().join("target"), PathBuf::from);
+    let path = target
+        .join("wasm32-wasip2/release")
+        .join(format!("{}.wasm", package.replace('-', "_")));
+    assert!(path.exists(), "{} was not built", path.display());
+    path
+}
