@@ -10,6 +10,8 @@ mod support;
 mod mosquitto;
 #[path = "brokers/mqtt_subscriber.rs"]
 mod subscriber;
+#[path = "support/plugins.rs"]
+mod plugins;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -296,6 +298,51 @@ async fn debounce_example_lets_one_alarm_per_key_through_per_window() {
         published > 0 && dropped > 0,
         "published {published}, dropped {dropped} of {input}"
     );
+    stop.cancel();
+    gw.gateway.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wasm_code_filter_example_drops_video_loss_and_publishes_every_other_alarm() {
+    // The example names the plugin where `cargo build --target wasm32-wasip2` puts it.
+    plugins::plugin("code-filter");
+    let broker = Mosquitto::start();
+    let (gw, host, mqtt, stop) = setup(
+        &broker,
+        vec![repo("pipelines/examples/wasm-code-filter.yaml")],
+    )
+    .await;
+    let mut events =
+        Subscriber::connect(broker.port(), "filtered", true, "homeport/device/+/event").await;
+    let cameras = fleet(&gw, 20.0);
+    all_online(&gw).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let stats = Arc::clone(cameras.stats());
+    cameras.stop().await;
+    settle(&host, "alarms-filtered", &mqtt).await;
+    let received = events.drain(Duration::from_secs(1)).await;
+    let sent = stats.snapshot().alarms_sent;
+    let codes: HashSet<&str> = received
+        .iter()
+        .filter_map(|m| m.payload["code"].as_str())
+        .collect();
+    assert!(!codes.contains("VideoLoss"), "{codes:?}");
+    assert!(codes.len() >= 3, "other codes pass: {codes:?}");
+    let (input, output, failed, dropped, _) =
+        host.totals("alarms-filtered").await.expect("pipeline");
+    let metrics = host.render_metrics().await;
+    let filtered: u64 = metrics
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(
+                r#"homeport_pipeline_dropped_total{pipeline="alarms-filtered",reason="code_filtered"} "#,
+            )
+        })
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(filtered > 0, "the simulator sends video loss too:\n{metrics}");
+    assert_eq!((input, failed, dropped), (sent, 0, filtered));
+    assert_eq!(received.len() as u64, output, "every passed alarm is published once");
     stop.cancel();
     gw.gateway.shutdown().await;
 }
