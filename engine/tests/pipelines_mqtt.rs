@@ -8,10 +8,10 @@ mod support;
 
 #[path = "brokers/mosquitto.rs"]
 mod mosquitto;
-#[path = "brokers/mqtt_subscriber.rs"]
-mod subscriber;
 #[path = "support/plugins.rs"]
 mod plugins;
+#[path = "brokers/mqtt_subscriber.rs"]
+mod subscriber;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -340,9 +340,16 @@ async fn wasm_code_filter_example_drops_video_loss_and_publishes_every_other_ala
         })
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
-    assert!(filtered > 0, "the simulator sends video loss too:\n{metrics}");
+    assert!(
+        filtered > 0,
+        "the simulator sends video loss too:\n{metrics}"
+    );
     assert_eq!((input, failed, dropped), (sent, 0, filtered));
-    assert_eq!(received.len() as u64, output, "every passed alarm is published once");
+    assert_eq!(
+        received.len() as u64,
+        output,
+        "every passed alarm is published once"
+    );
     stop.cancel();
     gw.gateway.shutdown().await;
 }

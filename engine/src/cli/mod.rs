@@ -4,6 +4,7 @@ pub(crate) mod accounts;
 pub(crate) mod check;
 pub(crate) mod devices;
 pub(crate) mod dlq;
+pub(crate) mod plugin;
 pub(crate) mod provision;
 pub(crate) mod run;
 pub(crate) mod sim;
@@ -44,6 +45,8 @@ enum Command {
     Accounts(Box<accounts::AccountsArgs>),
     /// Print live events from the admin API, one JSON object per line, until Ctrl-C.
     Tap(tap::TapArgs),
+    /// Try a plugin component: inspect it, or run it on events given as JSON lines.
+    Plugin(plugin::PluginArgs),
     /// Log in to a camera directly and point its DVRIP.RegisterServer at this gateway.
     Provision(provision::ProvisionArgs),
 }
@@ -74,6 +77,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Devices(args) => devices::run(*args).await,
         Command::Accounts(args) => accounts::run(*args).await,
         Command::Tap(args) => tap::run(args).await,
+        Command::Plugin(args) => plugin::run(args).await,
         Command::Provision(args) => provision::run(args).await,
     }
 }

@@ -145,6 +145,16 @@ pub(crate) fn compile(engine: &WasmEngine, path: &Path) -> Result<(Plugin, Stamp
     ))
 }
 
+/// The names a plugin's component imports and exports (interfaces, with versions).
+pub fn interfaces(engine: &WasmEngine, plugin: &Plugin) -> (Vec<String>, Vec<String>) {
+    let ty = plugin.pre.instance_pre().component().component_type();
+    let names = |list: Vec<&str>| list.into_iter().map(str::to_owned).collect();
+    (
+        names(ty.imports(&engine.engine).map(|(n, _)| n).collect()),
+        names(ty.exports(&engine.engine).map(|(n, _)| n).collect()),
+    )
+}
+
 /// The current build of one plugin file, shared by every stage that names the file.
 #[derive(Debug)]
 pub struct PluginSlot {
