@@ -137,7 +137,9 @@ async fn run_events(args: RunPluginArgs) -> anyhow::Result<()> {
         }
         let (event, fields) = parse_event(&line)
             .with_context(|| format!("event on line {} is not an event", number + 1))?;
-        let answer = match pool.process(&convert::to_wit(&event, &fields)).await {
+        let texts = convert::Texts::of(&event, &fields);
+        let params = convert::field_params(&fields, &texts);
+        let answer = match pool.process(convert::to_wit(&event, &texts, &params)).await {
             Ok(decision) => describe(&event, decision),
             Err(e) => json!({ "event_id": event.id, "error": e.to_string() }),
         };
@@ -209,7 +211,7 @@ fn describe(event: &Event, decision: wit::Decision) -> Value {
 /// A plugin's event record as the engine's event JSON with its `fields`, or the reason it
 /// would be refused. Emitted events get their id and time from the host when published, so
 /// they are shown without.
-fn event_json(original: &Event, record: wit::Event, emitted: bool) -> Value {
+fn event_json(original: &Event, record: wit::EventResult, emitted: bool) -> Value {
     let kind = match convert::kind_from_wit(record.kind, &original.kind) {
         Ok(kind) => kind,
         Err(e) => return json!({ "invalid": e }),

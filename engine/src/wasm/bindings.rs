@@ -14,6 +14,9 @@ mod generated {
         imports: { default: trappable },
         // Exports are called asynchronously, so an epoch deadline can yield to the runtime.
         exports: { default: async },
+        // Events go in borrowed (no copies of their strings before they are lowered into the
+        // guest); what plugins hand back is owned.
+        ownership: Borrowing { duplicate_if_necessary: true },
     });
 }
 

@@ -7,37 +7,78 @@ use serde_json::{Map, Value};
 use super::bindings::types as wit;
 use crate::event::{DeviceState, Event, EventKind, OnlineReason, RegistrationKind};
 
-/// The WIT record of `event`, with the flow's `fields`.
-pub fn to_wit(event: &Event, fields: &Map<String, Value>) -> wit::Event {
-    wit::Event {
-        id: event.id.to_string(),
-        at_ms: event.at_ms,
-        device: event.device.clone(),
-        kind: kind_to_wit(&event.kind),
-        fields: fields
-            .iter()
-            .map(|(name, value)| wit::Field {
-                name: name.clone(),
-                value: value.to_string(),
-            })
-            .collect(),
+/// Text an event's record needs that the event does not hold as text: its id, the JSON of
+/// its alarm data or config table, and the JSON of each field. The record borrows everything
+/// else from the event itself, so nothing is copied twice on its way into the guest.
+#[derive(Debug, Default)]
+pub struct Texts {
+    id: String,
+    json: String,
+    values: Vec<String>,
+}
+
+impl Texts {
+    /// The texts of `event` with the flow's `fields`.
+    pub fn of(event: &Event, fields: &Map<String, Value>) -> Self {
+        let mut id = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        let json = match &event.kind {
+            EventKind::Alarm { data, .. } if !data.is_empty() => {
+                serde_json::to_string(data).unwrap_or_else(|_| "{}".to_owned())
+            }
+            EventKind::Alarm { .. } => "{}".to_owned(),
+            EventKind::ConfigApplied { table, .. } => table.to_string(),
+            _ => String::new(),
+        };
+        Self {
+            id: event.id.hyphenated().encode_lower(&mut id).to_owned(),
+            json,
+            values: fields.values().map(Value::to_string).collect(),
+        }
     }
 }
 
-fn kind_to_wit(kind: &EventKind) -> wit::EventKind {
+/// The fields of a flow as WIT records, borrowing names from `fields` and values from
+/// `texts` (made from the same `fields`).
+pub fn field_params<'a>(
+    fields: &'a Map<String, Value>,
+    texts: &'a Texts,
+) -> Vec<wit::FieldParam<'a>> {
+    fields
+        .keys()
+        .zip(&texts.values)
+        .map(|(name, value)| wit::FieldParam { name, value })
+        .collect()
+}
+
+/// The WIT record of `event`, borrowing from it, its `texts` and its `fields`.
+pub fn to_wit<'a>(
+    event: &'a Event,
+    texts: &'a Texts,
+    fields: &'a [wit::FieldParam<'a>],
+) -> wit::EventParam<'a> {
+    wit::EventParam {
+        id: &texts.id,
+        at_ms: event.at_ms,
+        device: &event.device,
+        kind: kind_to_wit(&event.kind, &texts.json),
+        fields,
+    }
+}
+
+fn kind_to_wit<'a>(kind: &'a EventKind, json: &'a str) -> wit::EventKindParam<'a> {
     match kind {
         EventKind::Registered {
             peer,
             registration,
             token,
-        } => wit::EventKind::Registered(wit::Registered {
-            peer: peer.clone(),
+        } => wit::EventKindParam::Registered(wit::RegisteredParam {
+            peer,
             registration: match registration {
                 RegistrationKind::Serial => wit::RegistrationKind::Serial,
                 RegistrationKind::SerialToken => wit::RegistrationKind::SerialToken,
                 RegistrationKind::IpOnly => wit::RegistrationKind::IpOnly,
             },
-            token: token.clone(),
+            token: token.as_deref(),
         }),
         EventKind::OnlineChanged {
             online,
@@ -45,11 +86,11 @@ fn kind_to_wit(kind: &EventKind) -> wit::EventKind {
             reason,
             detail,
             since_ms,
-        } => wit::EventKind::OnlineChanged(wit::OnlineChanged {
+        } => wit::EventKindParam::OnlineChanged(wit::OnlineChangedParam {
             online: *online,
             state: state_to_wit(*state),
             reason: reason_to_wit(*reason),
-            detail: detail.clone(),
+            detail: detail.as_deref(),
             since_ms: *since_ms,
         }),
         EventKind::Alarm {
@@ -58,31 +99,27 @@ fn kind_to_wit(kind: &EventKind) -> wit::EventKind {
             action,
             device_time,
             device_utc,
-            data,
-        } => wit::EventKind::Alarm(wit::Alarm {
+            ..
+        } => wit::EventKindParam::Alarm(wit::AlarmParam {
             channel: *channel,
-            code: code.clone(),
-            action: action.clone(),
-            device_time: device_time.clone(),
+            code,
+            action,
+            device_time: device_time.as_deref(),
             device_utc: *device_utc,
-            data: if data.is_empty() {
-                "{}".to_owned()
-            } else {
-                Value::Object(data.clone()).to_string()
-            },
+            data: json,
         }),
         EventKind::ConfigApplied {
             name,
             changed,
             dry_run,
-            table,
             error,
-        } => wit::EventKind::ConfigApplied(wit::ConfigApplied {
-            name: name.clone(),
+            ..
+        } => wit::EventKindParam::ConfigApplied(wit::ConfigAppliedParam {
+            name,
             changed: *changed,
             dry_run: *dry_run,
-            table: table.to_string(),
-            error: error.clone(),
+            table: json,
+            error: error.as_deref(),
         }),
         EventKind::SyncRequest {
             session,
@@ -91,12 +128,12 @@ fn kind_to_wit(kind: &EventKind) -> wit::EventKind {
             data,
             command,
             ..
-        } => wit::EventKind::SyncRequest(wit::SyncRequest {
+        } => wit::EventKindParam::SyncRequest(wit::SyncRequestParam {
             session: *session,
-            account: account.clone(),
-            peer: peer.clone(),
+            account: account.as_deref(),
+            peer,
             data: *data,
-            command: command.clone(),
+            command,
         }),
     }
 }
@@ -155,9 +192,12 @@ fn json_of(what: &str, text: &str) -> Result<Value, String> {
 
 /// The engine's event kind for a plugin's record. `original` is the event being processed:
 /// a sync request keeps its parsed command when the plugin hands back the same command.
-pub fn kind_from_wit(kind: wit::EventKind, original: &EventKind) -> Result<EventKind, String> {
+pub fn kind_from_wit(
+    kind: wit::EventKindResult,
+    original: &EventKind,
+) -> Result<EventKind, String> {
     Ok(match kind {
-        wit::EventKind::Registered(r) => EventKind::Registered {
+        wit::EventKindResult::Registered(r) => EventKind::Registered {
             peer: r.peer,
             registration: match r.registration {
                 wit::RegistrationKind::Serial => RegistrationKind::Serial,
@@ -166,14 +206,14 @@ pub fn kind_from_wit(kind: wit::EventKind, original: &EventKind) -> Result<Event
             },
             token: r.token,
         },
-        wit::EventKind::OnlineChanged(o) => EventKind::OnlineChanged {
+        wit::EventKindResult::OnlineChanged(o) => EventKind::OnlineChanged {
             online: o.online,
             state: state_from_wit(o.state),
             reason: reason_from_wit(o.reason),
             detail: o.detail,
             since_ms: o.since_ms,
         },
-        wit::EventKind::Alarm(a) => EventKind::Alarm {
+        wit::EventKindResult::Alarm(a) => EventKind::Alarm {
             channel: a.channel,
             code: a.code,
             action: a.action,
@@ -185,14 +225,14 @@ pub fn kind_from_wit(kind: wit::EventKind, original: &EventKind) -> Result<Event
                 _ => return Err("alarm data must be a JSON object".to_owned()),
             },
         },
-        wit::EventKind::ConfigApplied(c) => EventKind::ConfigApplied {
+        wit::EventKindResult::ConfigApplied(c) => EventKind::ConfigApplied {
             name: c.name,
             changed: c.changed,
             dry_run: c.dry_run,
             table: json_of("config table", &c.table)?,
             error: c.error,
         },
-        wit::EventKind::SyncRequest(s) => {
+        wit::EventKindResult::SyncRequest(s) => {
             let message = match original {
                 EventKind::SyncRequest {
                     command, message, ..
@@ -212,7 +252,7 @@ pub fn kind_from_wit(kind: wit::EventKind, original: &EventKind) -> Result<Event
 }
 
 /// Fields a plugin handed back, as the flow keeps them.
-pub fn fields_from_wit(fields: Vec<wit::Field>) -> Result<Map<String, Value>, String> {
+pub fn fields_from_wit(fields: Vec<wit::FieldResult>) -> Result<Map<String, Value>, String> {
     fields
         .into_iter()
         .map(|field| {
@@ -236,6 +276,54 @@ pub fn replacement(original: &Event, kind: EventKind) -> Arc<Event> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What a plugin would hand back for `param`: the same record, owned.
+    fn echo(param: &wit::EventKindParam<'_>) -> wit::EventKindResult {
+        match param {
+            wit::EventKindParam::Registered(r) => {
+                wit::EventKindResult::Registered(wit::RegisteredResult {
+                    peer: r.peer.to_owned(),
+                    registration: r.registration,
+                    token: r.token.map(str::to_owned),
+                })
+            }
+            wit::EventKindParam::OnlineChanged(o) => {
+                wit::EventKindResult::OnlineChanged(wit::OnlineChangedResult {
+                    online: o.online,
+                    state: o.state,
+                    reason: o.reason,
+                    detail: o.detail.map(str::to_owned),
+                    since_ms: o.since_ms,
+                })
+            }
+            wit::EventKindParam::Alarm(a) => wit::EventKindResult::Alarm(wit::AlarmResult {
+                channel: a.channel,
+                code: a.code.to_owned(),
+                action: a.action.to_owned(),
+                device_time: a.device_time.map(str::to_owned),
+                device_utc: a.device_utc,
+                data: a.data.to_owned(),
+            }),
+            wit::EventKindParam::ConfigApplied(c) => {
+                wit::EventKindResult::ConfigApplied(wit::ConfigAppliedResult {
+                    name: c.name.to_owned(),
+                    changed: c.changed,
+                    dry_run: c.dry_run,
+                    table: c.table.to_owned(),
+                    error: c.error.map(str::to_owned),
+                })
+            }
+            wit::EventKindParam::SyncRequest(s) => {
+                wit::EventKindResult::SyncRequest(wit::SyncRequestResult {
+                    session: s.session,
+                    account: s.account.map(str::to_owned),
+                    peer: s.peer.to_owned(),
+                    data: s.data,
+                    command: s.command.to_owned(),
+                })
+            }
+        }
+    }
 
     #[test]
     fn every_kind_survives_the_round_trip() {
@@ -282,18 +370,28 @@ mod tests {
             let event = Event::new("cam1", kind.clone());
             let mut fields = Map::new();
             fields.insert("site".to_owned(), Value::from("lyon"));
-            let record = to_wit(&event, &fields);
+            let texts = Texts::of(&event, &fields);
+            let params = field_params(&fields, &texts);
+            let record = to_wit(&event, &texts, &params);
             assert_eq!(record.id, event.id.to_string());
             assert_eq!(record.device, "cam1");
-            let back = kind_from_wit(record.kind, &event.kind).expect("converts");
+            let back = kind_from_wit(echo(&record.kind), &event.kind).expect("converts");
             assert_eq!(back, kind);
-            assert_eq!(fields_from_wit(record.fields).expect("fields"), fields);
+            let owned = record
+                .fields
+                .iter()
+                .map(|f| wit::FieldResult {
+                    name: f.name.to_owned(),
+                    value: f.value.to_owned(),
+                })
+                .collect();
+            assert_eq!(fields_from_wit(owned).expect("fields"), fields);
         }
     }
 
     #[test]
     fn bad_json_from_a_plugin_is_an_error() {
-        let alarm = wit::EventKind::Alarm(wit::Alarm {
+        let alarm = wit::EventKindResult::Alarm(wit::AlarmResult {
             channel: 0,
             code: "X".to_owned(),
             action: "start".to_owned(),
@@ -310,7 +408,7 @@ mod tests {
             data: Map::new(),
         };
         assert!(kind_from_wit(alarm, &original).is_err());
-        let field = wit::Field {
+        let field = wit::FieldResult {
             name: "x".to_owned(),
             value: "not json".to_owned(),
         };

@@ -197,7 +197,7 @@ impl Pool {
     }
 
     /// Runs the plugin on one event.
-    pub async fn process(&self, event: &wit::Event) -> Result<wit::Decision, CallError> {
+    pub async fn process(&self, event: wit::EventParam<'_>) -> Result<wit::Decision, CallError> {
         self.stats.calls.fetch_add(1, Ordering::Relaxed);
         let mut instance = match self.take() {
             Some(instance) => instance,
@@ -209,7 +209,8 @@ impl Pool {
             }
         };
         begin(&mut instance.store, self.setup.limits.time);
-        instance.store.data_mut().device.clone_from(&event.device);
+        instance.store.data_mut().device.clear();
+        instance.store.data_mut().device.push_str(event.device);
         let result = instance
             .bindings
             .homeport_plugin_handler()

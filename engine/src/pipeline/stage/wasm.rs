@@ -34,10 +34,12 @@ pub struct WasmStage {
 impl Stage for WasmStage {
     fn run<'a>(&'a self, flow: &'a mut Flow) -> BoxFuture<'a, Result<Outcome, StageError>> {
         async move {
-            let input = convert::to_wit(&flow.event, &flow.fields);
+            let texts = convert::Texts::of(&flow.event, &flow.fields);
+            let fields = convert::field_params(&flow.fields, &texts);
+            let input = convert::to_wit(&flow.event, &texts, &fields);
             let decision = self
                 .pool
-                .process(&input)
+                .process(input)
                 .await
                 .map_err(|error| match error {
                     // The config cannot change between attempts.

@@ -1,0 +1,249 @@
+//! The cost of a WebAssembly stage: the same logic as a built-in stage and as a plugin, run
+//! on one thread (a current-thread runtime: one core), in the same process and the same
+//! rounds, so the ratio is fair on a noisy machine.
+//!
+//! Pairs measured, per event, each stage called on a fresh flow as a pipeline worker does:
+//! - pass-through: a built-in stage that lets every event through, and the `misbehave` test
+//!   plugin on an alarm it has no mode for (it looks at the code and passes);
+//! - the same filter: `filter: { when: 'event.code not in ["VideoLoss"]' }`, and the
+//!   `code-filter` plugin with `drop: [VideoLoss]`;
+//! - the `enrich` plugin (a replacement with fields: the event crosses the boundary both
+//!   ways) against `set` with the same fields.
+//!
+//! `cargo bench -p homeport --bench wasm_stage [-- --events 200000 --rounds 5]`
+//! (builds the plugins for wasm32-wasip2 first). Prints medians and ratios.
+
+#[path = "../tests/support/plugins.rs"]
+mod plugins;
+mod support;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::future::BoxFuture;
+use homeport::event::{Event, EventKind};
+use homeport::pipeline::Services;
+use homeport::pipeline::stage::{Flow, Outcome, Stage, StageError};
+use serde_json::{Map, Value};
+
+/// The built-in pass-through.
+#[derive(Debug)]
+struct Pass;
+
+impl Stage for Pass {
+    fn run<'a>(&'a self, _flow: &'a mut Flow) -> BoxFuture<'a, Result<Outcome, StageError>> {
+        Box::pin(async { Ok(Outcome::Continue) })
+    }
+}
+
+fn alarm(i: usize) -> Arc<Event> {
+    let mut data = Map::new();
+    data.insert("Name".to_owned(), Value::from("zone 1"));
+    data.insert("Id".to_owned(), Value::from(i % 7));
+    Event::new(
+        format!("LYON-B{}", i % 100),
+        EventKind::Alarm {
+            channel: (i % 4) as i64,
+            code: "VideoMotion".to_owned(),
+            action: "start".to_owned(),
+            device_time: Some("2026-11-21 10:00:00".to_owned()),
+            device_utc: Some(1_795_000_000),
+            data,
+        },
+    )
+}
+
+/// Nanoseconds per event for `stage` over `events`.
+async fn per_event(stage: &dyn Stage, events: &[Arc<Event>]) -> f64 {
+    let started = Instant::now();
+    for event in events {
+        let mut flow = Flow::new(Arc::clone(event));
+        let outcome = stage.run(&mut flow).await.expect("stage runs");
+        assert_eq!(outcome, Outcome::Continue);
+    }
+    started.elapsed().as_nanos() as f64 / events.len() as f64
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn main() {
+    let events: usize = support::arg("--events")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    let rounds: usize = support::arg("--rounds")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("bench.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"pipelines:
+  - name: wasm-pass
+    on: [alarm]
+    stages: [ {{ wasm: {{ plugin: '{misbehave}' }} }} ]
+  - name: native-filter
+    on: [alarm]
+    stages: [ {{ filter: {{ when: 'event.code not in ["VideoLoss"]' }} }} ]
+  - name: wasm-filter
+    on: [alarm]
+    stages: [ {{ wasm: {{ plugin: '{code_filter}', config: {{ drop: [VideoLoss] }} }} }} ]
+  - name: native-set
+    on: [alarm]
+    stages: [ {{ set: {{ fields: {{ site: lyon, building: B }} }} }} ]
+  - name: wasm-enrich
+    on: [alarm]
+    stages: [ {{ wasm: {{ plugin: '{enrich}', config: {{ by_prefix: {{ "LYON-": {{ site: lyon, building: B }} }} }} }} }} ]
+"#,
+            misbehave = plugins::plugin("misbehave").display(),
+            code_filter = plugins::plugin("code-filter").display(),
+            enrich = plugins::plugin("enrich").display(),
+        ),
+    )
+    .expect("write");
+    let services = Services {
+        registry: Arc::new(homeport::registry::Registry::new(
+            homeport::bus::EventBus::default(),
+            homeport::registry::RegistryConfig::default(),
+        )),
+        store: None,
+        mqtt: None,
+        nats: None,
+        sync: None,
+        plugins: Arc::default(),
+        check_only: false,
+    };
+    let compiled = runtime.block_on(async {
+        homeport::pipeline::runtime::build(std::slice::from_ref(&file), &services)
+            .unwrap_or_else(|e| panic!("{e}"))
+    });
+    let stage = |name: &str| -> &dyn Stage {
+        let pipeline = compiled.iter().find(|p| p.name == name).expect("pipeline");
+        pipeline.stages[0].1.as_ref()
+    };
+    let pass = Pass;
+    let pairs: [(&str, &dyn Stage, &dyn Stage); 3] = [
+        ("pass-through", &pass, stage("wasm-pass")),
+        ("code filter", stage("native-filter"), stage("wasm-filter")),
+        (
+            "enrich (replace + 2 fields)",
+            stage("native-set"),
+            stage("wasm-enrich"),
+        ),
+    ];
+    let events: Vec<Arc<Event>> = (0..events).map(alarm).collect();
+    println!(
+        "wasm_stage: {} events per measurement, {rounds} rounds, one thread",
+        events.len()
+    );
+    if std::env::args().any(|a| a == "--breakdown-only") {
+        runtime.block_on(breakdown(&services, &events));
+        return;
+    }
+    runtime.block_on(async {
+        // Warm up: instances created, code paged in.
+        for (_, native, wasm) in &pairs {
+            per_event(*native, &events[..1000]).await;
+            per_event(*wasm, &events[..1000]).await;
+        }
+        for (name, native, wasm) in &pairs {
+            let (mut natives, mut wasms) = (Vec::new(), Vec::new());
+            for _ in 0..rounds {
+                natives.push(per_event(*native, &events).await);
+                wasms.push(per_event(*wasm, &events).await);
+            }
+            let (native, wasm) = (median(natives), median(wasms));
+            println!(
+                "{name:28} built-in {native:8.0} ns/event   wasm {wasm:8.0} ns/event   added {:6.0} ns   wasm {:9.0} events/s   ratio {:.2}",
+                wasm - native,
+                1e9 / wasm,
+                wasm / native.max(1.0)
+            );
+        }
+        breakdown(&services, &events).await;
+    });
+}
+
+/// Where a pass-through call's time goes: converting the event to its WIT record, and the
+/// call itself (lowering, the guest, lifting the decision).
+async fn breakdown(services: &Services, events: &[Arc<Event>]) {
+    use homeport::wasm::convert;
+    use homeport::wasm::kv::Quota;
+    use homeport::wasm::limits::Limits;
+    use homeport::wasm::pool::{Pool, Setup};
+    use homeport::wasm::state::{Grants, StageLabel};
+    let plugins = &services.plugins;
+    let slot = plugins.load(&plugins::plugin("misbehave")).expect("loads");
+    let pool = Pool::new(
+        slot,
+        plugins.engine().expect("engine"),
+        Setup {
+            config: "{}".to_owned(),
+            limits: Limits::default(),
+            grants: Grants::default(),
+            kv: plugins.kv.space(
+                "bench",
+                Quota {
+                    bytes: 1 << 20,
+                    entries: 1000,
+                },
+            ),
+            label: Arc::new(StageLabel::new("bench", "wasm".to_owned())),
+        },
+    );
+    pool.warm().await.expect("warm");
+    let fields = Map::new();
+    let started = Instant::now();
+    for event in events {
+        let texts = convert::Texts::of(event, &fields);
+        let params = convert::field_params(&fields, &texts);
+        std::hint::black_box(convert::to_wit(event, &texts, &params));
+    }
+    let convert_ns = started.elapsed().as_nanos() as f64 / events.len() as f64;
+    let texts: Vec<convert::Texts> = events
+        .iter()
+        .map(|e| convert::Texts::of(e, &fields))
+        .collect();
+    let started = Instant::now();
+    for (event, texts) in events.iter().zip(&texts) {
+        pool.process(convert::to_wit(event, texts, &[]))
+            .await
+            .expect("passes");
+    }
+    let call_ns = started.elapsed().as_nanos() as f64 / events.len() as f64;
+    // The floor: the smallest alarm record the world allows (empty strings, no data).
+    let small = Event::new(
+        "",
+        EventKind::Alarm {
+            channel: 0,
+            code: String::new(),
+            action: String::new(),
+            device_time: None,
+            device_utc: None,
+            data: Map::new(),
+        },
+    );
+    let small_texts = convert::Texts::of(&small, &fields);
+    let floor_rounds = if std::env::var_os("WASM_STAGE_FLOOR").is_some() {
+        20
+    } else {
+        1
+    };
+    let started = Instant::now();
+    for _ in 0..events.len() * floor_rounds {
+        pool.process(convert::to_wit(&small, &small_texts, &[]))
+            .await
+            .expect("passes");
+    }
+    let floor_ns = started.elapsed().as_nanos() as f64 / (events.len() * floor_rounds) as f64;
+    println!(
+        "pass-through breakdown        to WIT record {convert_ns:6.0} ns   call {call_ns:6.0} ns   call with the smallest record {floor_ns:6.0} ns"
+    );
+}
