@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs homeport's whole test suite: formatting, lints, and every test.
 # Installs what the tests need when it is missing: python3 (the independent client),
-# mosquitto and nats-server (real brokers for the sink tests).
+# mosquitto and nats-server (real brokers for the sink tests), and the wasm32-wasip2 target
+# (the plugins the WebAssembly tests load are built with it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

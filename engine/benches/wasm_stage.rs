@@ -108,18 +108,7 @@ fn main() {
         ),
     )
     .expect("write");
-    let services = Services {
-        registry: Arc::new(homeport::registry::Registry::new(
-            homeport::bus::EventBus::default(),
-            homeport::registry::RegistryConfig::default(),
-        )),
-        store: None,
-        mqtt: None,
-        nats: None,
-        sync: None,
-        plugins: Arc::default(),
-        check_only: false,
-    };
+    let services = Services::offline(Arc::default(), false);
     let compiled = runtime.block_on(async {
         homeport::pipeline::runtime::build(std::slice::from_ref(&file), &services)
             .unwrap_or_else(|e| panic!("{e}"))
@@ -175,30 +164,20 @@ fn main() {
 /// call itself (lowering, the guest, lifting the decision).
 async fn breakdown(services: &Services, events: &[Arc<Event>]) {
     use homeport::wasm::convert;
-    use homeport::wasm::kv::Quota;
     use homeport::wasm::limits::Limits;
-    use homeport::wasm::pool::{Pool, Setup};
-    use homeport::wasm::state::{Grants, StageLabel};
-    let plugins = &services.plugins;
-    let slot = plugins.load(&plugins::plugin("misbehave")).expect("loads");
-    let pool = Pool::new(
-        slot,
-        plugins.engine().expect("engine"),
-        Setup {
-            config: "{}".to_owned(),
-            limits: Limits::default(),
-            grants: Grants::default(),
-            kv: plugins.kv.space(
-                "bench",
-                Quota {
-                    bytes: 1 << 20,
-                    entries: 1000,
-                },
-            ),
-            label: Arc::new(StageLabel::new("bench", "wasm".to_owned())),
-        },
-    );
-    pool.warm().await.expect("warm");
+    use homeport::wasm::pool::Pool;
+    use homeport::wasm::state::Grants;
+    let plugin = plugins::plugin("misbehave");
+    let pool = Pool::standalone(
+        &services.plugins,
+        &plugin,
+        "bench",
+        "{}".to_owned(),
+        Limits::default(),
+        Grants::default(),
+    )
+    .await
+    .expect("loads");
     let fields = Map::new();
     let started = Instant::now();
     for event in events {

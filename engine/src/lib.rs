@@ -14,6 +14,8 @@
 //! - [`config`] — the YAML config file and its defaults.
 //! - [`provision`] — pointing a camera's `RegisterServer` at the gateway over a direct login.
 
+#![forbid(unsafe_code)]
+
 pub mod admin;
 pub mod bus;
 pub mod camera_sync;

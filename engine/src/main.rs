@@ -3,6 +3,8 @@
 //! - `homeport sim …` — simulated cameras: a registering fleet, or one camera listening like
 //!   its 37777 service port ([`cli::sim`]).
 
+#![forbid(unsafe_code)]
+
 mod cli;
 
 use clap::Parser;

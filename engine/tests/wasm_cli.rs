@@ -30,6 +30,15 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// The decisions `homeport plugin run` printed, one JSON object per line.
+fn decisions(output: &Output) -> Vec<serde_json::Value> {
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    text(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect()
+}
+
 #[test]
 fn plugin_run_prints_one_decision_per_event() {
     let path = plugin("code-filter");
@@ -49,11 +58,7 @@ fn plugin_run_prints_one_decision_per_event() {
         ],
         &events,
     );
-    assert!(output.status.success(), "{}", text(&output.stderr));
-    let answers: Vec<serde_json::Value> = text(&output.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON line"))
-        .collect();
+    let answers = decisions(&output);
     let verdicts: Vec<&str> = answers
         .iter()
         .map(|a| a["verdict"].as_str().expect("verdict"))
@@ -82,11 +87,7 @@ fn plugin_run_reports_replacements_emissions_and_traps_and_keeps_going() {
         ],
         &events,
     );
-    assert!(output.status.success(), "{}", text(&output.stderr));
-    let answers: Vec<serde_json::Value> = text(&output.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON line"))
-        .collect();
+    let answers = decisions(&output);
     assert_eq!(answers.len(), 4);
     let trap = answers[0]["error"].as_str().expect("an error");
     assert!(trap.contains("asked to trap"), "{trap}");

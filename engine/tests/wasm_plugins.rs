@@ -546,18 +546,7 @@ fn refused(yaml: &str) -> String {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("bad.yaml");
     std::fs::write(&file, with_plugins(yaml)).expect("write");
-    let services = Services {
-        registry: Arc::new(homeport::registry::Registry::new(
-            homeport::bus::EventBus::default(),
-            homeport::registry::RegistryConfig::default(),
-        )),
-        store: None,
-        mqtt: None,
-        nats: None,
-        sync: None,
-        plugins: Arc::default(),
-        check_only: true,
-    };
+    let services = Services::offline(Arc::default(), true);
     match homeport::pipeline::runtime::build(std::slice::from_ref(&file), &services) {
         Ok(_) => panic!("accepted:\n{yaml}"),
         Err(errors) => errors
@@ -618,51 +607,32 @@ pipelines:
 
 #[test]
 fn unknown_grants_routes_and_limits_are_errors_at_their_line() {
-    let errors = refused(
-        r"
+    for (option, expected) in [
+        ("grant: [log, network]", "unknown grant \"network\""),
+        (
+            "routes: { urgent: nowhere }",
+            "\"nowhere\", which is not defined",
+        ),
+        ("routes: { back: p }", "would loop"),
+        ("limits: { memory: 12 parsecs }", "unknown size unit"),
+        ("limits: { time: 0s }", "above zero"),
+    ] {
+        let errors = refused(&format!(
+            "
 pipelines:
   - name: p
     on: [alarm]
     stages:
       - wasm:
-          plugin: '{code-filter}'
-          grant: [log, network]
-",
-    );
-    assert!(
-        errors.contains("FILE:8:") && errors.contains("unknown grant \"network\""),
-        "{errors}"
-    );
-    let errors = refused(
-        r"
-pipelines:
-  - name: p
-    on: [alarm]
-    stages:
-      - wasm:
-          plugin: '{code-filter}'
-          routes: { urgent: nowhere }
-",
-    );
-    assert!(
-        errors.contains("FILE:8:") && errors.contains("\"nowhere\", which is not defined"),
-        "{errors}"
-    );
-    let errors = refused(
-        r"
-pipelines:
-  - name: p
-    on: [alarm]
-    stages:
-      - wasm:
-          plugin: '{code-filter}'
-          limits: { memory: 12 parsecs }
-",
-    );
-    assert!(
-        errors.contains("FILE:8:") && errors.contains("unknown size unit"),
-        "{errors}"
-    );
+          plugin: '{{code-filter}}'
+          {option}
+"
+        ));
+        assert!(
+            errors.contains("FILE:8:") && errors.contains(expected),
+            "{option}: {errors}"
+        );
+    }
 }
 
 #[test]

@@ -18,6 +18,8 @@
 //! Every decoder takes a maximum size and refuses a larger length before allocating for it;
 //! "need more bytes" is `Ok(None)`, never an error.
 
+#![forbid(unsafe_code)]
+
 pub mod dhip;
 pub mod dvrip;
 pub mod hash;

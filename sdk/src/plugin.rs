@@ -147,7 +147,7 @@ macro_rules! export_plugin {
             // symbols a native linker's version script accepts, and natively the plugin is
             // driven by `testing::Harness` instead.
             #[cfg(target_arch = "wasm32")]
-            $crate::bindings::export!(Export with_types_in $crate::bindings);
+    $crate::bindings::export!(Export with_types_in $crate::bindings);
         };
     };
 }

@@ -14,6 +14,8 @@
 //! - [`stats`] — the counters a fleet reports.
 //! - [`snapshot`] — the JPEG a camera returns.
 
+#![forbid(unsafe_code)]
+
 pub mod alarm;
 pub mod camera;
 pub mod clock;

@@ -4,10 +4,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Args;
-use homeport::bus::EventBus;
 use homeport::pipeline::Services;
 use homeport::pipeline::runtime::build;
-use homeport::registry::{Registry, RegistryConfig};
 
 /// Options of `homeport check`.
 #[derive(Debug, Args)]
@@ -19,18 +17,7 @@ pub(crate) struct CheckArgs {
 
 /// Checks the files; prints every problem as file:line:column and fails if there is any.
 pub(crate) async fn run(args: CheckArgs) -> anyhow::Result<()> {
-    let services = Services {
-        registry: Arc::new(Registry::new(
-            EventBus::default(),
-            RegistryConfig::default(),
-        )),
-        store: None,
-        mqtt: None,
-        nats: None,
-        sync: None,
-        plugins: Default::default(),
-        check_only: true,
-    };
+    let services = Services::offline(Arc::default(), true);
     match build(&args.paths, &services) {
         Ok(pipelines) => {
             let names: Vec<&str> = pipelines.iter().map(|p| p.name.as_str()).collect();

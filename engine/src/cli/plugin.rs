@@ -4,16 +4,14 @@
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use homeport::event::Event;
 use homeport::wasm::bindings::types as wit;
-use homeport::wasm::kv::Quota;
 use homeport::wasm::limits::{Limits, parse_size};
-use homeport::wasm::pool::{Pool, Setup};
-use homeport::wasm::state::{Grants, StageLabel};
+use homeport::wasm::pool::Pool;
+use homeport::wasm::state::Grants;
 use homeport::wasm::{PluginHost, convert};
 use serde_json::{Map, Value, json};
 
@@ -101,28 +99,16 @@ async fn run_events(args: RunPluginArgs) -> anyhow::Result<()> {
     };
     let config: Value = serde_json::from_str(&args.config).context("--config is not JSON")?;
     let host = PluginHost::default();
-    let slot = host.load(&args.plugin)?;
-    let engine = host.engine().map_err(anyhow::Error::msg)?;
-    let kv = host.kv.space(
+    let pool = Pool::standalone(
+        &host,
+        &args.plugin,
         "cli",
-        Quota {
-            bytes: limits.kv_bytes,
-            entries: limits.kv_entries,
-        },
-    );
-    let label = Arc::new(StageLabel::new("cli", "wasm".to_owned()));
-    let pool = Pool::new(
-        slot,
-        engine,
-        Setup {
-            config: config.to_string(),
-            limits,
-            grants,
-            kv,
-            label,
-        },
-    );
-    pool.warm().await?;
+        config.to_string(),
+        limits,
+        grants,
+    )
+    .await
+    .map_err(anyhow::Error::msg)?;
     let input: Box<dyn BufRead> = match &args.events {
         Some(path) => Box::new(std::io::BufReader::new(
             std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?,

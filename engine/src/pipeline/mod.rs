@@ -53,6 +53,25 @@ pub struct Services {
     pub check_only: bool,
 }
 
+impl Services {
+    /// Services without a gateway: a registry of its own, no store, sinks or camera-sync
+    /// server — for checking pipelines (`check_only`) or running stages on their own.
+    pub fn offline(plugins: Arc<crate::wasm::PluginHost>, check_only: bool) -> Self {
+        Self {
+            registry: Arc::new(Registry::new(
+                crate::bus::EventBus::default(),
+                crate::registry::RegistryConfig::default(),
+            )),
+            store: None,
+            mqtt: None,
+            nats: None,
+            sync: None,
+            plugins,
+            check_only,
+        }
+    }
+}
+
 /// The canonical kind name for what a pipeline file says (`online-changed` is accepted too).
 pub fn event_kind(name: &str) -> Option<&'static str> {
     let name = name.replace('-', "_");

@@ -114,6 +114,41 @@ impl Pool {
         pool
     }
 
+    /// A pool outside any pipeline (`homeport plugin run`, benchmarks): the plugin at `path`
+    /// loaded into `host`, with its own key-value namespace `name` and one instance warmed.
+    pub async fn standalone(
+        host: &super::PluginHost,
+        path: &std::path::Path,
+        name: &str,
+        config: String,
+        limits: Limits,
+        grants: Grants,
+    ) -> Result<Arc<Self>, String> {
+        let slot = host.load(path).map_err(|e| e.to_string())?;
+        let engine = host.engine()?;
+        let kv = host.kv.space(
+            name,
+            super::kv::Quota {
+                bytes: limits.kv_bytes,
+                entries: limits.kv_entries,
+            },
+        );
+        let label = Arc::new(StageLabel::new(name, "wasm".to_owned()));
+        let pool = Self::new(
+            slot,
+            engine,
+            Setup {
+                config,
+                limits,
+                grants,
+                kv,
+                label,
+            },
+        );
+        pool.warm().await.map_err(|e| e.to_string())?;
+        Ok(pool)
+    }
+
     /// The plugin slot.
     pub fn slot(&self) -> &Arc<PluginSlot> {
         &self.slot

@@ -10,6 +10,8 @@
 //! socket), a reader (prints pushes as JSON lines, hands every other message to whoever waits
 //! for an answer) and a heartbeat timer. A data connection is plain request/answer.
 
+#![forbid(unsafe_code)]
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
