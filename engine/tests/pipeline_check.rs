@@ -1,6 +1,9 @@
 //! Pipeline validation: every bad-YAML case names the right file:line:column (and the pipeline
 //! and stage), and the shipped defaults and examples pass. Runs the real `homeport check`.
 
+#[path = "support/plugins.rs"]
+mod plugins;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -42,6 +45,8 @@ fn assert_error(yaml: &str, line_column: &str, needles: &[&str]) {
 
 #[test]
 fn shipped_defaults_and_examples_pass() {
+    // The WebAssembly example names the plugin where the wasm32-wasip2 build puts it.
+    plugins::plugin("code-filter");
     let output = Command::new(HOMEPORT)
         .arg("check")
         .arg(repo("pipelines/default.yaml"))

@@ -101,6 +101,25 @@ fn plugin_run_reports_replacements_emissions_and_traps_and_keeps_going() {
 }
 
 #[test]
+fn without_the_clock_grant_wasi_clocks_stand_still() {
+    let path = plugin("misbehave").display().to_string();
+    let event =
+        r#"{"device":"c","kind":"alarm","channel":0,"code":"Time","action":"start","data":{}}"#;
+    let granted = decisions(&homeport(
+        &["plugin", "run", &path, "--grant", "clock"],
+        event,
+    ));
+    let denied = decisions(&homeport(&["plugin", "run", &path, "--grant", ""], event));
+    let system_ms = |answers: &[serde_json::Value]| {
+        answers[0]["event"]["fields"]["system_ms"]
+            .as_u64()
+            .expect("a time")
+    };
+    assert!(system_ms(&granted) > 1_700_000_000_000, "{granted:?}");
+    assert_eq!(system_ms(&denied), 0);
+}
+
+#[test]
 fn plugin_inspect_names_the_world_and_refuses_another_version() {
     let output = homeport(
         &[

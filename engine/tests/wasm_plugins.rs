@@ -448,6 +448,40 @@ pipelines:
 }
 
 #[tokio::test]
+async fn events_emitted_with_a_drop_are_published_in_place_of_the_dropped_one() {
+    let bench = Bench::start(
+        r#"
+pipelines:
+  - name: p
+    on: [alarm]
+    when: 'event.code != "Part"'
+    stages:
+      - wasm: { plugin: '{misbehave}' }
+"#,
+    )
+    .await;
+    let mut events = bench.gw.gateway.bus().subscribe();
+    bench.publish(alarm("cam1", "Split"));
+    for _ in 0..2 {
+        let part = support::wait_for(
+            &mut events,
+            "a part",
+            |e| matches!(&e.kind, EventKind::Alarm { code, .. } if code == "Part"),
+        )
+        .await;
+        assert_eq!(part.device, "cam1");
+    }
+    let totals = bench.settle("p", 3).await;
+    assert_eq!(
+        bench
+            .metric(r#"homeport_pipeline_dropped_total{pipeline="p",reason="split"}"#)
+            .await,
+        1
+    );
+    assert_eq!(totals.input, 3, "the split alarm and its two parts");
+}
+
+#[tokio::test]
 async fn a_changed_plugin_file_is_reloaded_and_the_kv_store_survives_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let live = dir.path().join("live.wasm");

@@ -58,7 +58,7 @@ pub fn get_string(key: &str) -> Option<String> {
 
 /// A TTL in the host's milliseconds: rounded up, so a sub-millisecond TTL does not expire
 /// at once, and saturating.
-fn ttl_ms(ttl: Duration) -> u64 {
+pub(crate) fn ttl_ms(ttl: Duration) -> u64 {
     let ms = ttl.as_nanos().div_ceil(1_000_000);
     u64::try_from(ms).unwrap_or(u64::MAX)
 }

@@ -10,6 +10,9 @@ use std::rc::Rc;
 use crate::kv::{self, MAX_KEY_BYTES, MAX_VALUE_BYTES};
 use crate::testing::{KvQuota, LogLine};
 
+/// Bytes the host counts per entry on top of its key and value.
+const ENTRY_OVERHEAD: usize = 32;
+
 /// 2026-01-01T00:00:00Z: a fixed start, so tests are repeatable.
 pub(crate) const START_MS: i64 = 1_767_225_600_000;
 
@@ -59,9 +62,10 @@ impl Host {
             return Err(kv::Error::TooLarge);
         }
         self.sweep();
-        let replaced = self.kv.get(key).map(|entry| key.len() + entry.value.len());
+        let cost = |value_len: usize| key.len() + value_len + ENTRY_OVERHEAD;
+        let replaced = self.kv.get(key).map(|entry| cost(entry.value.len()));
         let entries = self.kv.len() + usize::from(replaced.is_none());
-        let bytes = self.kv_bytes() - replaced.unwrap_or(0) + key.len() + value.len();
+        let bytes = self.kv_bytes() - replaced.unwrap_or(0) + cost(value.len());
         if self.quota.max_entries.is_some_and(|max| entries > max)
             || self.quota.max_bytes.is_some_and(|max| bytes > max)
         {
@@ -86,11 +90,12 @@ impl Host {
         self.kv.remove(key).is_some()
     }
 
-    /// Bytes of keys and values, what a byte quota counts.
+    /// Bytes of keys and values plus the host's per-entry bookkeeping: what a byte quota
+    /// counts.
     pub(crate) fn kv_bytes(&self) -> usize {
         self.kv
             .iter()
-            .map(|(key, entry)| key.len() + entry.value.len())
+            .map(|(key, entry)| key.len() + entry.value.len() + ENTRY_OVERHEAD)
             .sum()
     }
 

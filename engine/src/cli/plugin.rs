@@ -4,15 +4,17 @@
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use homeport::event::Event;
-use homeport::wasm::bindings::types as wit;
+use homeport::pipeline::stage::wasm::WasmStage;
+use homeport::pipeline::stage::{Flow, Outcome, Stage, StageError};
+use homeport::wasm::PluginHost;
 use homeport::wasm::limits::{Limits, parse_size};
 use homeport::wasm::pool::Pool;
 use homeport::wasm::state::Grants;
-use homeport::wasm::{PluginHost, convert};
 use serde_json::{Map, Value, json};
 
 /// Options of `homeport plugin`.
@@ -51,6 +53,10 @@ struct RunPluginArgs {
     /// Memory limit per instance.
     #[arg(long, value_name = "SIZE", default_value = "64MiB")]
     memory: String,
+    /// An output name the plugin may route to (repeat for several); the run reports the
+    /// route instead of entering a pipeline.
+    #[arg(long = "route", value_name = "OUTPUT")]
+    routes: Vec<String>,
     /// Events file (default: standard input).
     #[arg(long, value_name = "FILE")]
     events: Option<PathBuf>,
@@ -109,6 +115,14 @@ async fn run_events(args: RunPluginArgs) -> anyhow::Result<()> {
     )
     .await
     .map_err(anyhow::Error::msg)?;
+    // The stage itself, so every rule of a real `wasm` stage applies (emit and hop limits,
+    // routes, what a replacement may change).
+    let routes = args
+        .routes
+        .iter()
+        .map(|name| (name.clone(), Arc::from(name.as_str())))
+        .collect();
+    let stage = WasmStage { pool, routes };
     let input: Box<dyn BufRead> = match &args.events {
         Some(path) => Box::new(std::io::BufReader::new(
             std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?,
@@ -123,13 +137,11 @@ async fn run_events(args: RunPluginArgs) -> anyhow::Result<()> {
         }
         let (event, fields) = parse_event(&line)
             .with_context(|| format!("event on line {} is not an event", number + 1))?;
-        let texts = convert::Texts::of(&event, &fields);
-        let params = convert::field_params(&fields, &texts);
-        let answer = match pool.process(convert::to_wit(&event, &texts, &params)).await {
-            Ok(decision) => describe(&event, decision),
-            Err(e) => json!({ "event_id": event.id, "error": e.to_string() }),
-        };
-        writeln!(out, "{answer}")?;
+        let event = Arc::new(event);
+        let mut flow = Flow::new(Arc::clone(&event));
+        flow.fields = fields.clone();
+        let outcome = stage.run(&mut flow).await;
+        writeln!(out, "{}", describe(&event, &fields, &flow, outcome))?;
         out.flush()?;
     }
     Ok(())
@@ -167,55 +179,46 @@ fn parse_event(line: &str) -> anyhow::Result<(Event, Map<String, Value>)> {
     Ok((serde_json::from_value(value)?, fields))
 }
 
-/// A decision as one JSON line.
-fn describe(event: &Event, decision: wit::Decision) -> Value {
+/// What the stage made of one event, as one JSON line.
+fn describe(
+    event: &Arc<Event>,
+    fields: &Map<String, Value>,
+    flow: &Flow,
+    outcome: Result<Outcome, StageError>,
+) -> Value {
     let mut answer = Map::new();
     answer.insert("event_id".to_owned(), Value::from(event.id.to_string()));
-    let (verdict, detail) = match decision.verdict {
-        wit::Verdict::Pass => ("pass", None),
-        wit::Verdict::Drop(reason) => ("drop", Some(("reason", reason))),
-        wit::Verdict::Route(output) => ("route", Some(("output", output))),
-    };
-    answer.insert("verdict".to_owned(), Value::from(verdict));
-    if let Some((key, text)) = detail {
-        answer.insert(key.to_owned(), Value::from(text));
+    match outcome {
+        Ok(Outcome::Continue) => {
+            answer.insert("verdict".to_owned(), Value::from("pass"));
+        }
+        Ok(Outcome::Drop(reason)) => {
+            answer.insert("verdict".to_owned(), Value::from("drop"));
+            answer.insert("reason".to_owned(), Value::from(reason));
+        }
+        Ok(Outcome::Route(output)) => {
+            answer.insert("verdict".to_owned(), Value::from("route"));
+            answer.insert("output".to_owned(), Value::from(&*output));
+        }
+        Err(error) => {
+            answer.insert("error".to_owned(), Value::from(error.message));
+            return Value::Object(answer);
+        }
     }
-    if let Some(replacement) = decision.replace {
-        answer.insert("event".to_owned(), event_json(event, replacement, false));
+    if !Arc::ptr_eq(&flow.event, event) || flow.fields != *fields {
+        let mut replaced = serde_json::to_value(&*flow.event).unwrap_or_default();
+        if let Some(object) = replaced.as_object_mut() {
+            object.insert("fields".to_owned(), Value::Object(flow.fields.clone()));
+        }
+        answer.insert("event".to_owned(), replaced);
     }
-    if !decision.emit.is_empty() {
-        let emitted = decision
-            .emit
-            .into_iter()
-            .map(|e| event_json(event, e, true))
+    if !flow.emitted.is_empty() {
+        let emitted = flow
+            .emitted
+            .iter()
+            .map(|e| serde_json::to_value(&**e).unwrap_or_default())
             .collect();
         answer.insert("emit".to_owned(), Value::Array(emitted));
     }
     Value::Object(answer)
-}
-
-/// A plugin's event record as the engine's event JSON with its `fields`, or the reason it
-/// would be refused. Emitted events get their id and time from the host when published, so
-/// they are shown without.
-fn event_json(original: &Event, record: wit::EventResult, emitted: bool) -> Value {
-    let kind = match convert::kind_from_wit(record.kind, &original.kind) {
-        Ok(kind) => kind,
-        Err(e) => return json!({ "invalid": e }),
-    };
-    let fields = match convert::fields_from_wit(record.fields) {
-        Ok(fields) => fields,
-        Err(e) => return json!({ "invalid": e }),
-    };
-    let mut json = serde_json::to_value(&*convert::replacement(original, kind)).unwrap_or_default();
-    if let Some(object) = json.as_object_mut() {
-        if !record.device.is_empty() {
-            object.insert("device".to_owned(), Value::from(record.device));
-        }
-        object.insert("fields".to_owned(), Value::Object(fields));
-        if emitted {
-            object.remove("id");
-            object.remove("at_ms");
-        }
-    }
-    json
 }

@@ -57,10 +57,13 @@ pub fn compile(
     let mut errors = Vec::new();
     let mut out = Vec::new();
     let mut names = HashSet::new();
-    // Every pipeline name, for checking plugin routes before their target is compiled.
+    // The pipelines that will run, for checking plugin routes before their target is
+    // compiled (a pipeline skipped for an unmet `requires` cannot take routed events).
     let all: HashSet<&str> = files
         .iter()
-        .flat_map(|f| f.spec.pipelines.iter().map(|p| p.name.as_str()))
+        .flat_map(|f| f.spec.pipelines.iter())
+        .filter(|p| !unmet(p, services))
+        .map(|p| p.name.as_str())
         .collect();
     for file in files {
         for pipeline in &file.spec.pipelines {
@@ -89,6 +92,17 @@ pub fn compile(
     }
 }
 
+/// Whether a known requirement of `spec` is not configured (the pipeline is skipped).
+fn unmet(spec: &PipelineSpec, services: &Services) -> bool {
+    !services.check_only
+        && spec.requires.iter().any(|r| match r.as_str() {
+            "mqtt" => services.mqtt.is_none(),
+            "nats" => services.nats.is_none(),
+            "sync" => services.sync.is_none(),
+            _ => false,
+        })
+}
+
 fn pipeline_of(
     file: &Path,
     root: &marked_yaml::Node,
@@ -112,11 +126,11 @@ fn pipeline_of(
             "a pipeline name uses letters, digits, '-' and '_' only".to_owned(),
         ));
     }
+    if unmet(spec, services) {
+        return Ok(None);
+    }
     for required in &spec.requires {
         match required.as_str() {
-            "mqtt" if services.mqtt.is_none() && !services.check_only => return Ok(None),
-            "nats" if services.nats.is_none() && !services.check_only => return Ok(None),
-            "sync" if services.sync.is_none() && !services.check_only => return Ok(None),
             "mqtt" | "nats" | "sync" => {}
             other => errors.push(here(
                 required.span(),

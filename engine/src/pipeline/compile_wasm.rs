@@ -52,7 +52,7 @@ pub fn build(
                 file,
                 target.span(),
                 format!(
-                    "route {output:?} names pipeline {:?}, which is not defined",
+                    "route {output:?} names pipeline {:?}, which is not defined (or is skipped: its `requires` is not configured)",
                     target.as_str()
                 ),
             ));

@@ -61,9 +61,17 @@ pub fn parse_file(path: &Path) -> Result<Loaded, SpecError> {
     parse(path, &text)
 }
 
+/// How pipeline YAML is read: duplicate keys are errors, and quoted scalars stay text (`'2'`
+/// is never the number 2).
+fn loader_options() -> LoaderOptions {
+    LoaderOptions::default()
+        .error_on_duplicate_keys(true)
+        .prevent_coercion(true)
+}
+
 /// Parses pipeline YAML; `path` names it in errors.
 pub fn parse(path: &Path, text: &str) -> Result<Loaded, SpecError> {
-    let options = LoaderOptions::default().error_on_duplicate_keys(true);
+    let options = loader_options();
     let node =
         marked_yaml::parse_yaml_with_options(0, text, options).map_err(|e| load_error(path, &e))?;
     match marked_yaml::from_node::<FileSpec>(&node) {
@@ -265,7 +273,7 @@ mod typed_tests {
     #[test]
     fn plugin_configs_keep_their_yaml_types() {
         let text = "pipelines:\n  - config: { n: 2, f: 1.5, b: true, s: '2', list: [a, 3], none: ~, word: inf }\n";
-        let root = marked_yaml::parse_yaml(0, text).expect("yaml");
+        let root = marked_yaml::parse_yaml_with_options(0, text, loader_options()).expect("yaml");
         let config = root
             .as_mapping()
             .and_then(|m| m.get_sequence("pipelines"))

@@ -504,7 +504,9 @@ fn render_samples(out: &mut String, samples: &[(&str, &str, u64)]) {
 }
 
 /// Runs one event through a pipeline's stages; `routes` are the graph's pipelines, which
-/// plugins may route the event into.
+/// plugins may route the event into. What the stages emitted is published however the event
+/// leaves: a plugin may emit and drop, and a config `apply_config` wrote stays written when a
+/// later stage fails.
 async fn process(
     pipeline: &Running,
     queued: Queued,
@@ -512,11 +514,23 @@ async fn process(
     bus: &EventBus,
     routes: &[Arc<Running>],
 ) {
-    let counters = &pipeline.counters;
     let mut flow = Flow::new(queued.event);
     if let Some(fields) = queued.fields {
         flow.fields = fields;
     }
+    run_stages(pipeline, &mut flow, services, routes).await;
+    for emitted in flow.emitted.drain(..) {
+        bus.publish(emitted);
+    }
+}
+
+async fn run_stages(
+    pipeline: &Running,
+    flow: &mut Flow,
+    services: &Services,
+    routes: &[Arc<Running>],
+) {
+    let counters = &pipeline.counters;
     if let Some(when) = &pipeline.pipeline.when {
         match when.holds(flow.context()) {
             Ok(true) => {}
@@ -535,7 +549,7 @@ async fn process(
         let stage_counters = &counters.stages[index];
         let mut attempt = 0;
         loop {
-            match stage.run(&mut flow).await {
+            match stage.run(flow).await {
                 Ok(Outcome::Continue) => {
                     stage_counters.passed.fetch_add(1, Ordering::Relaxed);
                     break;
@@ -547,7 +561,7 @@ async fn process(
                 }
                 Ok(Outcome::Route(target)) => {
                     stage_counters.passed.fetch_add(1, Ordering::Relaxed);
-                    route(&flow, &target, routes, bus).await;
+                    route(flow, &target, routes).await;
                     counters.routed.fetch_add(1, Ordering::AcqRel);
                     return;
                 }
@@ -584,14 +598,10 @@ async fn process(
         }
     }
     counters.output.fetch_add(1, Ordering::AcqRel);
-    for emitted in flow.emitted.drain(..) {
-        bus.publish(emitted);
-    }
 }
 
-/// Hands a routed event to the pipeline `target` (same graph), with its fields; what the
-/// flow emitted so far is published.
-async fn route(flow: &Flow, target: &str, routes: &[Arc<Running>], bus: &EventBus) {
+/// Hands a routed event to the pipeline `target` (same graph), with its fields.
+async fn route(flow: &Flow, target: &str, routes: &[Arc<Running>]) {
     let mut event = (*flow.event).clone();
     event.hops = event.hops.saturating_add(1);
     match routes.iter().find(|p| p.pipeline.name == target) {
@@ -606,9 +616,6 @@ async fn route(flow: &Flow, target: &str, routes: &[Arc<Running>], bus: &EventBu
         None => {
             tracing::warn!(pipeline = %target, device = %flow.event.device, "routed event lost: the target pipeline is not running");
         }
-    }
-    for emitted in &flow.emitted {
-        bus.publish(Arc::clone(emitted));
     }
 }
 

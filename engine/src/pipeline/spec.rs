@@ -32,7 +32,8 @@ pub struct FileSpec {
 pub struct PipelineSpec {
     /// Unique name (letters, digits, `-`, `_`).
     pub name: Spanned<String>,
-    /// Event kinds it takes: `registered`, `online_changed`, `alarm`, `config_applied`.
+    /// Event kinds it takes: `registered`, `online_changed`, `alarm`, `config_applied`,
+    /// `sync_request`.
     pub on: Vec<Spanned<String>>,
     /// A condition (template expression) an event must meet to enter.
     #[serde(default)]
@@ -296,8 +297,8 @@ pub struct WasmSpec {
     /// Limits per call and per instance.
     #[serde(default)]
     pub limits: Option<WasmLimitsSpec>,
-    /// The key-value namespace (default: `<pipeline>/<plugin file name>`); stages naming the
-    /// same namespace share it.
+    /// The key-value namespace (default: `<pipeline>/<plugin file name without .wasm>`);
+    /// stages naming the same namespace share it.
     #[serde(default)]
     pub kv_namespace: Option<Spanned<String>>,
     /// Output name (as the plugin routes) → the pipeline the event enters.

@@ -18,7 +18,7 @@ use super::output::Tail;
 pub struct Grants {
     /// `log.write`.
     pub log: bool,
-    /// `clock.now-ms`, `clock.monotonic-ns`.
+    /// `clock.now-ms`, `clock.monotonic-ns`; without it WASI's clocks read zero.
     pub clock: bool,
     /// `kv.get`, `kv.set`, `kv.delete`.
     pub kv: bool,
@@ -56,7 +56,7 @@ impl Grants {
 }
 
 /// Lines per second a stage's plugin may log (with a burst of the same size); the rest are
-/// counted and summarised.
+/// dropped and counted (`homeport_wasm_log_suppressed_total`).
 const LOG_RATE: f64 = 100.0;
 
 /// Who a stage is, for its log lines and counters; shared by its instances.
@@ -165,10 +165,13 @@ impl HostState {
     /// State for a new instance of a stage's plugin.
     pub fn new(memory: usize, grants: Grants, kv: Arc<KvSpace>, label: Arc<StageLabel>) -> Self {
         let tail = Tail::default();
-        let wasi = WasiCtx::builder()
-            .stdout(tail.clone())
-            .stderr(tail.clone())
-            .build();
+        let mut wasi = WasiCtx::builder();
+        wasi.stdout(tail.clone()).stderr(tail.clone());
+        if !grants.clock {
+            // Without the `clock` grant, WASI's clocks (what `std::time` reads) stand still too.
+            wasi.wall_clock(Stopped).monotonic_clock(Stopped);
+        }
+        let wasi = wasi.build();
         Self {
             wasi,
             table: ResourceTable::new(),
@@ -192,6 +195,30 @@ impl HostState {
             self.label.stage,
             self.label.pipeline
         )
+    }
+}
+
+/// A clock that reads zero: WASI's clocks for a plugin not granted `clock`.
+#[derive(Debug, Clone, Copy)]
+struct Stopped;
+
+impl wasmtime_wasi::HostWallClock for Stopped {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+impl wasmtime_wasi::HostMonotonicClock for Stopped {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+
+    fn now(&self) -> u64 {
+        0
     }
 }
 

@@ -31,11 +31,12 @@ impl LogLine {
     }
 }
 
-/// A KV quota like a stage's `kv.quota`: writes that would go past it are refused with
-/// [`kv::Error::QuotaExceeded`]. `None` is unlimited.
+/// A KV quota like a stage's `limits: { kv, kv_entries }`: writes that would go past it are
+/// refused with [`kv::Error::QuotaExceeded`]. `None` is unlimited.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct KvQuota {
-    /// Most bytes of keys and values together.
+    /// Most bytes: keys and values together, plus 32 bytes of bookkeeping per entry, as the
+    /// host counts them.
     pub max_bytes: Option<usize>,
     /// Most entries.
     pub max_entries: Option<usize>,
@@ -145,7 +146,7 @@ impl<P: Plugin> Harness<P> {
         value: &[u8],
         ttl: Option<Duration>,
     ) -> Result<(), kv::Error> {
-        let ttl_ms = ttl.map(|ttl| u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX));
+        let ttl_ms = ttl.map(kv::ttl_ms);
         self.host.borrow_mut().kv_set(key, value, ttl_ms)
     }
 
@@ -168,7 +169,7 @@ impl<P: Plugin> Harness<P> {
             .collect()
     }
 
-    /// Bytes of live keys and values, what a byte quota counts.
+    /// Bytes of live keys and values plus 32 per entry: what a byte quota counts.
     pub fn kv_bytes(&self) -> usize {
         let mut host = self.host.borrow_mut();
         host.sweep();
@@ -308,7 +309,8 @@ mod tests {
     fn writes_past_the_quota_are_refused_but_overwrites_within_it_are_not() -> Result<(), String> {
         let mut harness = recorder()?;
         harness.set_kv_quota(KvQuota {
-            max_bytes: Some(10),
+            // Two entries of 32 bytes' bookkeeping and 10 bytes of keys and values.
+            max_bytes: Some(2 * 32 + 10),
             max_entries: Some(2),
         });
         assert_eq!(harness.kv_set("a", b"1234", None), Ok(()));
@@ -323,7 +325,7 @@ mod tests {
             harness.kv_set("c", b"", None),
             Err(kv::Error::QuotaExceeded)
         );
-        assert_eq!(harness.kv_bytes(), 4);
+        assert_eq!(harness.kv_bytes(), 2 * 32 + 4);
         Ok(())
     }
 

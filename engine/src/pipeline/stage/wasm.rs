@@ -97,6 +97,9 @@ impl WasmStage {
             flow.replace(convert::replacement(&flow.event, kind), fields);
         }
         let hops = flow.event.hops.saturating_add(1);
+        // Collected first, so an emitted event that does not convert emits nothing (a retry
+        // would otherwise publish the others twice).
+        let mut emitted_events = Vec::with_capacity(decision.emit.len());
         for emitted in decision.emit {
             if hops > MAX_HOPS {
                 tracing::warn!(device = %flow.event.device, "a plugin emitted an event descending from {MAX_HOPS} emissions or routes already; not published (a loop?)");
@@ -111,9 +114,9 @@ impl WasmStage {
             };
             let mut event = Event::new(device, kind);
             Arc::make_mut(&mut event).hops = hops;
-            flow.emitted.push(event);
+            emitted_events.push(event);
         }
-        Ok(match decision.verdict {
+        let outcome = match decision.verdict {
             wit::Verdict::Pass => Outcome::Continue,
             wit::Verdict::Drop(reason) => Outcome::Drop(intern(&reason)),
             wit::Verdict::Route(output) => match self.routes.get(&output) {
@@ -135,7 +138,9 @@ impl WasmStage {
                     )));
                 }
             },
-        })
+        };
+        flow.emitted.append(&mut emitted_events);
+        Ok(outcome)
     }
 }
 

@@ -10,8 +10,10 @@
 //! | `Log`   | logs `asked to log` at info with a `code` field, and passes            |
 //! | `Emit`  | passes, emitting one `Emitted` pulse alarm for the same device         |
 //! | `Route` | routes to output `other`                                               |
+//! | `Split` | drops the event (reason `split`), emitting two `Part` pulse alarms in its place |
 //! | `Count` | adds one to the number in KV key `count` and passes the event with field `count` set to it |
 //! | `Clock` | passes the event with field `now_ms` set to the host's clock           |
+//! | `Time`  | passes the event with field `system_ms` set to `std::time::SystemTime` (WASI's clock) |
 //!
 //! Any other alarm, and every other event, passes. The config takes one key, `refuse`:
 //! `{"refuse": true}` makes `init` fail with `refused by config`; any other key is refused
@@ -64,6 +66,9 @@ impl Plugin for Misbehave {
             }
             "Emit" => Ok(Decision::pass().emit(Event::new_alarm("", "Emitted", "pulse"))),
             "Route" => Ok(Decision::route("other")),
+            "Split" => Ok(Decision::drop("split")
+                .emit(Event::new_alarm("", "Part", "pulse"))
+                .emit(Event::new_alarm("", "Part", "pulse"))),
             "Count" => {
                 let count = kv::get_string("count")
                     .and_then(|text| text.parse::<u64>().ok())
@@ -75,6 +80,13 @@ impl Plugin for Misbehave {
             }
             "Clock" => {
                 event.set_field("now_ms", clock::now_ms())?;
+                Ok(Decision::replace(event))
+            }
+            "Time" => {
+                let since_epoch = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                event.set_field("system_ms", since_epoch.as_millis() as u64)?;
                 Ok(Decision::replace(event))
             }
             _ => Ok(Decision::pass()),
