@@ -10,8 +10,12 @@ use std::process::{Command, Output, Stdio};
 use plugins::plugin;
 
 fn homeport(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_homeport"))
-        .args(args)
+    let mut command = Command::new(env!("CARGO_BIN_EXE_homeport"));
+    command.args(args);
+    if matches!(args.first(), Some(&"check")) || args.get(1) == Some(&"run") {
+        command.arg("--plugin-cache").arg(plugins::cache_dir());
+    }
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

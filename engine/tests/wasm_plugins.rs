@@ -64,7 +64,7 @@ impl Bench {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("pipelines.yaml");
         std::fs::write(&file, with_plugins(yaml)).expect("write");
-        let plugins = Arc::new(PluginHost::new(Some(dir.path().join("cache"))));
+        let plugins = Arc::new(PluginHost::new(Some(plugins::cache_dir())));
         let host = PipelineHost::start(
             vec![file.clone()],
             services(&gw, &plugins),

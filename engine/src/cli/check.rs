@@ -13,11 +13,16 @@ pub(crate) struct CheckArgs {
     /// Pipeline files or directories (none: the built-in defaults).
     #[arg(value_name = "PATH")]
     paths: Vec<PathBuf>,
+    /// Keep compiled plugins in this directory (as `homeport run` does in `<data>/plugin-cache`),
+    /// so checking again does not compile them again.
+    #[arg(long, value_name = "DIR")]
+    plugin_cache: Option<PathBuf>,
 }
 
 /// Checks the files; prints every problem as file:line:column and fails if there is any.
 pub(crate) async fn run(args: CheckArgs) -> anyhow::Result<()> {
-    let services = Services::offline(Arc::default(), true);
+    let plugins = Arc::new(homeport::wasm::PluginHost::new(args.plugin_cache.clone()));
+    let services = Services::offline(plugins, true);
     match build(&args.paths, &services) {
         Ok(pipelines) => {
             let names: Vec<&str> = pipelines.iter().map(|p| p.name.as_str()).collect();

@@ -57,6 +57,9 @@ struct RunPluginArgs {
     /// route instead of entering a pipeline.
     #[arg(long = "route", value_name = "OUTPUT")]
     routes: Vec<String>,
+    /// Keep compiled plugins in this directory, so the next run does not compile again.
+    #[arg(long, value_name = "DIR")]
+    plugin_cache: Option<PathBuf>,
     /// Events file (default: standard input).
     #[arg(long, value_name = "FILE")]
     events: Option<PathBuf>,
@@ -104,7 +107,7 @@ async fn run_events(args: RunPluginArgs) -> anyhow::Result<()> {
         ..Limits::default()
     };
     let config: Value = serde_json::from_str(&args.config).context("--config is not JSON")?;
-    let host = PluginHost::default();
+    let host = PluginHost::new(args.plugin_cache.clone());
     let pool = Pool::standalone(
         &host,
         &args.plugin,

@@ -23,6 +23,14 @@ fn workspace() -> PathBuf {
         .to_owned()
 }
 
+/// A compilation cache shared by the test processes (compiling a plugin with an unoptimised
+/// wasmtime takes seconds; loading it from the cache, milliseconds).
+pub fn cache_dir() -> PathBuf {
+    std::env::var("CARGO_TARGET_DIR")
+        .map_or_else(|_| workspace().join("target"), PathBuf::from)
+        .join("tmp/plugin-test-cache")
+}
+
 /// The built component of `package` (e.g. `code-filter` → `…/code_filter.wasm`).
 pub fn plugin(package: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
