@@ -106,6 +106,16 @@ impl Bench {
         }
     }
 
+    /// The errors of the dead letters stored so far.
+    async fn dead_letter_errors(&self) -> Vec<String> {
+        let letters = self.gw.gateway.store().dead_letters(None, 100).await;
+        letters
+            .expect("dead letters")
+            .into_iter()
+            .map(|letter| letter.error)
+            .collect()
+    }
+
     async fn metric(&self, sample: &str) -> u64 {
         let metrics = self.host.render_metrics().await;
         metrics
@@ -348,18 +358,12 @@ pipelines:
     bench.publish(alarm("cam2", "VideoMotion"));
     let totals = bench.settle("p", 4).await;
     assert_eq!((totals.out, totals.failed), (3, 1));
-    let letters = bench
-        .gw
-        .gateway
-        .store()
-        .dead_letters(None, 10)
-        .await
-        .expect("dead letters");
-    assert_eq!(letters.len(), 1);
+    let errors = bench.dead_letter_errors().await;
+    assert_eq!(errors.len(), 1);
     assert!(
-        letters[0].error.contains("trapped") && letters[0].error.contains("asked to trap"),
+        errors[0].contains("trapped") && errors[0].contains("asked to trap"),
         "{}",
-        letters[0].error
+        errors[0]
     );
     assert_eq!(
         bench
@@ -388,14 +392,7 @@ pipelines:
     bench.publish(alarm("cam1", "VideoMotion"));
     let totals = bench.settle("p", 3).await;
     assert_eq!((totals.out, totals.failed), (1, 2));
-    let letters = bench
-        .gw
-        .gateway
-        .store()
-        .dead_letters(None, 10)
-        .await
-        .expect("dead letters");
-    let errors: Vec<&str> = letters.iter().map(|l| l.error.as_str()).collect();
+    let errors = bench.dead_letter_errors().await;
     assert!(
         errors.iter().any(|e| e.contains("does not grant `kv`")),
         "{errors:?}"

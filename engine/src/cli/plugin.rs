@@ -162,23 +162,12 @@ fn parse_event(line: &str) -> anyhow::Result<(Event, Map<String, Value>)> {
         Some(_) => bail!("`fields` must be an object"),
         None => Map::new(),
     };
-    let defaults = Event::new(
-        "",
-        homeport::event::EventKind::Alarm {
-            channel: 0,
-            code: String::new(),
-            action: String::new(),
-            device_time: None,
-            device_utc: None,
-            data: Map::new(),
-        },
-    );
     object
         .entry("id")
-        .or_insert_with(|| Value::from(defaults.id.to_string()));
+        .or_insert_with(|| Value::from(uuid::Uuid::now_v7().to_string()));
     object
         .entry("at_ms")
-        .or_insert_with(|| Value::from(defaults.at_ms));
+        .or_insert_with(|| Value::from(homeport::event::now_ms()));
     Ok((serde_json::from_value(value)?, fields))
 }
 

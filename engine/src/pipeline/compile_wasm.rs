@@ -12,9 +12,8 @@ use super::compile::duration;
 use super::error::SpecError;
 use super::spec::WasmSpec;
 use super::stage::wasm::WasmStage;
-use crate::wasm::kv::Quota;
 use crate::wasm::limits::{Limits, parse_size};
-use crate::wasm::pool::{Pool, Setup};
+use crate::wasm::pool::Pool;
 use crate::wasm::state::{Grants, StageLabel};
 
 /// Builds the stage at `index` of `pipeline` in `file`; `all` names every pipeline (route
@@ -79,13 +78,6 @@ pub fn build(
         .kv_namespace
         .as_ref()
         .map_or_else(|| format!("{pipeline}/{stem}"), |n| n.as_str().to_owned());
-    let kv = services.plugins.kv.space(
-        &namespace,
-        Quota {
-            bytes: limits.kv_bytes,
-            entries: limits.kv_entries,
-        },
-    );
     // The config as YAML typed it (`floor: 2` is a number), from the file's own nodes.
     let config = spec.config.as_ref().map_or_else(
         || "{}".to_owned(),
@@ -95,25 +87,17 @@ pub fn build(
                 .to_string()
         },
     );
-    let engine = services
-        .plugins
-        .engine()
-        .map_err(|e| SpecError::at(file, spec.plugin.span(), e))?;
-    let label = Arc::new(StageLabel::new(
-        pipeline,
-        format!("#{} wasm({stem})", index + 1),
-    ));
-    let pool = Pool::new(
+    let label = StageLabel::new(pipeline, format!("#{} wasm({stem})", index + 1));
+    let pool = Pool::for_stage(
+        &services.plugins,
         slot,
-        engine,
-        Setup {
-            config,
-            limits,
-            grants,
-            kv,
-            label,
-        },
-    );
+        &namespace,
+        label,
+        config,
+        limits,
+        grants,
+    )
+    .map_err(|e| SpecError::at(file, spec.plugin.span(), e))?;
     // One instance now: proves the plugin instantiates and accepts its config.
     futures::executor::block_on(pool.warm()).map_err(|e| {
         let span = spec
