@@ -195,7 +195,7 @@ pipelines:
   - name: p
     on: [alarm]
     stages:
-      - wasm: { plugin: '{debounce}', config: { window: 1500ms }, grant: [log, kv] }
+      - wasm: { plugin: '{debounce}', config: { window: 3s }, grant: [log, kv] }
 ",
     )
     .await;
@@ -218,7 +218,7 @@ pipelines:
         (0, 1),
         "still inside the window after the reload"
     );
-    tokio::time::sleep(Duration::from_millis(1600)).await;
+    tokio::time::sleep(Duration::from_millis(3100)).await;
     bench.publish(alarm("cam1", "VideoMotion"));
     let totals = bench.settle("p", 2).await;
     assert_eq!(totals.out, 1, "the window has passed");
@@ -318,7 +318,9 @@ pipelines:
   - name: p
     on: [alarm]
     stages:
-      - wasm: { plugin: '{misbehave}', limits: { memory: 16MiB } }
+      # A generous time limit: on a loaded machine growing memory is slow, and only the
+      # memory limit may stop this one.
+      - wasm: { plugin: '{misbehave}', limits: { memory: 16MiB, time: 10s } }
     on_error: { retry: { max: 0 }, then: drop }
 ",
     )
@@ -330,7 +332,12 @@ pipelines:
     let sample = |result: &str| {
         format!(r##"homeport_wasm_calls_total{{pipeline="p",stage="#1 wasm",result="{result}"}}"##)
     };
-    assert_eq!(bench.metric(&sample("out_of_memory")).await, 1);
+    assert_eq!(
+        bench.metric(&sample("out_of_memory")).await,
+        1,
+        "{}",
+        bench.host.render_metrics().await
+    );
     assert_eq!(
         bench
             .metric(r##"homeport_wasm_recycled_total{pipeline="p",stage="#1 wasm"}"##)
