@@ -553,6 +553,9 @@ pipelines:
         std::fs::copy(plugin(replacement), &live).expect("copy");
         assert!(bench.plugins.reload_changed().await.is_empty());
     }
+    // A pipeline reload takes the file as it is and reports why it cannot run it.
+    let errors = bench.host.reload().await.expect_err("refused").to_string();
+    assert!(errors.contains("refused its config"), "{errors}");
     bench.publish(alarm("cam1", "VideoLoss"));
     bench.publish(alarm("cam1", "VideoMotion"));
     let totals = bench.settle("p", 2).await;

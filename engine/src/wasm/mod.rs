@@ -85,8 +85,9 @@ impl PluginHost {
             .clone()
     }
 
-    /// The slot of the plugin at `path`: loaded now if new, or if the file changed since.
-    /// Compiles (blocking) when needed.
+    /// The slot of the plugin at `path`: the loaded one, or — when the file is new or changed
+    /// since — a new slot with a fresh build (stages still running on the old slot keep their
+    /// build until they are replaced). Compiles (blocking) when needed.
     pub fn load(&self, path: &Path) -> Result<Arc<PluginSlot>, PluginError> {
         let engine = self
             .engine()
@@ -98,12 +99,11 @@ impl PluginHost {
             .unwrap_or_else(PoisonError::into_inner)
             .get(&key)
             .cloned();
-        if let Some(slot) = existing {
-            if slot.changed_on_disk().is_some() {
-                let (plugin, stamp) = plugin::compile(&engine, &key)?;
-                slot.install(plugin, stamp);
-                self.reloads.fetch_add(1, Ordering::Relaxed);
-            }
+        // A pipeline build always takes the file as it is now, even a build the watcher
+        // refused: the pipeline's own check then reports why, at the stage's line.
+        if let Some(slot) = existing
+            && !slot.differs_on_disk()
+        {
             return Ok(slot);
         }
         let (plugin, stamp) = plugin::compile(&engine, &key)?;

@@ -211,8 +211,14 @@ impl PluginSlot {
         *self.stamp.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Whether the file on disk differs from the loaded build (and from a build already
-    /// refused).
+    /// Whether the file on disk differs from the loaded build (a file that cannot be read
+    /// counts as unchanged: the loaded build stays).
+    pub(crate) fn differs_on_disk(&self) -> bool {
+        Stamp::of(&self.path).is_ok_and(|now| now != self.stamp())
+    }
+
+    /// Whether the file on disk differs from the loaded build and from a build already
+    /// refused (what the watcher tries).
     pub(crate) fn changed_on_disk(&self) -> Option<Stamp> {
         let now = Stamp::of(&self.path).ok()?;
         let refused = *self.refused.lock().unwrap_or_else(PoisonError::into_inner);
