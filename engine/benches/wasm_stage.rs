@@ -181,18 +181,14 @@ async fn breakdown(services: &Services, events: &[Arc<Event>]) {
     let fields = Map::new();
     let started = Instant::now();
     for event in events {
-        let texts = convert::Texts::of(event, &fields);
-        let params = convert::field_params(&fields, &texts);
-        std::hint::black_box(convert::to_wit(event, &texts, &params));
+        let texts = convert::Texts::of(event);
+        std::hint::black_box(convert::to_wit(event, &texts));
     }
     let convert_ns = started.elapsed().as_nanos() as f64 / events.len() as f64;
-    let texts: Vec<convert::Texts> = events
-        .iter()
-        .map(|e| convert::Texts::of(e, &fields))
-        .collect();
+    let texts: Vec<convert::Texts> = events.iter().map(|e| convert::Texts::of(e)).collect();
     let started = Instant::now();
     for (event, texts) in events.iter().zip(&texts) {
-        pool.process(convert::to_wit(event, texts, &[]))
+        pool.process(convert::to_wit(event, texts), event.id, &fields)
             .await
             .expect("passes");
     }
@@ -209,7 +205,7 @@ async fn breakdown(services: &Services, events: &[Arc<Event>]) {
             data: Map::new(),
         },
     );
-    let small_texts = convert::Texts::of(&small, &fields);
+    let small_texts = convert::Texts::of(&small);
     let floor_rounds = if std::env::var_os("WASM_STAGE_FLOOR").is_some() {
         20
     } else {
@@ -217,7 +213,7 @@ async fn breakdown(services: &Services, events: &[Arc<Event>]) {
     };
     let started = Instant::now();
     for _ in 0..events.len() * floor_rounds {
-        pool.process(convert::to_wit(&small, &small_texts, &[]))
+        pool.process(convert::to_wit(&small, &small_texts), small.id, &fields)
             .await
             .expect("passes");
     }

@@ -1,6 +1,18 @@
 //! Building a plugin's answer to an event: pass, drop, route, replace, emit.
 
-use crate::{Decision, Event, Verdict};
+use crate::bindings::homeport::plugin::types as wit;
+use crate::{Event, Verdict};
+
+/// A plugin's answer to one event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// What becomes of the event.
+    pub verdict: Verdict,
+    /// The event as it goes on (new kind data, new fields); `None` keeps it as it came.
+    pub replace: Option<Event>,
+    /// Further events to publish once this one leaves its pipeline, however it leaves.
+    pub emit: Vec<Event>,
+}
 
 /// Most events one `process` call may emit; the host refuses a decision with more.
 pub const MAX_EMIT: usize = 16;
@@ -62,6 +74,24 @@ impl Decision {
             verdict,
             replace: None,
             emit: Vec::new(),
+        }
+    }
+
+    /// The decision as the host reads it: a replacement's record and, if its fields changed,
+    /// the fields; emitted events' records.
+    pub(crate) fn into_wit(self) -> wit::Decision {
+        let (replace, fields) = match self.replace {
+            Some(event) => {
+                let (record, fields) = event.into_wit();
+                (Some(record), fields)
+            }
+            None => (None, None),
+        };
+        wit::Decision {
+            verdict: self.verdict,
+            replace,
+            fields,
+            emit: self.emit.into_iter().map(|e| e.into_wit().0).collect(),
         }
     }
 }

@@ -1,12 +1,37 @@
-//! Reading and building events: kind names, alarm access, fields, constructors.
+//! Events as plugins see them: the record the host sends (time, device, what happened),
+//! with the id and the fields fetched from the host only when the plugin asks for them.
+
+use std::cell::OnceCell;
 
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::bindings::homeport::plugin::types as wit;
 use crate::{
-    Alarm, DeviceState, Event, EventKind, Field, OnlineChanged, OnlineReason, Registered,
-    RegistrationKind,
+    Alarm, DeviceState, EventKind, Field, OnlineChanged, OnlineReason, Registered, RegistrationKind,
 };
+
+/// One event.
+///
+/// `at_ms`, `device` and `kind` come with every call. The id ([`Event::id`]) and the fields
+/// earlier stages attached ([`Event::field`], [`Event::fields`]) are fetched from the host the
+/// first time the plugin reads them — most plugins never do, and a call is cheaper without
+/// them. Changing the fields ([`Event::set_field`], [`Event::remove_field`]) and passing the
+/// event on with [`Decision::replace`](crate::Decision::replace) hands the new fields back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// Server time, Unix milliseconds; assigned by the host to emitted events.
+    pub at_ms: i64,
+    /// The device it concerns; empty in an emitted event means the current device.
+    pub device: String,
+    /// What happened.
+    pub kind: EventKind,
+    id: OnceCell<String>,
+    fields: OnceCell<Vec<Field>>,
+    /// Whether the id and fields, when not loaded yet, are the current event's (the host's).
+    from_host: bool,
+    fields_changed: bool,
+}
 
 /// A field value that could not be turned into JSON (a map with non-string keys, a failing
 /// `Serialize` impl).
@@ -31,11 +56,84 @@ impl Event {
     /// events a plugin emits.
     pub fn new(device: impl Into<String>, kind: EventKind) -> Self {
         Self {
-            id: String::new(),
             at_ms: 0,
             device: device.into(),
             kind,
-            fields: Vec::new(),
+            id: OnceCell::from(String::new()),
+            fields: OnceCell::from(Vec::new()),
+            from_host: false,
+            fields_changed: false,
+        }
+    }
+
+    /// The event the host is asking about: its id and fields stay with the host until read.
+    pub(crate) fn from_host(record: wit::Event) -> Self {
+        Self {
+            at_ms: record.at_ms,
+            device: record.device,
+            kind: record.kind,
+            id: OnceCell::new(),
+            fields: OnceCell::new(),
+            from_host: true,
+            fields_changed: false,
+        }
+    }
+
+    /// The record to hand back, and the fields if they were changed.
+    pub(crate) fn into_wit(self) -> (wit::Event, Option<Vec<Field>>) {
+        let fields = if self.fields_changed {
+            self.fields.into_inner()
+        } else {
+            None
+        };
+        let record = wit::Event {
+            at_ms: self.at_ms,
+            device: self.device,
+            kind: self.kind,
+        };
+        (record, fields)
+    }
+
+    /// Sets the id (the native harness; the host assigns ids).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(crate) fn set_id(&mut self, id: String) {
+        self.id = OnceCell::from(id);
+    }
+
+    /// The event's id: unique and time-ordered (a UUIDv7, in text); empty for an event the
+    /// plugin made.
+    pub fn id(&self) -> &str {
+        self.id.get_or_init(|| {
+            if self.from_host {
+                crate::current::id()
+            } else {
+                String::new()
+            }
+        })
+    }
+
+    /// The fields earlier stages attached (values as JSON text), as they are now.
+    pub fn fields(&self) -> &[Field] {
+        self.fields.get_or_init(|| {
+            if self.from_host {
+                crate::current::fields()
+            } else {
+                Vec::new()
+            }
+        })
+    }
+
+    fn fields_mut(&mut self) -> &mut Vec<Field> {
+        let loaded = match self.fields.take() {
+            Some(fields) => fields,
+            None if self.from_host => crate::current::fields(),
+            None => Vec::new(),
+        };
+        self.fields_changed = true;
+        self.fields = OnceCell::from(loaded);
+        match self.fields.get_mut() {
+            Some(fields) => fields,
+            None => unreachable!("the fields were just set"),
         }
     }
 
@@ -125,7 +223,7 @@ impl Event {
 
     /// The JSON text of field `name`, as the host sent it.
     pub fn field_text(&self, name: &str) -> Option<&str> {
-        self.fields
+        self.fields()
             .iter()
             .find(|field| field.name == name)
             .map(|field| field.value.as_str())
@@ -142,18 +240,20 @@ impl Event {
             Ok(value) => value,
             Err(source) => return Err(FieldError { name, source }),
         };
-        match self.fields.iter_mut().find(|field| field.name == name) {
+        let fields = self.fields_mut();
+        match fields.iter_mut().find(|field| field.name == name) {
             Some(field) => field.value = value,
-            None => self.fields.push(Field { name, value }),
+            None => fields.push(Field { name, value }),
         }
         Ok(self)
     }
 
     /// Removes field `name`; true if the event had it.
     pub fn remove_field(&mut self, name: &str) -> bool {
-        let before = self.fields.len();
-        self.fields.retain(|field| field.name != name);
-        self.fields.len() != before
+        let fields = self.fields_mut();
+        let before = fields.len();
+        fields.retain(|field| field.name != name);
+        fields.len() != before
     }
 }
 
@@ -187,7 +287,7 @@ mod tests {
         let mut event = Event::new_alarm("D1", "VideoMotion", "start");
         event.set_field("site", "Lyon")?.set_field("floor", 2)?;
         event.set_field("site", json!({"city": "Paris"}))?;
-        assert_eq!(event.fields.len(), 2);
+        assert_eq!(event.fields().len(), 2);
         assert_eq!(event.field("site"), Some(json!({"city": "Paris"})));
         assert_eq!(event.field_text("floor"), Some("2"));
         Ok(())
@@ -196,7 +296,7 @@ mod tests {
     #[test]
     fn a_field_that_is_not_json_reads_as_absent_but_its_text_stays_readable() {
         let mut event = Event::new_registered("D1", "10.0.0.1:5000");
-        event.fields.push(Field {
+        event.fields_mut().push(Field {
             name: "raw".into(),
             value: "not json".into(),
         });
@@ -211,7 +311,7 @@ mod tests {
         let map: std::collections::HashMap<(u8, u8), u8> = [((1, 2), 3)].into();
         let error = event.set_field("pairs", map).err().map(String::from);
         assert!(error.is_some_and(|e| e.contains("field `pairs`")));
-        assert!(event.fields.is_empty());
+        assert!(event.fields().is_empty());
     }
 
     #[test]

@@ -4,9 +4,9 @@
 //! (`wit/plugin.wit`). This crate hides the component glue: implement [`Plugin`], call
 //! [`export_plugin!`], build with `cargo build --release --target wasm32-wasip2`.
 //!
-//! - [`Event`], [`Decision`] and the other event types, with helpers ([`Event::alarm`],
-//!   [`Event::set_field`], [`Decision::drop`], …): the WIT types, re-exported from
-//!   [`bindings`].
+//! - [`Event`] (the host's record, with its id and fields fetched on demand) and [`Decision`],
+//!   with helpers ([`Event::alarm`], [`Event::set_field`], [`Decision::drop`], …); the other
+//!   event types are the WIT types, re-exported from [`bindings`].
 //! - [`log`], [`clock`], [`kv`]: the host functions, with a plain Rust API. On `wasm32` they
 //!   call the host; natively they use an in-memory stand-in, so plugin logic runs under
 //!   `cargo test`.
@@ -24,6 +24,7 @@
 )]
 pub mod bindings;
 pub mod clock;
+mod current;
 mod decision;
 mod event;
 pub mod kv;
@@ -35,11 +36,11 @@ mod plugin;
 pub mod testing;
 
 pub use bindings::homeport::plugin::types::{
-    Alarm, ConfigApplied, Decision, DeviceState, Event, EventKind, Field, OnlineChanged,
-    OnlineReason, Registered, RegistrationKind, SyncRequest, Verdict,
+    Alarm, ConfigApplied, DeviceState, EventKind, Field, OnlineChanged, OnlineReason, Registered,
+    RegistrationKind, SyncRequest, Verdict,
 };
-pub use decision::MAX_EMIT;
-pub use event::FieldError;
+pub use decision::{Decision, MAX_EMIT};
+pub use event::{Event, FieldError};
 pub use plugin::{NoConfig, Plugin, parse_config};
 
 /// What [`export_plugin!`] expands to calls; not part of the API.

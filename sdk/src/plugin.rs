@@ -99,13 +99,15 @@ pub fn init_instance<P: Plugin>(
     Ok(())
 }
 
-/// The `handler.process` export.
+/// The `handler.process` export: the host's record in, the host's decision out.
 pub fn process_instance<P: Plugin>(
     slot: &'static LocalKey<Instance<P>>,
-    event: Event,
-) -> Result<Decision, String> {
+    event: crate::bindings::homeport::plugin::types::Event,
+) -> Result<crate::bindings::homeport::plugin::types::Decision, String> {
     slot.with(|slot| match slot.borrow_mut().as_mut() {
-        Some(plugin) => plugin.process(event),
+        Some(plugin) => plugin
+            .process(Event::from_host(event))
+            .map(Decision::into_wit),
         None => Err("process called before a successful init".to_owned()),
     })
 }
@@ -137,8 +139,11 @@ macro_rules! export_plugin {
                 }
 
                 fn process(
-                    event: $crate::Event,
-                ) -> ::core::result::Result<$crate::Decision, ::std::string::String> {
+                    event: $crate::bindings::homeport::plugin::types::Event,
+                ) -> ::core::result::Result<
+                    $crate::bindings::homeport::plugin::types::Decision,
+                    ::std::string::String,
+                > {
                     $crate::__private::process_instance::<$plugin>(&INSTANCE, event)
                 }
             }

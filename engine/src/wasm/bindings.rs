@@ -23,7 +23,7 @@ mod generated {
 pub use generated::Plugin as Bindings;
 pub use generated::PluginPre;
 pub use generated::exports::homeport::plugin::handler;
-pub use generated::homeport::plugin::{clock, kv, log, types};
+pub use generated::homeport::plugin::{clock, current, kv, log, types};
 
 /// The world version this host implements (the WIT package version).
 pub const WORLD_VERSION: &str = "0.1.0";

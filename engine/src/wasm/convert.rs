@@ -7,20 +7,17 @@ use serde_json::{Map, Value};
 use super::bindings::types as wit;
 use crate::event::{DeviceState, Event, EventKind, OnlineReason, RegistrationKind};
 
-/// Text an event's record needs that the event does not hold as text: its id, the JSON of
-/// its alarm data or config table, and the JSON of each field. The record borrows everything
-/// else from the event itself, so nothing is copied twice on its way into the guest.
+/// Text an event's record needs that the event does not hold as text: the JSON of its alarm
+/// data or config table. The record borrows everything else from the event itself, so
+/// nothing is copied twice on its way into the guest.
 #[derive(Debug, Default)]
 pub struct Texts {
-    id: String,
     json: String,
-    values: Vec<String>,
 }
 
 impl Texts {
-    /// The texts of `event` with the flow's `fields`.
-    pub fn of(event: &Event, fields: &Map<String, Value>) -> Self {
-        let mut id = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    /// The texts of `event`.
+    pub fn of(event: &Event) -> Self {
         let json = match &event.kind {
             EventKind::Alarm { data, .. } if !data.is_empty() => {
                 serde_json::to_string(data).unwrap_or_else(|_| "{}".to_owned())
@@ -29,40 +26,28 @@ impl Texts {
             EventKind::ConfigApplied { table, .. } => table.to_string(),
             _ => String::new(),
         };
-        Self {
-            id: event.id.hyphenated().encode_lower(&mut id).to_owned(),
-            json,
-            values: fields.values().map(Value::to_string).collect(),
-        }
+        Self { json }
     }
 }
 
-/// The fields of a flow as WIT records, borrowing names from `fields` and values from
-/// `texts` (made from the same `fields`).
-pub fn field_params<'a>(
-    fields: &'a Map<String, Value>,
-    texts: &'a Texts,
-) -> Vec<wit::FieldParam<'a>> {
-    fields
-        .keys()
-        .zip(&texts.values)
-        .map(|(name, value)| wit::FieldParam { name, value })
-        .collect()
-}
-
-/// The WIT record of `event`, borrowing from it, its `texts` and its `fields`.
-pub fn to_wit<'a>(
-    event: &'a Event,
-    texts: &'a Texts,
-    fields: &'a [wit::FieldParam<'a>],
-) -> wit::EventParam<'a> {
+/// The WIT record of `event`, borrowing from it and its `texts`.
+pub fn to_wit<'a>(event: &'a Event, texts: &'a Texts) -> wit::EventParam<'a> {
     wit::EventParam {
-        id: &texts.id,
         at_ms: event.at_ms,
         device: &event.device,
         kind: kind_to_wit(&event.kind, &texts.json),
-        fields,
     }
+}
+
+/// A flow's fields as the plugin reads them (`current.fields`): values as JSON text.
+pub fn fields_to_wit(fields: &Map<String, Value>) -> Vec<wit::Field> {
+    fields
+        .iter()
+        .map(|(name, value)| wit::Field {
+            name: name.clone(),
+            value: value.to_string(),
+        })
+        .collect()
 }
 
 fn kind_to_wit<'a>(kind: &'a EventKind, json: &'a str) -> wit::EventKindParam<'a> {
@@ -252,7 +237,7 @@ pub fn kind_from_wit(
 }
 
 /// Fields a plugin handed back, as the flow keeps them.
-pub fn fields_from_wit(fields: Vec<wit::FieldResult>) -> Result<Map<String, Value>, String> {
+pub fn fields_from_wit(fields: Vec<wit::Field>) -> Result<Map<String, Value>, String> {
     fields
         .into_iter()
         .map(|field| {
@@ -368,25 +353,23 @@ mod tests {
         ];
         for kind in kinds {
             let event = Event::new("cam1", kind.clone());
-            let mut fields = Map::new();
-            fields.insert("site".to_owned(), Value::from("lyon"));
-            let texts = Texts::of(&event, &fields);
-            let params = field_params(&fields, &texts);
-            let record = to_wit(&event, &texts, &params);
-            assert_eq!(record.id, event.id.to_string());
+            let texts = Texts::of(&event);
+            let record = to_wit(&event, &texts);
             assert_eq!(record.device, "cam1");
+            assert_eq!(record.at_ms, event.at_ms);
             let back = kind_from_wit(echo(&record.kind), &event.kind).expect("converts");
             assert_eq!(back, kind);
-            let owned = record
-                .fields
-                .iter()
-                .map(|f| wit::FieldResult {
-                    name: f.name.to_owned(),
-                    value: f.value.to_owned(),
-                })
-                .collect();
-            assert_eq!(fields_from_wit(owned).expect("fields"), fields);
         }
+    }
+
+    #[test]
+    fn fields_go_out_as_json_text_and_come_back() {
+        let mut fields = Map::new();
+        fields.insert("site".to_owned(), Value::from("lyon"));
+        fields.insert("floor".to_owned(), Value::from(2));
+        let texts = fields_to_wit(&fields);
+        assert!(texts.iter().any(|f| f.name == "floor" && f.value == "2"));
+        assert_eq!(fields_from_wit(texts).expect("fields"), fields);
     }
 
     #[test]
@@ -408,7 +391,7 @@ mod tests {
             data: Map::new(),
         };
         assert!(kind_from_wit(alarm, &original).is_err());
-        let field = wit::FieldResult {
+        let field = wit::Field {
             name: "x".to_owned(),
             value: "not json".to_owned(),
         };

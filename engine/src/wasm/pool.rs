@@ -242,7 +242,14 @@ impl Pool {
     }
 
     /// Runs the plugin on one event.
-    pub async fn process(&self, event: wit::EventParam<'_>) -> Result<wit::Decision, CallError> {
+    /// Runs the plugin on one event: its record, and its id and fields, which the plugin
+    /// fetches through `current` if it wants them.
+    pub async fn process(
+        &self,
+        event: wit::EventParam<'_>,
+        id: uuid::Uuid,
+        fields: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<wit::Decision, CallError> {
         self.stats.calls.fetch_add(1, Ordering::Relaxed);
         let mut instance = match self.take() {
             Some(instance) => instance,
@@ -254,8 +261,13 @@ impl Pool {
             }
         };
         begin(&mut instance.store, self.setup.limits.time);
-        instance.store.data_mut().device.clear();
-        instance.store.data_mut().device.push_str(event.device);
+        let state = instance.store.data_mut();
+        state.device.clear();
+        state.device.push_str(event.device);
+        state.id = id;
+        if !(fields.is_empty() && state.fields.is_empty()) {
+            state.fields.clone_from(fields);
+        }
         let result = instance
             .bindings
             .homeport_plugin_handler()

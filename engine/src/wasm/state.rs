@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::{clock, kv, log, types};
+use super::bindings::{clock, current, kv, log, types};
 use super::kv::{KvRefusal, KvSpace};
 use super::output::Tail;
 
@@ -144,6 +144,10 @@ pub struct HostState {
     label: Arc<StageLabel>,
     /// The device of the event being processed, for log lines.
     pub device: String,
+    /// The id of the event being processed (`current.id`).
+    pub id: uuid::Uuid,
+    /// Its fields (`current.fields`).
+    pub fields: serde_json::Map<String, serde_json::Value>,
     /// When the current call must end.
     pub deadline: Option<Instant>,
     /// Set when the epoch callback stopped a call for its deadline.
@@ -183,6 +187,8 @@ impl HostState {
             kv,
             label,
             device: String::new(),
+            id: uuid::Uuid::nil(),
+            fields: serde_json::Map::new(),
             deadline: None,
             timed_out: false,
             tail,
@@ -232,6 +238,16 @@ impl WasiView for HostState {
 }
 
 impl types::Host for HostState {}
+
+impl current::Host for HostState {
+    fn id(&mut self) -> wasmtime::Result<String> {
+        Ok(self.id.to_string())
+    }
+
+    fn fields(&mut self) -> wasmtime::Result<Vec<types::Field>> {
+        Ok(super::convert::fields_to_wit(&self.fields))
+    }
+}
 
 impl log::Host for HostState {
     fn write(

@@ -139,7 +139,7 @@ mod tests {
         event.set_field("site", "Paris")?.set_field("kept", true)?;
         let decision = harness.process(event)?;
         let event = decision.replace.ok_or("no replacement")?;
-        assert_eq!(event.fields.len(), 2);
+        assert_eq!(event.fields().len(), 2);
         assert_eq!(event.field("site"), Some(json!("Lyon")));
         assert_eq!(event.field("kept"), Some(json!(true)));
         Ok(())

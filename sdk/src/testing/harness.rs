@@ -191,15 +191,15 @@ impl<P: Plugin> Harness<P> {
         if event.at_ms == 0 {
             event.at_ms = now_ms;
         }
-        if event.id.is_empty() {
+        if event.id().is_empty() {
             // UUIDv7 layout: 48 bits of milliseconds, version 7, variant 10, then a counter.
             let ms = u64::try_from(now_ms).unwrap_or(0) & 0xffff_ffff_ffff;
-            event.id = format!(
+            event.set_id(format!(
                 "{:08x}-{:04x}-7000-8000-{:012x}",
                 ms >> 16,
                 ms & 0xffff,
                 self.next_id
-            );
+            ));
             self.next_id += 1;
         }
     }
@@ -352,8 +352,8 @@ mod tests {
         let decision = harness.process(testing::online("D1", true))?;
         let event = decision.replace.ok_or("no replacement")?;
         assert_eq!(event.at_ms, harness.now_ms());
-        assert_eq!(event.id.len(), 36);
-        assert!(event.id.contains("-7000-8000-"));
+        assert_eq!(event.id().len(), 36);
+        assert!(event.id().contains("-7000-8000-"));
         Ok(())
     }
 

@@ -34,12 +34,11 @@ pub struct WasmStage {
 impl Stage for WasmStage {
     fn run<'a>(&'a self, flow: &'a mut Flow) -> BoxFuture<'a, Result<Outcome, StageError>> {
         async move {
-            let texts = convert::Texts::of(&flow.event, &flow.fields);
-            let fields = convert::field_params(&flow.fields, &texts);
-            let input = convert::to_wit(&flow.event, &texts, &fields);
+            let texts = convert::Texts::of(&flow.event);
+            let input = convert::to_wit(&flow.event, &texts);
             let decision = self
                 .pool
-                .process(input)
+                .process(input, flow.event.id, &flow.fields)
                 .await
                 .map_err(|error| match error {
                     // The config cannot change between attempts.
@@ -89,12 +88,25 @@ impl WasmStage {
                 decision.emit.len()
             )));
         }
-        if let Some(replacement) = decision.replace {
-            let kind = convert::kind_from_wit(replacement.kind, &flow.event.kind)
-                .map_err(|e| StageError::permanent(format!("the plugin's replacement: {e}")))?;
-            let fields = convert::fields_from_wit(replacement.fields)
-                .map_err(|e| StageError::permanent(format!("the plugin's replacement: {e}")))?;
-            flow.replace(convert::replacement(&flow.event, kind), fields);
+        let fields = match decision.fields {
+            Some(fields) => Some(
+                convert::fields_from_wit(fields)
+                    .map_err(|e| StageError::permanent(format!("the plugin's fields: {e}")))?,
+            ),
+            None => None,
+        };
+        let event = match decision.replace {
+            Some(replacement) => {
+                let kind = convert::kind_from_wit(replacement.kind, &flow.event.kind)
+                    .map_err(|e| StageError::permanent(format!("the plugin's replacement: {e}")))?;
+                Some(convert::replacement(&flow.event, kind))
+            }
+            None => None,
+        };
+        if event.is_some() || fields.is_some() {
+            let event = event.unwrap_or_else(|| Arc::clone(&flow.event));
+            let fields = fields.unwrap_or_else(|| std::mem::take(&mut flow.fields));
+            flow.replace(event, fields);
         }
         let hops = flow.event.hops.saturating_add(1);
         // Collected first, so an emitted event that does not convert emits nothing (a retry

@@ -30,6 +30,7 @@ impl Guest for FutureWorld {
         Ok(Decision {
             verdict: Verdict::Pass,
             replace: None,
+            fields: None,
             emit: Vec::new(),
         })
     }
