@@ -295,63 +295,42 @@ impl NatsSink {
         self.check_size(subject, payload.len(), HEADER_ROOM + msg_id.len())
             .map_err(counted)?;
 
-        let mut attempts = 0u32;
-        loop {
-            if inner.shutdown.is_cancelled() {
-                return Err(counted(NatsError::ShuttingDown {
-                    what: "JetStream publish",
-                    subject: subject.to_owned(),
-                }));
-            }
-            attempts += 1;
-            let message = jetstream::message::PublishMessage::build()
-                .payload(payload.clone())
-                .message_id(msg_id);
-            // Each attempt is bounded by the context's ack timeout (sending, then the ack), so
-            // an attempt under way when shutdown fires still gets its answer.
-            let result = async {
-                js.context
-                    .send_publish(subject.to_owned(), message)
-                    .await?
-                    .await
-            }
-            .await;
-            let error = match result {
-                Ok(ack) => {
-                    inner.counters.js_acked.fetch_add(1, Ordering::Relaxed);
-                    if ack.duplicate {
-                        inner.counters.js_duplicates.fetch_add(1, Ordering::Relaxed);
+        let (ack, attempts) = self
+            .with_retries(
+                "JetStream publish",
+                subject,
+                || {
+                    let message = jetstream::message::PublishMessage::build()
+                        .payload(payload.clone())
+                        .message_id(msg_id);
+                    // Each attempt is bounded by the context's ack timeout (sending, then the
+                    // ack), so an attempt under way when shutdown fires still gets its answer.
+                    async {
+                        js.context
+                            .send_publish(subject.to_owned(), message)
+                            .await?
+                            .await
                     }
-                    return Ok(JsAck {
-                        stream: ack.stream,
-                        sequence: ack.sequence,
-                        duplicate: ack.duplicate,
-                        attempts,
-                    });
-                }
-                Err(error) => error,
-            };
-            if retry::classify_publish(&error) == Verdict::Fail {
-                return Err(counted(NatsError::Rejected {
+                },
+                retry::classify_publish,
+                |source| NatsError::Rejected {
                     subject: subject.to_owned(),
                     msg_id: msg_id.to_owned(),
-                    source: error,
-                }));
-            }
-            self.note_retry("JetStream publish", subject, attempts, &error);
-            if !retry::pause_until_connected(
-                &inner.client,
-                retry::backoff(attempts),
-                &inner.shutdown,
+                    source,
+                },
             )
             .await
-            {
-                return Err(counted(NatsError::ShuttingDown {
-                    what: "JetStream publish",
-                    subject: subject.to_owned(),
-                }));
-            }
+            .map_err(counted)?;
+        inner.counters.js_acked.fetch_add(1, Ordering::Relaxed);
+        if ack.duplicate {
+            inner.counters.js_duplicates.fetch_add(1, Ordering::Relaxed);
         }
+        Ok(JsAck {
+            stream: ack.stream,
+            sequence: ack.sequence,
+            duplicate: ack.duplicate,
+            attempts,
+        })
     }
 
     /// Stores `json` as the device's last state in the KV bucket, retried like
@@ -370,43 +349,22 @@ impl NatsSink {
         self.check_size(device_id, json.len(), HEADER_ROOM)
             .map_err(counted)?;
 
-        let mut attempts = 0u32;
-        loop {
-            if inner.shutdown.is_cancelled() {
-                return Err(counted(NatsError::ShuttingDown {
-                    what: "KV put",
-                    subject: device_id.to_owned(),
-                }));
-            }
-            attempts += 1;
-            let error = match kv.store.put(device_id, json.clone()).await {
-                Ok(revision) => {
-                    inner.counters.kv_puts.fetch_add(1, Ordering::Relaxed);
-                    return Ok(revision);
-                }
-                Err(error) => error,
-            };
-            if retry::classify_put(&error) == Verdict::Fail {
-                return Err(counted(NatsError::KvRejected {
+        let (revision, _) = self
+            .with_retries(
+                "KV put",
+                device_id,
+                || kv.store.put(device_id, json.clone()),
+                retry::classify_put,
+                |source| NatsError::KvRejected {
                     bucket: kv.bucket.clone(),
                     key: device_id.to_owned(),
-                    source: error,
-                }));
-            }
-            self.note_retry("KV put", device_id, attempts, &error);
-            if !retry::pause_until_connected(
-                &inner.client,
-                retry::backoff(attempts),
-                &inner.shutdown,
+                    source,
+                },
             )
             .await
-            {
-                return Err(counted(NatsError::ShuttingDown {
-                    what: "KV put",
-                    subject: device_id.to_owned(),
-                }));
-            }
-        }
+            .map_err(counted)?;
+        inner.counters.kv_puts.fetch_add(1, Ordering::Relaxed);
+        Ok(revision)
     }
 
     /// Counters since start, and whether the client is connected now.
@@ -448,6 +406,47 @@ impl NatsSink {
             });
         }
         Ok(())
+    }
+
+    /// Runs `attempt` until it succeeds (returning its value and the attempts it took), fails
+    /// for good (`classify` says so; `reject` makes the error), or the sink shuts down. Between
+    /// attempts it waits, with backoff, for the connection to be back.
+    async fn with_retries<T, E, Fut>(
+        &self,
+        what: &'static str,
+        subject: &str,
+        mut attempt: impl FnMut() -> Fut,
+        classify: fn(&E) -> Verdict,
+        reject: impl Fn(E) -> NatsError,
+    ) -> Result<(T, u32), NatsError>
+    where
+        Fut: Future<Output = Result<T, E>>,
+        E: std::error::Error,
+    {
+        let inner = &self.inner;
+        let shutting_down = || NatsError::ShuttingDown {
+            what,
+            subject: subject.to_owned(),
+        };
+        let mut attempts = 0u32;
+        loop {
+            if inner.shutdown.is_cancelled() {
+                return Err(shutting_down());
+            }
+            attempts += 1;
+            let error = match attempt().await {
+                Ok(value) => return Ok((value, attempts)),
+                Err(error) => error,
+            };
+            if classify(&error) == Verdict::Fail {
+                return Err(reject(error));
+            }
+            self.note_retry(what, subject, attempts, &error);
+            let pause = retry::backoff(attempts);
+            if !retry::pause_until_connected(&inner.client, pause, &inner.shutdown).await {
+                return Err(shutting_down());
+            }
+        }
     }
 
     fn note_retry(&self, what: &str, subject: &str, attempts: u32, error: &dyn std::error::Error) {
