@@ -81,26 +81,18 @@ impl PipelineCounters {
     /// Appends this pipeline's Prometheus samples.
     pub fn render(&self, pipeline: &str, out: &mut String) {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let _ = writeln!(
-            out,
-            "homeport_pipeline_events_total{{pipeline=\"{pipeline}\",outcome=\"in\"}} {}",
-            get(&self.input)
-        );
-        let _ = writeln!(
-            out,
-            "homeport_pipeline_events_total{{pipeline=\"{pipeline}\",outcome=\"out\"}} {}",
-            get(&self.output)
-        );
-        let _ = writeln!(
-            out,
-            "homeport_pipeline_events_total{{pipeline=\"{pipeline}\",outcome=\"failed\"}} {}",
-            get(&self.failed)
-        );
-        let _ = writeln!(
-            out,
-            "homeport_pipeline_events_total{{pipeline=\"{pipeline}\",outcome=\"routed\"}} {}",
-            get(&self.routed)
-        );
+        for (outcome, counter) in [
+            ("in", &self.input),
+            ("out", &self.output),
+            ("failed", &self.failed),
+            ("routed", &self.routed),
+        ] {
+            let _ = writeln!(
+                out,
+                "homeport_pipeline_events_total{{pipeline=\"{pipeline}\",outcome=\"{outcome}\"}} {}",
+                get(counter)
+            );
+        }
         for (reason, count) in self.dropped() {
             let _ = writeln!(
                 out,
@@ -113,21 +105,14 @@ impl PipelineCounters {
             self.in_flight()
         );
         for (index, stage) in self.stages.iter().enumerate() {
-            let labels = format!(
-                "pipeline=\"{pipeline}\",stage=\"#{} {}\"",
-                index + 1,
-                stage.kind
-            );
-            let _ = writeln!(
-                out,
-                "homeport_stage_events_total{{{labels},result=\"passed\"}} {}",
-                get(&stage.passed)
-            );
-            let _ = writeln!(
-                out,
-                "homeport_stage_events_total{{{labels},result=\"dropped\"}} {}",
-                get(&stage.dropped)
-            );
+            let labels = stage_labels(pipeline, index, stage.kind);
+            for (result, counter) in [("passed", &stage.passed), ("dropped", &stage.dropped)] {
+                let _ = writeln!(
+                    out,
+                    "homeport_stage_events_total{{{labels},result=\"{result}\"}} {}",
+                    get(counter)
+                );
+            }
             let _ = writeln!(
                 out,
                 "homeport_stage_errors_total{{{labels}}} {}",
@@ -135,4 +120,9 @@ impl PipelineCounters {
             );
         }
     }
+}
+
+/// The Prometheus labels of stage `index` (0-based) of `pipeline`: `pipeline="p",stage="#1 mqtt"`.
+pub fn stage_labels(pipeline: &str, index: usize, kind: &str) -> String {
+    format!("pipeline=\"{pipeline}\",stage=\"#{} {kind}\"", index + 1)
 }

@@ -406,11 +406,7 @@ impl PipelineHost {
         );
         for pipeline in &self.graph.read().await.pipelines {
             for (index, (kind, stage, _)) in pipeline.pipeline.stages.iter().enumerate() {
-                let labels = format!(
-                    "pipeline=\"{}\",stage=\"#{} {kind}\"",
-                    pipeline.pipeline.name,
-                    index + 1
-                );
+                let labels = super::counters::stage_labels(&pipeline.pipeline.name, index, kind);
                 stage.render_metrics(&labels, &mut out);
             }
         }
