@@ -3,11 +3,10 @@
 
 use std::io::Write;
 
-use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use homeport::admin::client::{Account, AccountCamera};
 
-use super::devices::Connect;
+use super::devices::{Connect, PasswordArgs};
 
 /// Options of `homeport accounts`.
 #[derive(Debug, Args)]
@@ -16,37 +15,6 @@ pub(crate) struct AccountsArgs {
     connect: Connect,
     #[command(subcommand)]
     command: AccountsCommand,
-}
-
-/// A password on the command line, or on standard input.
-#[derive(Debug, Args)]
-struct PasswordArgs {
-    /// The password.
-    #[arg(
-        long,
-        allow_hyphen_values = true,
-        required_unless_present = "password_stdin"
-    )]
-    password: Option<String>,
-    /// Read the password from the first line of standard input instead.
-    #[arg(long, conflicts_with = "password")]
-    password_stdin: bool,
-}
-
-impl PasswordArgs {
-    fn read(self) -> anyhow::Result<String> {
-        match self.password {
-            Some(password) => Ok(password),
-            None if self.password_stdin => {
-                let mut line = String::new();
-                std::io::stdin()
-                    .read_line(&mut line)
-                    .context("cannot read the password from standard input")?;
-                Ok(line.trim_end_matches(['\n', '\r']).to_owned())
-            }
-            None => bail!("give --password or --password-stdin"),
-        }
-    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -77,15 +77,8 @@ enum DevicesCommand {
         #[arg(long)]
         user: String,
         /// Login password.
-        #[arg(
-            long,
-            allow_hyphen_values = true,
-            required_unless_present = "password_stdin"
-        )]
-        password: Option<String>,
-        /// Read the password from the first line of standard input instead.
-        #[arg(long, conflicts_with = "password")]
-        password_stdin: bool,
+        #[command(flatten)]
+        password: PasswordArgs,
         /// Login protocol.
         #[arg(long, value_enum)]
         protocol: Option<Protocol>,
@@ -205,14 +198,9 @@ pub(crate) async fn run(args: DevicesArgs) -> anyhow::Result<()> {
             id,
             user,
             password,
-            password_stdin,
             protocol,
         } => {
-            let password = match password {
-                Some(password) => password,
-                None if password_stdin => read_password()?,
-                None => bail!("give --password or --password-stdin"),
-            };
+            let password = password.read()?;
             let device = NewDevice {
                 id,
                 username: user,
@@ -305,12 +293,35 @@ pub(crate) async fn run(args: DevicesArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn read_password() -> anyhow::Result<String> {
-    let mut line = String::new();
-    std::io::stdin()
-        .read_line(&mut line)
-        .context("cannot read the password from standard input")?;
-    Ok(line.trim_end_matches(['\n', '\r']).to_owned())
+/// A password on the command line, or on standard input.
+#[derive(Debug, Args)]
+pub(super) struct PasswordArgs {
+    /// The password.
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        required_unless_present = "password_stdin"
+    )]
+    password: Option<String>,
+    /// Read the password from the first line of standard input instead.
+    #[arg(long, conflicts_with = "password")]
+    password_stdin: bool,
+}
+
+impl PasswordArgs {
+    pub(super) fn read(self) -> anyhow::Result<String> {
+        match self.password {
+            Some(password) => Ok(password),
+            None if self.password_stdin => {
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .context("cannot read the password from standard input")?;
+                Ok(line.trim_end_matches(['\n', '\r']).to_owned())
+            }
+            None => bail!("give --password or --password-stdin"),
+        }
+    }
 }
 
 fn write_output(output: Option<&Path>, body: &[u8]) -> anyhow::Result<()> {
