@@ -28,7 +28,7 @@
 
 mod support;
 
-use support::{arg, wait_online};
+use support::{arg, gateway_for, median, rerun, wait_online};
 
 #[path = "../tests/brokers/mosquitto.rs"]
 mod mosquitto;
@@ -41,13 +41,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use homeport::bus::EventBus;
-use homeport::device::LoginProtocol;
 use homeport::event::{Event, EventKind};
-use homeport::gateway::{Gateway, GatewayConfig, device_credentials};
-use homeport::listener::ListenerConfig;
 use homeport::pipeline::{PipelineHost, Services, payload};
 use homeport::registry::{Registry, RegistryConfig};
-use homeport::session::SessionConfig;
 use homeport::sink::mqtt::{MqttConfig, MqttSink};
 use rumqttc::{AsyncClient, MqttOptions, Packet, QoS};
 use serde_json::{Map, Value, json};
@@ -509,24 +505,7 @@ async fn device_path(
 ) -> String {
     let arrivals = start_subscriber(port, qos_of(qos));
     let data = tempfile::tempdir().expect("tempdir");
-    let config = GatewayConfig {
-        register: "127.0.0.1:0".parse().expect("addr"),
-        data: data.path().to_owned(),
-        registry: RegistryConfig {
-            max_pending: devices + 100,
-            ..RegistryConfig::default()
-        },
-        session: SessionConfig::default(),
-        listener: ListenerConfig {
-            max_connections: devices + 100,
-            ..ListenerConfig::default()
-        },
-    };
-    let gateway = Gateway::start(config).await.expect("gateway");
-    let credentials = (1..=devices)
-        .map(|i| device_credentials(&format!("cam{i}"), "admin", "pw", LoginProtocol::Dhip))
-        .collect();
-    gateway.import_devices(credentials).await.expect("import");
+    let gateway = gateway_for(devices, "cam", data.path()).await;
     let stop = CancellationToken::new();
     let sink = connected_sink(port, &stop).await;
     let services = Services {
@@ -697,29 +676,15 @@ async fn pipeline_latency(port: u16, rate: f64, secs: f64) -> String {
 type Measured = HashMap<String, f64>;
 
 fn measure_in_child(args: &[String]) -> Measured {
-    let output = std::process::Command::new(std::env::current_exe().expect("own path"))
-        .args(args)
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("re-runs itself");
-    let text = String::from_utf8_lossy(&output.stdout);
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("result "))
-        .unwrap_or_else(|| panic!("no result from {args:?}: {text}"));
-    eprintln!("  {} → {}", args[1..].join(" "), &line[7..]);
-    line.split_whitespace()
-        .skip(1)
+    let words = rerun(args);
+    eprintln!("  {} → {}", args[1..].join(" "), words.join(" "));
+    words
+        .iter()
         .filter_map(|pair| {
             let (key, value) = pair.split_once('=')?;
             Some((key.to_owned(), value.parse().ok()?))
         })
         .collect()
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 fn med(results: &[Measured], key: &str) -> f64 {

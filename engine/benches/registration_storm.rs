@@ -11,13 +11,12 @@
 
 mod support;
 
-use support::{arg, rss_kib, wait_online};
+use support::{arg, gateway_for, median, rerun, rss_kib, wait_online};
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use homeport::device::LoginProtocol;
-use homeport::gateway::{Gateway, GatewayConfig, device_credentials};
+use homeport::gateway::{Gateway, GatewayConfig};
 use homeport::listener::ListenerConfig;
 use homeport::registry::RegistryConfig;
 use homeport::session::SessionConfig;
@@ -31,24 +30,7 @@ struct Run {
 
 async fn storm(devices: usize) -> Run {
     let data = tempfile::tempdir().expect("tempdir");
-    let config = GatewayConfig {
-        register: "127.0.0.1:0".parse().expect("addr"),
-        data: data.path().to_owned(),
-        registry: RegistryConfig {
-            max_pending: devices,
-            ..RegistryConfig::default()
-        },
-        session: SessionConfig::default(),
-        listener: ListenerConfig {
-            max_connections: devices + 100,
-            ..ListenerConfig::default()
-        },
-    };
-    let gateway = Gateway::start(config).await.expect("gateway");
-    let credentials = (1..=devices)
-        .map(|i| device_credentials(&format!("storm{i}"), "admin", "pw", LoginProtocol::Dhip))
-        .collect();
-    gateway.import_devices(credentials).await.expect("import");
+    let gateway = gateway_for(devices, "storm", data.path()).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let baseline = rss_kib();
     let addr = gateway.register_addr().expect("addr").to_string();
@@ -143,29 +125,14 @@ async fn half_open(count: usize) -> f64 {
 /// Runs this benchmark binary again for one measurement, so every measurement starts from a
 /// fresh process (memory freed by an earlier run would otherwise hide a later run's growth).
 fn measure_in_child(flag: &str, count: usize) -> (f64, f64) {
-    let output = std::process::Command::new(std::env::current_exe().expect("own path"))
-        .args([flag, &count.to_string()])
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("re-runs itself");
-    let text = String::from_utf8_lossy(&output.stdout);
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("result "))
-        .unwrap_or_else(|| panic!("no result from {flag} {count}: {text}"));
-    let mut values = line
-        .split_whitespace()
-        .skip(1)
-        .map(|v| v.parse::<f64>().expect("number"));
-    (
-        values.next().expect("first"),
-        values.next().expect("second"),
-    )
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
+    let words = rerun(&[flag.to_owned(), count.to_string()]);
+    let value = |i: usize| -> f64 {
+        words
+            .get(i)
+            .and_then(|w| w.parse().ok())
+            .unwrap_or_else(|| panic!("no value {i} from {flag} {count}: {words:?}"))
+    };
+    (value(0), value(1))
 }
 
 fn main() {

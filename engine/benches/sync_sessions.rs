@@ -18,7 +18,7 @@
 
 mod support;
 
-use support::{arg, rss_kib};
+use support::{arg, median, rerun, rss_kib};
 
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -62,11 +62,6 @@ fn quantile(values: &[f64], q: f64) -> f64 {
     }
     let rank = (q * values.len() as f64).ceil() as usize;
     values[rank.clamp(1, values.len()) - 1]
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// The plan shared by the server and client processes.
@@ -509,20 +504,10 @@ async fn server_run(plan: Plan) -> Run {
 
 /// Runs this benchmark binary again for one whole measurement in a fresh process.
 fn run_in_child(plan: Plan) -> Run {
-    let output = std::process::Command::new(std::env::current_exe().expect("own path"))
-        .arg("--one-run")
-        .args(plan.args())
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("re-runs itself");
-    let text = String::from_utf8_lossy(&output.stdout);
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("result "))
-        .unwrap_or_else(|| panic!("no result from a run: {text}"));
-    let v: Vec<f64> = line
-        .split_whitespace()
-        .skip(1)
+    let mut args = vec!["--one-run".to_owned()];
+    args.extend(plan.args());
+    let v: Vec<f64> = rerun(&args)
+        .iter()
         .map(|w| w.parse().expect("number"))
         .collect();
     Run {

@@ -17,6 +17,8 @@
 mod plugins;
 mod support;
 
+use support::median;
+
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -62,11 +64,6 @@ async fn per_event(stage: &dyn Stage, events: &[Arc<Event>]) -> f64 {
         assert_eq!(outcome, Outcome::Continue);
     }
     started.elapsed().as_nanos() as f64 / events.len() as f64
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 fn main() {

@@ -58,3 +58,57 @@ pub async fn wait_online(gateway: &Gateway, devices: usize, started: Instant, li
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+/// The median of `values` (NaN when there are none).
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// A gateway on loopback with room for `devices` cameras, knowing `<prefix>1` … `<prefix>N`
+/// (user `admin`, password `pw`, DHIP); its data lives in `data`.
+pub async fn gateway_for(
+    devices: usize,
+    prefix: &str,
+    data: &std::path::Path,
+) -> std::sync::Arc<Gateway> {
+    use homeport::device::LoginProtocol;
+    use homeport::gateway::{GatewayConfig, device_credentials};
+    use homeport::listener::ListenerConfig;
+    use homeport::registry::RegistryConfig;
+    let config = GatewayConfig {
+        register: "127.0.0.1:0".parse().expect("addr"),
+        data: data.to_owned(),
+        registry: RegistryConfig {
+            max_pending: devices + 100,
+            ..RegistryConfig::default()
+        },
+        session: homeport::session::SessionConfig::default(),
+        listener: ListenerConfig {
+            max_connections: devices + 100,
+            ..ListenerConfig::default()
+        },
+    };
+    let gateway = Gateway::start(config).await.expect("gateway");
+    let credentials = (1..=devices)
+        .map(|i| device_credentials(&format!("{prefix}{i}"), "admin", "pw", LoginProtocol::Dhip))
+        .collect();
+    gateway.import_devices(credentials).await.expect("import");
+    gateway
+}
+
+/// Runs this benchmark again in a fresh process with `args` (each measurement starts from a
+/// clean heap) and returns the words after `result ` on the line it prints.
+pub fn rerun(args: &[String]) -> Vec<String> {
+    let output = std::process::Command::new(std::env::current_exe().expect("own path"))
+        .args(args)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("re-runs itself");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("result "))
+        .unwrap_or_else(|| panic!("no result from {args:?}: {text}"));
+    line.split_whitespace().map(str::to_owned).collect()
+}
