@@ -11,7 +11,8 @@
 //!   ways) against `set` with the same fields.
 //!
 //! `cargo bench -p homeport --bench wasm_stage [-- --events 200000 --rounds 5]`
-//! (builds the plugins for wasm32-wasip2 first). Prints medians and ratios.
+//! (builds the plugins for wasm32-wasip2 first). Prints medians and ratios, then where a
+//! pass-through call's time goes; `--breakdown-only` prints just that (for profiling).
 
 #[path = "../tests/support/plugins.rs"]
 mod plugins;
@@ -203,18 +204,13 @@ async fn breakdown(services: &Services, events: &[Arc<Event>]) {
         },
     );
     let small_texts = convert::Texts::of(&small);
-    let floor_rounds = if std::env::var_os("WASM_STAGE_FLOOR").is_some() {
-        20
-    } else {
-        1
-    };
     let started = Instant::now();
-    for _ in 0..events.len() * floor_rounds {
+    for _ in 0..events.len() {
         pool.process(convert::to_wit(&small, &small_texts), small.id, &fields)
             .await
             .expect("passes");
     }
-    let floor_ns = started.elapsed().as_nanos() as f64 / (events.len() * floor_rounds) as f64;
+    let floor_ns = started.elapsed().as_nanos() as f64 / events.len() as f64;
     println!(
         "pass-through breakdown        to WIT record {convert_ns:6.0} ns   call {call_ns:6.0} ns   call with the smallest record {floor_ns:6.0} ns"
     );
