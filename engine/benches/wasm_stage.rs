@@ -176,7 +176,7 @@ async fn breakdown(services: &Services, events: &[Arc<Event>]) {
     )
     .await
     .expect("loads");
-    let fields = Map::new();
+    let mut fields = Map::new();
     let started = Instant::now();
     for event in events {
         let texts = convert::Texts::of(event);
@@ -186,7 +186,7 @@ async fn breakdown(services: &Services, events: &[Arc<Event>]) {
     let texts: Vec<convert::Texts> = events.iter().map(|e| convert::Texts::of(e)).collect();
     let started = Instant::now();
     for (event, texts) in events.iter().zip(&texts) {
-        pool.process(convert::to_wit(event, texts), event.id, &fields)
+        pool.process(convert::to_wit(event, texts), event.id, &mut fields)
             .await
             .expect("passes");
     }
@@ -206,7 +206,7 @@ async fn breakdown(services: &Services, events: &[Arc<Event>]) {
     let small_texts = convert::Texts::of(&small);
     let started = Instant::now();
     for _ in 0..events.len() {
-        pool.process(convert::to_wit(&small, &small_texts), small.id, &fields)
+        pool.process(convert::to_wit(&small, &small_texts), small.id, &mut fields)
             .await
             .expect("passes");
     }

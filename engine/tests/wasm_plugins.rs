@@ -232,12 +232,14 @@ pipelines:
   - name: p
     on: [alarm]
     stages:
+      # A field from an earlier stage: the plugin reads it from the host and keeps it.
+      - set: { fields: { camera_group: outdoor } }
       - wasm:
           plugin: '{enrich}'
           config:
             fields: { region: eu }
             by_prefix: { "LYON-": { site: lyon }, "LYON-B": { site: lyon-b, floor: 2 } }
-      - filter: { when: 'fields.region == "eu" and fields.site == "lyon-b" and fields.floor == 2' }
+      - filter: { when: 'fields.camera_group == "outdoor" and fields.region == "eu" and fields.site == "lyon-b" and fields.floor == 2' }
 "#,
     )
     .await;

@@ -105,15 +105,7 @@ pub(crate) fn compile(engine: &WasmEngine, path: &Path) -> Result<(Plugin, Stamp
     }
     let component = Component::new(&engine.engine, &bytes)
         .map_err(|e| PluginError::new(path, format!("not a valid component: {e}")))?;
-    let ty = component.component_type();
-    let imports: Vec<String> = ty
-        .imports(&engine.engine)
-        .map(|(n, _)| n.to_owned())
-        .collect();
-    let exports: Vec<String> = ty
-        .exports(&engine.engine)
-        .map(|(n, _)| n.to_owned())
-        .collect();
+    let (imports, exports) = interface_names(engine, &component);
     world::check(&imports, &exports).map_err(|message| PluginError::new(path, message))?;
     let instance_pre = engine.linker.instantiate_pre(&component).map_err(|e| {
         PluginError::new(
@@ -147,7 +139,11 @@ pub(crate) fn compile(engine: &WasmEngine, path: &Path) -> Result<(Plugin, Stamp
 
 /// The names a plugin's component imports and exports (interfaces, with versions).
 pub fn interfaces(engine: &WasmEngine, plugin: &Plugin) -> (Vec<String>, Vec<String>) {
-    let ty = plugin.pre.instance_pre().component().component_type();
+    interface_names(engine, plugin.pre.instance_pre().component())
+}
+
+fn interface_names(engine: &WasmEngine, component: &Component) -> (Vec<String>, Vec<String>) {
+    let ty = component.component_type();
     let names = |list: Vec<&str>| list.into_iter().map(str::to_owned).collect();
     (
         names(ty.imports(&engine.engine).map(|(n, _)| n).collect()),

@@ -241,14 +241,14 @@ impl Pool {
         }
     }
 
-    /// Runs the plugin on one event.
     /// Runs the plugin on one event: its record, and its id and fields, which the plugin
-    /// fetches through `current` if it wants them.
+    /// fetches through `current` if it wants them. The fields are lent to the instance for
+    /// the call (moved in and back, never copied).
     pub async fn process(
         &self,
         event: wit::EventParam<'_>,
         id: uuid::Uuid,
-        fields: &serde_json::Map<String, serde_json::Value>,
+        fields: &mut serde_json::Map<String, serde_json::Value>,
     ) -> Result<wit::Decision, CallError> {
         self.stats.calls.fetch_add(1, Ordering::Relaxed);
         let mut instance = match self.take() {
@@ -265,15 +265,15 @@ impl Pool {
         state.device.clear();
         state.device.push_str(event.device);
         state.id = id;
-        if !(fields.is_empty() && state.fields.is_empty()) {
-            state.fields.clone_from(fields);
-        }
+        std::mem::swap(&mut state.fields, fields);
         let result = instance
             .bindings
             .homeport_plugin_handler()
             .call_process(&mut instance.store, event)
             .await;
-        instance.store.data_mut().deadline = None;
+        let state = instance.store.data_mut();
+        state.deadline = None;
+        std::mem::swap(&mut state.fields, fields);
         match result {
             Ok(Ok(decision)) => {
                 self.give_back(instance);

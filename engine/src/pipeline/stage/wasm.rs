@@ -38,7 +38,7 @@ impl Stage for WasmStage {
             let input = convert::to_wit(&flow.event, &texts);
             let decision = self
                 .pool
-                .process(input, flow.event.id, &flow.fields)
+                .process(input, flow.event.id, &mut flow.fields)
                 .await
                 .map_err(|error| match error {
                     // The config cannot change between attempts.
