@@ -84,12 +84,7 @@ async fn uploads_check_passwords_bind_up_to_the_limit_and_download_to_completion
             .await
             .expect("account");
     }
-    let mut events = gw.gateway.bus().subscribe();
-    let stop = camera(gw.addr(), cam("c1", "pw"));
-    wait_for(&mut events, "c1 online", |e| {
-        online_change(e, "c1", true, None)
-    })
-    .await;
+    let (stop, _) = gw.online_camera("c1", "pw").await;
 
     let mut app = App::connect(&server).await;
     assert!(matches!(

@@ -16,7 +16,6 @@ use homeport::config::FileConfig;
 use homeport_protocol::sync::{OnlineStatus, SyncMessage};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
-use support::{cam, camera, online_change, wait_for};
 use sync_app::{App, setup, setup_with_tls, upload};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -90,12 +89,7 @@ async fn logout_stops_pushes_and_commands_need_a_new_login() {
         "logging out twice is harmless"
     );
 
-    let mut events = gw.gateway.bus().subscribe();
-    let stop = camera(gw.addr(), cam("c1", "pw"));
-    wait_for(&mut events, "c1 online", |e| {
-        online_change(e, "c1", true, None)
-    })
-    .await;
+    let (stop, _) = gw.online_camera("c1", "pw").await;
     assert_eq!(
         staying.recv().await,
         SyncMessage::PrushCaramerOnlineStatus {
@@ -547,12 +541,7 @@ async fn acceptance_edges_wrong_password_online_id_limit_offline_push_other_addr
         ..SyncConfig::default()
     })
     .await;
-    let mut events = gw.gateway.bus().subscribe();
-    let stop = camera(gw.addr(), cam("c1", "pw"));
-    wait_for(&mut events, "c1 online", |e| {
-        online_change(e, "c1", true, None)
-    })
-    .await;
+    let (stop, _) = gw.online_camera("c1", "pw").await;
     let mut app = App::connect(&server).await;
     app.login("alice", "secret").await;
 

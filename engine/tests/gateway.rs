@@ -154,12 +154,7 @@ async fn unknown_device_is_pending_until_added_then_logs_in_at_once() {
 async fn closed_socket_is_offline_in_under_a_second() {
     let gw = TestGateway::start().await;
     gw.add("cam-close", "pw").await;
-    let mut events = gw.gateway.bus().subscribe();
-    let stop = camera(gw.addr(), cam("cam-close", "pw"));
-    wait_for(&mut events, "online", |e| {
-        online_change(e, "cam-close", true, None)
-    })
-    .await;
+    let (stop, mut events) = gw.online_camera("cam-close", "pw").await;
     let closed_at = Instant::now();
     stop.cancel();
     wait_for(&mut events, "offline", |e| {
@@ -202,12 +197,7 @@ async fn keepalive_silence_is_offline() {
 async fn second_registration_with_the_same_id_replaces_the_first_with_an_event() {
     let gw = TestGateway::start().await;
     gw.add("twin", "pw").await;
-    let mut events = gw.gateway.bus().subscribe();
-    let first = camera(gw.addr(), cam("twin", "pw"));
-    wait_for(&mut events, "online", |e| {
-        online_change(e, "twin", true, None)
-    })
-    .await;
+    let (first, mut events) = gw.online_camera("twin", "pw").await;
     let first_addr = gw
         .gateway
         .registry()
@@ -237,12 +227,7 @@ async fn second_registration_with_the_same_id_replaces_the_first_with_an_event()
 async fn config_round_trip_keeps_unknown_fields_and_snapshot_is_a_jpeg() {
     let gw = TestGateway::start().await;
     gw.add("cam-cfg", "pw").await;
-    let mut events = gw.gateway.bus().subscribe();
-    let stop = camera(gw.addr(), cam("cam-cfg", "pw"));
-    wait_for(&mut events, "online", |e| {
-        online_change(e, "cam-cfg", true, None)
-    })
-    .await;
+    let (stop, _) = gw.online_camera("cam-cfg", "pw").await;
     let handle = gw
         .gateway
         .registry()

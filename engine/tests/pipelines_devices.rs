@@ -215,12 +215,7 @@ async fn failed_events_are_dead_lettered_listed_and_replayed_through_the_admin_a
     };
 
     gw.add("late1", "pw").await;
-    let mut events = gw.gateway.bus().subscribe();
-    let stop = camera(gw.addr(), cam("late1", "pw"));
-    wait_for(&mut events, "online", |e| {
-        online_change(e, "late1", true, None)
-    })
-    .await;
+    let (stop, mut events) = gw.online_camera("late1", "pw").await;
     let mut letters = serde_json::Value::Null;
     for _ in 0..100 {
         letters = api.get("/api/dlq").await;

@@ -64,6 +64,22 @@ impl TestGateway {
         self.gateway.register_addr().expect("listening")
     }
 
+    /// Starts simulated camera `id` registering here and waits until it is online; returns
+    /// what stops it and the event stream (subscribed before it started).
+    pub async fn online_camera(
+        &self,
+        id: &str,
+        password: &str,
+    ) -> (CancellationToken, broadcast::Receiver<Arc<Event>>) {
+        let mut events = self.gateway.bus().subscribe();
+        let stop = camera(self.addr(), cam(id, password));
+        wait_for(&mut events, &format!("{id} online"), |e| {
+            online_change(e, id, true, None)
+        })
+        .await;
+        (stop, events)
+    }
+
     pub async fn add(&self, id: &str, password: &str) {
         self.gateway
             .add_device(device_credentials(
