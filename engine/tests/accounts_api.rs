@@ -12,7 +12,7 @@ use homeport::secret::Secret;
 use homeport::store::{BindOutcome, LockPolicy, LoginCheck};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
-use support::{TestGateway, cam, camera};
+use support::{TestGateway, assert_error, cam, camera};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -104,17 +104,6 @@ impl Api {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
-}
-
-fn assert_error(status: StatusCode, body: &Value, want: StatusCode, contains: &str) {
-    assert_eq!(status, want, "{body}");
-    let message = body["error"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no error message: {body}"));
-    assert!(
-        message.contains(contains),
-        "{message:?} does not mention {contains:?}"
-    );
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use homeport::admin::{router, serve};
 use homeport::event::{Event, EventKind};
 use reqwest::{Method, RequestBuilder, StatusCode, header};
 use serde_json::{Value, json};
-use support::{TestGateway, cam, camera};
+use support::{TestGateway, assert_error, cam, camera};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
@@ -122,17 +122,6 @@ async fn next_message(events: &mut homeport::admin::client::EventStream) -> Mess
         .expect("an event in time")
         .expect("stream readable")
         .expect("stream open")
-}
-
-fn assert_error(status: StatusCode, body: &Value, want: StatusCode, contains: &str) {
-    assert_eq!(status, want, "{body}");
-    let message = body["error"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no error message: {body}"));
-    assert!(
-        message.contains(contains),
-        "{message:?} does not mention {contains:?}"
-    );
 }
 
 #[tokio::test]

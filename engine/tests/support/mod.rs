@@ -165,3 +165,20 @@ pub async fn eventually(what: &str, check: impl Fn() -> bool) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Asserts an admin API answer is the error `want`, with a message mentioning `contains`.
+pub fn assert_error(
+    status: reqwest::StatusCode,
+    body: &serde_json::Value,
+    want: reqwest::StatusCode,
+    contains: &str,
+) {
+    assert_eq!(status, want, "{body}");
+    let message = body["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error message: {body}"));
+    assert!(
+        message.contains(contains),
+        "{message:?} does not mention {contains:?}"
+    );
+}
