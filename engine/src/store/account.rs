@@ -500,7 +500,6 @@ async fn dummy_hash() -> Result<String, StoreError> {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Instant;
 
     use super::super::test_support::TestStore;
     use super::*;
@@ -532,6 +531,16 @@ mod tests {
             .expect("checked")
     }
 
+    fn stored_hash(t: &TestStore, name: &str) -> String {
+        t.raw()
+            .query_row(
+                "SELECT password_hash FROM accounts WHERE name = ?1",
+                [name],
+                |row| row.get(0),
+            )
+            .expect("stored")
+    }
+
     #[tokio::test]
     async fn password_is_stored_only_as_an_argon2id_phc_string() {
         let t = TestStore::new();
@@ -539,14 +548,7 @@ mod tests {
             .add_account("alice", &pw("correct horse"))
             .await
             .expect("added");
-        let stored: String = t
-            .raw()
-            .query_row(
-                "SELECT password_hash FROM accounts WHERE name = 'alice'",
-                [],
-                |row| row.get(0),
-            )
-            .expect("stored");
+        let stored = stored_hash(&t, "alice");
         assert!(!stored.contains("correct horse"), "{stored}");
         assert!(
             stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
@@ -556,14 +558,7 @@ mod tests {
             .add_account("bob", &pw("correct horse"))
             .await
             .expect("added");
-        let other: String = t
-            .raw()
-            .query_row(
-                "SELECT password_hash FROM accounts WHERE name = 'bob'",
-                [],
-                |row| row.get(0),
-            )
-            .expect("stored");
+        let other = stored_hash(&t, "bob");
         assert_ne!(stored, other, "each hash has its own salt");
     }
 
@@ -842,19 +837,5 @@ mod tests {
                 .expect("bound"),
             crate::store::BindOutcome::Added
         );
-    }
-
-    /// Prints how long one hash takes here (`cargo test … -- --ignored --nocapture`).
-    #[test]
-    #[ignore = "a measurement, not a check"]
-    fn time_one_hash() {
-        for _ in 0..5 {
-            let started = Instant::now();
-            hash_now("correct horse battery staple").expect("hashed");
-            println!(
-                "one argon2id hash (m=19 MiB, t=2, p=1): {:?}",
-                started.elapsed()
-            );
-        }
     }
 }
