@@ -3,113 +3,27 @@
 
 mod support;
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use homeport::admin::client::{AdminClient, ClientError};
-use homeport::admin::{router, serve};
+use homeport::admin::client::ClientError;
 use homeport::secret::Secret;
 use homeport::store::{BindOutcome, LockPolicy, LoginCheck};
-use reqwest::{Method, RequestBuilder, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{TestGateway, assert_error, cam, camera};
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
+use support::admin::Api;
+use support::{assert_error, cam, camera};
 
-const TOKEN: &str = "test-token-accounts-0123";
-/// How long a test waits for a device to come online.
-const WAIT: Duration = Duration::from_secs(10);
-
-/// A gateway with its admin API served on a loopback port.
-struct Api {
-    gw: TestGateway,
-    base: String,
-    http: reqwest::Client,
-    stop: CancellationToken,
-}
-
-impl Drop for Api {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
-}
-
-impl Api {
-    async fn start() -> Self {
-        let gw = TestGateway::start().await;
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let stop = CancellationToken::new();
-        let app = router(Arc::clone(&gw.gateway), TOKEN.to_owned());
-        tokio::spawn(serve(listener, app, stop.clone()));
-        Self {
-            gw,
-            base,
-            http: reqwest::Client::new(),
-            stop,
-        }
-    }
-
-    fn req(&self, method: Method, path: &str) -> RequestBuilder {
-        self.http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(TOKEN)
-    }
-
-    /// Sends and returns the status and the raw body (to search it for secrets).
-    async fn call(&self, request: RequestBuilder) -> (StatusCode, String) {
-        let response = request.send().await.expect("request");
-        let status = response.status();
-        (status, response.text().await.expect("body"))
-    }
-
-    /// Sends and returns the status and the JSON body (`null` when empty).
-    async fn call_json(&self, request: RequestBuilder) -> (StatusCode, Value) {
-        let (status, body) = self.call(request).await;
-        let value = if body.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&body)
-                .unwrap_or_else(|e| panic!("{status}: body is not JSON ({e}): {body:?}"))
-        };
-        (status, value)
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
-        self.call_json(self.req(Method::GET, path)).await
-    }
-
-    async fn create(&self, username: &str, password: &str) -> (StatusCode, Value) {
-        let body = json!({ "username": username, "password": password });
-        self.call_json(self.req(Method::POST, "/api/accounts").json(&body))
-            .await
-    }
-
-    fn client(&self) -> AdminClient {
-        AdminClient::new(&self.base, TOKEN).expect("client")
-    }
-
-    /// Polls `GET /api/devices/{id}` until it is online.
-    async fn wait_online(&self, id: &str) {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let (status, view) = self.get(&format!("/api/devices/{id}")).await;
-            if status == StatusCode::OK && view["online"] == true {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{id} never came online: {status} {view}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
+/// Creates an account through the API.
+async fn create(api: &Api, username: &str, password: &str) -> (StatusCode, Value) {
+    let body = json!({ "username": username, "password": password });
+    api.call(api.req(Method::POST, "/api/accounts").json(&body))
+        .await
 }
 
 #[tokio::test]
 async fn accounts_are_created_listed_and_deleted() {
     let api = Api::start().await;
-    let (status, created) = api.create("alice", "alice-secret-1").await;
+    let (status, created) = create(&api, "alice", "alice-secret-1").await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(created["name"], "alice");
     assert_eq!(created["cameras"], 0);
@@ -117,11 +31,11 @@ async fn accounts_are_created_listed_and_deleted() {
     assert_eq!(created["last_login"], Value::Null);
     assert_eq!(created["locked_until"], Value::Null);
     assert_eq!(
-        api.create("bob", "bob-secret-2").await.0,
+        create(&api, "bob", "bob-secret-2").await.0,
         StatusCode::CREATED
     );
 
-    let (status, body) = api.call(api.req(Method::GET, "/api/accounts")).await;
+    let (status, body) = api.call_text(api.req(Method::GET, "/api/accounts")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         !body.contains("secret") && !body.contains("argon2"),
@@ -137,11 +51,11 @@ async fn accounts_are_created_listed_and_deleted() {
     assert_eq!(names, ["alice", "bob"]);
 
     let (status, body) = api
-        .call_json(api.req(Method::DELETE, "/api/accounts/alice"))
+        .call(api.req(Method::DELETE, "/api/accounts/alice"))
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     let (status, body) = api
-        .call_json(api.req(Method::DELETE, "/api/accounts/alice"))
+        .call(api.req(Method::DELETE, "/api/accounts/alice"))
         .await;
     assert_error(
         status,
@@ -158,8 +72,8 @@ async fn accounts_are_created_listed_and_deleted() {
 #[tokio::test]
 async fn a_taken_name_is_a_conflict() {
     let api = Api::start().await;
-    assert_eq!(api.create("alice", "one").await.0, StatusCode::CREATED);
-    let (status, body) = api.create("alice", "two").await;
+    assert_eq!(create(&api, "alice", "one").await.0, StatusCode::CREATED);
+    let (status, body) = create(&api, "alice", "two").await;
     assert_error(
         status,
         &body,
@@ -199,10 +113,10 @@ async fn bad_names_and_passwords_are_refused_with_the_reason() {
         ("alice", "", "password is empty"),
     ];
     for (name, password, reason) in cases {
-        let (status, body) = api.create(name, password).await;
+        let (status, body) = create(&api, name, password).await;
         assert_error(status, &body, StatusCode::BAD_REQUEST, reason);
     }
-    let (status, body) = api.create("alice", &"p".repeat(129)).await;
+    let (status, body) = create(&api, "alice", &"p".repeat(129)).await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "limit is 128");
     assert!(
         !body.to_string().contains("ppp"),
@@ -215,7 +129,7 @@ async fn bad_names_and_passwords_are_refused_with_the_reason() {
         json!({ "name": "alice", "password": "pw" }),
     ] {
         let (status, body) = api
-            .call_json(api.req(Method::POST, "/api/accounts").json(&bad))
+            .call(api.req(Method::POST, "/api/accounts").json(&bad))
             .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad} → {body}");
         assert!(body["error"].is_string(), "{body}");
@@ -227,13 +141,13 @@ async fn bad_names_and_passwords_are_refused_with_the_reason() {
 #[tokio::test]
 async fn cameras_show_verified_and_online_but_never_passwords() {
     let api = Api::start().await;
-    assert_eq!(api.create("alice", "pw").await.0, StatusCode::CREATED);
+    assert_eq!(create(&api, "alice", "pw").await.0, StatusCode::CREATED);
     let store = api.gw.gateway.store();
 
     // cam-on is registered and logged in; cam-off is not known to the gateway at all.
     api.gw.add("cam-on", "device-pw").await;
     let _camera = camera(api.gw.addr(), cam("cam-on", "device-pw"));
-    api.wait_online("cam-on").await;
+    api.wait_state("cam-on", "online").await;
     let bind = |camera: &'static str, password: &'static str, verified: bool| async move {
         store
             .bind_camera("alice", camera, &Secret::new(password), verified, 4)
@@ -251,7 +165,7 @@ async fn cameras_show_verified_and_online_but_never_passwords() {
     );
 
     let (status, body) = api
-        .call(api.req(Method::GET, "/api/accounts/alice/cameras"))
+        .call_text(api.req(Method::GET, "/api/accounts/alice/cameras"))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(!body.contains("uploaded-"), "no camera password: {body}");
@@ -281,7 +195,7 @@ async fn cameras_show_verified_and_online_but_never_passwords() {
 #[tokio::test]
 async fn a_new_password_replaces_the_old_one_and_lifts_the_lock() {
     let api = Api::start().await;
-    assert_eq!(api.create("alice", "old-pw").await.0, StatusCode::CREATED);
+    assert_eq!(create(&api, "alice", "old-pw").await.0, StatusCode::CREATED);
     let store = api.gw.gateway.store();
     let login = |password: &'static str| async move {
         store
@@ -304,7 +218,7 @@ async fn a_new_password_replaces_the_old_one_and_lifts_the_lock() {
 
     let body = json!({ "password": "new-pw" });
     let (status, account) = api
-        .call_json(
+        .call(
             api.req(Method::PUT, "/api/accounts/alice/password")
                 .json(&body),
         )
@@ -318,14 +232,14 @@ async fn a_new_password_replaces_the_old_one_and_lifts_the_lock() {
     assert_eq!(list[0]["last_login_ip"], "192.0.2.9");
 
     let (status, body) = api
-        .call_json(
+        .call(
             api.req(Method::PUT, "/api/accounts/nobody/password")
                 .json(&body),
         )
         .await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "\"nobody\" not found");
     let (status, body) = api
-        .call_json(
+        .call(
             api.req(Method::PUT, "/api/accounts/alice/password")
                 .json(&json!({ "password": "" })),
         )
