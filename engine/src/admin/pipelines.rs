@@ -56,14 +56,24 @@ pub(super) async fn dead_letters(
     State(state): State<AppState>,
     Query(query): Query<DlqQuery>,
 ) -> Result<Json<Vec<DeadLetter>>, ApiError> {
-    let limit = query.limit.unwrap_or(100).min(10_000);
-    let letters = state
+    Ok(Json(letters(&state, query, 100, 10_000).await?))
+}
+
+/// Dead letters of the query's pipeline (all when none), oldest first: the query's limit, or
+/// `default`, at most `max`.
+async fn letters(
+    state: &AppState,
+    query: DlqQuery,
+    default: usize,
+    max: usize,
+) -> Result<Vec<DeadLetter>, ApiError> {
+    let limit = query.limit.unwrap_or(default).min(max);
+    state
         .gateway
         .store()
         .dead_letters(query.pipeline, limit)
         .await
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(Json(letters))
+        .map_err(|e| ApiError::internal(e.to_string()))
 }
 
 /// What a replay did.
@@ -95,13 +105,7 @@ pub(super) async fn replay_all(
     State(state): State<AppState>,
     Query(query): Query<DlqQuery>,
 ) -> Result<Json<Replayed>, ApiError> {
-    let limit = query.limit.unwrap_or(10_000).min(100_000);
-    let letters = state
-        .gateway
-        .store()
-        .dead_letters(query.pipeline, limit)
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let letters = letters(&state, query, 10_000, 100_000).await?;
     replay(&state, letters).await
 }
 
