@@ -232,11 +232,11 @@ fn f8_auto_register_announcement() {
 }
 
 #[test]
-fn f9_probe_is_kept_as_is() {
+fn f9_probe_is_the_keep_life_packet() {
     let mut wire = vec![0u8; 32];
     wire[0] = 0xa1;
     let frame = dvrip_round_trip(&wire);
-    assert!(matches!(DvripPacket::parse(&frame), DvripPacket::Other(_)));
+    assert_eq!(DvripPacket::parse(&frame), DvripPacket::KeepAlive);
     assert_eq!(&hex("b1 00 00 58 00 00 00 00")[..4], &[0xb1, 0, 0, 0x58]);
 }
 

@@ -1,8 +1,8 @@
 //! One DVRIP frame: a raw 32-byte header and a body.
 //!
-//! There is no magic: byte 0 is the command, bytes 1..3 are flags (requests `00 00 00`,
-//! replies end in `78`), and the u32 LE at offset 4 is the body length for every command
-//! seen in public captures. The other fields mean different things per command, so the
+//! There is no magic: byte 0 is the command, byte 3's high nibble is the protocol version
+//! (requests from the vendor's clients `60`, replies `78` / `68` / `58`: low nibble 8), and the
+//! u32 LE at offset 4 is the body length for every command seen in public captures. The other fields mean different things per command, so the
 //! header is kept as raw bytes and [`super::packet`] reads it per command.
 
 use bytes::Bytes;
@@ -10,11 +10,37 @@ use bytes::Bytes;
 /// Length of every DVRIP header.
 pub const HEADER_LEN: usize = 32;
 
-/// Command bytes seen in public captures (byte 0 of the header).
+/// Command bytes seen in public captures and the vendor's SDK (byte 0 of the header).
 pub mod command {
-    /// Login request (`a0 01` realm request, `a0 05` hash, `a0 00` 3DES).
+    /// Logout request.
+    pub const LOGOUT: u8 = 0x0a;
+    /// Logout reply.
+    pub const LOGOUT_REPLY: u8 = 0x0b;
+    /// Live video or (with +28 = 10) snapshot request.
+    pub const MEDIA_REQUEST: u8 = 0x11;
+    /// Two-way talk: audio and its start / stop.
+    pub const TALK: u8 = 0x1d;
+    /// Talk started or stopped by the device.
+    pub const TALK_DEVICE: u8 = 0x1e;
+    /// Time query (seen after login in captures).
+    pub const TIME: u8 = 0x24;
+    /// Clear logs.
+    pub const CLEAR_LOG: u8 = 0x60;
+    /// Legacy alarm subscription.
+    pub const ALARM_SUBSCRIBE: u8 = 0x68;
+    /// Legacy alarm state.
+    pub const ALARM_STATE: u8 = 0x69;
+    /// Force an I-frame.
+    pub const I_FRAME: u8 = 0x80;
+    /// The disabled registration ack of the 2010 SDK.
+    pub const REGISTER_ACK: u8 = 0x82;
+    /// Media capability query.
+    pub const MEDIA_CAPS: u8 = 0x83;
+    /// Seen after login in captures.
+    pub const CMD_99: u8 = 0x99;
+    /// Login request (`a0`; the step is byte 27).
     pub const LOGIN: u8 = 0xa0;
-    /// Probe request.
+    /// Keep-life probe.
     pub const PROBE: u8 = 0xa1;
     /// Discovery / old binary config request.
     pub const DISCOVERY: u8 = 0xa3;
@@ -32,22 +58,37 @@ pub mod command {
     pub const DISCOVERY_REPLY: u8 = 0xb3;
     /// Device info reply; also the unsolicited auto-register announcement (sub-code 7).
     pub const INFO_REPLY: u8 = 0xb4;
-    /// Seen right after login in captures; meaning unknown.
+    /// Channel names reply.
+    pub const CHANNEL_NAMES_REPLY: u8 = 0xb8;
+    /// Media data (DHAV pieces) or, with +24 = 10, snapshot pieces.
+    pub const MEDIA_DATA: u8 = 0xbc;
+    /// Talk channel control.
+    pub const TALK_CONTROL: u8 = 0xc0;
+    /// Sub-connection set-up of protocol 5.
+    pub const SUB_CONNECTION: u8 = 0xf1;
+    /// Text `key:value` RPC.
     pub const F4: u8 = 0xf4;
     /// JSON-RPC carrier.
     pub const JSON: u8 = 0xf6;
-    /// Logout request.
-    pub const LOGOUT: u8 = 0x0a;
-    /// Logout reply.
-    pub const LOGOUT_REPLY: u8 = 0x0b;
-    /// Clear logs.
-    pub const CLEAR_LOG: u8 = 0x60;
 
     /// Whether `byte` opens a DVRIP header we know.
     pub fn is_known(byte: u8) -> bool {
         matches!(
             byte,
-            LOGIN
+            LOGOUT
+                | LOGOUT_REPLY
+                | MEDIA_REQUEST
+                | TALK
+                | TALK_DEVICE
+                | TIME
+                | CLEAR_LOG
+                | ALARM_SUBSCRIBE
+                | ALARM_STATE
+                | I_FRAME
+                | REGISTER_ACK
+                | MEDIA_CAPS
+                | CMD_99
+                | LOGIN
                 | PROBE
                 | DISCOVERY
                 | INFO_QUERY
@@ -57,11 +98,12 @@ pub mod command {
                 | PROBE_REPLY
                 | DISCOVERY_REPLY
                 | INFO_REPLY
+                | CHANNEL_NAMES_REPLY
+                | MEDIA_DATA
+                | TALK_CONTROL
+                | SUB_CONNECTION
                 | F4
                 | JSON
-                | LOGOUT
-                | LOGOUT_REPLY
-                | CLEAR_LOG
         )
     }
 }

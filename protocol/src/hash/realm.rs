@@ -102,9 +102,10 @@ impl RealmChallenge {
         })
     }
 
-    /// The `b0` body for this challenge: `Realm:<realm>\r\nRandom:<random>\r\n`.
+    /// The `b0` body for this challenge as real cameras send it:
+    /// `Realm:<realm>\r\nRandom:<random>\r\n\r\n` (a blank line ends it).
     pub fn encode(&self) -> String {
-        format!("Realm:{}\r\nRandom:{}\r\n", self.realm, self.random)
+        format!("Realm:{}\r\nRandom:{}\r\n\r\n", self.realm, self.random)
     }
 
     /// The realm, e.g. `Login to 907F3C6C73FEDA77`.
@@ -271,7 +272,7 @@ mod tests {
     fn realm_challenge_round_trips_through_its_encoding() {
         let challenge = f12_challenge();
         let encoded = challenge.encode();
-        assert_eq!(encoded, format!("Realm:{REALM}\r\nRandom:{RANDOM}\r\n"));
+        assert_eq!(encoded, format!("Realm:{REALM}\r\nRandom:{RANDOM}\r\n\r\n"));
         assert_eq!(RealmChallenge::parse(encoded.as_bytes()), Ok(challenge));
     }
 
