@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use homeport_protocol::rpc::config::{DVRIP, DvripConfig};
@@ -13,6 +14,10 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use crate::fault::Fault;
+use crate::firmware::{Firmware, FirmwareError};
+
+/// Most video channels a camera may have: DVRIP's login result carries the count in one byte.
+pub const MAX_CHANNELS: u32 = 255;
 
 /// Names of the config tables a simulated camera serves.
 pub const CONFIG_NAMES: [&str; 5] = [DVRIP, "General", "NTP", "Locales", "MotionDetect"];
@@ -55,6 +60,29 @@ pub struct CameraConfig {
     pub lock_duration: Duration,
     /// Where the camera registers, if anywhere (fills `DVRIP.RegisterServer`).
     pub register: Option<RegisterTarget>,
+    /// Which firmware generation it behaves like ([`Firmware`]).
+    pub firmware: Firmware,
+}
+
+/// Why a camera config cannot be used.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A device ID the firmware cannot announce.
+    #[error("camera {camera}: {reason}")]
+    DeviceId {
+        /// The camera's configured ID.
+        camera: String,
+        /// Why.
+        reason: FirmwareError,
+    },
+    /// A channel count outside 1..=255.
+    #[error("camera {camera}: {channels} channels; a camera has 1 to {MAX_CHANNELS}")]
+    Channels {
+        /// The camera's configured ID.
+        camera: String,
+        /// The count given.
+        channels: u32,
+    },
 }
 
 impl CameraConfig {
@@ -77,7 +105,30 @@ impl CameraConfig {
             max_login_tries: 5,
             lock_duration: Duration::from_secs(30),
             register: None,
+            firmware: Firmware::default(),
         }
+    }
+
+    /// Checks what the firmware and the wire can carry: the IDs it announces (its own and
+    /// its register target's) and the channel count. No I/O.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let ids = std::iter::once(&self.device_id)
+            .chain(self.register.as_ref().map(|target| &target.device_id));
+        for id in ids {
+            self.firmware
+                .check_id(id)
+                .map_err(|reason| ConfigError::DeviceId {
+                    camera: self.device_id.clone(),
+                    reason,
+                })?;
+        }
+        if !(1..=MAX_CHANNELS).contains(&self.channels) {
+            return Err(ConfigError::Channels {
+                camera: self.device_id.clone(),
+                channels: self.channels,
+            });
+        }
+        Ok(())
     }
 }
 
@@ -96,6 +147,7 @@ pub struct Camera {
     serial: String,
     configs: Mutex<HashMap<String, Value>>,
     lockout: Mutex<Lockout>,
+    refused_logins: AtomicU64,
     users: Mutex<Vec<ActiveUser>>,
     register: watch::Sender<Option<RegisterTarget>>,
 }
@@ -144,6 +196,7 @@ impl Camera {
             config,
             realm,
             serial,
+            refused_logins: AtomicU64::new(0),
             configs: Mutex::new(HashMap::new()),
             users: Mutex::new(Vec::new()),
             register,
@@ -179,20 +232,50 @@ impl Camera {
         }
     }
 
+    /// The firmware profile.
+    pub fn firmware(&self) -> Firmware {
+        self.config.firmware
+    }
+
     /// Records a login attempt's outcome against the lockout budget.
     pub fn check_login(&self, user_ok: bool, password_ok: bool) -> LoginCheck {
+        let check = self.check_budget(user_ok && password_ok);
+        if check != LoginCheck::Ok {
+            self.refused_logins.fetch_add(1, Ordering::Relaxed);
+        }
+        check
+    }
+
+    /// Seconds left of the lock, if the account is locked now.
+    pub fn locked_for(&self) -> Option<u64> {
+        let mut lockout = self.lockout.lock().expect("lockout lock");
+        self.lock_state(&mut lockout, Instant::now())
+    }
+
+    /// Login attempts left before the account locks; 0 while it is locked.
+    pub fn tries_left(&self) -> u32 {
+        let mut lockout = self.lockout.lock().expect("lockout lock");
+        match self.lock_state(&mut lockout, Instant::now()) {
+            Some(_) => 0,
+            None => lockout.tries_left,
+        }
+    }
+
+    /// Login attempts refused so far after checking credentials (wrong user or password, or
+    /// any attempt while locked), over every framing and connection. Answers that check no
+    /// credentials (a 2010 camera's all-zero opening, a hash login without an opening) are
+    /// not counted.
+    pub fn refused_logins(&self) -> u64 {
+        self.refused_logins.load(Ordering::Relaxed)
+    }
+
+    fn check_budget(&self, credentials_ok: bool) -> LoginCheck {
         let mut lockout = self.lockout.lock().expect("lockout lock");
         let now = Instant::now();
-        if let Some(until) = lockout.locked_until {
-            if until > now {
-                return LoginCheck::Locked {
-                    seconds: (until - now).as_secs().max(1),
-                };
-            }
-            lockout.locked_until = None;
-            lockout.tries_left = self.config.max_login_tries;
+        if let Some(seconds) = self.lock_state(&mut lockout, now) {
+            return LoginCheck::Locked { seconds };
         }
-        if user_ok && password_ok {
+        if credentials_ok {
             lockout.tries_left = self.config.max_login_tries;
             return LoginCheck::Ok;
         }
@@ -206,6 +289,17 @@ impl Camera {
         LoginCheck::Refused {
             tries_left: lockout.tries_left,
         }
+    }
+
+    /// Seconds left of a running lock; an expired lock is lifted and the budget restored.
+    fn lock_state(&self, lockout: &mut Lockout, now: Instant) -> Option<u64> {
+        let until = lockout.locked_until?;
+        if until > now {
+            return Some((until - now).as_secs().max(1));
+        }
+        lockout.locked_until = None;
+        lockout.tries_left = self.config.max_login_tries;
+        None
     }
 
     /// Adds a logged-in user to the active list.
@@ -224,6 +318,15 @@ impl Camera {
     /// Users logged in now.
     pub fn users(&self) -> Vec<ActiveUser> {
         self.users.lock().expect("users lock").clone()
+    }
+
+    /// Whether `session` is logged in to this camera now (on any connection).
+    pub fn has_session(&self, session: u32) -> bool {
+        self.users
+            .lock()
+            .expect("users lock")
+            .iter()
+            .any(|u| u.id == session)
     }
 
     /// A config table by name: what was set, or the default.
@@ -253,6 +356,12 @@ impl Camera {
             let dvrip: DvripConfig = serde_json::from_value(table.clone())
                 .map_err(|e| format!("DVRIP table is malformed: {e}"))?;
             let register = &dvrip.register_server;
+            if register.enable {
+                self.config
+                    .firmware
+                    .check_id(&register.device_id)
+                    .map_err(|e| e.to_string())?;
+            }
             let target = register
                 .servers
                 .first()
@@ -347,6 +456,77 @@ mod tests {
         );
         assert!(camera.set_config("Nope", json!({})).is_err());
         assert!(camera.set_config(DVRIP, json!({"TCPPort": 1})).is_err());
+    }
+
+    #[test]
+    fn a_2010_camera_config_with_a_48_byte_id_or_no_channels_is_refused() {
+        let legacy = CameraConfig {
+            firmware: Firmware::Legacy2010,
+            ..CameraConfig::new("x".repeat(48), "admin", "pw")
+        };
+        let error = legacy.validate().expect_err("too long for 2010 firmware");
+        assert!(error.to_string().contains("at most 47"), "{error}");
+        let current = CameraConfig::new("x".repeat(48), "admin", "pw");
+        assert_eq!(current.validate(), Ok(()));
+        let target = CameraConfig {
+            register: Some(RegisterTarget {
+                address: "127.0.0.1".to_owned(),
+                port: 9500,
+                device_id: "y".repeat(48),
+            }),
+            firmware: Firmware::Legacy2010,
+            ..CameraConfig::new("short", "admin", "pw")
+        };
+        assert!(matches!(
+            target.validate(),
+            Err(ConfigError::DeviceId { .. })
+        ));
+        for channels in [0, 256] {
+            let config = CameraConfig {
+                channels,
+                ..CameraConfig::new("cam", "admin", "pw")
+            };
+            assert!(matches!(
+                config.validate(),
+                Err(ConfigError::Channels { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn a_2010_camera_refuses_a_register_server_id_it_cannot_announce() {
+        let camera = Camera::new(CameraConfig {
+            firmware: Firmware::Legacy2010,
+            ..CameraConfig::new("cam1", "admin", "pw")
+        });
+        let mut dvrip = camera.get_config(DVRIP).expect("DVRIP");
+        dvrip["RegisterServer"]["Enable"] = json!(true);
+        dvrip["RegisterServer"]["DeviceID"] = json!("z".repeat(48));
+        let error = camera.set_config(DVRIP, dvrip).expect_err("refused");
+        assert!(error.contains("at most 47"), "{error}");
+    }
+
+    #[test]
+    fn counters_report_tries_left_and_refusals_without_spending_a_try() {
+        let camera = Camera::new(CameraConfig {
+            max_login_tries: 3,
+            ..CameraConfig::new("cam1", "admin", "pw")
+        });
+        assert_eq!((camera.tries_left(), camera.refused_logins()), (3, 0));
+        camera.check_login(true, false);
+        assert_eq!((camera.tries_left(), camera.refused_logins()), (2, 1));
+        assert_eq!((camera.tries_left(), camera.refused_logins()), (2, 1));
+        assert_eq!(camera.locked_for(), None);
+        camera.check_login(true, false);
+        camera.check_login(true, false);
+        assert_eq!((camera.tries_left(), camera.refused_logins()), (0, 3));
+        assert!(camera.locked_for().is_some());
+        camera.check_login(true, true);
+        assert_eq!(
+            camera.refused_logins(),
+            4,
+            "a refusal while locked counts too"
+        );
     }
 
     #[test]

@@ -144,14 +144,15 @@ where
             if session.logged_in().is_some() {
                 expiry = Some(Instant::now() + interval * EXPIRY_INTERVALS);
             }
-            if let Some(reply) = out.reply {
+            if !out.replies.is_empty() {
+                // One delay per answered request, however many frames the answer takes.
                 if camera.has(Fault::Slow) {
                     tokio::select! {
                         () = cancel.cancelled() => return End::Stopped,
                         () = tokio::time::sleep(config.slow_delay) => {}
                     }
                 }
-                if let Err(e) = write(stream, &mut codec, &mut output, &reply).await {
+                if let Err(e) = write(stream, &mut codec, &mut output, &out.replies).await {
                     return End::Error(e);
                 }
             }
@@ -171,7 +172,9 @@ where
                     }
                 }
                 Some(Change::LoginRefused) => stats.login_refused(),
-                Some(Change::Attached) => {
+                // The first subscription starts the alarms; later ones (another legacy kind, a
+                // JSON attach) keep the same generator, so open conditions still get their stop.
+                Some(Change::Attached) if alarms.is_none() => {
                     let seed = SmallRng::from_rng(&mut rng);
                     alarms = Some(AlarmGenerator::new(
                         config.alarm_rate,
@@ -180,6 +183,7 @@ where
                         Instant::now().into_std(),
                     ));
                 }
+                Some(Change::Attached) => {}
                 Some(Change::KeptAlive) => {
                     expiry = Some(Instant::now() + interval * EXPIRY_INTERVALS)
                 }
@@ -225,8 +229,9 @@ where
             () = sleep_until(alarm_due.unwrap_or(far)), if alarm_due.is_some() => {
                 let Some(generator) = alarms.as_mut() else { continue };
                 let events = generator.due(Instant::now().into_std());
-                if let Some((frame, count)) = session.notification(&events) {
-                    if let Err(e) = write(stream, &mut codec, &mut output, &frame).await {
+                let (frames, count) = session.alarm_frames(&events);
+                if !frames.is_empty() {
+                    if let Err(e) = write(stream, &mut codec, &mut output, &frames).await {
                         return End::Error(e);
                     }
                     stats.alarms(count as u64);
@@ -241,14 +246,17 @@ where
     }
 }
 
+/// Writes `frames` in one go.
 async fn write<S: AsyncWrite + Unpin>(
     stream: &mut S,
     codec: &mut WireCodec,
     output: &mut BytesMut,
-    frame: &WireFrame,
+    frames: &[WireFrame],
 ) -> Result<(), String> {
     output.clear();
-    codec.encode(frame, output).map_err(|e| describe(&e))?;
+    for frame in frames {
+        codec.encode(frame, output).map_err(|e| describe(&e))?;
+    }
     match timeout(WRITE_TIMEOUT, stream.write_all(output)).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => return Err(e.to_string()),

@@ -13,7 +13,7 @@ use tokio_util::task::TaskTracker;
 use crate::camera::Camera;
 use crate::connection::{self, ServeOptions};
 use crate::register::{self, RegisterOptions};
-use crate::session::Session;
+use crate::session::{Link, Session};
 use crate::stats::Stats;
 
 /// Most simultaneous direct connections (a camera's `MaxConnections` is 10).
@@ -65,6 +65,7 @@ pub async fn run(
             let mut session = Session::new(
                 camera,
                 peer.to_string(),
+                Link::Direct,
                 SmallRng::from_rng(&mut rand::rng()),
             );
             let options = ServeOptions {

@@ -8,8 +8,9 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::camera::{Camera, CameraConfig, RegisterTarget};
+use crate::camera::{Camera, CameraConfig, ConfigError, RegisterTarget};
 use crate::fault::FaultPlan;
+use crate::firmware::Firmware;
 use crate::register::{self, RegisterOptions};
 use crate::stats::Stats;
 
@@ -44,6 +45,8 @@ pub struct FleetConfig {
     pub ramp: Option<f64>,
     /// Hang up if the platform does not log in within this.
     pub login_timeout: Duration,
+    /// Firmware profile of every camera.
+    pub firmware: Firmware,
 }
 
 impl FleetConfig {
@@ -67,6 +70,36 @@ impl FleetConfig {
             sources: Vec::new(),
             ramp: None,
             login_timeout: Duration::from_secs(120),
+            firmware: Firmware::default(),
+        }
+    }
+
+    /// Checks every camera's config (the longest ID is the last one's). No I/O.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let (host, port) = split_server(&self.server);
+        match self.devices.checked_sub(1) {
+            Some(last) => self.camera_config(last, &host, port).validate(),
+            None => Ok(()),
+        }
+    }
+
+    /// The config of camera `index` (0-based), registering to `host:port`.
+    fn camera_config(&self, index: usize, host: &str, port: u16) -> CameraConfig {
+        let device_id = format!("{}{}", self.id_prefix, index + 1);
+        CameraConfig {
+            alarm_rate: self.alarm_rate,
+            channels: self.channels,
+            keep_alive_interval: self.keep_alive_interval,
+            faults: self.faults.faults_for(index, self.devices),
+            slow_delay: self.faults.slow_delay,
+            flap_max: self.faults.flap_max,
+            register: Some(RegisterTarget {
+                address: host.to_owned(),
+                port,
+                device_id: device_id.clone(),
+            }),
+            firmware: self.firmware,
+            ..CameraConfig::new(device_id, self.user.clone(), self.password.clone())
         }
     }
 
@@ -155,21 +188,7 @@ async fn spawn_all(
         } else if index % 256 == 255 {
             tokio::task::yield_now().await;
         }
-        let device_id = format!("{}{}", config.id_prefix, index + 1);
-        let camera = Camera::new(CameraConfig {
-            alarm_rate: config.alarm_rate,
-            channels: config.channels,
-            keep_alive_interval: config.keep_alive_interval,
-            faults: config.faults.faults_for(index, config.devices),
-            slow_delay: config.faults.slow_delay,
-            flap_max: config.faults.flap_max,
-            register: Some(RegisterTarget {
-                address: host.clone(),
-                port,
-                device_id: device_id.clone(),
-            }),
-            ..CameraConfig::new(device_id, config.user.clone(), config.password.clone())
-        });
+        let camera = Camera::new(config.camera_config(index, &host, port));
         let options = RegisterOptions {
             source: config.source_for(index, server_is_loopback),
             login_timeout: config.login_timeout,
@@ -217,6 +236,18 @@ mod tests {
         assert_eq!(config.source_for(0, false), None);
         let small = FleetConfig::new("127.0.0.1:9500", 100, "cam", "pw");
         assert_eq!(small.source_for(5, true), None);
+    }
+
+    #[test]
+    fn a_2010_fleet_whose_last_id_is_too_long_is_refused() {
+        let prefix = "p".repeat(45);
+        let mut config = FleetConfig::new("127.0.0.1:9500", 99, prefix, "pw");
+        config.firmware = Firmware::Legacy2010;
+        assert_eq!(config.validate(), Ok(()), "p…p99 is 47 bytes");
+        config.devices = 100;
+        assert!(config.validate().is_err(), "p…p100 is 48 bytes");
+        config.firmware = Firmware::DvripOnly;
+        assert_eq!(config.validate(), Ok(()));
     }
 
     #[test]

@@ -2,8 +2,11 @@
 //!
 //! - [`camera`] — one camera's identity, credentials and config tables (shared by all of its
 //!   connections).
-//! - [`session`] — the per-connection state machine: login (DHIP two-step and DVRIP realm),
-//!   keepalive, config, events, device info, snapshot, logout. No async, no sockets.
+//! - [`firmware`] — firmware profiles: which logins and framings a camera answers on its
+//!   registration socket and on a direct connection, and its protocol version.
+//! - [`session`] — the per-connection state machine: logins (DHIP two-step; DVRIP realm,
+//!   plain and 3DES), keepalive, config, events and legacy alarms, device info, the `f4` text
+//!   RPC, snapshots (JSON and DVRIP), logout. No async, no sockets.
 //! - [`clock`] — wall-clock time as devices print it.
 //! - [`alarm`] — random alarm arrivals: mixed codes, start/stop pairs, pulses, states.
 //! - [`fault`] — faults on demand: wrong password, silent, slow, flapping, garbage.
@@ -22,13 +25,15 @@ pub mod clock;
 pub mod connection;
 pub mod direct;
 pub mod fault;
+pub mod firmware;
 pub mod fleet;
 pub mod register;
 pub mod session;
 pub mod snapshot;
 pub mod stats;
 
-pub use camera::{Camera, CameraConfig};
+pub use camera::{Camera, CameraConfig, ConfigError};
 pub use fault::{Fault, FaultPlan};
+pub use firmware::Firmware;
 pub use fleet::{Fleet, FleetConfig};
 pub use stats::{Stats, Summary};

@@ -7,7 +7,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use homeport_protocol::dvrip::DvripPacket;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tokio::io::AsyncWriteExt;
@@ -18,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::camera::{Camera, RegisterTarget};
 use crate::connection::{self, End, ServeOptions};
 use crate::fault::Fault;
-use crate::session::Session;
+use crate::session::{Link, Session};
 use crate::stats::Stats;
 
 /// How a registering camera dials.
@@ -104,6 +103,13 @@ impl Registrar {
     async fn register_to(&mut self, target: &RegisterTarget, cancel: &CancellationToken) {
         let server = target.server();
         let id = target.device_id.as_str();
+        // An ID the firmware cannot announce stops the camera before it dials, until the
+        // target changes.
+        if let Err(e) = self.camera.firmware().check_id(id) {
+            tracing::error!(%server, error = %e, "not registering");
+            cancel.cancelled().await;
+            return;
+        }
         let mut backoff = self.options.backoff_min;
         while !cancel.is_cancelled() {
             let dialled = tokio::select! {
@@ -138,6 +144,7 @@ impl Registrar {
                     let mut session = Session::new(
                         Arc::clone(&self.camera),
                         peer,
+                        Link::Register,
                         SmallRng::from_rng(&mut self.rng),
                     );
                     let serve = ServeOptions {
@@ -191,7 +198,8 @@ impl Registrar {
     }
 }
 
-/// Writes the announcement (after junk, for a [`Fault::Garbage`] camera).
+/// Writes the announcement, sized as the firmware writes it (after junk, for a
+/// [`Fault::Garbage`] camera).
 async fn announce(
     stream: &mut TcpStream,
     camera: &Camera,
@@ -205,7 +213,9 @@ async fn announce(
         junk[0] = b'~';
         stream.write_all(&junk).await?;
     }
-    let announcement = DvripPacket::announcement(id)
+    let announcement = camera
+        .firmware()
+        .announcement(id)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
     stream.write_all(&announcement.to_frame().to_vec()).await
 }

@@ -5,6 +5,7 @@ mod common;
 use std::sync::Arc;
 
 use common::{Conn, LoginOutcome, Platform, name};
+use homeport_protocol::dvrip::LoginResult;
 use homeport_protocol::rpc::config::{ConfigTable, DvripConfig};
 use homeport_protocol::rpc::{codes, method};
 use homeport_simulator::register::RegisterOptions;
@@ -86,11 +87,10 @@ async fn provisioning_over_a_direct_login_makes_the_camera_register() {
     assert_eq!(reply.params["table"], written);
 
     // The camera now dials the platform and announces the new ID.
+    // A default (dvrip-only) camera takes the DVRIP login on its registration socket.
     let mut registered = platform.accept().await;
     assert_eq!(registered.announcement().await, "site7-gate");
-    assert!(matches!(
-        registered.login("admin", "pw").await,
-        LoginOutcome::Ok { .. }
-    ));
+    let reply = registered.login_dvrip("admin", "pw").await;
+    assert_eq!(reply.result, LoginResult::Success);
     cancel.cancel();
 }

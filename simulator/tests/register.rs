@@ -17,7 +17,7 @@ use homeport_protocol::wire::detect;
 use homeport_simulator::camera::RegisterTarget;
 use homeport_simulator::fault::Fault;
 use homeport_simulator::register::{self, RegisterOptions};
-use homeport_simulator::{Camera, CameraConfig, Fleet, FleetConfig, Stats};
+use homeport_simulator::{Camera, CameraConfig, Firmware, Fleet, FleetConfig, Stats};
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
@@ -49,8 +49,12 @@ fn start_camera(platform: &Platform, config: CameraConfig) -> (CancellationToken
     (cancel, stats)
 }
 
+/// A camera that speaks both logins on its registration socket, as these tests use DHIP.
 fn camera(id: &str) -> CameraConfig {
-    CameraConfig::new(id, "admin", "secret")
+    CameraConfig {
+        firmware: Firmware::DvripDhip,
+        ..CameraConfig::new(id, "admin", "secret")
+    }
 }
 
 async fn logged_in(conn: &mut Conn, password: &str) -> u32 {
@@ -176,8 +180,8 @@ async fn dvrip_realm_login_then_json_in_f6_packets() {
     );
     let mut conn = platform.accept().await;
     assert_eq!(conn.announcement().await, "cam-dvrip");
-    let (result, _) = conn.login_dvrip("admin", "secret").await;
-    assert_eq!(result, LoginResult::Success);
+    let reply = conn.login_dvrip("admin", "secret").await;
+    assert_eq!(reply.result, LoginResult::Success);
     let (reply, _) = conn.call(method::GET_CONFIG, name("DVRIP")).await;
     assert_eq!(
         reply.params["table"]["RegisterServer"]["DeviceID"],
@@ -217,8 +221,8 @@ async fn wrong_password_is_refused_with_remaining_tries_then_locked() {
     };
     assert_eq!(reply.error_code(), Some(codes::LOCKED));
     // DVRIP logins count against the same budget.
-    let (result, _) = conn.login_dvrip("admin", "secret").await;
-    assert_eq!(result, LoginResult::Locked);
+    let reply = conn.login_dvrip("admin", "secret").await;
+    assert_eq!(reply.result, LoginResult::Locked);
     cancel.cancel();
 }
 
@@ -415,6 +419,7 @@ async fn fleet_of_two_hundred_registers_and_is_logged_in() {
     let platform = Platform::bind().await;
     let mut config = FleetConfig::new(platform.addr(), 200, "fleet", "pw");
     config.alarm_rate = 1.0;
+    config.firmware = Firmware::DvripDhip;
     let fleet = Fleet::start(config);
     let mut ids = std::collections::HashSet::new();
     let mut sessions = Vec::new();

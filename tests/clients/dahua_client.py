@@ -8,15 +8,21 @@ with the project's Rust crates: if it can talk to `homeport sim --listen`, the
 simulator speaks DHIP the way the public record says devices do, and not merely
 the way the project's own client expects.
 
+The DVRIP mode (--dvrip) was written from dahua-protocol-2.md sections 1.5, 4
+and 6 (the vendor client's realm login, f6 JSON, a1/b1 keep-life, the 0x11/0xBC
+snapshot) and the hashes of dahua-protocol.md 4.3 / docs/protocols.md 5.
+
 Usage:
     python3 dahua_client.py --host 127.0.0.1 --port P --user admin --password PW \
         [--expect-alarm] [--timeout 20] [--snapshot OUT.jpg] [--verbose]
+    python3 dahua_client.py --dvrip --host 127.0.0.1 --port P --user admin --password PW \
+        [--snapshot OUT.jpg] [--verbose]
 
 Exit codes:
     0  everything checked out; one JSON summary line on stdout
     1  any other failure (network, framing, protocol, content check); message on stderr
     2  bad command line (argparse)
-    3  login refused with 268632085; one JSON line on stdout
+    3  login refused with 268632085 (DVRIP: result 01 00 or 01 01); one JSON line on stdout
 
 Standard library only, so it runs anywhere a Python 3 is installed.
 """
@@ -105,6 +111,27 @@ def default_login_hash(user, password, realm, random):
     """The `Default` hash: MD5(U:random:UPPERHEX(MD5(U:realm:P))), uppercase hex."""
     ha1 = md5_upper("%s:%s:%s" % (user, realm, password))
     return md5_upper("%s:%s:%s" % (user, random, ha1))
+
+
+def old_digest(password):
+    """Gen1 / OldDigest: 8 characters from MD5(P), two bytes per character (4.3)."""
+    d = hashlib.md5(password.encode("utf-8")).digest()
+    out = []
+    for i in range(8):
+        v = (d[2 * i] + d[2 * i + 1]) % 62
+        if v < 10:
+            out.append(chr(ord("0") + v))
+        elif v < 36:
+            out.append(chr(ord("A") + v - 10))
+        else:
+            out.append(chr(ord("a") + v - 36))
+    return "".join(out)
+
+
+def dvrip_login_body(user, password, realm, random):
+    """The a0 05 body: U && Default hash && UPPERHEX(MD5(U:random:Gen1(P))) (4.3)."""
+    dvrip_hash = md5_upper("%s:%s:%s" % (user, random, old_digest(password)))
+    return "%s&&%s%s" % (user, default_login_hash(user, password, realm, random), dvrip_hash)
 
 
 def is_int(v):
@@ -348,6 +375,259 @@ class DhipConnection(object):
             if msg.is_notification:
                 return msg
             self.log("ignoring unsolicited reply with id %r", msg.obj.get("id"))
+
+
+# --- DVRIP (binary 32-byte headers) -------------------------------------------------
+
+DVRIP_HEADER_LEN = 32
+# Trailer bytes +24..+31 of the vendor client's two login packets (protocol-2 1.5):
+# +27 = 01 opens, +27 = 08 carries the hashes.
+DVRIP_OPEN_TRAILER = bytes.fromhex("05 02 00 01 00 00 a1 aa")
+DVRIP_HASH_TRAILER = bytes.fromhex("05 02 00 08 00 00 a1 aa")
+# The vendor's requests carry protocol version 6 in byte 3.
+DVRIP_REQUEST_VERSION = 0x60
+CMD_LOGIN, CMD_LOGIN_REPLY = 0xA0, 0xB0
+CMD_KEEPALIVE, CMD_KEEPALIVE_REPLY = 0xA1, 0xB1
+CMD_JSON = 0xF6
+CMD_MEDIA_REQUEST, CMD_MEDIA_DATA = 0x11, 0xBC
+CMD_LOGOUT, CMD_LOGOUT_REPLY = 0x0A, 0x0B
+SNAP_MARK = 10                 # +28 of the request, +24 of the data (protocol-2 4)
+SNAP_SERIAL = 7                # our command serial; the device echoes its low byte at +25
+# Login replies are small (the 2010 SDK wants them under 64 bytes; a challenge is ~70).
+MAX_LOGIN_REPLY = 4096
+MAX_SNAP_PIECES = 4096
+
+
+def dvrip_header(cmd, body_len, fields=None, version=DVRIP_REQUEST_VERSION):
+    """A 32-byte DVRIP header: cmd, byte 3 = version, u32 length at +4, then offset: bytes."""
+    h = bytearray(DVRIP_HEADER_LEN)
+    h[0] = cmd
+    h[3] = version
+    struct.pack_into("<I", h, 4, body_len)
+    for off, value in (fields or {}).items():
+        h[off:off + len(value)] = value
+    return bytes(h)
+
+
+def u32(b, off):
+    return struct.unpack_from("<I", b, off)[0]
+
+
+class DvripConnection(object):
+    """The client side of DVRIP framing: 32-byte headers, body length at +4."""
+
+    def __init__(self, host, port, rpc_timeout, verbose=False):
+        self.rpc_timeout = rpc_timeout
+        self.verbose = verbose
+        try:
+            self.sock = socket.create_connection((host, port), timeout=rpc_timeout)
+        except OSError as exc:
+            raise ClientError("cannot connect to %s:%s: %s" % (host, port, exc))
+        self.buf = bytearray()
+        self.session = 0
+        self.next_id = 1
+
+    def log(self, fmt, *args):
+        if self.verbose:
+            sys.stderr.write("[dahua_client] " + (fmt % args) + "\n")
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def send(self, header, body=b""):
+        self.log("-> %s + %d body bytes", header.hex(), len(body))
+        try:
+            self.sock.sendall(header + body)
+        except OSError as exc:
+            raise ClientError("send failed (command %02x): %s" % (header[0], exc))
+
+    def _take_packet(self):
+        """One whole packet (header, body) from the buffer, or None; bounded by MAX_MESSAGE."""
+        if len(self.buf) < DVRIP_HEADER_LEN:
+            return None
+        header = bytes(self.buf[:DVRIP_HEADER_LEN])
+        length = u32(header, 4)
+        if length > MAX_MESSAGE:
+            raise ProtocolError("DVRIP packet body of %d bytes exceeds the %d-byte limit"
+                                % (length, MAX_MESSAGE))
+        if len(self.buf) < DVRIP_HEADER_LEN + length:
+            return None
+        body = bytes(self.buf[DVRIP_HEADER_LEN:DVRIP_HEADER_LEN + length])
+        del self.buf[:DVRIP_HEADER_LEN + length]
+        self.log("<- %s + %d body bytes", header.hex(), len(body))
+        return header, body
+
+    def read_packet(self, deadline):
+        while True:
+            packet = self._take_packet()
+            if packet is not None:
+                return packet
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise DeadlineExpired("timed out waiting for data from the device")
+            self.sock.settimeout(remaining)
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                raise DeadlineExpired("timed out waiting for data from the device")
+            except OSError as exc:
+                raise ClientError("receive failed: %s" % exc)
+            if not data:
+                raise ClientError("device closed the connection"
+                                  + (" mid-packet" if self.buf else ""))
+            self.buf += data
+
+    def expect(self, cmd, what, deadline=None):
+        """The next packet with command `cmd`; other commands are skipped (logged)."""
+        deadline = time.monotonic() + self.rpc_timeout if deadline is None else deadline
+        while True:
+            try:
+                header, body = self.read_packet(deadline)
+            except DeadlineExpired:
+                raise DeadlineExpired("no %s (command %02x) in time" % (what, cmd))
+            if header[0] == cmd:
+                # Replies carry the protocol version in byte 3's high nibble, 8 below it.
+                require(header[3] & 0x0F == 0x08,
+                        "%s: byte 3 is %02x, not a reply (low nibble 8)" % (what, header[3]))
+                return header, body
+            self.log("skipping command %02x while waiting for %s", header[0], what)
+
+    def call_json(self, method, params):
+        """One JSON-RPC call in f6 packets, as the vendor client writes it (spaced, \n\0)."""
+        req_id = self.next_id
+        self.next_id += 1
+        req = {"id": req_id, "magic": "0x1234", "method": method, "params": params,
+               "session": self.session}
+        body = (json.dumps(req) + "\n\0").encode("utf-8")
+        self.send(dvrip_header(CMD_JSON, len(body), {
+            8: struct.pack("<I", req_id), 16: struct.pack("<I", len(body)),
+            24: struct.pack("<I", self.session)}), body)
+        deadline = time.monotonic() + self.rpc_timeout
+        while True:
+            header, first = self.expect(CMD_JSON, "f6 reply to %s" % method, deadline)
+            parts, total = [first], u32(header, 16)
+            if total > MAX_MESSAGE:
+                raise ProtocolError("f6 message of %d bytes exceeds the limit" % total)
+            # +16 holds the whole message's length; further f6 packets carry the rest.
+            while sum(len(p) for p in parts) < total:
+                if len(parts) >= MAX_FRAGMENTS:
+                    raise ProtocolError("more than %d f6 fragments" % MAX_FRAGMENTS)
+                _, more = self.expect(CMD_JSON, "rest of the f6 reply", deadline)
+                parts.append(more)
+            obj, _ = split_body(b"".join(parts))
+            if obj.get("id") == req_id and "result" in obj:
+                require(u32(header, 24) in (0, self.session),
+                        "f6 reply header session %d is not ours (%d)"
+                        % (u32(header, 24), self.session))
+                if obj.get("result") is False:
+                    raise RpcError(method, obj)
+                return obj
+            self.log("skipping f6 message %r", json.dumps(obj)[:120])
+
+
+class DvripLoginRefused(Exception):
+    def __init__(self, result, remain):
+        super().__init__("DVRIP login refused (%s)" % result)
+        self.result = result
+        self.remain = remain
+
+
+def dvrip_login(conn, user, password):
+    """The vendor client's realm login (protocol-2 1.5). Returns (session, channels)."""
+    # Opening: a0 05 00 60, no body, zeros at +8..+23 (as the S6 client), trailer +27 = 01.
+    conn.send(dvrip_header(CMD_LOGIN, 0, {1: b"\x05", 24: DVRIP_OPEN_TRAILER}))
+    header, body = conn.expect(CMD_LOGIN_REPLY, "realm challenge")
+    require(len(body) <= MAX_LOGIN_REPLY, "challenge of %d bytes is too long" % len(body))
+    fields = {}
+    for line in body.decode("latin-1").replace("\r", "").split("\n"):
+        key, sep, value = line.partition(":")
+        if sep:
+            fields[key.strip().lower()] = value.strip()
+    if "random" not in fields or "realm" not in fields:
+        raise ProtocolError("b0 answer to the opening is no Realm:/Random: challenge "
+                            "(header %s, body %r)" % (header.hex(), body[:80]))
+    text = dvrip_login_body(user, password, fields["realm"], fields["random"]).encode("utf-8")
+    conn.send(dvrip_header(CMD_LOGIN, len(text), {1: b"\x05", 24: DVRIP_HASH_TRAILER}), text)
+    header, body = conn.expect(CMD_LOGIN_REPLY, "login result")
+    require(header[24:28] == b"\x06\x00\xf9\x00", "login result lacks the 06 00 f9 00 mark")
+    result = header[8:10].hex(" ")
+    if header[8] != 0:
+        raise DvripLoginRefused(result, header[29])
+    session = u32(header, 16)
+    require(session != 0, "login success carries session 0")
+    return session, header[10]
+
+
+def dvrip_keepalive(conn):
+    """a1, all zeros -> b1 (protocol-2 1e, 6 item 12)."""
+    conn.send(dvrip_header(CMD_KEEPALIVE, 0, version=0))
+    conn.expect(CMD_KEEPALIVE_REPLY, "b1 keep-life answer")
+
+
+def dvrip_snapshot(conn, path):
+    """0x11 with +28 = 10 and the 40-byte body; the JPEG in 0xBC pieces (+24 = 10) until
+    an empty one (protocol-2 4)."""
+    body = bytearray(40)
+    struct.pack_into("<iiiiii", body, 0, 0, 0, 0, 0, 0, SNAP_SERIAL)   # channel 0, mode 0
+    body[24] = 1                                                        # start
+    conn.send(dvrip_header(CMD_MEDIA_REQUEST, len(body), {28: bytes([SNAP_MARK])}), bytes(body))
+    deadline = time.monotonic() + max(conn.rpc_timeout, 20)
+    pieces, size = [], 0
+    while True:
+        header, piece = conn.expect(CMD_MEDIA_DATA, "snapshot piece", deadline)
+        if header[24] != SNAP_MARK:
+            conn.log("skipping a media packet that is no snapshot piece")
+            continue
+        require(header[8] == 0, "snapshot piece for channel %d, asked for 0" % header[8])
+        require(header[25] == SNAP_SERIAL, "snapshot piece for serial %d, asked for %d"
+                % (header[25], SNAP_SERIAL))
+        if not piece:
+            break
+        pieces.append(piece)
+        size += len(piece)
+        if size > MAX_MESSAGE or len(pieces) > MAX_SNAP_PIECES:
+            raise ProtocolError("snapshot larger than %d bytes or %d pieces"
+                                % (MAX_MESSAGE, MAX_SNAP_PIECES))
+    jpeg = b"".join(pieces)
+    require(jpeg[:2] == b"\xff\xd8", "DVRIP snapshot does not start with FF D8")
+    require(jpeg[-2:] == b"\xff\xd9", "DVRIP snapshot does not end with FF D9")
+    try:
+        with open(path, "wb") as f:
+            f.write(jpeg)
+    except OSError as exc:
+        raise ClientError("cannot write %s: %s" % (path, exc))
+    return len(jpeg), len(pieces)
+
+
+def dvrip_logout(conn):
+    """0a with the session at +8 -> 0b (protocol.md 3.7)."""
+    conn.send(dvrip_header(CMD_LOGOUT, 0, {8: struct.pack("<I", conn.session)}, version=0))
+    conn.expect(CMD_LOGOUT_REPLY, "logout answer")
+
+
+def run_dvrip(args):
+    conn = DvripConnection(args.host, args.port, args.rpc_timeout, args.verbose)
+    try:
+        session, channels = dvrip_login(conn, args.user, args.password)
+        conn.session = session
+        obj = conn.call_json("magicBox.getDeviceType", None)
+        params = obj.get("params")
+        require(isinstance(params, dict) and isinstance(params.get("type"), str)
+                and params["type"], "magicBox.getDeviceType: params.type is not a string")
+        dvrip_keepalive(conn)
+        snap = dvrip_snapshot(conn, args.snapshot) if args.snapshot else None
+        dvrip_logout(conn)
+        summary = {"login": "ok", "transport": "dvrip", "session": session,
+                   "channels": channels, "device_type": params["type"], "keepalive": True,
+                   "snapshot_bytes": None if snap is None else snap[0],
+                   "snapshot_pieces": None if snap is None else snap[1]}
+        print(json.dumps(summary, separators=(",", ":")))
+        return 0
+    finally:
+        conn.close()
 
 
 # --- The session the CLI drives ---------------------------------------------------
@@ -617,10 +897,23 @@ def main(argv=None):
                     help="fetch snapManager.snapPicture channel 0 and write the JPEG here")
     ap.add_argument("--rpc-timeout", type=float, default=10.0,
                     help="seconds to wait for each reply (default 10)")
+    ap.add_argument("--dvrip", action="store_true",
+                    help="log in over DVRIP (realm login), then one f6 call, a1 keep-life, "
+                         "and --snapshot over DVRIP")
     ap.add_argument("-v", "--verbose", action="store_true", help="trace messages on stderr")
     args = ap.parse_args(argv)
+    if args.dvrip and args.expect_alarm:
+        ap.error("--expect-alarm is not implemented in --dvrip mode")
     try:
-        return run(args)
+        return run_dvrip(args) if args.dvrip else run(args)
+    except DvripLoginRefused as exc:
+        # Bad password (01 00) or bad user (01 01) is a refusal; locked and others are failures.
+        if exc.result in ("01 00", "01 01"):
+            print(json.dumps({"login": "refused", "result": exc.result,
+                              "remainLoginTimes": exc.remain}, separators=(",", ":")))
+            return 3
+        sys.stderr.write("dahua_client: error: DVRIP login refused with result %s\n" % exc.result)
+        return 1
     except LoginRefused as exc:
         print(json.dumps({"login": "refused", "code": exc.code,
                           "remainLoginTimes": exc.remain}, separators=(",", ":")))

@@ -297,7 +297,17 @@ def unit_checks():
     # Header fixture F1 packs the same way as our requests.
     ok &= dahua_client.HEADER.pack(0x20, b"DHIP", 0, 0, 0xb8, 0, 0xb8, 0).hex() == \
         "20000000444849500000000000000000b800000000000000b800000000000000"
-    print("=== unit checks (F1 header, F2/F5 bodies, F12 hash, body split): %s" % ("PASS" if ok else "FAIL"))
+    # Gen1 / OldDigest and the DVRIP a0 05 body: the test vectors of docs/protocols.md 5.2.
+    ok &= [dahua_client.old_digest(p) for p in ("admin", "888888", "666666")] == \
+        ["6QNMIQGe", "4WzwxXxM", "sh15yfFM"]
+    ok &= dahua_client.dvrip_login_body("admin", "admin", REALM, RANDOM) == \
+        "admin&&ACA2FCA2D2C540BA451FAF0B4F8A251075B997E3ED7B723105A69F2C28BFD66B"
+    # The vendor client's opening as captured (protocol-2 1.5), with zeros for the 3DES.
+    ok &= dahua_client.dvrip_header(
+        0xA0, 0, {1: b"\x05", 24: dahua_client.DVRIP_OPEN_TRAILER}).hex() == \
+        "a0050060" + "00" * 20 + "050200010000a1aa"
+    print("=== unit checks (F1 header, F2/F5 bodies, F12 hash, body split, Gen1, DVRIP body "
+          "and opening): %s" % ("PASS" if ok else "FAIL"))
     return ok
 
 

@@ -9,7 +9,9 @@ use anyhow::{Context, bail};
 use clap::Args;
 use homeport_simulator::fault::FaultShare;
 use homeport_simulator::register::RegisterOptions;
-use homeport_simulator::{Camera, CameraConfig, FaultPlan, Fleet, FleetConfig, Stats, direct};
+use homeport_simulator::{
+    Camera, CameraConfig, FaultPlan, Firmware, Fleet, FleetConfig, Stats, direct,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -77,6 +79,10 @@ pub(crate) struct SimArgs {
     /// A registering camera hangs up if the platform does not log in within this, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 120.0)]
     login_timeout: f64,
+    /// Firmware profile of every camera: dvrip-only, dvrip+dhip, dhip-only or legacy-2010
+    /// (docs/simulator.md, "Firmware profiles").
+    #[arg(long, value_name = "NAME", default_value_t = Firmware::DvripOnly)]
+    firmware: Firmware,
 }
 
 impl SimArgs {
@@ -138,6 +144,7 @@ async fn run_fleet(server: String, args: &SimArgs, stop: CancellationToken) -> a
         sources: args.source_ip.clone(),
         ramp: args.ramp,
         login_timeout: seconds(args.login_timeout, "--login-timeout")?,
+        firmware: args.firmware,
         ..FleetConfig::new(
             server,
             args.devices,
@@ -145,6 +152,7 @@ async fn run_fleet(server: String, args: &SimArgs, stop: CancellationToken) -> a
             args.password.clone(),
         )
     };
+    config.validate()?;
     let started = Instant::now();
     let fleet = Fleet::start(config);
     let progress = progress_bar(fleet.stats(), fleet.devices(), stop.clone());
@@ -163,12 +171,8 @@ async fn run_fleet(server: String, args: &SimArgs, stop: CancellationToken) -> a
 }
 
 async fn run_direct(listen: &str, args: &SimArgs, stop: CancellationToken) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
-    let local = listener.local_addr()?;
     let plan = args.fault_plan()?;
-    let camera = Arc::new(Camera::new(CameraConfig {
+    let config = CameraConfig {
         alarm_rate: args.alarm_rate,
         channels: args.channels,
         keep_alive_interval: args.keepalive_interval,
@@ -176,8 +180,15 @@ async fn run_direct(listen: &str, args: &SimArgs, stop: CancellationToken) -> an
         faults: plan.shares.iter().map(|share| share.fault).collect(),
         slow_delay: plan.slow_delay,
         flap_max: plan.flap_max,
+        firmware: args.firmware,
         ..CameraConfig::new(args.id.clone(), args.user.clone(), args.password.clone())
-    }));
+    };
+    config.validate()?;
+    let camera = Arc::new(Camera::new(config));
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let local = listener.local_addr()?;
     // One machine-readable line, so scripts (and tests) can use port 0.
     println!(
         "{}",

@@ -70,6 +70,10 @@ impl Session {
                 self.close();
                 (Some(reply), None, Some(Change::LoggedOut))
             }
+            // A firmware without the JSON snapshot knows no such method (info_call says so).
+            method::SNAP_PICTURE if !self.camera.firmware().has_json_snapshot() => {
+                (Some(self.info_call(request)), None, None)
+            }
             method::SNAP_PICTURE => match request.params::<SnapParams>() {
                 Ok(SnapParams { channel }) if channel < self.camera.config().channels => {
                     let params = SnapReplyParams {

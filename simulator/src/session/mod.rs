@@ -1,9 +1,19 @@
 //! One connection's state machine on the camera side: no async, no sockets.
 //!
 //! Frames come in ([`Session::handle`]), replies go out, and the caller learns what changed
-//! (logged in, attached, logged out). Login works both ways a platform may try over a
-//! register socket or a direct connection: DHIP two-step `global.login`, and the DVRIP realm
-//! login (`a0 01` → `b0` → `a0 05`) followed by JSON in `f6` packets.
+//! (logged in, subscribed, logged out). What the camera answers depends on its
+//! [`Firmware`](crate::firmware::Firmware) and on the [`Link`] it is on: DHIP two-step
+//! `global.login`; the DVRIP realm login (opening → `b0` challenge → hash login), the old
+//! plain login and the 2010 firmware's 3DES login, followed by JSON in `f6` packets, the `f4`
+//! text RPC, `a1` keep-life, `68`/`69` legacy alarms and the DVRIP snapshot.
+//!
+//! - `login.rs` — the DHIP two-step login, and entering a session.
+//! - `dvrip.rs` — DVRIP packets: dispatch, info queries, keep-life, `f6` JSON, logout.
+//! - `dvrip_login.rs` — the DVRIP logins: opening, hash, plain and 3DES.
+//! - `calls.rs` — JSON-RPC calls on a logged-in session.
+//! - [`text_rpc`] — the `f4` text RPC.
+//! - `legacy_alarm.rs` — `68` subscriptions and `69` state pushes.
+//! - [`dvrip_snapshot`] — the JPEG in `bc` pieces.
 
 use std::sync::Arc;
 
@@ -20,7 +30,13 @@ use crate::camera::Camera;
 
 mod calls;
 mod dvrip;
+mod dvrip_login;
+pub mod dvrip_snapshot;
+mod legacy_alarm;
 mod login;
+pub mod text_rpc;
+
+use legacy_alarm::LegacyAlarms;
 
 /// Device model reported by `magicBox.getDeviceType`.
 pub const DEVICE_TYPE: &str = "IPC-HFW2431S-S-S2";
@@ -28,8 +44,19 @@ pub const DEVICE_TYPE: &str = "IPC-HFW2431S-S-S2";
 pub const DEVICE_CLASS: &str = "IPC";
 /// Firmware version reported by `magicBox.getSoftwareVersion` and DVRIP sub-code 8.
 pub const SOFTWARE_VERSION: &str = "2.800.0000004.0.R";
+/// Product type at +12 of a DVRIP login success, as the captured IPC sends it.
+pub const DVRIP_DEVICE_TYPE: u8 = 0x33;
 
-/// Which framing the platform logged in with; notifications follow it.
+/// Which socket a session is on: the camera treats them differently per firmware.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Link {
+    /// The connection the camera dialled to its register server and announced itself on.
+    Register,
+    /// A connection a client opened to the camera's service port (37777).
+    Direct,
+}
+
+/// Which framing the platform logged in with; JSON notifications follow it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
     /// DHIP messages.
@@ -69,7 +96,7 @@ pub enum Change {
     LoggedIn,
     /// A login was refused.
     LoginRefused,
-    /// The platform subscribed to events.
+    /// The platform subscribed to events (`eventManager.attach` or a `68` subscription).
     Attached,
     /// The platform logged out; the connection should close after the reply.
     LoggedOut,
@@ -80,10 +107,21 @@ pub enum Change {
 /// What to write back, and what changed.
 #[derive(Debug, Default)]
 pub struct Output {
-    /// The frame to write, if any.
-    pub reply: Option<WireFrame>,
+    /// The frames to write, in order (none when the camera stays silent; several for a
+    /// snapshot sent in pieces).
+    pub replies: Vec<WireFrame>,
     /// What changed, if anything.
     pub change: Option<Change>,
+}
+
+impl Output {
+    /// One frame and a change.
+    fn one(frame: WireFrame, change: Option<Change>) -> Self {
+        Self {
+            replies: vec![frame],
+            change,
+        }
+    }
 }
 
 /// The camera side of one connection.
@@ -91,20 +129,24 @@ pub struct Output {
 pub struct Session {
     camera: Arc<Camera>,
     peer: String,
+    link: Link,
     login: Login,
     subscription: Option<Subscription>,
+    legacy: LegacyAlarms,
     next_object: u32,
     rng: SmallRng,
 }
 
 impl Session {
-    /// A fresh session for a connection from (or to) `peer`.
-    pub fn new(camera: Arc<Camera>, peer: String, rng: SmallRng) -> Self {
+    /// A fresh session on `link` for a connection from (or to) `peer`.
+    pub fn new(camera: Arc<Camera>, peer: String, link: Link, rng: SmallRng) -> Self {
         Self {
             camera,
             peer,
+            link,
             login: Login::None,
             subscription: None,
+            legacy: LegacyAlarms::default(),
             next_object: 1,
             rng,
         }
@@ -115,6 +157,11 @@ impl Session {
         &self.camera
     }
 
+    /// The socket this session is on.
+    pub fn link(&self) -> Link {
+        self.link
+    }
+
     /// The session id, once logged in.
     pub fn logged_in(&self) -> Option<u32> {
         match self.login {
@@ -123,7 +170,7 @@ impl Session {
         }
     }
 
-    /// Whether the platform has subscribed to events (and is logged in).
+    /// Whether the platform has subscribed to JSON events (and is logged in).
     pub fn is_attached(&self) -> bool {
         self.logged_in().is_some() && self.subscription.is_some()
     }
@@ -131,64 +178,61 @@ impl Session {
     /// Handles one frame from the platform.
     pub fn handle(&mut self, frame: WireFrame) -> Output {
         match frame {
-            WireFrame::Dhip(message) => self.handle_dhip(&message),
+            WireFrame::Dhip(message) if self.camera.firmware().speaks_dhip(self.link) => {
+                self.handle_dhip(&message)
+            }
+            WireFrame::Dhip(_) => {
+                tracing::debug!(
+                    peer = %self.peer,
+                    firmware = %self.camera.firmware(),
+                    link = ?self.link,
+                    "ignoring a DHIP frame this firmware does not answer here"
+                );
+                Output::default()
+            }
             WireFrame::Dvrip(frame) => self.handle_dvrip(DvripPacket::parse(&frame)),
         }
     }
 
-    /// A `client.notifyEventStream` carrying `events`, if the platform subscribed to any of
-    /// their codes; events it did not ask for are left out.
-    pub fn notification(&self, events: &[EventInfo]) -> Option<(WireFrame, usize)> {
+    /// What to push for `events`, the camera's alarms that fell due together, and how many of
+    /// them the platform gets: one `client.notifyEventStream` with the events it attached
+    /// for, then a `69` state packet per change of a subscribed legacy kind.
+    pub fn alarm_frames(&mut self, events: &[EventInfo]) -> (Vec<WireFrame>, usize) {
         let Login::LoggedIn { session, transport } = self.login else {
-            return None;
+            return (Vec::new(), 0);
         };
-        let subscription = self.subscription.as_ref()?;
-        let wanted: Vec<EventInfo> = events
-            .iter()
-            .filter(|e| subscription.params.wants(&e.code))
-            .cloned()
-            .collect();
-        if wanted.is_empty() {
-            return None;
-        }
-        let count = wanted.len();
-        let params = NotifyEventStream {
-            sid: subscription.sid,
-            event_list: wanted,
-        };
-        let request = Request::new(
-            subscription.attach_id,
-            session,
-            method::NOTIFY_EVENT_STREAM,
-            params,
-        );
-        // Devices end notifications with a `\n` counted in the length.
-        let mut body = request.to_json();
-        body.push(b'\n');
-        let frame = match transport {
-            Transport::Dhip => {
-                WireFrame::Dhip(DhipMessage::new(session, subscription.attach_id, body))
-            }
-            Transport::Dvrip => WireFrame::Dvrip(
-                DvripPacket::Json {
-                    request_id: subscription.attach_id,
-                    session,
-                    is_reply: false,
-                    body: body.into(),
+        let mut delivered = vec![false; events.len()];
+        let mut frames = Vec::new();
+        if let Some(subscription) = &self.subscription {
+            let mut wanted = Vec::new();
+            for (event, sent) in events.iter().zip(delivered.iter_mut()) {
+                if subscription.params.wants(&event.code) {
+                    wanted.push(event.clone());
+                    *sent = true;
                 }
-                .to_frame(),
-            ),
-        };
-        Some((frame, count))
+            }
+            if !wanted.is_empty() {
+                frames.push(notification(subscription, session, transport, wanted));
+            }
+        }
+        let channels = self.camera.config().channels;
+        for (event, sent) in events.iter().zip(delivered.iter_mut()) {
+            for packet in self.legacy.apply(event, channels) {
+                frames.push(self.dvrip_reply(packet));
+                *sent = true;
+            }
+        }
+        (frames, delivered.iter().filter(|sent| **sent).count())
     }
 
-    /// Forgets the session's user (call when the connection ends).
+    /// Forgets the session's user and subscriptions (call when the connection ends).
     pub fn close(&mut self) {
         if let Some(session) = self.logged_in() {
             self.camera.remove_user(session);
         }
         self.login = Login::None;
         self.subscription = None;
+        self.legacy.unsubscribe_all();
     }
 
     fn handle_dhip(&mut self, message: &DhipMessage) -> Output {
@@ -200,11 +244,50 @@ impl Session {
             return Output::default();
         };
         let (reply, payload, change) = self.call(&request, Transport::Dhip);
-        let reply = reply.map(|reply| {
-            let body = encode_reply(&reply, payload);
-            WireFrame::Dhip(DhipMessage::new(reply.session, reply.id, body))
-        });
-        Output { reply, change }
+        Output {
+            replies: reply
+                .map(|reply| {
+                    let body = encode_reply(&reply, payload);
+                    WireFrame::Dhip(DhipMessage::new(reply.session, reply.id, body))
+                })
+                .into_iter()
+                .collect(),
+            change,
+        }
+    }
+}
+
+/// A `client.notifyEventStream` carrying `events`, in the framing the platform logged in with.
+fn notification(
+    subscription: &Subscription,
+    session: u32,
+    transport: Transport,
+    events: Vec<EventInfo>,
+) -> WireFrame {
+    let params = NotifyEventStream {
+        sid: subscription.sid,
+        event_list: events,
+    };
+    let request = Request::new(
+        subscription.attach_id,
+        session,
+        method::NOTIFY_EVENT_STREAM,
+        params,
+    );
+    // Devices end notifications with a `\n` counted in the length.
+    let mut body = request.to_json();
+    body.push(b'\n');
+    match transport {
+        Transport::Dhip => WireFrame::Dhip(DhipMessage::new(session, subscription.attach_id, body)),
+        Transport::Dvrip => WireFrame::Dvrip(
+            DvripPacket::Json {
+                request_id: subscription.attach_id,
+                session,
+                is_reply: false,
+                body: body.into(),
+            }
+            .to_frame(),
+        ),
     }
 }
 
@@ -216,3 +299,6 @@ fn encode_reply(reply: &Reply, payload: Option<&[u8]>) -> Bytes {
     }
     body.into()
 }
+
+#[cfg(test)]
+mod test_support;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use homeport_protocol::dhip::DhipMessage;
-use homeport_protocol::dvrip::{DvripPacket, LoginResult};
+use homeport_protocol::dvrip::{DvripFrame, DvripPacket, LoginReply, LoginResult};
 use homeport_protocol::hash::{self, RealmChallenge};
 use homeport_protocol::rpc::login::{ChallengeParams, LoginOkParams, LoginParams};
 use homeport_protocol::rpc::{Incoming, Reply, Request, codes, method};
@@ -57,6 +57,8 @@ pub struct Conn {
     dvrip: bool,
     /// Notifications that arrived while waiting for a reply.
     pub notifications: VecDeque<Request>,
+    /// Non-JSON DVRIP packets that arrived while waiting for a reply.
+    pub pushed: VecDeque<DvripFrame>,
 }
 
 /// The end of a login attempt.
@@ -74,6 +76,7 @@ impl Conn {
             next_id: 1,
             dvrip: false,
             notifications: VecDeque::new(),
+            pushed: VecDeque::new(),
         }
     }
 
@@ -142,7 +145,10 @@ impl Conn {
                 WireFrame::Dhip(message) => message.body,
                 WireFrame::Dvrip(frame) => match DvripPacket::parse(&frame) {
                     DvripPacket::Json { body, .. } => body,
-                    other => panic!("unexpected DVRIP packet {other:?}"),
+                    _ => {
+                        self.pushed.push_back(frame);
+                        continue;
+                    }
                 },
             };
             let message = DhipMessage::new(0, 0, body);
@@ -181,42 +187,64 @@ impl Conn {
         }
     }
 
-    /// DVRIP realm login; later calls go in `f6` packets.
-    pub async fn login_dvrip(&mut self, user: &str, password: &str) -> (LoginResult, u8) {
-        self.framed
-            .send(WireFrame::Dvrip(DvripPacket::RealmRequest.to_frame()))
-            .await
-            .expect("send");
-        let Some(WireFrame::Dvrip(frame)) = self.next_frame().await else {
-            panic!("expected a b0 challenge")
-        };
-        let DvripPacket::RealmChallenge { text } = DvripPacket::parse(&frame) else {
-            panic!("expected a realm challenge")
+    /// DVRIP realm login as the vendor's clients open it (`a0 05 00 60`, zeros at +8..+24);
+    /// later calls go in `f6` packets.
+    pub async fn login_dvrip(&mut self, user: &str, password: &str) -> LoginReply {
+        self.send_dvrip(DvripPacket::LoginOpen {
+            credentials: [0; 16],
+        })
+        .await;
+        let text = match self.next_dvrip().await {
+            DvripPacket::RealmChallenge { text } => text,
+            other => panic!("expected a realm challenge, got {other:?}"),
         };
         let challenge = RealmChallenge::parse(&text).expect("challenge text");
         let body = challenge.login_body(user, password);
-        self.framed
-            .send(WireFrame::Dvrip(
-                DvripPacket::LoginHash { body: body.into() }.to_frame(),
-            ))
-            .await
-            .expect("send");
-        let Some(WireFrame::Dvrip(frame)) = self.next_frame().await else {
-            panic!("expected a login reply")
+        self.send_dvrip(DvripPacket::LoginHash { body: body.into() })
+            .await;
+        self.login_result().await
+    }
+
+    /// Reads a DVRIP login result; a success switches later calls to `f6`.
+    pub async fn login_result(&mut self) -> LoginReply {
+        let reply = match self.next_dvrip().await {
+            DvripPacket::LoginReply(reply) => reply,
+            other => panic!("expected a login reply, got {other:?}"),
         };
-        let DvripPacket::LoginReply {
-            result,
-            session,
-            remaining_tries,
-        } = DvripPacket::parse(&frame)
-        else {
-            panic!("expected a login reply")
-        };
-        if result == LoginResult::Success {
-            self.session = session;
+        if reply.result == LoginResult::Success {
+            self.session = reply.session;
             self.dvrip = true;
         }
-        (result, remaining_tries)
+        reply
+    }
+
+    /// Sends one DVRIP packet.
+    pub async fn send_dvrip(&mut self, packet: DvripPacket) {
+        self.framed
+            .send(WireFrame::Dvrip(packet.to_frame()))
+            .await
+            .expect("send");
+    }
+
+    /// The next DVRIP frame, raw (pushed packets queued by [`Conn::call`] come first).
+    pub async fn next_dvrip_frame(&mut self) -> DvripFrame {
+        if let Some(frame) = self.pushed.pop_front() {
+            return frame;
+        }
+        match self.next_frame().await {
+            Some(WireFrame::Dvrip(frame)) => frame,
+            other => panic!("expected a DVRIP frame, got {other:?}"),
+        }
+    }
+
+    /// The next DVRIP packet.
+    pub async fn next_dvrip(&mut self) -> DvripPacket {
+        DvripPacket::parse(&self.next_dvrip_frame().await)
+    }
+
+    /// True if the camera writes nothing within `within` (and keeps the socket open).
+    pub async fn silent_for(&mut self, within: Duration) -> bool {
+        timeout(within, self.framed.next()).await.is_err()
     }
 
     /// The next notification, from the queue or the wire.
