@@ -92,6 +92,7 @@ async fn half_open(count: usize) -> f64 {
             announce_timeout: Duration::from_secs(30),
             max_connections: count + 100,
         },
+        trace_devices: Vec::new(),
     };
     let gateway = Gateway::start(config).await.expect("gateway");
     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -338,6 +338,7 @@ async fn server_run(plan: Plan) -> Run {
         registry: RegistryConfig::default(),
         session: SessionConfig::default(),
         listener: ListenerConfig::default(),
+        trace_devices: Vec::new(),
     };
     let gateway = Gateway::start(config).await.expect("gateway");
     let sync = SyncConfig {

@@ -21,12 +21,16 @@
 //!   login_backoff_min: 5s     # first retry after a refused login, doubling…
 //!   login_backoff_max: 5m     # …up to this
 //!   auto_login: true          # false: only a pipeline's `login` stage starts a login
+//!   fallback_timeout: 5s      # auto: DVRIP's first answer, before trying DHIP
+//!   dvrip_keepalive: 10s      # a1 keep-life packets on DVRIP sessions…
+//!   dvrip_silence: 60s        # …and the silence after which one is dead
 //! camera_sync:
 //!   max_accounts_per_camera: 4
 //!   language: zh              # reason texts: zh (the seed's) or en
 //!   heartbeat_timeout: 90s    # a silent app connection is closed
 //!   max_failures: 5           # wrong passwords before an account locks…
 //!   lock_for: 15m             # …for this long
+//! trace_devices: [cam1]       # two-way transcripts (redacted) in <data>/traces/
 //! listener:
 //!   announce_timeout: 10s     # a new connection must announce within this
 //!   max_connections: 50000    # device connections at once
@@ -116,6 +120,9 @@ pub struct FileConfig {
     /// The camera-sync server for client apps.
     #[serde(default)]
     pub camera_sync: CameraSyncSection,
+    /// Devices whose sockets are traced into `<data>/traces/<id>.log` from the start.
+    #[serde(default)]
+    pub trace_devices: Vec<String>,
 }
 
 /// `camera_sync:` section.
@@ -242,6 +249,15 @@ pub struct SessionSection {
     /// Log in as soon as credentials are known (default true); when false, only a pipeline's
     /// `login` stage starts a login.
     pub auto_login: Option<bool>,
+    /// How long `auto` waits for the first protocol's answer before it tries the other.
+    #[serde(default, deserialize_with = "duration")]
+    pub fallback_timeout: Option<Duration>,
+    /// How often a DVRIP session sends the `a1` keep-life packet.
+    #[serde(default, deserialize_with = "duration")]
+    pub dvrip_keepalive: Option<Duration>,
+    /// How long a DVRIP session may stay silent before it is declared dead.
+    #[serde(default, deserialize_with = "duration")]
+    pub dvrip_silence: Option<Duration>,
 }
 
 /// `listener:` section.
@@ -331,7 +347,11 @@ impl FileConfig {
         let registry = RegistryConfig::default();
         let session = SessionConfig::default();
         let listener = ListenerConfig::default();
+        let mut trace_devices = self.trace_devices.clone();
+        trace_devices.extend(flags.trace_devices.iter().cloned());
+        trace_devices.dedup();
         let gateway = GatewayConfig {
+            trace_devices,
             register: addresses.register,
             data: addresses.data.clone(),
             registry: RegistryConfig {
@@ -356,6 +376,15 @@ impl FileConfig {
                     .login_backoff_max
                     .unwrap_or(session.login_backoff_max),
                 auto_login: self.session.auto_login.unwrap_or(session.auto_login),
+                fallback_timeout: self
+                    .session
+                    .fallback_timeout
+                    .unwrap_or(session.fallback_timeout),
+                dvrip_keepalive: self
+                    .session
+                    .dvrip_keepalive
+                    .unwrap_or(session.dvrip_keepalive),
+                dvrip_silence: self.session.dvrip_silence.unwrap_or(session.dvrip_silence),
             },
             listener: ListenerConfig {
                 announce_timeout: self
@@ -383,6 +412,8 @@ pub struct Flags {
     pub admin: Option<SocketAddr>,
     /// `--data`.
     pub data: Option<PathBuf>,
+    /// `--trace-device` (added to the file's `trace_devices`).
+    pub trace_devices: Vec<String>,
 }
 
 /// A human duration (`5s`, `200ms`, `2m`).

@@ -23,6 +23,7 @@ use crate::session::SessionConfig;
 use crate::store::{
     DeviceCredentials, DeviceRecord, DeviceUpdate, ImportReport, Store, StoreError,
 };
+use crate::trace::Traces;
 
 /// How often state changes are written to the store, in one transaction.
 const FLUSH_EVERY: Duration = Duration::from_millis(500);
@@ -44,6 +45,8 @@ pub struct GatewayConfig {
     pub session: SessionConfig,
     /// Listener limits.
     pub listener: ListenerConfig,
+    /// Devices whose sockets are traced from the start (`--trace-device`).
+    pub trace_devices: Vec<String>,
 }
 
 /// Why the gateway could not start or an operation failed.
@@ -74,6 +77,7 @@ pub struct Gateway {
     listening: Mutex<Option<(SocketAddr, CancellationToken)>>,
     listened_on: Mutex<Option<SocketAddr>>,
     pipelines: std::sync::OnceLock<Arc<PipelineHost>>,
+    traces: Arc<Traces>,
 }
 
 impl Gateway {
@@ -98,7 +102,15 @@ impl Gateway {
             })
             .collect();
         registry.load(loaded);
+        let traces = Arc::new(Traces::new(&config.data));
+        for id in &config.trace_devices {
+            let path = traces.enable(id).map_err(|e| {
+                StoreError::Invalid(format!("cannot open the transcript of {id:?}: {e}"))
+            })?;
+            tracing::info!(device = %id, path = %path.display(), "tracing the device's socket");
+        }
         let gateway = Arc::new(Self {
+            traces,
             registry,
             store,
             metrics: Arc::new(Metrics::default()),
@@ -152,6 +164,22 @@ impl Gateway {
         self.pipelines.get()
     }
 
+    /// Which devices' sockets are traced.
+    pub fn traces(&self) -> &Arc<Traces> {
+        &self.traces
+    }
+
+    /// Starts or stops tracing a device's socket; returns where its transcript is.
+    pub fn set_tracing(&self, id: &str, on: bool) -> std::io::Result<PathBuf> {
+        let path = if on {
+            self.traces.enable(id)?
+        } else {
+            self.traces.disable(id);
+            self.traces.path(id)
+        };
+        Ok(path)
+    }
+
     /// The data directory.
     pub fn data_dir(&self) -> &std::path::Path {
         &self.config.data
@@ -199,6 +227,7 @@ impl Gateway {
             listener: self.config.listener,
             metrics: Arc::clone(&self.metrics),
             tracker: self.tracker.clone(),
+            traces: Arc::clone(&self.traces),
         };
         self.tracker
             .spawn(listener::run(listener, shared, stop.clone()));
@@ -306,6 +335,7 @@ fn credentials(record: &DeviceRecord) -> Credentials {
         username: record.username.clone(),
         password: record.password.clone(),
         protocol: record.login_protocol,
+        learned: record.learned_protocol,
     }
 }
 
@@ -314,6 +344,7 @@ fn to_credentials(device: &DeviceCredentials) -> Credentials {
         username: device.username.clone(),
         password: device.password.clone(),
         protocol: device.login_protocol,
+        learned: None,
     }
 }
 

@@ -32,4 +32,5 @@ pub mod secret;
 pub mod session;
 pub mod sink;
 pub mod store;
+pub mod trace;
 pub mod wasm;

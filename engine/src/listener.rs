@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use homeport_protocol::dvrip::DvripPacket;
+use homeport_protocol::dvrip::packet::PORTABLE_DEVICE_ID;
 use homeport_protocol::wire::{WireCodec, WireFrame};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
@@ -24,6 +25,7 @@ use crate::event::RegistrationKind;
 use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::session::{self, SessionConfig};
+use crate::trace::{TracedIo, Traces};
 
 /// Largest frame accepted before a device has logged in: the announcement is 96 bytes.
 const MAX_ANNOUNCEMENT: usize = 4096;
@@ -59,6 +61,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// Tracks connection tasks for shutdown.
     pub tracker: TaskTracker,
+    /// Which devices' sockets are traced.
+    pub traces: Arc<Traces>,
 }
 
 /// Accepts connections until `stop` fires (the sessions already running carry on).
@@ -95,6 +99,7 @@ pub async fn run(listener: TcpListener, shared: Shared, stop: CancellationToken)
 async fn connection(stream: TcpStream, peer: SocketAddr, shared: Shared) {
     shared.metrics.connection_opened();
     // Empty buffers: a silent or half-open connection costs almost nothing.
+    let stream = TracedIo::new(stream, Arc::clone(&shared.traces), peer.to_string());
     let mut framed = Framed::from_parts(FramedParts::new::<&homeport_protocol::dhip::DhipMessage>(
         stream,
         WireCodec::new(MAX_ANNOUNCEMENT),
@@ -139,7 +144,11 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Shared) {
             return;
         }
     };
+    if id.len() > PORTABLE_DEVICE_ID {
+        tracing::warn!(%peer, device = %id, len = id.len(), "device ID longer than {PORTABLE_DEVICE_ID} bytes: the vendor's older platforms drop such IDs; keep IDs short for the widest compatibility");
+    }
     tracing::info!(%peer, device = %id, "device registered");
+    framed.get_mut().attach(&id);
     // Past the announcement, device messages may be large (snapshots); keep what was read.
     let parts = framed.into_parts();
     let mut larger = FramedParts::new::<&homeport_protocol::dhip::DhipMessage>(

@@ -9,6 +9,7 @@ use homeport_protocol::rpc::method;
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 
+use crate::device::login::LoginRequest;
 use crate::device::{Link, LinkError, LoginError, LoginProtocol, login};
 
 /// What to provision.
@@ -70,10 +71,12 @@ pub async fn provision(request: &Provision) -> Result<Value, ProvisionError> {
     let mut link = Link::new(stream);
     login::login(
         &mut link,
-        request.protocol,
-        &request.user,
-        &request.password,
-        request.timeout,
+        &LoginRequest::new(
+            request.protocol,
+            &request.user,
+            &request.password,
+            request.timeout,
+        ),
     )
     .await
     .map_err(|source| ProvisionError::Login {

@@ -15,6 +15,8 @@ use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::EventBus;
+use crate::device::link::Transport;
+use crate::device::login::DeviceInfo;
 use crate::device::{DeviceHandle, LoginProtocol};
 use crate::event::{DeviceState, Event, EventKind, OnlineReason, RegistrationKind, now_ms};
 use crate::secret::Secret;
@@ -28,6 +30,19 @@ pub struct Credentials {
     pub password: Secret,
     /// Which login to use.
     pub protocol: LoginProtocol,
+    /// The protocol an `auto` login last succeeded with, tried first.
+    pub learned: Option<LoginProtocol>,
+}
+
+/// What a session reports when its device comes online.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Online {
+    /// The login that worked (`dvrip` or `dhip`).
+    pub protocol: LoginProtocol,
+    /// The framing JSON travels in.
+    pub transport: Transport,
+    /// What the device said about itself at login.
+    pub info: DeviceInfo,
 }
 
 /// Limits and windows of the registry.
@@ -61,6 +76,8 @@ pub struct StateUpdate {
     pub last_addr: Option<String>,
     /// Last seen, Unix ms.
     pub last_seen_ms: Option<i64>,
+    /// The protocol an `auto` login just learned, to remember.
+    pub learned_protocol: Option<LoginProtocol>,
 }
 
 impl From<StateUpdate> for crate::store::StateUpdate {
@@ -71,6 +88,7 @@ impl From<StateUpdate> for crate::store::StateUpdate {
             reason: Some(update.reason.unwrap_or_default()),
             last_addr: update.last_addr,
             last_seen_ms: update.last_seen_ms,
+            learned_protocol: update.learned_protocol,
         }
     }
 }
@@ -96,6 +114,14 @@ pub struct DeviceView {
     pub username: Option<String>,
     /// Login protocol, if known.
     pub login_protocol: Option<LoginProtocol>,
+    /// The login that worked last (`dvrip` or `dhip`), tried first by `auto`.
+    pub connected_with: Option<LoginProtocol>,
+    /// Video channels the device reported at login (DVRIP).
+    pub channels: Option<u8>,
+    /// Product type byte the device reported at login (DVRIP).
+    pub device_type: Option<u8>,
+    /// The device's DVRIP protocol version (7 on current firmware, 6 on 2010-era firmware).
+    pub protocol_version: Option<u8>,
     /// Since when it is in this state (RFC 3339).
     pub since: String,
 }
@@ -123,6 +149,9 @@ pub struct Ticket {
     pub close_reason: Arc<OnceLock<OnlineReason>>,
     /// Woken when a pipeline's `login` stage asks for a login now.
     pub login_now: Arc<Notify>,
+    /// Woken when an operator asks for a login now (the API, the CLI, the console); unlike
+    /// a pipeline's request it also ends a refused session's backoff or stop.
+    pub operator_login: Arc<Notify>,
 }
 
 #[derive(Debug)]
@@ -133,6 +162,7 @@ struct Slot {
     close: CancellationToken,
     close_reason: Arc<OnceLock<OnlineReason>>,
     login_now: Arc<Notify>,
+    operator_login: Arc<Notify>,
 }
 
 impl Slot {
@@ -152,6 +182,7 @@ struct Entry {
     since_ms: i64,
     session: Option<Slot>,
     grace_until: Option<Instant>,
+    info: DeviceInfo,
 }
 
 impl Entry {
@@ -165,6 +196,7 @@ impl Entry {
             since_ms: now_ms(),
             session: None,
             grace_until: None,
+            info: DeviceInfo::default(),
         }
     }
 
@@ -287,6 +319,7 @@ impl Registry {
         let close = CancellationToken::new();
         let close_reason = Arc::new(OnceLock::new());
         let login_now = Arc::new(Notify::new());
+        let operator_login = Arc::new(Notify::new());
         entry.session = Some(Slot {
             generation,
             handle: None,
@@ -294,6 +327,7 @@ impl Registry {
             close: close.clone(),
             close_reason: Arc::clone(&close_reason),
             login_now: Arc::clone(&login_now),
+            operator_login: Arc::clone(&operator_login),
         });
         entry.grace_until = None;
         entry.addr = Some(addr.to_owned());
@@ -320,6 +354,7 @@ impl Registry {
             close,
             close_reason,
             login_now,
+            operator_login,
         })
     }
 
@@ -331,8 +366,9 @@ impl Registry {
         }
     }
 
-    /// The session of `generation` logged in; commands now go through `handle`.
-    pub fn online(&self, id: &str, generation: u64, handle: DeviceHandle) {
+    /// The session of `generation` logged in; commands now go through `handle`. An `auto`
+    /// login remembers the protocol that worked.
+    pub fn online(&self, id: &str, generation: u64, handle: DeviceHandle, online: Online) {
         let mut guard = self.lock();
         let inner = &mut *guard;
         if !current(inner, id, generation) {
@@ -345,9 +381,20 @@ impl Registry {
             slot.handle = Some(handle);
         }
         entry.last_seen_ms = Some(now_ms());
+        entry.info = online.info;
+        let mut learned = None;
+        if let Some(credentials) = entry.credentials.as_mut()
+            && credentials.learned != Some(online.protocol)
+        {
+            credentials.learned = Some(online.protocol);
+            learned = Some(online.protocol);
+        }
         let was_online = entry.online();
         let since = entry.since_ms;
         transition(inner, id, DeviceState::Online, None);
+        if let Some(update) = inner.dirty.get_mut(id) {
+            update.learned_protocol = learned.or(update.learned_protocol);
+        }
         if !was_online {
             self.bus.publish(Event::new(
                 id,
@@ -437,19 +484,39 @@ impl Registry {
             .devices
             .entry(id.to_owned())
             .or_insert_with(|| Entry::new(None));
+        let mut credentials = credentials;
+        if credentials.learned.is_none() {
+            credentials.learned = entry.credentials.as_ref().and_then(|c| c.learned);
+        }
         entry.credentials = Some(credentials.clone());
         if let Some(slot) = &entry.session {
             slot.credentials.send_replace(Some(credentials));
         }
     }
 
-    /// Asks a connected device's session to log in now (a waiting or refused session tries at
-    /// once; a logged-in one is left alone). False if the device has no session.
+    /// A pipeline asks a connected device's session to log in now: a session waiting for a
+    /// login request tries at once; one backing off after a refusal, or stopped to spare the
+    /// device's last try, is left alone; a logged-in one too. False if the device has no
+    /// session.
     pub fn request_login(&self, id: &str) -> bool {
         let inner = self.lock();
         match inner.devices.get(id).and_then(|e| e.session.as_ref()) {
             Some(slot) => {
                 slot.login_now.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// An operator asks for a login now: like [`Registry::request_login`], and it also ends a
+    /// refused session's backoff or stop (not a lock the device reported). False if the
+    /// device has no session.
+    pub fn request_operator_login(&self, id: &str) -> bool {
+        let inner = self.lock();
+        match inner.devices.get(id).and_then(|e| e.session.as_ref()) {
+            Some(slot) => {
+                slot.operator_login.notify_one();
                 true
             }
             None => false,
@@ -620,6 +687,7 @@ fn transition(inner: &mut Inner, id: &str, state: DeviceState, reason: Option<St
             reason: entry.reason.clone(),
             last_addr: entry.addr.clone(),
             last_seen_ms: entry.last_seen_ms,
+            learned_protocol: None,
         },
     );
 }
@@ -668,6 +736,10 @@ fn view(id: &str, entry: &Entry) -> DeviceView {
         known: entry.credentials.is_some(),
         username: entry.credentials.as_ref().map(|c| c.username.clone()),
         login_protocol: entry.credentials.as_ref().map(|c| c.protocol),
+        connected_with: entry.credentials.as_ref().and_then(|c| c.learned),
+        channels: entry.info.channels,
+        device_type: entry.info.device_type,
+        protocol_version: entry.info.protocol_version,
         since: rfc3339(entry.since_ms),
     }
 }

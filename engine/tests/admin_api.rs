@@ -97,7 +97,7 @@ async fn device_added_while_its_camera_is_pending_comes_online() {
     assert_eq!(pending["known"], false);
 
     let body =
-        json!({"id": "late1", "username": "admin", "password": "pw", "login_protocol": "dhip"});
+        json!({"id": "late1", "username": "admin", "password": "pw", "login_protocol": "dvrip"});
     let (status, view) = api
         .send_json(Method::POST, "/api/devices", body.clone())
         .await;
@@ -108,7 +108,7 @@ async fn device_added_while_its_camera_is_pending_comes_online() {
     );
     let online = api.wait_state("late1", "online").await;
     assert_eq!(online["online"], true);
-    assert_eq!(online["login_protocol"], "dhip");
+    assert_eq!(online["login_protocol"], "dvrip");
 
     let (status, list) = api.get("/api/devices").await;
     assert_eq!(status, StatusCode::OK);

@@ -41,7 +41,7 @@ async fn setup(
 ) -> (TestGateway, Arc<PipelineHost>, MqttSink, CancellationToken) {
     let gw = TestGateway::start().await;
     let devices = (1..=DEVICES)
-        .map(|i| device_credentials(&format!("cam{i}"), "admin", "pw", LoginProtocol::Dhip))
+        .map(|i| device_credentials(&format!("cam{i}"), "admin", "pw", LoginProtocol::Auto))
         .collect();
     gw.gateway.import_devices(devices).await.expect("import");
     let stop = CancellationToken::new();

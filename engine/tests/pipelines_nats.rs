@@ -83,7 +83,7 @@ async fn alarms_are_stored_once_in_order_and_the_kv_holds_each_status() {
     let server = NatsServer::start();
     let gw = TestGateway::start().await;
     let devices = (1..=DEVICES)
-        .map(|i| device_credentials(&format!("n{i}"), "admin", "pw", LoginProtocol::Dhip))
+        .map(|i| device_credentials(&format!("n{i}"), "admin", "pw", LoginProtocol::Auto))
         .collect();
     gw.gateway.import_devices(devices).await.expect("import");
     let stop = CancellationToken::new();

@@ -88,10 +88,11 @@ pub async fn gateway_for(
             max_connections: devices + 100,
             ..ListenerConfig::default()
         },
+        trace_devices: Vec::new(),
     };
     let gateway = Gateway::start(config).await.expect("gateway");
     let credentials = (1..=devices)
-        .map(|i| device_credentials(&format!("{prefix}{i}"), "admin", "pw", LoginProtocol::Dhip))
+        .map(|i| device_credentials(&format!("{prefix}{i}"), "admin", "pw", LoginProtocol::Auto))
         .collect();
     gateway.import_devices(credentials).await.expect("import");
     gateway

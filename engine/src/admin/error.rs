@@ -50,6 +50,7 @@ impl ApiError {
             }
             CommandError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             CommandError::Device { .. } | CommandError::BadReply { .. } => StatusCode::BAD_GATEWAY,
+            CommandError::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
         };
         Self::new(status, format!("device {id:?}: {error}"))
     }

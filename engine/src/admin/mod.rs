@@ -9,6 +9,8 @@
 //! - `config` — read and read-modify-write a device's config tables.
 //! - `snapshot` — a JPEG from a device's channel.
 //! - `rpc` — any JSON-RPC call to a device, for operators.
+//! - `trace` — a device's socket transcript (start, stop, download) and an operator's login
+//!   request.
 //! - `listeners` — stop and start the register listener.
 //! - `accounts` — camera-sync accounts: create, list, delete, password, their cameras.
 //! - `events` — the event bus as server-sent events.
@@ -33,6 +35,7 @@ mod listeners;
 mod pipelines;
 mod rpc;
 mod snapshot;
+mod trace;
 
 use std::future::IntoFuture;
 use std::sync::Arc;
@@ -100,6 +103,12 @@ pub fn router(gateway: Arc<Gateway>, token: String) -> Router {
         )
         .route("/api/devices/{id}/snapshot", get(snapshot::snapshot))
         .route("/api/devices/{id}/rpc", post(rpc::call))
+        .route("/api/devices/{id}/login", post(trace::login))
+        .route(
+            "/api/devices/{id}/trace",
+            get(trace::download).post(trace::set),
+        )
+        .route("/api/traces", get(trace::list))
         .route("/api/listeners", get(listeners::list))
         .route("/api/pipelines", get(pipelines::list))
         .route("/api/pipelines/reload", post(pipelines::reload))

@@ -45,6 +45,10 @@ pub(crate) struct RunArgs {
     /// This gateway's name in MQTT topics (homeport/gateway/NODE/status).
     #[arg(long, value_name = "NAME")]
     node: Option<String>,
+    /// Write a two-way transcript of this device's socket (hex and decoded frames, passwords
+    /// and hashes redacted) to <data>/traces/<ID>.log; repeat for several.
+    #[arg(long = "trace-device", value_name = "ID")]
+    trace_devices: Vec<String>,
 }
 
 /// Runs the gateway until SIGINT or SIGTERM.
@@ -58,6 +62,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
         sync: args.sync,
         admin: args.admin,
         data: args.data.clone(),
+        trace_devices: args.trace_devices.clone(),
     };
     let (addresses, config) = file.resolve(&flags);
     let _ = rlimit::increase_nofile_limit(config.listener.max_connections as u64 + 1024);

@@ -13,17 +13,33 @@ use tokio::sync::{mpsc, oneshot};
 /// Commands waiting for a device, per device.
 pub const COMMAND_QUEUE: usize = 32;
 
+/// Where the answer to an RPC goes: the reply and the binary payload that followed it.
+pub type RpcReply = oneshot::Sender<Result<(Reply, Option<Bytes>), CommandError>>;
+
 /// A command for a device's session.
 #[derive(Debug)]
-pub struct Command {
-    /// The RPC method.
-    pub method: String,
-    /// Its params.
-    pub params: Value,
-    /// How long to wait for the reply.
-    pub timeout: Duration,
-    /// Where the reply goes.
-    pub reply: oneshot::Sender<Result<(Reply, Option<Bytes>), CommandError>>,
+pub enum Command {
+    /// A JSON-RPC call.
+    Rpc {
+        /// The RPC method.
+        method: String,
+        /// Its params.
+        params: Value,
+        /// How long to wait for the reply.
+        timeout: Duration,
+        /// Where the reply goes.
+        reply: RpcReply,
+    },
+    /// A JPEG of one channel, by whichever means the device has: the JSON snapshot call, or
+    /// the DVRIP snapshot (`0x11` → `0xbc` pieces) where it has no JSON one.
+    Snapshot {
+        /// The channel.
+        channel: u32,
+        /// How long to wait for the whole picture.
+        timeout: Duration,
+        /// Where the picture goes.
+        reply: oneshot::Sender<Result<Bytes, CommandError>>,
+    },
 }
 
 /// Why a command failed.
@@ -51,6 +67,9 @@ pub enum CommandError {
         /// Its text.
         message: String,
     },
+    /// The device cannot do this (a 2010-era device speaks no JSON-RPC).
+    #[error("the device cannot do this: {0}")]
+    Unsupported(String),
     /// The device answered something unusable.
     #[error("unexpected reply to {method}: {detail}")]
     BadReply {
@@ -88,19 +107,22 @@ impl DeviceHandle {
         params: Value,
     ) -> Result<(Reply, Option<Bytes>), CommandError> {
         let (reply, receiver) = oneshot::channel();
-        let command = Command {
+        self.send(Command::Rpc {
             method: method.to_owned(),
             params,
             timeout: self.timeout,
             reply,
-        };
+        })?;
+        receiver.await.map_err(|_| CommandError::Disconnected)?
+    }
+
+    fn send(&self, command: Command) -> Result<(), CommandError> {
         self.commands
             .try_send(Box::new(command))
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => CommandError::Busy,
                 mpsc::error::TrySendError::Closed(_) => CommandError::NotOnline,
-            })?;
-        receiver.await.map_err(|_| CommandError::Disconnected)?
+            })
     }
 
     /// Calls a method and fails on an error reply.
@@ -151,15 +173,35 @@ impl DeviceHandle {
 
     /// Takes a JPEG snapshot of `channel`.
     pub async fn snapshot(&self, channel: u32) -> Result<Bytes, CommandError> {
-        let (reply, payload) = self
-            .call_ok(method::SNAP_PICTURE, json!(SnapParams { channel }))
-            .await?;
-        let params: SnapReplyParams = reply.params().map_err(|e| bad(method::SNAP_PICTURE, e))?;
-        let image = params
-            .check(payload.as_deref())
-            .map_err(|e| bad(method::SNAP_PICTURE, e))?;
-        Ok(Bytes::copy_from_slice(image))
+        let (reply, receiver) = oneshot::channel();
+        self.send(Command::Snapshot {
+            channel,
+            timeout: self.timeout,
+            reply,
+        })?;
+        receiver.await.map_err(|_| CommandError::Disconnected)?
     }
+}
+
+/// The JPEG in the reply to `snapManager.snapPicture`.
+pub fn json_snapshot(reply: &Reply, payload: Option<&[u8]>) -> Result<Bytes, CommandError> {
+    if let Some(error) = &reply.error {
+        return Err(CommandError::Device {
+            method: method::SNAP_PICTURE.to_owned(),
+            code: error.code,
+            message: error.message.clone().unwrap_or_default(),
+        });
+    }
+    let params: SnapReplyParams = reply.params().map_err(|e| bad(method::SNAP_PICTURE, e))?;
+    let image = params
+        .check(payload)
+        .map_err(|e| bad(method::SNAP_PICTURE, e))?;
+    Ok(Bytes::copy_from_slice(image))
+}
+
+/// The params of `snapManager.snapPicture` for `channel`.
+pub fn snapshot_params(channel: u32) -> Value {
+    json!(SnapParams { channel })
 }
 
 fn bad(method: &str, detail: impl ToString) -> CommandError {

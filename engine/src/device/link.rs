@@ -125,15 +125,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
             Transport::Dhip => {
                 WireFrame::Dhip(DhipMessage::new(self.session, id, request.to_json()))
             }
-            Transport::Dvrip => WireFrame::Dvrip(
-                DvripPacket::Json {
+            Transport::Dvrip => {
+                // The vendor client ends `f6` JSON with `\n\0`, counted in the lengths, and
+                // puts the JSON id at +8.
+                let mut body = request.to_json();
+                body.extend_from_slice(b"\n\0");
+                let mut frame = DvripPacket::Json {
                     request_id: id,
                     session: self.session,
                     is_reply: false,
-                    body: request.to_json().into(),
+                    body: body.into(),
                 }
-                .to_frame(),
-            ),
+                .to_frame();
+                frame.header[3] = homeport_protocol::dvrip::login::CLIENT_VERSION;
+                WireFrame::Dvrip(frame)
+            }
         };
         self.framed.send(frame).await?;
         Ok(id)
@@ -177,10 +183,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
                         self.held.push_back(call);
                     }
                     Message::Dvrip(frame) => {
-                        return Err(LinkError::Unexpected(format!(
-                            "DVRIP command {:#04x}",
-                            frame.command()
-                        )));
+                        // A keep-life answer or a late login answer: not this call's reply.
+                        tracing::debug!(
+                            command = frame.command(),
+                            "ignoring a DVRIP packet while waiting for a reply"
+                        );
                     }
                 }
             }
@@ -193,14 +200,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
             })?
     }
 
-    /// Waits up to `timeout` for the next raw DVRIP frame (realm login steps).
+    /// Waits up to `timeout` for the next raw DVRIP frame (login steps); DHIP messages
+    /// arriving meanwhile (a late answer to an abandoned DHIP login) are skipped.
     pub async fn next_dvrip(&mut self, timeout: Duration) -> Result<DvripFrame, LinkError> {
         let wait = async {
-            match self.framed.next().await.ok_or(LinkError::Closed)?? {
-                WireFrame::Dvrip(frame) => Ok(frame),
-                WireFrame::Dhip(_) => Err(LinkError::Unexpected(
-                    "a DHIP message during a DVRIP login".to_owned(),
-                )),
+            loop {
+                match self.framed.next().await.ok_or(LinkError::Closed)?? {
+                    WireFrame::Dvrip(frame) => return Ok(frame),
+                    WireFrame::Dhip(_) => {
+                        tracing::debug!("ignoring a DHIP message during a DVRIP login");
+                    }
+                }
             }
         };
         tokio::time::timeout(timeout, wait)

@@ -2,9 +2,9 @@
 //!
 //! - [`link`] — JSON-RPC over one socket: requests out, replies and notifications in, in
 //!   either framing.
-//! - [`login`] — logging in as a client: DHIP two-step (`Default` hash) and the DVRIP realm
-//!   login.
-//! - [`protocol`] — which login a device gets (DHIP, DVRIP, or DHIP then DVRIP).
+//! - [`login`] — logging in as a client: the DVRIP login as the vendor's platform sends it,
+//!   DHIP two-step (`Default` hash), and `auto` (DVRIP first, DHIP as the fallback).
+//! - [`protocol`] — which login a device gets (`auto`, `dvrip`, `dhip`, `legacy`).
 //! - [`handle`] — the cheap, cloneable handle commands go through.
 
 pub mod handle;

@@ -46,6 +46,8 @@ pub struct DeviceRecord {
     pub state: String,
     /// Why it is in that state, e.g. a login failure message.
     pub reason: Option<String>,
+    /// The protocol an `auto` login last succeeded with (`dvrip` or `dhip`), tried first.
+    pub learned_protocol: Option<LoginProtocol>,
 }
 
 /// A change to a device's credentials; `None` fields are left as they are.
@@ -83,7 +85,7 @@ pub struct ImportReport {
 
 /// The columns [`record_from_row`] expects, in order.
 pub(super) const RECORD_COLUMNS: &str =
-    "id, username, password, login_protocol, last_addr, last_seen, state, reason";
+    "id, username, password, login_protocol, last_addr, last_seen, state, reason, learned_protocol";
 
 /// Associated data that binds a sealed password to its device row.
 pub(super) fn password_context(id: &str) -> Vec<u8> {
@@ -132,7 +134,18 @@ pub(super) fn record_from_row(key: &SecretKey, row: &Row<'_>) -> Result<DeviceRe
         column: "login_protocol",
         value: protocol,
     })?;
+    let learned: Option<String> = row.get(8).map_err(column)?;
+    let learned_protocol = learned
+        .map(|name| {
+            name.parse().map_err(|_| StoreError::CorruptRow {
+                id: id.clone(),
+                column: "learned_protocol",
+                value: name,
+            })
+        })
+        .transpose()?;
     Ok(DeviceRecord {
+        learned_protocol,
         username: row.get(1).map_err(column)?,
         password: Secret::from(password),
         login_protocol,

@@ -25,7 +25,7 @@ mod error;
 mod registry;
 mod schema;
 mod state;
-mod validate;
+pub(crate) mod validate;
 
 #[cfg(test)]
 mod measure;

@@ -55,6 +55,29 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (account, camera_id)
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX bindings_by_camera ON bindings (camera_id);",
+    // The `legacy` login protocol, and the protocol `auto` found to work (tried first next
+    // time). SQLite cannot change a CHECK constraint in place, so the table is rebuilt.
+    "CREATE TABLE devices_v4 (
+        id               TEXT PRIMARY KEY NOT NULL,
+        username         TEXT NOT NULL,
+        password         BLOB NOT NULL,
+        login_protocol   TEXT NOT NULL
+                         CHECK (login_protocol IN ('dhip', 'dvrip', 'auto', 'legacy')),
+        last_addr        TEXT,
+        last_seen        INTEGER,
+        state            TEXT NOT NULL DEFAULT 'offline',
+        reason           TEXT,
+        created_at       INTEGER,
+        updated_at       INTEGER,
+        learned_protocol TEXT CHECK (learned_protocol IN ('dhip', 'dvrip'))
+    ) STRICT, WITHOUT ROWID;
+    INSERT INTO devices_v4 (id, username, password, login_protocol, last_addr, last_seen,
+                            state, reason, created_at, updated_at)
+        SELECT id, username, password, login_protocol, last_addr, last_seen,
+               state, reason, created_at, updated_at FROM devices;
+    DROP TABLE devices;
+    ALTER TABLE devices_v4 RENAME TO devices;
+    CREATE INDEX devices_by_state ON devices (state);",
 ];
 
 /// The schema version this build writes.

@@ -6,7 +6,7 @@
 use rusqlite::params;
 
 use super::error::SqliteContext;
-use super::{Store, StoreError, validate};
+use super::{LoginProtocol, Store, StoreError, validate};
 
 /// Longest reason kept, in bytes; longer ones are cut at a character boundary.
 const MAX_REASON_LEN: usize = 1024;
@@ -26,6 +26,8 @@ pub struct StateUpdate {
     pub last_addr: Option<String>,
     /// When it was last seen, in Unix milliseconds.
     pub last_seen_ms: Option<i64>,
+    /// The protocol an `auto` login just succeeded with.
+    pub learned_protocol: Option<LoginProtocol>,
 }
 
 impl StateUpdate {
@@ -37,6 +39,7 @@ impl StateUpdate {
             reason: None,
             last_addr: None,
             last_seen_ms: None,
+            learned_protocol: None,
         }
     }
 }
@@ -65,7 +68,8 @@ impl Store {
                         "UPDATE devices SET state = ?2,
                              reason = CASE WHEN ?3 THEN NULLIF(?4, '') ELSE reason END,
                              last_addr = COALESCE(?5, last_addr),
-                             last_seen = COALESCE(?6, last_seen)
+                             last_seen = COALESCE(?6, last_seen),
+                             learned_protocol = COALESCE(?7, learned_protocol)
                          WHERE id = ?1",
                     )
                     .context(op)?;
@@ -78,6 +82,7 @@ impl Store {
                             update.reason.as_deref().map(|r| cut(r, MAX_REASON_LEN)),
                             update.last_addr.as_deref().map(|a| cut(a, MAX_ADDR_LEN)),
                             update.last_seen_ms,
+                            update.learned_protocol.map(LoginProtocol::as_str),
                         ])
                         .context(op)?;
                 }

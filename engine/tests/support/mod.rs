@@ -16,6 +16,7 @@ use homeport::listener::ListenerConfig;
 use homeport::registry::RegistryConfig;
 use homeport::session::SessionConfig;
 use homeport_simulator::camera::RegisterTarget;
+use homeport_simulator::firmware::Firmware;
 use homeport_simulator::register::{self, RegisterOptions};
 use homeport_simulator::{Camera, CameraConfig, Stats};
 use tokio::sync::broadcast;
@@ -39,11 +40,15 @@ pub fn config(data: &std::path::Path) -> GatewayConfig {
             login_backoff_min: Duration::from_millis(200),
             login_backoff_max: Duration::from_secs(1),
             auto_login: true,
+            fallback_timeout: Duration::from_secs(1),
+            dvrip_keepalive: Duration::from_millis(500),
+            dvrip_silence: Duration::from_secs(3),
         },
         listener: ListenerConfig {
             announce_timeout: Duration::from_secs(2),
             max_connections: 1000,
         },
+        trace_devices: Vec::new(),
     }
 }
 
@@ -55,10 +60,15 @@ pub struct TestGateway {
 
 impl TestGateway {
     pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// A gateway whose test config `change` adjusts first.
+    pub async fn start_with(change: impl FnOnce(&mut GatewayConfig)) -> Self {
         let data = tempfile::tempdir().expect("tempdir");
-        let gateway = Gateway::start(config(data.path()))
-            .await
-            .expect("gateway starts");
+        let mut config = config(data.path());
+        change(&mut config);
+        let gateway = Gateway::start(config).await.expect("gateway starts");
         Self { gateway, data }
     }
 
@@ -97,6 +107,14 @@ impl TestGateway {
 
 /// A simulated camera registering to `addr`; stops when the token fires.
 pub fn camera(addr: SocketAddr, config: CameraConfig) -> CancellationToken {
+    camera_with_counters(addr, config).0
+}
+
+/// Like [`camera`], and the camera itself, whose login counters a test can read.
+pub fn camera_with_counters(
+    addr: SocketAddr,
+    config: CameraConfig,
+) -> (CancellationToken, Arc<Camera>) {
     let cancel = CancellationToken::new();
     let config = CameraConfig {
         register: Some(RegisterTarget {
@@ -111,18 +129,35 @@ pub fn camera(addr: SocketAddr, config: CameraConfig) -> CancellationToken {
         backoff_max: Duration::from_millis(500),
         ..RegisterOptions::default()
     };
+    let camera = Arc::new(Camera::new(config));
     tokio::spawn(register::run(
-        Arc::new(Camera::new(config)),
+        Arc::clone(&camera),
         options,
         Arc::new(Stats::default()),
         cancel.clone(),
     ));
-    cancel
+    (cancel, camera)
 }
 
-/// A camera config with the test password.
+/// The firmware profile of the tests' simulated cameras: `dvrip-only` (the most likely real
+/// camera), or what `HOMEPORT_TEST_FIRMWARE` names; the test command runs every test that
+/// logs in once more with `dvrip+dhip`.
+pub fn firmware() -> Firmware {
+    std::env::var("HOMEPORT_TEST_FIRMWARE")
+        .ok()
+        .map(|name| {
+            name.parse()
+                .unwrap_or_else(|e| panic!("HOMEPORT_TEST_FIRMWARE: {e}"))
+        })
+        .unwrap_or_default()
+}
+
+/// A camera config with the test password and the tests' firmware profile.
 pub fn cam(id: &str, password: &str) -> CameraConfig {
-    CameraConfig::new(id, "admin", password)
+    CameraConfig {
+        firmware: firmware(),
+        ..CameraConfig::new(id, "admin", password)
+    }
 }
 
 /// Waits for the first event matching `want`.

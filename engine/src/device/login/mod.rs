@@ -1,33 +1,62 @@
 //! Logging in to a device as a client, over a register socket or a direct connection.
 //!
-//! DHIP: `global.login` with an empty password, then again with the hash the challenge asks
-//! for. DVRIP: `a0 01` for the realm, `a0 05` with `user&&hashes`, then JSON in `f6` packets.
+//! - [`dvrip`] — the DVRIP login as the vendor's own platform and clients send it: the
+//!   `a0 05 00 60` opening, the realm challenge, the `user&&hashes` hash login; JSON then
+//!   travels in `f6` packets.
+//! - [`dhip`] — DHIP two-step `global.login`.
+//!
+//! `auto` tries DVRIP first (the vendor's platform speaks nothing else on the registration
+//! socket) and falls back to DHIP on the same socket when the device refuses DVRIP or does not
+//! answer within the fallback window; the protocol that worked last time goes first. A device
+//! that answers and says no is never asked again in the other protocol: that would spend one
+//! more of its login tries.
+
+mod dhip;
+mod dvrip;
 
 use std::time::Duration;
 
-use homeport_protocol::dvrip::{DvripPacket, LoginResult};
-use homeport_protocol::hash::{self, Encryption, RealmChallenge};
-use homeport_protocol::rpc::login::{
-    ChallengeParams, LoginOkParams, LoginParams, LoginRefusedParams,
-};
-use homeport_protocol::rpc::{codes, method};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::link::{Link, LinkError, Transport};
 use super::protocol::LoginProtocol;
 
+pub use dhip::login_dhip;
+pub use dvrip::login_dvrip;
+
 /// Keepalive interval assumed when a device does not say (60 s on every public capture).
 pub const DEFAULT_KEEPALIVE: u32 = 60;
+
+/// What a device says about itself in a DVRIP login result.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeviceInfo {
+    /// Video channels (+10 of the result).
+    pub channels: Option<u8>,
+    /// Product type (+12).
+    pub device_type: Option<u8>,
+    /// Protocol version (byte 3 >> 4): 7 on current firmware, 6 on 2010-era firmware, which
+    /// speaks no JSON.
+    pub protocol_version: Option<u8>,
+}
+
+impl DeviceInfo {
+    /// Whether the device speaks JSON-RPC (every DHIP device; DVRIP protocol version ≥ 7).
+    pub fn speaks_json(&self) -> bool {
+        self.protocol_version.is_none_or(|v| v >= 7)
+    }
+}
 
 /// A successful login.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoginOk {
     /// The session id.
     pub session: u32,
-    /// Seconds between keepalives the device asked for.
+    /// Seconds between keepalives the device asked for (DHIP; DVRIP does not say).
     pub keep_alive: u32,
     /// The framing JSON-RPC uses from now on.
     pub transport: Transport,
+    /// What the device said about itself.
+    pub info: DeviceInfo,
 }
 
 /// Why a login did not succeed.
@@ -49,6 +78,18 @@ pub enum LoginError {
         /// Seconds until it unlocks, if it said.
         seconds: Option<u32>,
     },
+    /// The device asked for a login that exposes the password, and the device is not
+    /// configured for it.
+    #[error(
+        "the device asks for the {0} login, which exposes the password; set its login protocol to `legacy` to allow it"
+    )]
+    Weak(String),
+    /// The device answered the DVRIP opening with a result instead of a realm challenge: it
+    /// has only the 2010-era 3DES login.
+    #[error(
+        "the device has no realm login, only the legacy 3DES one; set its login protocol to `legacy` to allow it (the password then crosses the network in a reversible form)"
+    )]
+    NoRealm,
     /// The device asked for a hash homeport does not implement.
     #[error("unsupported login encryption {0:?}")]
     Unsupported(String),
@@ -65,172 +106,130 @@ impl LoginError {
     pub fn is_refusal(&self) -> bool {
         matches!(self, Self::Refused { .. } | Self::Locked { .. })
     }
+
+    /// Whether retrying with the same credentials and settings cannot help: automatic
+    /// attempts stop until the credentials or settings change, or an operator asks.
+    pub fn needs_operator(&self) -> bool {
+        match self {
+            Self::Refused {
+                remaining: Some(n), ..
+            } => *n <= 1,
+            Self::Weak(_) | Self::NoRealm | Self::Unsupported(_) => true,
+            _ => false,
+        }
+    }
+
+    /// Whether the device did not speak this protocol at all (silence, a refusal of the
+    /// protocol, bytes of the other framing), so the other one may be tried on the socket.
+    fn wrong_protocol(&self) -> bool {
+        matches!(
+            self,
+            Self::Protocol(_) | Self::Link(LinkError::Timeout { .. } | LinkError::Unexpected(_))
+        )
+    }
 }
 
-/// Logs in with `protocol`; `Auto` tries DHIP first and falls back to DVRIP on a protocol
-/// error (not on a refusal).
+/// How long the steps of a login wait.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginTimeouts {
+    /// Each step's reply.
+    pub reply: Duration,
+    /// The first reply of the first protocol `auto` tries, before it falls back (the vendor
+    /// SDK waits 5 s).
+    pub fallback: Duration,
+}
+
+impl LoginTimeouts {
+    /// Both waits the same.
+    pub fn uniform(timeout: Duration) -> Self {
+        Self {
+            reply: timeout,
+            fallback: timeout,
+        }
+    }
+}
+
+/// One login to make.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginRequest<'a> {
+    /// The configured protocol.
+    pub protocol: LoginProtocol,
+    /// The protocol `auto` succeeded with last time, tried first.
+    pub learned: Option<LoginProtocol>,
+    /// Login user.
+    pub user: &'a str,
+    /// Login password.
+    pub password: &'a str,
+    /// How long to wait.
+    pub timeouts: LoginTimeouts,
+}
+
+impl<'a> LoginRequest<'a> {
+    /// A login with nothing learned and one timeout for every step.
+    pub fn new(
+        protocol: LoginProtocol,
+        user: &'a str,
+        password: &'a str,
+        timeout: Duration,
+    ) -> Self {
+        Self {
+            protocol,
+            learned: None,
+            user,
+            password,
+            timeouts: LoginTimeouts::uniform(timeout),
+        }
+    }
+}
+
+/// Logs in as `request` says. Returns the protocol that worked with the session.
 pub async fn login<S: AsyncRead + AsyncWrite + Unpin>(
     link: &mut Link<S>,
-    protocol: LoginProtocol,
-    user: &str,
-    password: &str,
-    timeout: Duration,
-) -> Result<LoginOk, LoginError> {
-    match protocol {
-        LoginProtocol::Dhip => login_dhip(link, user, password, timeout).await,
-        LoginProtocol::Dvrip => login_dvrip(link, user, password, timeout).await,
-        LoginProtocol::Auto => match login_dhip(link, user, password, timeout).await {
-            Err(
-                LoginError::Protocol(_)
-                | LoginError::Unsupported(_)
-                | LoginError::Link(LinkError::Timeout { .. }),
-            ) => login_dvrip(link, user, password, timeout).await,
-            other => other,
-        },
-    }
-}
-
-/// DHIP two-step `global.login`.
-pub async fn login_dhip<S: AsyncRead + AsyncWrite + Unpin>(
-    link: &mut Link<S>,
-    user: &str,
-    password: &str,
-    timeout: Duration,
-) -> Result<LoginOk, LoginError> {
-    link.set_session(0, Transport::Dhip);
-    let (challenge, _) = link
-        .call(method::LOGIN, LoginParams::challenge_request(user), timeout)
-        .await?;
-    if challenge.is_ok() {
-        // Some devices accept without a challenge.
-        return Ok(accepted(
-            link,
-            challenge.session,
-            &challenge.params,
-            Transport::Dhip,
-        ));
-    }
-    if challenge.error_code() != Some(codes::LOGIN_CHALLENGE) {
-        return Err(refusal(&challenge));
-    }
-    let params: ChallengeParams = challenge
-        .params()
-        .map_err(|e| LoginError::Protocol(format!("challenge without realm/random: {e}")))?;
-    let encryption = Encryption::parse(&params.encryption);
-    let (hashed, kind) =
-        hash::password_for(&encryption, user, password, &params.realm, &params.random)
-            .map_err(|_| LoginError::Unsupported(params.encryption.clone()))?;
-    link.set_session(challenge.session, Transport::Dhip);
-    let (reply, _) = link
-        .call(
-            method::LOGIN,
-            LoginParams::answer(user, hashed, kind),
-            timeout,
-        )
-        .await?;
-    if reply.is_ok() {
-        let session = if reply.session != 0 {
-            reply.session
-        } else {
-            challenge.session
-        };
-        return Ok(accepted(link, session, &reply.params, Transport::Dhip));
-    }
-    Err(refusal(&reply))
-}
-
-/// The DVRIP realm login; JSON-RPC then travels in `f6` packets.
-pub async fn login_dvrip<S: AsyncRead + AsyncWrite + Unpin>(
-    link: &mut Link<S>,
-    user: &str,
-    password: &str,
-    timeout: Duration,
-) -> Result<LoginOk, LoginError> {
-    link.send_dvrip(DvripPacket::RealmRequest.to_frame())
-        .await?;
-    let frame = link.next_dvrip(timeout).await?;
-    let DvripPacket::RealmChallenge { text } = DvripPacket::parse(&frame) else {
-        return Err(LoginError::Protocol(format!(
-            "expected a realm challenge, got command {:#04x}",
-            frame.command()
-        )));
-    };
-    let challenge =
-        RealmChallenge::parse(&text).map_err(|e| LoginError::Protocol(e.to_string()))?;
-    let body = challenge.login_body(user, password);
-    link.send_dvrip(DvripPacket::LoginHash { body: body.into() }.to_frame())
-        .await?;
-    let frame = link.next_dvrip(timeout).await?;
-    match DvripPacket::parse(&frame) {
-        DvripPacket::LoginReply {
-            result: LoginResult::Success,
-            session,
-            ..
-        } => {
-            link.set_session(session, Transport::Dvrip);
-            Ok(LoginOk {
-                session,
-                keep_alive: DEFAULT_KEEPALIVE,
-                transport: Transport::Dvrip,
-            })
+    request: &LoginRequest<'_>,
+) -> Result<(LoginOk, LoginProtocol), LoginError> {
+    let LoginRequest {
+        user,
+        password,
+        timeouts,
+        ..
+    } = *request;
+    match request.protocol {
+        LoginProtocol::Dhip => {
+            login_dhip(link, user, password, false, timeouts.reply, timeouts.reply)
+                .await
+                .map(|ok| (ok, LoginProtocol::Dhip))
         }
-        DvripPacket::LoginReply {
-            result: LoginResult::Locked,
-            ..
-        } => Err(LoginError::Locked { seconds: None }),
-        DvripPacket::LoginReply {
-            result,
-            remaining_tries,
-            ..
-        } => Err(LoginError::Refused {
-            code: i64::from(match result {
-                LoginResult::BadUser => 0x0101,
-                LoginResult::BadPassword => 0x0100,
-                _ => 0,
-            }),
-            message: format!("{result:?}"),
-            remaining: Some(u32::from(remaining_tries)),
-        }),
-        other => Err(LoginError::Protocol(format!(
-            "expected a login reply, got {other:?}"
-        ))),
-    }
-}
-
-fn accepted<S: AsyncRead + AsyncWrite + Unpin>(
-    link: &mut Link<S>,
-    session: u32,
-    params: &serde_json::Value,
-    transport: Transport,
-) -> LoginOk {
-    let keep_alive = serde_json::from_value::<LoginOkParams>(params.clone())
-        .map(|p| p.keep_alive_interval)
-        .unwrap_or(DEFAULT_KEEPALIVE)
-        .max(1);
-    link.set_session(session, transport);
-    LoginOk {
-        session,
-        keep_alive,
-        transport,
-    }
-}
-
-fn refusal(reply: &homeport_protocol::rpc::Reply) -> LoginError {
-    let Some(error) = &reply.error else {
-        return LoginError::Protocol(format!(
-            "login reply without result or error: {}",
-            String::from_utf8_lossy(&reply.to_json())
-        ));
-    };
-    let params: Option<LoginRefusedParams> = reply.params().ok();
-    if error.code == codes::LOCKED {
-        return LoginError::Locked {
-            seconds: params.map(|p| p.remain_lock_second),
-        };
-    }
-    LoginError::Refused {
-        code: error.code,
-        message: error.message.clone().unwrap_or_default(),
-        remaining: params.map(|p| p.remain_login_times),
+        LoginProtocol::Dvrip => {
+            login_dvrip(link, user, password, false, timeouts.reply, timeouts.reply)
+                .await
+                .map(|ok| (ok, LoginProtocol::Dvrip))
+        }
+        LoginProtocol::Auto | LoginProtocol::Legacy => {
+            let weak = request.protocol == LoginProtocol::Legacy;
+            let dhip_first = request.learned == Some(LoginProtocol::Dhip);
+            let (fallback, reply) = (timeouts.fallback, timeouts.reply);
+            let first = if dhip_first {
+                login_dhip(link, user, password, weak, fallback, reply).await
+            } else {
+                login_dvrip(link, user, password, weak, fallback, reply).await
+            };
+            match first {
+                Err(e) if e.wrong_protocol() => {
+                    tracing::debug!(error = %e, dhip_first, "login: trying the other protocol");
+                    if dhip_first {
+                        login_dvrip(link, user, password, weak, reply, reply)
+                            .await
+                            .map(|ok| (ok, LoginProtocol::Dvrip))
+                    } else {
+                        login_dhip(link, user, password, weak, reply, reply)
+                            .await
+                            .map(|ok| (ok, LoginProtocol::Dhip))
+                    }
+                }
+                Ok(ok) if dhip_first => Ok((ok, LoginProtocol::Dhip)),
+                Ok(ok) => Ok((ok, LoginProtocol::Dvrip)),
+                Err(e) => Err(e),
+            }
+        }
     }
 }
