@@ -104,6 +104,9 @@ async fn run(devices: usize, alarm_rate: f64, settle: Duration) -> Run {
             &devices.to_string(),
             "--id-prefix",
             "mem",
+            // The in-process platform logs in over DHIP.
+            "--firmware",
+            "dvrip+dhip",
         ])
         .args([
             "--password",

@@ -91,6 +91,7 @@ async fn half_open(count: usize) -> f64 {
         listener: ListenerConfig {
             announce_timeout: Duration::from_secs(30),
             max_connections: count + 100,
+            ..ListenerConfig::default()
         },
         trace_devices: Vec::new(),
     };

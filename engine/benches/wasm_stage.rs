@@ -180,15 +180,19 @@ async fn breakdown(services: &Services, events: &[Arc<Event>]) {
     let started = Instant::now();
     for event in events {
         let texts = convert::Texts::of(event);
-        std::hint::black_box(convert::to_wit(event, &texts));
+        std::hint::black_box(convert::to_wit(event, &texts).expect("in the world"));
     }
     let convert_ns = started.elapsed().as_nanos() as f64 / events.len() as f64;
     let texts: Vec<convert::Texts> = events.iter().map(|e| convert::Texts::of(e)).collect();
     let started = Instant::now();
     for (event, texts) in events.iter().zip(&texts) {
-        pool.process(convert::to_wit(event, texts), event.id, &mut fields)
-            .await
-            .expect("passes");
+        pool.process(
+            convert::to_wit(event, texts).expect("in the world"),
+            event.id,
+            &mut fields,
+        )
+        .await
+        .expect("passes");
     }
     let call_ns = started.elapsed().as_nanos() as f64 / events.len() as f64;
     // The floor: the smallest alarm record the world allows (empty strings, no data).
@@ -206,9 +210,13 @@ async fn breakdown(services: &Services, events: &[Arc<Event>]) {
     let small_texts = convert::Texts::of(&small);
     let started = Instant::now();
     for _ in 0..events.len() {
-        pool.process(convert::to_wit(&small, &small_texts), small.id, &mut fields)
-            .await
-            .expect("passes");
+        pool.process(
+            convert::to_wit(&small, &small_texts).expect("in the world"),
+            small.id,
+            &mut fields,
+        )
+        .await
+        .expect("passes");
     }
     let floor_ns = started.elapsed().as_nanos() as f64 / events.len() as f64;
     println!(

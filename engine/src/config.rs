@@ -14,6 +14,7 @@
 //! node: gw1                   # this gateway's name in topics
 //! registry:
 //!   max_pending: 1000         # unknown devices kept waiting for credentials
+//!   max_pending_per_source: 16  # …of which from one source address
 //!   restart_grace: 2m         # devices online before a restart stay online this long
 //! session:
 //!   reply_timeout: 10s        # per device call (login steps, commands, keepalives)
@@ -33,7 +34,8 @@
 //! trace_devices: [cam1]       # two-way transcripts (redacted) in <data>/traces/
 //! listener:
 //!   announce_timeout: 10s     # a new connection must announce within this
-//!   max_connections: 50000    # device connections at once
+//!   max_connections: 50000    # device connections at once (capped by the descriptor limit)
+//!   trusted_networks: []      # pending connections from here log in without an accept
 //! ```
 //!
 //! The YAML crate is `serde_yaml_ng`, a maintained fork of the deprecated `serde_yaml` with the
@@ -41,10 +43,12 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
+use crate::cidr::Cidr;
 use crate::gateway::GatewayConfig;
 use crate::listener::ListenerConfig;
 use crate::registry::RegistryConfig;
@@ -225,6 +229,8 @@ impl MqttOptions {
 pub struct RegistrySection {
     /// Unknown devices kept waiting for credentials at once.
     pub max_pending: Option<usize>,
+    /// Of those, most from one source address.
+    pub max_pending_per_source: Option<usize>,
     /// Grace window after a restart.
     #[serde(default, deserialize_with = "duration")]
     pub restart_grace: Option<Duration>,
@@ -269,6 +275,10 @@ pub struct ListenerSection {
     pub announce_timeout: Option<Duration>,
     /// Device connections at once.
     pub max_connections: Option<usize>,
+    /// Networks whose pending connections may be logged in over without an operator's
+    /// acceptance (`203.0.113.0/24`, `2001:db8::/32`, single addresses).
+    #[serde(default)]
+    pub trusted_networks: Vec<Cidr>,
 }
 
 /// Where each listener binds and where data lives, after defaults, file and flags.
@@ -356,6 +366,10 @@ impl FileConfig {
             data: addresses.data.clone(),
             registry: RegistryConfig {
                 max_pending: self.registry.max_pending.unwrap_or(registry.max_pending),
+                max_pending_per_source: self
+                    .registry
+                    .max_pending_per_source
+                    .unwrap_or(registry.max_pending_per_source),
                 restart_grace: self
                     .registry
                     .restart_grace
@@ -395,6 +409,7 @@ impl FileConfig {
                     .listener
                     .max_connections
                     .unwrap_or(listener.max_connections),
+                trusted_networks: Arc::from(self.listener.trusted_networks.clone()),
             },
         };
         (addresses, gateway)

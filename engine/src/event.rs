@@ -164,6 +164,28 @@ pub enum EventKind {
         /// The event's raw `Data` object.
         data: Map<String, Value>,
     },
+    /// Someone tried to be a device it is not, and was refused. Plugins built against
+    /// `homeport:plugin@0.1.0` do not see these (their world has no such kind): a `wasm`
+    /// stage passes them on untouched.
+    Security {
+        /// What was refused.
+        code: SecurityCode,
+        /// The address of the connection that was refused.
+        peer: String,
+        /// What happened, for people.
+        detail: String,
+    },
+}
+
+/// What a `security` event reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecurityCode {
+    /// A second connection announced the ID of an online device that still answers.
+    DuplicateId,
+    /// A login showed a realm, serial number or device type other than the one the device
+    /// proved at its first login.
+    IdentityChanged,
 }
 
 /// One event.
@@ -196,8 +218,8 @@ impl Event {
         })
     }
 
-    /// The event's kind name: `registered`, `online_changed`, `alarm`, `config_applied` or
-    /// `sync_request`.
+    /// The event's kind name: `registered`, `online_changed`, `alarm`, `config_applied`,
+    /// `sync_request` or `security`.
     pub fn kind_name(&self) -> &'static str {
         match self.kind {
             EventKind::Registered { .. } => "registered",
@@ -205,17 +227,19 @@ impl Event {
             EventKind::Alarm { .. } => "alarm",
             EventKind::ConfigApplied { .. } => "config_applied",
             EventKind::SyncRequest { .. } => "sync_request",
+            EventKind::Security { .. } => "security",
         }
     }
 }
 
 /// Every event kind name, as pipelines name them in `on:`.
-pub const KINDS: [&str; 5] = [
+pub const KINDS: [&str; 6] = [
     "registered",
     "online_changed",
     "alarm",
     "config_applied",
     "sync_request",
+    "security",
 ];
 
 /// Unix milliseconds now.

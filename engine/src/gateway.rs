@@ -15,6 +15,7 @@ use crate::bus::EventBus;
 use crate::device::LoginProtocol;
 use crate::event::DeviceState;
 use crate::listener::{self, ListenerConfig, Shared};
+use crate::log_limit::LogLimiter;
 use crate::metrics::Metrics;
 use crate::pipeline::PipelineHost;
 use crate::registry::{Credentials, Loaded, Registry, RegistryConfig};
@@ -78,6 +79,7 @@ pub struct Gateway {
     listened_on: Mutex<Option<SocketAddr>>,
     pipelines: std::sync::OnceLock<Arc<PipelineHost>>,
     traces: Arc<Traces>,
+    warnings: Arc<LogLimiter>,
 }
 
 impl Gateway {
@@ -97,6 +99,7 @@ impl Gateway {
                 state: DeviceState::parse(&record.state),
                 last_addr: record.last_addr.clone(),
                 last_seen_ms: record.last_seen_ms,
+                identity: record.identity.clone(),
                 credentials: credentials(&record),
                 id: record.id,
             })
@@ -111,6 +114,7 @@ impl Gateway {
         }
         let gateway = Arc::new(Self {
             traces,
+            warnings: Arc::new(LogLimiter::default()),
             registry,
             store,
             metrics: Arc::new(Metrics::default()),
@@ -224,10 +228,11 @@ impl Gateway {
         let shared = Shared {
             registry: Arc::clone(&self.registry),
             session: self.config.session,
-            listener: self.config.listener,
+            listener: self.config.listener.clone(),
             metrics: Arc::clone(&self.metrics),
             tracker: self.tracker.clone(),
             traces: Arc::clone(&self.traces),
+            warnings: Arc::clone(&self.warnings),
         };
         self.tracker
             .spawn(listener::run(listener, shared, stop.clone()));
@@ -279,6 +284,14 @@ impl Gateway {
                 .set_credentials(&device.id, to_credentials(device));
         }
         Ok(report)
+    }
+
+    /// Forgets what a device proved at its first login (a replaced camera): its next login
+    /// pins again. False if the device is unknown.
+    pub async fn forget_identity(&self, id: &str) -> Result<bool, StoreError> {
+        let stored = self.store.forget_identity(id).await?;
+        let live = self.registry.forget_identity(id);
+        Ok(stored || live)
     }
 
     /// Deletes a device and closes its session. False if it was unknown.

@@ -19,11 +19,14 @@
 pub mod admin;
 pub mod bus;
 pub mod camera_sync;
+pub mod cidr;
 pub mod config;
 pub mod device;
 pub mod event;
 pub mod gateway;
 pub mod listener;
+#[macro_use]
+pub mod log_limit;
 pub mod metrics;
 pub mod pipeline;
 pub mod provision;

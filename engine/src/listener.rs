@@ -1,9 +1,13 @@
 //! The register listener: accepts cameras, reads their announcement (bounded, with a
 //! timeout), registers them, and hands each connection to its session task.
 //!
-//! Bad input closes only its own connection, with one log line: junk instead of an
-//! announcement, an oversize frame, an announcement that never completes, too many
-//! connections at once.
+//! Bad input closes only its own connection, with one (aggregated) log line: junk instead of
+//! an announcement, an oversize frame, an announcement that never completes, too many
+//! connections at once. Until a device has logged in, no frame may exceed 4 KiB.
+//!
+//! A second connection announcing the ID of a device that is online does not take its place
+//! until the first is proven dead: the live session is probed, and if it answers, the
+//! newcomer is refused with a `security` event (`duplicate_id`) naming both addresses.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,24 +23,51 @@ use tokio_util::codec::{Framed, FramedParts};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::cidr::Cidr;
 use crate::device::Link;
-use crate::device::link::MAX_MESSAGE;
-use crate::event::RegistrationKind;
+use crate::event::{Event, EventKind, RegistrationKind, SecurityCode};
+use crate::log_limit::LogLimiter;
 use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::session::{self, SessionConfig};
 use crate::trace::{TracedIo, Traces};
 
 /// Largest frame accepted before a device has logged in: the announcement is 96 bytes.
-const MAX_ANNOUNCEMENT: usize = 4096;
+pub const MAX_ANNOUNCEMENT: usize = 4096;
+
+/// How long an online device has to answer the probe a duplicate announcement triggers.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The address of the online session of `id`, if it still answers a probe: then a newcomer
+/// announcing the same ID must not replace it.
+async fn live_holder(shared: &Shared, id: &str) -> Option<String> {
+    let handle = shared.registry.handle(id)?;
+    let holder = shared
+        .registry
+        .view(id)
+        .and_then(|v| v.addr)
+        .unwrap_or_default();
+    let timeout = shared.session.reply_timeout.min(PROBE_TIMEOUT);
+    match handle.probe(timeout).await {
+        Ok(()) => Some(holder),
+        Err(e) => {
+            tracing::info!(device = %id, %holder, error = %e, "the online session did not answer a probe; the new connection takes over");
+            None
+        }
+    }
+}
 
 /// Limits of the register listener.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ListenerConfig {
     /// How long a new connection has to complete its announcement.
     pub announce_timeout: Duration,
-    /// Most device connections at once (announcing, pending and logged in).
+    /// Most device connections at once (announcing, pending and logged in); `homeport run`
+    /// lowers it to what the process's descriptor limit leaves after a reserve.
     pub max_connections: usize,
+    /// Networks whose pending connections may be logged in over as soon as credentials
+    /// appear; from anywhere else an operator accepts such a connection first.
+    pub trusted_networks: Arc<[Cidr]>,
 }
 
 impl Default for ListenerConfig {
@@ -44,6 +75,7 @@ impl Default for ListenerConfig {
         Self {
             announce_timeout: Duration::from_secs(10),
             max_connections: 50_000,
+            trusted_networks: Arc::from([]),
         }
     }
 }
@@ -63,6 +95,8 @@ pub struct Shared {
     pub tracker: TaskTracker,
     /// Which devices' sockets are traced.
     pub traces: Arc<Traces>,
+    /// Aggregates the warnings strangers can trigger.
+    pub warnings: Arc<LogLimiter>,
 }
 
 /// Accepts connections until `stop` fires (the sessions already running carry on).
@@ -83,7 +117,7 @@ pub async fn run(listener: TcpListener, shared: Shared, stop: CancellationToken)
             }
         };
         let Ok(permit) = Arc::clone(&limit).try_acquire_owned() else {
-            tracing::warn!(%peer, max = shared.listener.max_connections, "refusing a connection: too many devices connected");
+            crate::warn_limited!(shared.warnings, "too_many_connections", %peer, max = shared.listener.max_connections, "refusing a connection: too many devices connected");
             shared.metrics.refused();
             continue;
         };
@@ -127,19 +161,43 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Shared) {
     let id = match id {
         Ok(id) => id,
         Err(reason) => {
-            tracing::warn!(%peer, "closing connection: {reason}");
+            crate::warn_limited!(shared.warnings, "bad_announcement", %peer, "closing connection: {reason}");
             shared.metrics.bad_announcement();
             shared.metrics.connection_closed();
             return;
         }
     };
-    let ticket = match shared
-        .registry
-        .register(&id, &peer.to_string(), RegistrationKind::Serial)
-    {
+    if let Some(holder) = live_holder(&shared, &id).await {
+        // The device that proved itself keeps its session; the newcomer gets nothing.
+        crate::warn_limited!(shared.warnings, "duplicate_id", %peer, device = %id, %holder, "refusing a second connection for a device that is online and answering");
+        shared.metrics.duplicate();
+        shared.registry.bus().publish(Event::new(
+            &id,
+            EventKind::Security {
+                code: SecurityCode::DuplicateId,
+                peer: peer.to_string(),
+                detail: format!(
+                    "{peer} announced the ID of the device online from {holder}, which still answers; the newcomer was refused"
+                ),
+            },
+        ));
+        shared.metrics.connection_closed();
+        return;
+    }
+    let trusted = shared
+        .listener
+        .trusted_networks
+        .iter()
+        .any(|net| net.contains(peer.ip()));
+    let ticket = match shared.registry.register(
+        &id,
+        &peer.to_string(),
+        RegistrationKind::Serial,
+        trusted,
+    ) {
         Ok(ticket) => ticket,
         Err(e) => {
-            tracing::warn!(%peer, device = %id, "closing connection: {e}");
+            crate::warn_limited!(shared.warnings, "registration_refused", %peer, device = %id, "closing connection: {e}");
             shared.metrics.connection_closed();
             return;
         }
@@ -149,14 +207,9 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Shared) {
     }
     tracing::info!(%peer, device = %id, "device registered");
     framed.get_mut().attach(&id);
-    // Past the announcement, device messages may be large (snapshots); keep what was read.
-    let parts = framed.into_parts();
-    let mut larger = FramedParts::new::<&homeport_protocol::dhip::DhipMessage>(
-        parts.io,
-        WireCodec::new(MAX_MESSAGE),
-    );
-    larger.read_buf = parts.read_buf;
-    let link = Link::from_framed(Framed::from_parts(larger));
+    // The announcement bound stays until the device has logged in (the session raises it);
+    // bytes read past the announcement stay buffered.
+    let link = Link::from_framed(framed);
     // Boxed so the task of a connection still announcing stays small: the session's state
     // is allocated only once there is a session.
     Box::pin(session::run(

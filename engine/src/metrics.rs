@@ -13,6 +13,8 @@ pub struct Metrics {
     connections_total: AtomicU64,
     connections_refused: AtomicU64,
     bad_announcements: AtomicU64,
+    duplicates_refused: AtomicU64,
+    identity_refused: AtomicU64,
 }
 
 impl Metrics {
@@ -35,6 +37,16 @@ impl Metrics {
     /// A connection sent something other than an announcement.
     pub fn bad_announcement(&self) {
         self.bad_announcements.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A second connection for an online, answering device was refused.
+    pub fn duplicate(&self) {
+        self.duplicates_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A login was refused because the device's identity differs from the pinned one.
+    pub fn identity_refused(&self) {
+        self.identity_refused.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Open device connections now.
@@ -75,6 +87,18 @@ impl Metrics {
             "counter",
             "Connections closed because they did not announce a device properly.",
             &[(String::new(), get(&self.bad_announcements))],
+        );
+        metric(
+            "homeport_duplicate_registrations_refused_total",
+            "counter",
+            "Connections refused because they announced the ID of an online device that still answers.",
+            &[(String::new(), get(&self.duplicates_refused))],
+        );
+        metric(
+            "homeport_identity_mismatches_total",
+            "counter",
+            "Logins refused because the device's realm, serial or type differs from what it proved first.",
+            &[(String::new(), get(&self.identity_refused))],
         );
         let counts = registry.counts();
         let states = [

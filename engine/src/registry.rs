@@ -6,7 +6,8 @@
 //! generation, so an old session closing after a newer one took over changes nothing.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -15,10 +16,13 @@ use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::EventBus;
+use crate::device::identity::Identity;
 use crate::device::link::Transport;
 use crate::device::login::DeviceInfo;
 use crate::device::{DeviceHandle, LoginProtocol};
-use crate::event::{DeviceState, Event, EventKind, OnlineReason, RegistrationKind, now_ms};
+use crate::event::{
+    DeviceState, Event, EventKind, OnlineReason, RegistrationKind, SecurityCode, now_ms,
+};
 use crate::secret::Secret;
 
 /// What the gateway logs in to a device with.
@@ -50,6 +54,8 @@ pub struct Online {
 pub struct RegistryConfig {
     /// Most connections of unknown devices kept waiting for credentials at once.
     pub max_pending: usize,
+    /// Most of those from one source address, so one address cannot hold every slot.
+    pub max_pending_per_source: usize,
     /// Devices online before a restart stay listed online this long without coming back.
     pub restart_grace: Duration,
 }
@@ -58,6 +64,7 @@ impl Default for RegistryConfig {
     fn default() -> Self {
         Self {
             max_pending: 1000,
+            max_pending_per_source: 16,
             restart_grace: Duration::from_secs(120),
         }
     }
@@ -78,6 +85,8 @@ pub struct StateUpdate {
     pub last_seen_ms: Option<i64>,
     /// The protocol an `auto` login just learned, to remember.
     pub learned_protocol: Option<LoginProtocol>,
+    /// An identity to pin (or, empty, to forget).
+    pub pinned: Option<Identity>,
 }
 
 impl From<StateUpdate> for crate::store::StateUpdate {
@@ -89,8 +98,20 @@ impl From<StateUpdate> for crate::store::StateUpdate {
             last_addr: update.last_addr,
             last_seen_ms: update.last_seen_ms,
             learned_protocol: update.learned_protocol,
+            pinned: update.pinned,
         }
     }
+}
+
+/// A pinned identity as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IdentityView {
+    /// The login realm, and the login it was seen in (`dvrip:Login to …`).
+    pub realm: Option<String>,
+    /// The hardware serial number.
+    pub serial: Option<String>,
+    /// The device type.
+    pub device_type: Option<String>,
 }
 
 /// A device as the API lists it.
@@ -122,6 +143,11 @@ pub struct DeviceView {
     pub device_type: Option<u8>,
     /// The device's DVRIP protocol version (7 on current firmware, 6 on 2010-era firmware).
     pub protocol_version: Option<u8>,
+    /// What the device proved at its first login, checked at every later one.
+    pub identity: Option<IdentityView>,
+    /// Whether its connection waits for an operator to accept it before the gateway logs in
+    /// over it (it was pending when its credentials were added).
+    pub awaiting_accept: bool,
     /// Since when it is in this state (RFC 3339).
     pub since: String,
 }
@@ -132,6 +158,9 @@ pub enum RegisterError {
     /// Too many unknown devices are already waiting.
     #[error("too many pending devices ({0}); add credentials for waiting ones first")]
     TooManyPending(usize),
+    /// Too many unknown devices are already waiting from this source address.
+    #[error("too many pending devices from {0} ({1})")]
+    TooManyPendingFrom(IpAddr, usize),
 }
 
 /// What a session gets when it registers.
@@ -152,6 +181,11 @@ pub struct Ticket {
     /// Woken when an operator asks for a login now (the API, the CLI, the console); unlike
     /// a pipeline's request it also ends a refused session's backoff or stop.
     pub operator_login: Arc<Notify>,
+    /// Whether this connection may be logged in over. A connection that announced a known ID,
+    /// or came from a trusted network, is; one that was pending when credentials appeared is
+    /// not until an operator accepts it ([`Registry::accept`]): whoever squats on an ID
+    /// before the operator adds it must not receive the login.
+    pub accepted: Arc<AtomicBool>,
 }
 
 #[derive(Debug)]
@@ -163,6 +197,8 @@ struct Slot {
     close_reason: Arc<OnceLock<OnlineReason>>,
     login_now: Arc<Notify>,
     operator_login: Arc<Notify>,
+    accepted: Arc<AtomicBool>,
+    peer: String,
 }
 
 impl Slot {
@@ -183,6 +219,9 @@ struct Entry {
     session: Option<Slot>,
     grace_until: Option<Instant>,
     info: DeviceInfo,
+    /// The source address counted against `max_pending_per_source` while pending.
+    source: Option<IpAddr>,
+    identity: Identity,
 }
 
 impl Entry {
@@ -197,6 +236,8 @@ impl Entry {
             session: None,
             grace_until: None,
             info: DeviceInfo::default(),
+            source: None,
+            identity: Identity::default(),
         }
     }
 
@@ -209,6 +250,7 @@ impl Entry {
 struct Inner {
     devices: HashMap<String, Entry>,
     pending: usize,
+    pending_by_source: HashMap<IpAddr, usize>,
     dirty: HashMap<String, StateUpdate>,
 }
 
@@ -219,6 +261,7 @@ pub struct Registry {
     bus: EventBus,
     config: RegistryConfig,
     generations: AtomicU64,
+    identity_refusals: AtomicU64,
 }
 
 /// A stored device, as loaded at start.
@@ -234,6 +277,8 @@ pub struct Loaded {
     pub last_addr: Option<String>,
     /// Last seen, Unix ms.
     pub last_seen_ms: Option<i64>,
+    /// What it proved at its first login.
+    pub identity: Identity,
 }
 
 impl Registry {
@@ -244,6 +289,7 @@ impl Registry {
             bus,
             config,
             generations: AtomicU64::new(1),
+            identity_refusals: AtomicU64::new(0),
         }
     }
 
@@ -265,6 +311,7 @@ impl Registry {
         let grace_until = Instant::now() + self.config.restart_grace;
         for device in devices {
             let mut entry = Entry::new(Some(device.credentials));
+            entry.identity = device.identity;
             entry.addr = device.last_addr;
             entry.last_seen_ms = device.last_seen_ms;
             if device.state == Some(DeviceState::Online) {
@@ -278,12 +325,16 @@ impl Registry {
     }
 
     /// Takes a new registration of `id` from `addr`. A live older session of the same ID is
-    /// told to close, with an explicit `replaced` event if it was online.
+    /// told to close, with an explicit `replaced` event if it was online (the listener first
+    /// makes sure that session is dead: see [`Registry::handle`] and
+    /// [`DeviceHandle::probe`]). `trusted` says the source is on a network whose pending
+    /// connections may be logged in over without an operator's acceptance.
     pub fn register(
         &self,
         id: &str,
         addr: &str,
         registration: RegistrationKind,
+        trusted: bool,
     ) -> Result<Ticket, RegisterError> {
         let mut guard = self.lock();
         let inner = &mut *guard;
@@ -295,8 +346,20 @@ impl Registry {
             .devices
             .get(id)
             .is_some_and(|e| e.state == DeviceState::Pending);
-        if !known && !replacing_pending && inner.pending >= self.config.max_pending {
-            return Err(RegisterError::TooManyPending(self.config.max_pending));
+        let source = source_ip(addr);
+        if !known && !replacing_pending {
+            if inner.pending >= self.config.max_pending {
+                return Err(RegisterError::TooManyPending(self.config.max_pending));
+            }
+            if let Some(ip) = source
+                && inner.pending_by_source.get(&ip).copied().unwrap_or(0)
+                    >= self.config.max_pending_per_source
+            {
+                return Err(RegisterError::TooManyPendingFrom(
+                    ip,
+                    self.config.max_pending_per_source,
+                ));
+            }
         }
         let generation = self.generations.fetch_add(1, Ordering::Relaxed);
         let entry = inner
@@ -320,6 +383,7 @@ impl Registry {
         let close_reason = Arc::new(OnceLock::new());
         let login_now = Arc::new(Notify::new());
         let operator_login = Arc::new(Notify::new());
+        let accepted = Arc::new(AtomicBool::new(known || trusted));
         entry.session = Some(Slot {
             generation,
             handle: None,
@@ -328,6 +392,8 @@ impl Registry {
             close_reason: Arc::clone(&close_reason),
             login_now: Arc::clone(&login_now),
             operator_login: Arc::clone(&operator_login),
+            accepted: Arc::clone(&accepted),
+            peer: addr.to_owned(),
         });
         entry.grace_until = None;
         entry.addr = Some(addr.to_owned());
@@ -338,6 +404,11 @@ impl Registry {
             DeviceState::Pending
         };
         let reason = (!known).then(|| "unknown device: add its credentials to log in".to_owned());
+        // Counted per source only once it is pending: leave the old count before the new one.
+        transition(inner, id, DeviceState::Offline, None);
+        if let Some(entry) = inner.devices.get_mut(id) {
+            entry.source = source;
+        }
         transition(inner, id, next, reason);
         self.bus.publish(Event::new(
             id,
@@ -355,7 +426,126 @@ impl Registry {
             close_reason,
             login_now,
             operator_login,
+            accepted,
         })
+    }
+
+    /// Has `auto` try `protocol` first on the device's next connection (it closed the socket
+    /// on the other one). Kept in memory only: a success is what gets stored.
+    pub fn hint_protocol(&self, id: &str, protocol: LoginProtocol) {
+        if let Some(credentials) = self
+            .lock()
+            .devices
+            .get_mut(id)
+            .and_then(|e| e.credentials.as_mut())
+        {
+            credentials.learned = Some(protocol);
+        }
+    }
+
+    /// What `id` proved at its first login (empty if nothing yet).
+    pub fn identity(&self, id: &str) -> Identity {
+        self.lock()
+            .devices
+            .get(id)
+            .map(|e| e.identity.clone())
+            .unwrap_or_default()
+    }
+
+    /// Pins what the session of `generation` just proved, for a device with nothing pinned.
+    pub fn pin(&self, id: &str, generation: u64, identity: Identity) {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        if !current(inner, id, generation) {
+            return;
+        }
+        let Some(entry) = inner.devices.get_mut(id) else {
+            return;
+        };
+        if !entry.identity.is_empty() || entry.credentials.is_none() {
+            return;
+        }
+        entry.identity = identity.clone();
+        let update = inner
+            .dirty
+            .entry(id.to_owned())
+            .or_insert_with(|| StateUpdate {
+                id: id.to_owned(),
+                state: entry.state,
+                reason: entry.reason.clone(),
+                last_addr: entry.addr.clone(),
+                last_seen_ms: entry.last_seen_ms,
+                learned_protocol: None,
+                pinned: None,
+            });
+        update.pinned = Some(identity);
+    }
+
+    /// Forgets what `id` proved (a replaced camera pins again at its next login). False if
+    /// the device is unknown.
+    pub fn forget_identity(&self, id: &str) -> bool {
+        let mut inner = self.lock();
+        match inner.devices.get_mut(id) {
+            Some(entry) => {
+                entry.identity = Identity::default();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A login of `id` showed another identity than the pinned one: counted, published as a
+    /// `security` event, and the device's state says why.
+    pub fn identity_refused(&self, id: &str, generation: u64, peer: &str, detail: &str) {
+        self.identity_refusals.fetch_add(1, Ordering::Relaxed);
+        self.bus.publish(Event::new(
+            id,
+            EventKind::Security {
+                code: SecurityCode::IdentityChanged,
+                peer: peer.to_owned(),
+                detail: detail.to_owned(),
+            },
+        ));
+        self.login_failed(id, generation, detail);
+    }
+
+    /// Logins refused because of an identity mismatch, since start.
+    pub fn identity_refusals(&self) -> u64 {
+        self.identity_refusals.load(Ordering::Relaxed)
+    }
+
+    /// An operator accepts the connection a device is pending on: once it has credentials,
+    /// the gateway logs in over it. False if the device has no connection.
+    pub fn accept(&self, id: &str) -> bool {
+        let inner = self.lock();
+        match inner.devices.get(id).and_then(|e| e.session.as_ref()) {
+            Some(slot) => {
+                slot.accepted.store(true, Ordering::Release);
+                slot.operator_login.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The session of `generation` holds credentials but waits for an operator to accept its
+    /// connection (it was pending before they were added).
+    pub fn awaiting_accept(&self, id: &str, generation: u64) {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        if !current(inner, id, generation) {
+            return;
+        }
+        let peer = inner
+            .devices
+            .get(id)
+            .and_then(|e| e.session.as_ref())
+            .map(|s| s.peer.clone())
+            .unwrap_or_default();
+        let reason = format!(
+            "credentials known, but this connection from {peer} was waiting before they were added: accept it to log in over it (homeport devices accept {id}), or let the device reconnect"
+        );
+        transition(inner, id, DeviceState::Pending, Some(reason));
     }
 
     /// The session of `generation` is logging in.
@@ -475,6 +665,15 @@ impl Registry {
             DeviceState::Offline,
             Some(detail.unwrap_or_else(|| reason_text(reason).to_owned())),
         );
+        // An unknown device is forgotten when its connection ends: strangers leave nothing.
+        if inner
+            .devices
+            .get(id)
+            .is_some_and(|e| e.credentials.is_none())
+        {
+            inner.devices.remove(id);
+            inner.dirty.remove(id);
+        }
     }
 
     /// Stores or replaces a device's credentials; a waiting or refused session retries at once.
@@ -542,9 +741,7 @@ impl Registry {
                 None,
             ));
         }
-        if entry.state == DeviceState::Pending {
-            inner.pending -= 1;
-        }
+        transition(inner, id, DeviceState::Offline, None);
         inner.devices.remove(id);
         inner.dirty.remove(id);
         true
@@ -655,6 +852,11 @@ impl Registry {
     }
 }
 
+/// The IP of a `host:port` peer address.
+fn source_ip(addr: &str) -> Option<IpAddr> {
+    addr.parse::<SocketAddr>().ok().map(|a| a.ip())
+}
+
 fn current(inner: &Inner, id: &str, generation: u64) -> bool {
     inner
         .devices
@@ -670,9 +872,20 @@ fn transition(inner: &mut Inner, id: &str, state: DeviceState, reason: Option<St
     };
     if entry.state == DeviceState::Pending && state != DeviceState::Pending {
         inner.pending -= 1;
+        if let Some(ip) = entry.source
+            && let Some(count) = inner.pending_by_source.get_mut(&ip)
+        {
+            *count -= 1;
+            if *count == 0 {
+                inner.pending_by_source.remove(&ip);
+            }
+        }
     }
     if entry.state != DeviceState::Pending && state == DeviceState::Pending {
         inner.pending += 1;
+        if let Some(ip) = entry.source {
+            *inner.pending_by_source.entry(ip).or_insert(0) += 1;
+        }
     }
     if entry.state != state {
         entry.since_ms = now_ms();
@@ -688,6 +901,7 @@ fn transition(inner: &mut Inner, id: &str, state: DeviceState, reason: Option<St
             last_addr: entry.addr.clone(),
             last_seen_ms: entry.last_seen_ms,
             learned_protocol: None,
+            pinned: None,
         },
     );
 }
@@ -740,6 +954,15 @@ fn view(id: &str, entry: &Entry) -> DeviceView {
         channels: entry.info.channels,
         device_type: entry.info.device_type,
         protocol_version: entry.info.protocol_version,
+        identity: (!entry.identity.is_empty()).then(|| IdentityView {
+            realm: entry.identity.realm.as_ref().map(|r| r.to_stored()),
+            serial: entry.identity.serial.clone(),
+            device_type: entry.identity.device_type.clone(),
+        }),
+        awaiting_accept: entry
+            .session
+            .as_ref()
+            .is_some_and(|s| entry.credentials.is_some() && !s.accepted.load(Ordering::Acquire)),
         since: rfc3339(entry.since_ms),
     }
 }

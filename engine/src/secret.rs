@@ -352,7 +352,7 @@ fn check_admin_token(token: &str) -> Result<(), &'static str> {
 }
 
 /// Creates `dir` (and parents) with mode `0700` if it does not exist; an existing one is kept.
-pub(crate) fn create_private_dir(dir: &Path) -> Result<(), SecretError> {
+pub fn create_private_dir(dir: &Path) -> Result<(), SecretError> {
     DirBuilder::new()
         .recursive(true)
         .mode(0o700)

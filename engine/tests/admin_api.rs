@@ -96,8 +96,8 @@ async fn device_added_while_its_camera_is_pending_comes_online() {
     assert_eq!(pending["online"], false);
     assert_eq!(pending["known"], false);
 
-    let body =
-        json!({"id": "late1", "username": "admin", "password": "pw", "login_protocol": "dvrip"});
+    // Adding it accepts the connection it is waiting on: the operator vouches for it.
+    let body = json!({"id": "late1", "username": "admin", "password": "pw", "login_protocol": "dvrip", "accept": true});
     let (status, view) = api
         .send_json(Method::POST, "/api/devices", body.clone())
         .await;

@@ -445,37 +445,55 @@ async fn the_login_is_framed_as_the_vendors_clients_frame_it() {
         ))
         .await
         .expect("sends");
-    // JSON follows in f6 packets ending in \n\0, with the JSON id at +8.
-    let attach = next_dvrip(&mut camera).await;
-    let DvripPacket::Json {
-        request_id,
-        session,
-        body,
-        ..
-    } = DvripPacket::parse(&attach)
-    else {
-        panic!("f6 JSON");
-    };
-    assert_eq!(session, 0x7fff_fff9);
-    assert!(body.ends_with(b"\n\0"), "{body:?}");
-    let json: serde_json::Value = serde_json::from_slice(&body[..body.len() - 2]).expect("JSON");
-    assert_eq!(json["method"], "eventManager.attach");
-    assert_eq!(json["id"], request_id);
-    let reply = format!(
-        r#"{{"id":{request_id},"result":true,"params":{{"SID":513}},"session":{session}}}"#
+    // JSON follows in f6 packets ending in \n\0, with the JSON id at +8: the serial number
+    // and type (to pin the device's identity), then the event subscription.
+    let mut methods = Vec::new();
+    while !methods.iter().any(|m| m == "eventManager.attach") {
+        let frame = next_dvrip(&mut camera).await;
+        let DvripPacket::Json {
+            request_id,
+            session,
+            body,
+            ..
+        } = DvripPacket::parse(&frame)
+        else {
+            panic!("f6 JSON, got {frame:?}");
+        };
+        assert_eq!(session, 0x7fff_fff9);
+        assert!(body.ends_with(b"\n\0"), "{body:?}");
+        assert_eq!(frame.header[3], CLIENT_VERSION);
+        let json: serde_json::Value =
+            serde_json::from_slice(&body[..body.len() - 2]).expect("JSON");
+        assert_eq!(json["id"], request_id);
+        let method = json["method"].as_str().expect("a method").to_owned();
+        let params = match method.as_str() {
+            "magicBox.getSerialNo" => serde_json::json!({"sn": "SN-FAKE-1"}),
+            "magicBox.getDeviceType" => serde_json::json!({"type": "IPC-FAKE"}),
+            _ => serde_json::json!({"SID": 513}),
+        };
+        let reply = serde_json::json!({"id": request_id, "result": true, "params": params, "session": session});
+        camera
+            .send(WireFrame::Dvrip(
+                DvripPacket::Json {
+                    request_id,
+                    session,
+                    is_reply: true,
+                    body: reply.to_string().into(),
+                }
+                .to_frame(),
+            ))
+            .await
+            .expect("sends");
+        methods.push(method);
+    }
+    assert_eq!(
+        methods,
+        [
+            "magicBox.getSerialNo",
+            "magicBox.getDeviceType",
+            "eventManager.attach"
+        ]
     );
-    camera
-        .send(WireFrame::Dvrip(
-            DvripPacket::Json {
-                request_id,
-                session,
-                is_reply: true,
-                body: reply.into(),
-            }
-            .to_frame(),
-        ))
-        .await
-        .expect("sends");
     online(&mut events, "fake-1").await;
     assert_eq!(
         gw.gateway

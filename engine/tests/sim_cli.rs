@@ -40,6 +40,9 @@ impl DirectSim {
                 password,
                 "--alarm-rate",
                 "5",
+                // The independent client speaks DHIP and takes a JSON snapshot.
+                "--firmware",
+                "dvrip+dhip",
             ])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -143,6 +146,9 @@ async fn fleet_run_prints_one_json_summary_matching_what_the_platform_received()
             "sim",
             "--server",
             &platform.addr(),
+            // This fake platform logs in over DHIP.
+            "--firmware",
+            "dvrip+dhip",
             "--devices",
             "20",
             "--id-prefix",

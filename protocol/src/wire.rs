@@ -64,6 +64,7 @@ pub enum WireError {
 pub struct WireCodec {
     dhip: DhipCodec,
     dvrip: DvripCodec,
+    lenient: bool,
 }
 
 impl WireCodec {
@@ -72,6 +73,7 @@ impl WireCodec {
         Self {
             dhip: DhipCodec::new(max_message),
             dvrip: DvripCodec::new(max_message),
+            lenient: false,
         }
     }
 
@@ -80,7 +82,23 @@ impl WireCodec {
         Self {
             dhip: self.dhip.with_fragment_size(size),
             dvrip: self.dvrip.with_fragment_size(size),
+            lenient: self.lenient,
         }
+    }
+
+    /// Changes the largest message accepted in either framing from now on: small while the
+    /// peer is a stranger, larger once it proved who it is.
+    pub fn set_max_message(&mut self, max_message: usize) {
+        self.dhip.set_max_message(max_message);
+        self.dvrip.set_max_frame(max_message);
+    }
+
+    /// Once the peer proved who it is: DVRIP frames with command bytes nobody documented are
+    /// read (and can be skipped) instead of ending the connection. Anything that does not open
+    /// DHIP is then read as DVRIP.
+    pub fn set_lenient(&mut self, lenient: bool) {
+        self.lenient = lenient;
+        self.dvrip.set_lenient(lenient);
     }
 
     fn framing(&self, src: &[u8]) -> Result<Option<Framing>, WireError> {
@@ -91,7 +109,10 @@ impl WireCodec {
         if self.dvrip.is_assembling() {
             return Ok(Some(Framing::Dvrip));
         }
-        detect(src)
+        match detect(src) {
+            Err(WireError::UnknownFraming(_)) if self.lenient => Ok(Some(Framing::Dvrip)),
+            other => other,
+        }
     }
 }
 
@@ -175,6 +196,35 @@ mod tests {
             Some(WireFrame::Dhip(login))
         );
         assert_eq!(codec.decode(&mut wire).expect("decodes"), None);
+    }
+
+    #[test]
+    fn a_trusted_peers_undocumented_commands_are_read_not_fatal() {
+        let mut frame = DvripPacket::KeepAlive.to_frame();
+        frame.header[0] = 0x42;
+        let wire = frame.to_vec();
+        let mut codec = WireCodec::default();
+        assert!(codec.decode(&mut BytesMut::from(&wire[..])).is_err());
+        codec.set_lenient(true);
+        let decoded = codec
+            .decode(&mut BytesMut::from(&wire[..]))
+            .expect("decodes")
+            .expect("complete");
+        assert_eq!(decoded, WireFrame::Dvrip(frame));
+    }
+
+    #[test]
+    fn the_limit_can_grow_once_the_peer_is_known() {
+        let mut codec = WireCodec::new(64);
+        let big = DhipMessage::new(0, 0, vec![b' '; 1000]);
+        let mut wire = BytesMut::new();
+        codec.encode(&big, &mut wire).expect("encodes");
+        assert!(
+            codec.decode(&mut wire.clone()).is_err(),
+            "too large for a stranger"
+        );
+        codec.set_max_message(4096);
+        assert!(codec.decode(&mut wire).expect("decodes").is_some());
     }
 
     #[test]

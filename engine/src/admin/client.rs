@@ -82,6 +82,18 @@ pub struct Device {
     /// Login protocol, if known.
     #[serde(default)]
     pub login_protocol: Option<String>,
+    /// The login that worked last (`dvrip` or `dhip`).
+    #[serde(default)]
+    pub connected_with: Option<String>,
+    /// Video channels the device reported at login.
+    #[serde(default)]
+    pub channels: Option<u8>,
+    /// Product type byte the device reported at login.
+    #[serde(default)]
+    pub device_type: Option<u8>,
+    /// The device's DVRIP protocol version.
+    #[serde(default)]
+    pub protocol_version: Option<u8>,
     /// In this state since (RFC 3339).
     #[serde(default)]
     pub since: Option<String>,
@@ -99,6 +111,9 @@ pub struct NewDevice {
     /// Which login to use; the server's default (`auto`) when `None`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub login_protocol: Option<LoginProtocol>,
+    /// Also accept the connection the device is pending on now, if any.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub accept: bool,
 }
 
 /// A change to a device's credentials; `None` fields stay as they are.
@@ -387,6 +402,42 @@ impl AdminClient {
         let mut url = self.device_url(id, &["snapshot"]);
         url.query_pairs_mut()
             .append_pair("channel", &channel.to_string());
+        self.bytes(url.clone(), self.http.get(url)).await
+    }
+
+    /// Accepts the connection a device is pending on.
+    pub async fn accept(&self, id: &str) -> Result<(), ClientError> {
+        let url = self.device_url(id, &["accept"]);
+        self.bytes(url.clone(), self.http.post(url)).await.map(drop)
+    }
+
+    /// Forgets what a device proved at its first login.
+    pub async fn forget_identity(&self, id: &str) -> Result<(), ClientError> {
+        let url = self.device_url(id, &["identity"]);
+        self.bytes(url.clone(), self.http.delete(url))
+            .await
+            .map(drop)
+    }
+
+    /// Asks a connected device's session to log in now, as an operator (it may spend a try
+    /// the session keeps in reserve).
+    pub async fn login(&self, id: &str) -> Result<(), ClientError> {
+        let url = self.device_url(id, &["login"]);
+        self.bytes(url.clone(), self.http.post(url)).await.map(drop)
+    }
+
+    /// Starts or stops the transcript of a device's socket; returns the server's answer
+    /// (`device`, `enabled`, `path`).
+    pub async fn set_trace(&self, id: &str, enabled: bool) -> Result<Value, ClientError> {
+        let url = self.device_url(id, &["trace"]);
+        let body = serde_json::json!({ "enabled": enabled });
+        self.json(url.clone(), self.http.post(url).json(&body))
+            .await
+    }
+
+    /// A device's transcript, as text.
+    pub async fn trace(&self, id: &str) -> Result<Bytes, ClientError> {
+        let url = self.device_url(id, &["trace"]);
         self.bytes(url.clone(), self.http.get(url)).await
     }
 

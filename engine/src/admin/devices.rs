@@ -26,6 +26,10 @@ pub(crate) struct NewDevice {
     /// Which login to use (`auto` when absent).
     #[serde(default)]
     pub(crate) login_protocol: LoginProtocol,
+    /// Also accept the connection the device is pending on now, if any (the operator vouches
+    /// for the address the device list shows).
+    #[serde(default)]
+    pub(crate) accept: bool,
 }
 
 impl From<NewDevice> for DeviceCredentials {
@@ -67,8 +71,12 @@ pub(super) async fn add(
     Json(device): Json<NewDevice>,
 ) -> Result<impl IntoResponse, ApiError> {
     let id = device.id.clone();
+    let accept = device.accept;
     state.gateway.add_device(device.into()).await?;
     tracing::info!(device = %id, "device added");
+    if accept && state.gateway.registry().accept(&id) {
+        tracing::info!(device = %id, "pending connection accepted by an operator");
+    }
     Ok((StatusCode::CREATED, Json(view(&state, &id)?)))
 }
 

@@ -82,21 +82,58 @@ fn exported(record: &DeviceRecord, secrets: bool) -> Exported<'_> {
     }
 }
 
-/// CSV with a header row; without secrets the password column is left out entirely.
+/// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, a tab or a carriage
+/// return first) gets a leading `'`, and so does one that starts with `'`, so the import can
+/// always remove exactly one: the escape is reversible.
+fn escape_cell(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r' | '\'') => format!("'{cell}").into(),
+        _ => cell.into(),
+    }
+}
+
+/// CSV with a header row; without secrets the password column is left out entirely. Cells
+/// that would run as spreadsheet formulas are escaped ([`escape_cell`]).
 fn csv(rows: &[Exported<'_>], secrets: bool) -> Result<Vec<u8>, ApiError> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     let columns = COLUMNS.iter().filter(|c| secrets || **c != "password");
     let write_error = |e: csv::Error| ApiError::internal(format!("writing CSV: {e}"));
     writer.write_record(columns).map_err(write_error)?;
     for row in rows {
-        let mut fields = vec![row.id, row.username];
+        let mut fields = vec![escape_cell(row.id), escape_cell(row.username)];
         if let Some(password) = row.password {
-            fields.push(password);
+            fields.push(escape_cell(password));
         }
-        fields.push(row.login_protocol.as_str());
-        writer.write_record(&fields).map_err(write_error)?;
+        fields.push(row.login_protocol.as_str().into());
+        writer
+            .write_record(fields.iter().map(|f| f.as_bytes()))
+            .map_err(write_error)?;
     }
     writer
         .into_inner()
         .map_err(|e| ApiError::internal(format!("writing CSV: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_cells_are_escaped_reversibly() {
+        for (cell, want) in [
+            ("=HYPERLINK(\"x\")", "'=HYPERLINK(\"x\")"),
+            ("+1", "'+1"),
+            ("-pw", "'-pw"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("'quoted", "''quoted"),
+            ("plain", "plain"),
+            ("", ""),
+        ] {
+            assert_eq!(escape_cell(cell), want);
+            assert_eq!(
+                super::super::import::unescape_cell(&escape_cell(cell)),
+                cell
+            );
+        }
+    }
 }

@@ -210,7 +210,7 @@ impl Columns {
                 format!("expected {expected} fields, found {}", record.len()),
             ));
         }
-        let field = |i: usize| record.get(i).unwrap_or("");
+        let field = |i: usize| unescape_cell(record.get(i).unwrap_or(""));
         let protocol = self.login_protocol.map(field).map(str::trim).unwrap_or("");
         let login_protocol = if protocol.is_empty() {
             LoginProtocol::default()
@@ -231,6 +231,12 @@ impl Columns {
             },
         })
     }
+}
+
+/// Undoes the export's spreadsheet escape: one leading `'` is removed (the export adds it in
+/// front of a cell that starts with `=`, `+`, `-`, `@`, a tab, a carriage return or `'`).
+pub(super) fn unescape_cell(cell: &str) -> &str {
+    cell.strip_prefix('\'').unwrap_or(cell)
 }
 
 fn parse_csv(body: &[u8]) -> Result<Vec<Row>, ApiError> {

@@ -9,8 +9,9 @@
 //! - `config` — read and read-modify-write a device's config tables.
 //! - `snapshot` — a JPEG from a device's channel.
 //! - `rpc` — any JSON-RPC call to a device, for operators.
-//! - `trace` — a device's socket transcript (start, stop, download) and an operator's login
-//!   request.
+//! - `trace` — a device's socket transcript (start, stop, download).
+//! - `trust` — an operator's decisions: accept a pending connection, ask for a login, forget
+//!   a replaced camera's pinned identity.
 //! - `listeners` — stop and start the register listener.
 //! - `accounts` — camera-sync accounts: create, list, delete, password, their cameras.
 //! - `events` — the event bus as server-sent events.
@@ -36,6 +37,7 @@ mod pipelines;
 mod rpc;
 mod snapshot;
 mod trace;
+mod trust;
 
 use std::future::IntoFuture;
 use std::sync::Arc;
@@ -103,7 +105,9 @@ pub fn router(gateway: Arc<Gateway>, token: String) -> Router {
         )
         .route("/api/devices/{id}/snapshot", get(snapshot::snapshot))
         .route("/api/devices/{id}/rpc", post(rpc::call))
-        .route("/api/devices/{id}/login", post(trace::login))
+        .route("/api/devices/{id}/login", post(trust::login))
+        .route("/api/devices/{id}/accept", post(trust::accept))
+        .route("/api/devices/{id}/identity", delete(trust::forget_identity))
         .route(
             "/api/devices/{id}/trace",
             get(trace::download).post(trace::set),

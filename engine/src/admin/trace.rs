@@ -1,4 +1,4 @@
-//! `/api/devices/{id}/trace` and `/api/devices/{id}/login`: the field kit.
+//! `/api/devices/{id}/trace`: the field kit.
 //!
 //! - `POST /api/devices/{id}/trace` `{"enabled": true|false}`: starts or stops a two-way
 //!   transcript of the device's socket (`<data>/traces/<id>.log`, passwords and hashes
@@ -6,8 +6,6 @@
 //! - `GET /api/devices/{id}/trace`: the transcript as `text/plain` (404 when there is none);
 //!   header `x-homeport-tracing` says whether it is still being written.
 //! - `GET /api/traces`: the devices traced now.
-//! - `POST /api/devices/{id}/login`: an operator asks for a login now; it also ends a refused
-//!   session's backoff, or the stop that spares the device's last try.
 
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -105,21 +103,4 @@ pub(super) async fn download(
 /// `GET /api/traces`.
 pub(super) async fn list(State(state): State<AppState>) -> Json<Vec<String>> {
     Json(state.gateway.traces().traced())
-}
-
-/// `POST /api/devices/{id}/login`: 202 when the device's session was asked, 404 when it has
-/// no connection.
-pub(super) async fn login(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
-    if state.gateway.registry().request_operator_login(&id) {
-        tracing::info!(device = %id, "login requested by an operator");
-        Ok(StatusCode::ACCEPTED)
-    } else {
-        Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!("device {id:?} is not connected"),
-        ))
-    }
 }

@@ -82,6 +82,10 @@ enum DevicesCommand {
         /// Login protocol.
         #[arg(long, value_enum)]
         protocol: Option<Protocol>,
+        /// Also accept the connection the device is pending on now (you vouch for the address
+        /// `devices list` shows).
+        #[arg(long)]
+        accept: bool,
     },
     /// Change a device's credentials.
     Modify {
@@ -96,6 +100,43 @@ enum DevicesCommand {
         /// New login protocol.
         #[arg(long, value_enum)]
         protocol: Option<Protocol>,
+    },
+    /// Show one device: state, reason, the login that worked, what it reported at login.
+    Show {
+        /// Device ID.
+        id: String,
+    },
+    /// Accept the connection a device is pending on: it was waiting before its credentials
+    /// were added, and is logged in over only once you vouch for it.
+    Accept {
+        /// Device ID.
+        id: String,
+    },
+    /// Forget what a device proved at its first login (realm, serial, type), for a replaced
+    /// camera: its next login pins again.
+    ForgetIdentity {
+        /// Device ID.
+        id: String,
+    },
+    /// Ask a connected device to log in now (an operator's request: it may use the try that
+    /// automatic logins keep in reserve).
+    Login {
+        /// Device ID.
+        id: String,
+    },
+    /// Start or stop a redacted two-way transcript of a device's socket, or save it.
+    Trace {
+        /// Device ID.
+        id: String,
+        /// Start writing it.
+        #[arg(long, conflicts_with_all = ["off", "output"])]
+        on: bool,
+        /// Stop writing it (the file stays).
+        #[arg(long, conflicts_with = "output")]
+        off: bool,
+        /// Save it here (`-` for standard output).
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
     },
     /// Delete a device and close its session.
     Delete {
@@ -150,8 +191,11 @@ enum Protocol {
     Dhip,
     /// DVRIP realm login.
     Dvrip,
-    /// DHIP, falling back to DVRIP.
+    /// DVRIP first, DHIP as the fallback (the default).
     Auto,
+    /// Also the logins that expose the password (3DES, Plain, OldDigest): 2010-era firmware
+    /// on a trusted network only.
+    Legacy,
 }
 
 impl From<Protocol> for LoginProtocol {
@@ -160,6 +204,7 @@ impl From<Protocol> for LoginProtocol {
             Protocol::Dhip => Self::Dhip,
             Protocol::Dvrip => Self::Dvrip,
             Protocol::Auto => Self::Auto,
+            Protocol::Legacy => Self::Legacy,
         }
     }
 }
@@ -199,6 +244,7 @@ pub(crate) async fn run(args: DevicesArgs) -> anyhow::Result<()> {
             user,
             password,
             protocol,
+            accept,
         } => {
             let password = password.read()?;
             let device = NewDevice {
@@ -206,6 +252,7 @@ pub(crate) async fn run(args: DevicesArgs) -> anyhow::Result<()> {
                 username: user,
                 password,
                 login_protocol: protocol.map(Into::into),
+                accept,
             };
             let view = client.add_device(&device).await?;
             println!("added {} ({})", view.id, view.state);
@@ -229,6 +276,45 @@ pub(crate) async fn run(args: DevicesArgs) -> anyhow::Result<()> {
             }
             let view = client.modify_device(&id, &change).await?;
             println!("modified {} ({})", view.id, view.state);
+        }
+        DevicesCommand::Show { id } => {
+            let device = client.device(&id).await?;
+            println!("{}", serde_json::to_string_pretty(&device)?);
+        }
+        DevicesCommand::Accept { id } => {
+            client.accept(&id).await?;
+            println!("accepted the connection {id} is pending on");
+        }
+        DevicesCommand::ForgetIdentity { id } => {
+            client.forget_identity(&id).await?;
+            println!("forgot the identity of {id}; its next login pins again");
+        }
+        DevicesCommand::Login { id } => {
+            client.login(&id).await?;
+            println!("asked {id} to log in");
+        }
+        DevicesCommand::Trace {
+            id,
+            on,
+            off,
+            output,
+        } => {
+            if on || off {
+                let state = client.set_trace(&id, on).await?;
+                let path = state["path"].as_str().unwrap_or_default();
+                if on {
+                    println!("tracing {id} into {path}");
+                } else {
+                    println!("stopped tracing {id}; the transcript stays in {path}");
+                }
+            } else {
+                let Some(output) = output else {
+                    bail!("give --on, --off or -o FILE");
+                };
+                let text = client.trace(&id).await?;
+                let target = (output.as_os_str() != "-").then_some(output.as_path());
+                write_output(target, &text)?;
+            }
         }
         DevicesCommand::Delete { id } => {
             client.delete_device(&id).await?;

@@ -51,6 +51,31 @@ pub(crate) struct RunArgs {
     trace_devices: Vec<String>,
 }
 
+/// Descriptors kept back from device connections for the admin API, the camera-sync server,
+/// the store, the brokers and plugin files.
+const FD_RESERVE: u64 = 1024;
+
+/// The device connections the process can hold: the descriptor limit is raised as far as
+/// allowed, and `wanted` is lowered to what it leaves after [`FD_RESERVE`], so idle sockets
+/// on the register port can never starve the other listeners.
+fn connection_cap(wanted: usize) -> usize {
+    let limit = rlimit::increase_nofile_limit(wanted as u64 + FD_RESERVE)
+        .or_else(|_| rlimit::getrlimit(rlimit::Resource::NOFILE).map(|(soft, _)| soft))
+        .unwrap_or(wanted as u64 + FD_RESERVE);
+    let cap = usize::try_from(limit.saturating_sub(FD_RESERVE)).unwrap_or(wanted);
+    if cap < wanted {
+        tracing::warn!(
+            wanted,
+            cap,
+            limit,
+            "listener.max_connections lowered to what the open-files limit leaves (raise it with LimitNOFILE= or ulimit -n)"
+        );
+        cap.max(1)
+    } else {
+        wanted
+    }
+}
+
 /// Runs the gateway until SIGINT or SIGTERM.
 pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     let file = match &args.config {
@@ -64,9 +89,9 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
         data: args.data.clone(),
         trace_devices: args.trace_devices.clone(),
     };
-    let (addresses, config) = file.resolve(&flags);
-    let _ = rlimit::increase_nofile_limit(config.listener.max_connections as u64 + 1024);
-    std::fs::create_dir_all(&addresses.data).with_context(|| {
+    let (addresses, mut config) = file.resolve(&flags);
+    config.listener.max_connections = connection_cap(config.listener.max_connections);
+    homeport::secret::create_private_dir(&addresses.data).with_context(|| {
         format!(
             "cannot create the data directory {}",
             addresses.data.display()

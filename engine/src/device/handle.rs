@@ -30,6 +30,15 @@ pub enum Command {
         /// Where the reply goes.
         reply: RpcReply,
     },
+    /// Is the device still there? A keepalive (DHIP) or keep-life packet (DVRIP) that must be
+    /// answered in time; a session that fails it ends. Asked when another connection announces
+    /// the same ID: a live session is never replaced by an unproven newcomer.
+    Probe {
+        /// How long the device has to answer.
+        timeout: Duration,
+        /// Whether it answered.
+        reply: oneshot::Sender<Result<(), CommandError>>,
+    },
     /// A JPEG of one channel, by whichever means the device has: the JSON snapshot call, or
     /// the DVRIP snapshot (`0x11` → `0xbc` pieces) where it has no JSON one.
     Snapshot {
@@ -169,6 +178,20 @@ impl DeviceHandle {
         merge(&mut table, patch);
         self.set_config(name, table.clone()).await?;
         Ok(table)
+    }
+
+    /// Checks that the device still answers within `timeout` (see [`Command::Probe`]).
+    pub async fn probe(&self, timeout: Duration) -> Result<(), CommandError> {
+        let (reply, receiver) = oneshot::channel();
+        match self.send(Command::Probe { timeout, reply }) {
+            // A full queue is a busy session, not a dead one.
+            Err(CommandError::Busy) => return Ok(()),
+            other => other?,
+        }
+        tokio::time::timeout(timeout + Duration::from_secs(1), receiver)
+            .await
+            .map_err(|_| CommandError::Timeout(timeout))?
+            .map_err(|_| CommandError::Disconnected)?
     }
 
     /// Takes a JPEG snapshot of `channel`.

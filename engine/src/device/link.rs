@@ -111,6 +111,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
         self.transport
     }
 
+    /// Lets the device send messages of up to [`MAX_MESSAGE`] bytes (snapshots): call once it
+    /// has logged in. Until then the listener's announcement bound applies.
+    /// Frames with undocumented DVRIP command bytes are then read and skipped rather than
+    /// ending the connection.
+    pub fn trust(&mut self) {
+        let codec = self.framed.codec_mut();
+        codec.set_max_message(MAX_MESSAGE);
+        codec.set_lenient(true);
+    }
+
     /// The underlying framed socket.
     pub fn framed_mut(&mut self) -> &mut Framed<S, WireCodec> {
         &mut self.framed

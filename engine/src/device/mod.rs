@@ -6,8 +6,10 @@
 //!   DHIP two-step (`Default` hash), and `auto` (DVRIP first, DHIP as the fallback).
 //! - [`protocol`] — which login a device gets (`auto`, `dvrip`, `dhip`, `legacy`).
 //! - [`handle`] — the cheap, cloneable handle commands go through.
+//! - [`identity`] — what a device proved at its first login, checked at every later one.
 
 pub mod handle;
+pub mod identity;
 pub mod link;
 pub mod login;
 pub mod protocol;

@@ -68,6 +68,10 @@ pub fn standard(event: &Event) -> Value {
             "event_id": event.id, "device_id": event.device, "kind": "config_applied", "name": name,
             "changed": changed, "dry_run": dry_run, "error": error, "time": time,
         }),
+        EventKind::Security { code, peer, detail } => json!({
+            "event_id": event.id, "device_id": event.device, "kind": "security", "code": code,
+            "peer": peer, "detail": detail, "time": time,
+        }),
     }
 }
 

@@ -9,6 +9,7 @@
 //! - A locked account is left alone for as long as the device says it stays locked.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -35,10 +36,18 @@ where
 {
     let mut backoff = config.login_backoff_min;
     loop {
-        let credentials =
-            wait_for_credentials(link, ticket, config.pending_timeout, config.auto_login).await?;
+        let credentials = wait_for_credentials(
+            link,
+            ticket,
+            registry,
+            config.pending_timeout,
+            config.auto_login,
+        )
+        .await?;
         registry.logging_in(&ticket.id, ticket.generation);
+        let pinned = registry.identity(&ticket.id);
         let request = LoginRequest {
+            pinned_realm: pinned.realm.as_ref(),
             protocol: credentials.protocol,
             learned: credentials.learned,
             user: &credentials.username,
@@ -52,6 +61,27 @@ where
             Ok(ok) => return Ok(ok),
             Err(LoginError::Link(e)) => {
                 return Err((OnlineReason::SocketClosed, Some(e.to_string())));
+            }
+            Err(error @ LoginError::ClosedOn { during }) => {
+                let other = if during == LoginProtocol::Dvrip {
+                    LoginProtocol::Dhip
+                } else {
+                    LoginProtocol::Dvrip
+                };
+                registry.hint_protocol(&ticket.id, other);
+                return Err((OnlineReason::SocketClosed, Some(error.to_string())));
+            }
+            Err(LoginError::IdentityChanged(mismatch)) => {
+                // Not the device that proved itself: no hash was sent; close the connection.
+                let detail = mismatch.to_string();
+                tracing::warn!(device = %ticket.id, %detail, "refusing a login");
+                registry.identity_refused(
+                    &ticket.id,
+                    ticket.generation,
+                    &peer(registry, ticket),
+                    &detail,
+                );
+                return Err((OnlineReason::LoginFailed, Some(detail)));
             }
             Err(refused) => refused,
         };
@@ -77,6 +107,14 @@ where
             }
         }
     }
+}
+
+/// The address of the session's connection.
+pub(super) fn peer(registry: &Registry, ticket: &Ticket) -> String {
+    registry
+        .view(&ticket.id)
+        .and_then(|v| v.addr)
+        .unwrap_or_default()
 }
 
 /// What to do after a failed login.
@@ -115,11 +153,13 @@ enum Wake {
     Never,
 }
 
-/// The current credentials, waiting (while watching the socket) until there are some and,
-/// without `auto_login`, until a login is asked for.
+/// The current credentials, waiting (while watching the socket) until there are some, the
+/// connection is accepted (see [`Ticket::accepted`]) and, without `auto_login`, until a login
+/// is asked for.
 async fn wait_for_credentials<S>(
     link: &mut Link<S>,
     ticket: &mut Ticket,
+    registry: &Registry,
     timeout: Duration,
     auto_login: bool,
 ) -> Result<Credentials, End>
@@ -128,16 +168,20 @@ where
 {
     let deadline = Instant::now() + timeout;
     let mut asked = auto_login;
+    let mut told = false;
     let login_now = Arc::clone(&ticket.login_now);
     let operator = Arc::clone(&ticket.operator_login);
     loop {
-        if let Some(credentials) = ticket
-            .credentials
-            .borrow_and_update()
-            .clone()
-            .filter(|_| asked)
-        {
-            return Ok(credentials);
+        let credentials = ticket.credentials.borrow_and_update().clone();
+        if let Some(credentials) = credentials {
+            if !ticket.accepted.load(Ordering::Acquire) {
+                if !told {
+                    registry.awaiting_accept(&ticket.id, ticket.generation);
+                    told = true;
+                }
+            } else if asked {
+                return Ok(credentials);
+            }
         }
         tokio::select! {
             () = login_now.notified() => asked = true,

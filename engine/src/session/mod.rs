@@ -9,8 +9,11 @@
 //!
 //! - [`login`] — waiting for credentials and logging in, with the retry rules.
 //! - [`serve`] — the logged-in loop.
+//! - [`identity`] — reading the serial and type a device shows after its login, checked
+//!   against what it proved at its first one.
 //! - [`legacy`] — legacy `0x69` alarm states turned into start / stop alarms.
 
+mod identity;
 mod legacy;
 mod login;
 mod serve;
@@ -25,6 +28,7 @@ use homeport_protocol::rpc::method;
 use serde_json::json;
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::device::identity::{Identity, PinnedRealm};
 use crate::device::link::Transport;
 use crate::device::{DeviceHandle, Link, LinkError};
 use crate::event::{Event, EventKind, OnlineReason};
@@ -99,6 +103,40 @@ where
         Ok(login) => login,
         Err(end) => return end,
     };
+    // What it says it is must match what it proved at its first login.
+    let shown = match identity::read(link, login.info.speaks_json(), config.reply_timeout).await {
+        Ok(shown) => shown,
+        Err(e) => return (OnlineReason::SocketClosed, Some(e.to_string())),
+    };
+    let pinned = registry.identity(&ticket.id);
+    if let Err(mismatch) = pinned.check(shown.serial.as_deref(), shown.device_type.as_deref()) {
+        let detail = mismatch.to_string();
+        tracing::warn!(device = %ticket.id, %detail, "refusing a login");
+        registry.identity_refused(
+            &ticket.id,
+            ticket.generation,
+            &login::peer(registry, ticket),
+            &detail,
+        );
+        return (OnlineReason::LoginFailed, Some(detail));
+    }
+    if pinned.is_empty() {
+        let realm = login
+            .realm
+            .clone()
+            .map(|realm| PinnedRealm { protocol, realm });
+        registry.pin(
+            &ticket.id,
+            ticket.generation,
+            Identity {
+                realm,
+                serial: shown.serial,
+                device_type: shown.device_type,
+            },
+        );
+    }
+    // The device proved who it is: it may now send large messages (snapshots).
+    link.trust();
     let events = match subscribe(link, ticket, login.info.speaks_json(), config).await {
         Ok(events) => events,
         Err(e) => return (OnlineReason::SocketClosed, Some(e.to_string())),

@@ -40,6 +40,9 @@ enum InFlight {
     DvripSnapshot(u8, BytesMut, oneshot::Sender<Result<Bytes, CommandError>>),
     /// `global.keepAlive` with this id.
     Keepalive(u32),
+    /// A probe: answered by the keepalive reply with this id (DHIP) or by anything the
+    /// device sends next (DVRIP).
+    Probe(Option<u32>, oneshot::Sender<Result<(), CommandError>>),
 }
 
 /// The session's state while it serves.
@@ -120,6 +123,12 @@ where
             }
             message = link.next() => {
                 last_heard = Instant::now();
+                if message.is_ok()
+                    && matches!(in_flight, Some((InFlight::Probe(None, _), _)))
+                    && let Some((InFlight::Probe(_, reply_to), _)) = in_flight.take()
+                {
+                    let _ = reply_to.send(Ok(()));
+                }
                 match message {
                     Ok(Message::Reply(reply, payload)) => {
                         if let Err(end) = on_reply(link, &mut served, &mut in_flight, registry, ticket, config, reply, payload).await {
@@ -172,7 +181,15 @@ where
                     }
                     InFlight::JsonSnapshot(_, _, reply_to) | InFlight::DvripSnapshot(_, _, reply_to) => {
                         tracing::warn!(device = %ticket.id, "snapshot timed out");
+                        if served.transport == Transport::Dvrip {
+                            // No answer to the JSON call: the next one uses the DVRIP snapshot.
+                            served.json_snapshot = false;
+                        }
                         let _ = reply_to.send(Err(CommandError::Timeout(config.reply_timeout)));
+                    }
+                    InFlight::Probe(_, reply_to) => {
+                        let _ = reply_to.send(Err(CommandError::Timeout(config.reply_timeout)));
+                        return (OnlineReason::KeepaliveLost, Some("no answer to a probe while another connection announced the same ID".to_owned()));
                     }
                 }
             }
@@ -190,6 +207,29 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     match command {
+        Command::Probe { timeout, reply } => {
+            if served.transport == Transport::Dvrip {
+                link.send_dvrip(DvripPacket::KeepAlive.to_frame())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                return Ok(Some((
+                    InFlight::Probe(None, reply),
+                    Instant::now() + timeout,
+                )));
+            }
+            let params = KeepAliveParams {
+                timeout: 60,
+                active: true,
+            };
+            let id = link
+                .send(method::KEEP_ALIVE, params)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(Some((
+                InFlight::Probe(Some(id), reply),
+                Instant::now() + timeout,
+            )))
+        }
         Command::Rpc { reply, .. } if !served.json => {
             let _ = reply.send(Err(CommandError::Unsupported(
                 "it speaks no JSON-RPC (DVRIP protocol version 6)".to_owned(),
@@ -302,13 +342,18 @@ where
             let _ = reply_to.send(Ok((reply, payload)));
         }
         InFlight::Keepalive(_) => registry.seen(&ticket.id, ticket.generation),
+        InFlight::Probe(_, reply_to) => {
+            registry.seen(&ticket.id, ticket.generation);
+            let _ = reply_to.send(Ok(()));
+        }
         InFlight::JsonSnapshot(_, channel, reply_to) => {
-            let missing = reply
-                .error
-                .as_ref()
-                .is_some_and(|e| e.code == codes::METHOD_NOT_FOUND);
-            if missing && served.transport == Transport::Dvrip {
-                tracing::info!(device = %ticket.id, "no JSON snapshot method; using the DVRIP snapshot");
+            // Any refusal over DVRIP (not only "method not found": firmware words it in its own
+            // codes) means the device has the DVRIP snapshot to offer instead.
+            if let Some(error) = reply.error.as_ref()
+                && served.transport == Transport::Dvrip
+            {
+                let code = error.code;
+                tracing::info!(device = %ticket.id, code, not_found = code == codes::METHOD_NOT_FOUND, "the JSON snapshot was refused; using the DVRIP snapshot");
                 served.json_snapshot = false;
                 let started = start_dvrip_snapshot(link, served, channel, reply_to)
                     .await

@@ -3,6 +3,7 @@
 use rusqlite::Row;
 
 use super::{LoginProtocol, StoreError, validate};
+use crate::device::identity::{Identity, PinnedRealm};
 use crate::secret::{Secret, SecretKey};
 
 /// What an operator supplies to register a device (add or import).
@@ -48,6 +49,8 @@ pub struct DeviceRecord {
     pub reason: Option<String>,
     /// The protocol an `auto` login last succeeded with (`dvrip` or `dhip`), tried first.
     pub learned_protocol: Option<LoginProtocol>,
+    /// What the device proved at its first login.
+    pub identity: Identity,
 }
 
 /// A change to a device's credentials; `None` fields are left as they are.
@@ -84,8 +87,8 @@ pub struct ImportReport {
 }
 
 /// The columns [`record_from_row`] expects, in order.
-pub(super) const RECORD_COLUMNS: &str =
-    "id, username, password, login_protocol, last_addr, last_seen, state, reason, learned_protocol";
+pub(super) const RECORD_COLUMNS: &str = "id, username, password, login_protocol, last_addr, last_seen, state, reason, learned_protocol, \
+     pin_realm, pin_serial, pin_type";
 
 /// Associated data that binds a sealed password to its device row.
 pub(super) fn password_context(id: &str) -> Vec<u8> {
@@ -144,7 +147,14 @@ pub(super) fn record_from_row(key: &SecretKey, row: &Row<'_>) -> Result<DeviceRe
             })
         })
         .transpose()?;
+    let pin_realm: Option<String> = row.get(9).map_err(column)?;
+    let identity = Identity {
+        realm: pin_realm.as_deref().and_then(PinnedRealm::from_stored),
+        serial: row.get(10).map_err(column)?,
+        device_type: row.get(11).map_err(column)?,
+    };
     Ok(DeviceRecord {
+        identity,
         learned_protocol,
         username: row.get(1).map_err(column)?,
         password: Secret::from(password),

@@ -10,6 +10,14 @@ pub enum StoreError {
     /// The data directory or its key file could not be prepared.
     #[error(transparent)]
     Secret(#[from] SecretError),
+    /// The database file could not be created.
+    #[error("creating database {path}: {source}", path = path.display())]
+    Create {
+        /// The database file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// The database file could not be opened or configured.
     #[error("opening database {path}: {source}", path = path.display())]
     Open {

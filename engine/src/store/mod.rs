@@ -84,6 +84,15 @@ impl fmt::Debug for Store {
     }
 }
 
+/// Creates `path` empty with mode 0600 if it does not exist.
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map(drop)
+}
+
 impl Store {
     /// Opens `<data_dir>/homeport.db`, creating the directory (mode `0700`), the key file and
     /// the database as needed, and migrating the schema.
@@ -93,6 +102,12 @@ impl Store {
         secret::create_private_dir(data_dir)?;
         let key = SecretKey::load_or_create(data_dir)?;
         let path = data_dir.join(DB_FILE);
+        // Created 0600 before SQLite opens it: SQLite gives its -wal and -shm files the
+        // database file's mode.
+        create_private_file(&path).map_err(|source| StoreError::Create {
+            path: path.clone(),
+            source,
+        })?;
         let open_error = |source| StoreError::Open {
             path: path.clone(),
             source,

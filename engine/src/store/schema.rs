@@ -78,6 +78,11 @@ const MIGRATIONS: &[&str] = &[
     DROP TABLE devices;
     ALTER TABLE devices_v4 RENAME TO devices;
     CREATE INDEX devices_by_state ON devices (state);",
+    // What a device proved at its first login (realm with its protocol, serial, type),
+    // checked at every later login.
+    "ALTER TABLE devices ADD COLUMN pin_realm TEXT;
+    ALTER TABLE devices ADD COLUMN pin_serial TEXT;
+    ALTER TABLE devices ADD COLUMN pin_type TEXT;",
 ];
 
 /// The schema version this build writes.

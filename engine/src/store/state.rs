@@ -7,6 +7,7 @@ use rusqlite::params;
 
 use super::error::SqliteContext;
 use super::{LoginProtocol, Store, StoreError, validate};
+use crate::device::identity::{Identity, PinnedRealm};
 
 /// Longest reason kept, in bytes; longer ones are cut at a character boundary.
 const MAX_REASON_LEN: usize = 1024;
@@ -28,6 +29,8 @@ pub struct StateUpdate {
     pub last_seen_ms: Option<i64>,
     /// The protocol an `auto` login just succeeded with.
     pub learned_protocol: Option<LoginProtocol>,
+    /// The identity the device just proved at its first login, to pin.
+    pub pinned: Option<Identity>,
 }
 
 impl StateUpdate {
@@ -40,11 +43,29 @@ impl StateUpdate {
             last_addr: None,
             last_seen_ms: None,
             learned_protocol: None,
+            pinned: None,
         }
     }
 }
 
 impl Store {
+    /// Forgets what a device proved at its first login (a replaced camera): its next login
+    /// pins again. False if the device is unknown.
+    pub async fn forget_identity(&self, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.call(move |conn, _| {
+            let op = || format!("forgetting the identity of {id:?}");
+            let changed = conn
+                .execute(
+                    "UPDATE devices SET pin_realm = NULL, pin_serial = NULL, pin_type = NULL WHERE id = ?1",
+                    params![id],
+                )
+                .context(op)?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
     /// Applies a batch of state changes in one transaction, in order; returns how many rows
     /// were updated. IDs with no device row are skipped.
     ///
@@ -69,7 +90,10 @@ impl Store {
                              reason = CASE WHEN ?3 THEN NULLIF(?4, '') ELSE reason END,
                              last_addr = COALESCE(?5, last_addr),
                              last_seen = COALESCE(?6, last_seen),
-                             learned_protocol = COALESCE(?7, learned_protocol)
+                             learned_protocol = COALESCE(?7, learned_protocol),
+                             pin_realm = CASE WHEN ?8 THEN ?9 ELSE pin_realm END,
+                             pin_serial = CASE WHEN ?8 THEN ?10 ELSE pin_serial END,
+                             pin_type = CASE WHEN ?8 THEN ?11 ELSE pin_type END
                          WHERE id = ?1",
                     )
                     .context(op)?;
@@ -83,6 +107,17 @@ impl Store {
                             update.last_addr.as_deref().map(|a| cut(a, MAX_ADDR_LEN)),
                             update.last_seen_ms,
                             update.learned_protocol.map(LoginProtocol::as_str),
+                            update.pinned.is_some(),
+                            update
+                                .pinned
+                                .as_ref()
+                                .and_then(|p| p.realm.as_ref())
+                                .map(PinnedRealm::to_stored),
+                            update.pinned.as_ref().and_then(|p| p.serial.as_deref()),
+                            update
+                                .pinned
+                                .as_ref()
+                                .and_then(|p| p.device_type.as_deref()),
                         ])
                         .context(op)?;
                 }

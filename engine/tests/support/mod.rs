@@ -4,6 +4,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod admin;
+pub mod fake;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -32,6 +33,7 @@ pub fn config(data: &std::path::Path) -> GatewayConfig {
         data: data.to_owned(),
         registry: RegistryConfig {
             max_pending: 100,
+            max_pending_per_source: 16,
             restart_grace: Duration::from_secs(30),
         },
         session: SessionConfig {
@@ -47,6 +49,7 @@ pub fn config(data: &std::path::Path) -> GatewayConfig {
         listener: ListenerConfig {
             announce_timeout: Duration::from_secs(2),
             max_connections: 1000,
+            ..ListenerConfig::default()
         },
         trace_devices: Vec::new(),
     }
@@ -218,4 +221,16 @@ pub fn assert_error(
         message.contains(contains),
         "{message:?} does not mention {contains:?}"
     );
+}
+
+/// Every event already on `events`, without waiting.
+pub fn drain(events: &mut broadcast::Receiver<Arc<Event>>) -> Vec<Arc<Event>> {
+    let mut seen = Vec::new();
+    loop {
+        match events.try_recv() {
+            Ok(event) => seen.push(event),
+            Err(broadcast::error::TryRecvError::Lagged(n)) => panic!("missed {n} events"),
+            Err(_) => return seen,
+        }
+    }
 }

@@ -81,6 +81,12 @@ impl DhipCodec {
         self.max_message
     }
 
+    /// Changes the largest message accepted from now on (a peer that proved who it is may
+    /// send more than a stranger).
+    pub fn set_max_message(&mut self, max_message: usize) {
+        self.max_message = max_message;
+    }
+
     /// Whether a message is partly read (its remaining packets are still due).
     pub fn is_assembling(&self) -> bool {
         self.assembling.is_some()

@@ -46,6 +46,7 @@ pub enum DvripError {
 pub struct DvripCodec {
     max_frame: usize,
     fragment_size: usize,
+    lenient: bool,
     assembling: Option<(DvripFrame, BytesMut, usize)>,
 }
 
@@ -61,6 +62,7 @@ impl DvripCodec {
         Self {
             max_frame,
             fragment_size: DEFAULT_FRAGMENT_SIZE,
+            lenient: false,
             assembling: None,
         }
     }
@@ -69,6 +71,18 @@ impl DvripCodec {
     pub fn with_fragment_size(mut self, size: usize) -> Self {
         self.fragment_size = size.max(1);
         self
+    }
+
+    /// Reads frames of command bytes it does not know instead of refusing them: for a peer
+    /// that proved who it is, whose firmware may send commands nobody has documented. A
+    /// stranger's first byte is still checked, as DVRIP has no magic to resynchronise on.
+    pub fn set_lenient(&mut self, lenient: bool) {
+        self.lenient = lenient;
+    }
+
+    /// Changes the largest frame accepted from now on.
+    pub fn set_max_frame(&mut self, max_frame: usize) {
+        self.max_frame = max_frame;
     }
 
     /// Whether an `f6` message is partly read.
@@ -91,6 +105,7 @@ impl Decoder for DvripCodec {
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<DvripFrame>, DvripError> {
         loop {
             if let Some(&first) = src.first()
+                && !self.lenient
                 && !command::is_known(first)
             {
                 return Err(DvripError::UnknownCommand(first));

@@ -1,8 +1,9 @@
 //! Typed DVRIP packets: what each command's header fields mean.
 //!
-//! Layouts come from public captures and tools (see `docs/protocols.md`); where the public
-//! record is silent (the realm challenge's header flags, the login reply we send from the
-//! simulator) the bytes are our convention and say so.
+//! Layouts come from public captures, independent tools and the vendor's own SDK (see
+//! `docs/protocols.md`, which labels each rule); the login layouts are in [`super::login`].
+//! Where the record is silent (the legacy alarm kinds) the choice is our convention and says
+//! so.
 
 use bytes::Bytes;
 

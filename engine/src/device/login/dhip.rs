@@ -5,8 +5,6 @@
 //! the device is configured `legacy`: `Plain`, `Basic` and `OldDigest` give the password away
 //! to whoever answers, and a device that "accepts" without a challenge has proved nothing.
 
-use std::time::Duration;
-
 use homeport_protocol::hash::{self, Encryption};
 use homeport_protocol::rpc::login::{
     ChallengeParams, LoginOkParams, LoginParams, LoginRefusedParams,
@@ -14,19 +12,24 @@ use homeport_protocol::rpc::login::{
 use homeport_protocol::rpc::{Reply, codes, method};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::{DEFAULT_KEEPALIVE, DeviceInfo, LoginError, LoginOk};
+use super::{Attempt, DEFAULT_KEEPALIVE, DeviceInfo, LoginError, LoginOk};
+use crate::device::LoginProtocol;
 use crate::device::link::{Link, Transport};
 
-/// DHIP two-step `global.login`. `weak` allows the hashes that expose the password.
-/// `first` bounds the wait for the challenge, `reply` the wait for the result.
+/// DHIP two-step `global.login`. `attempt.weak` allows the hashes that expose the password;
+/// a challenge whose realm contradicts the pin gets no hash.
 pub async fn login_dhip<S: AsyncRead + AsyncWrite + Unpin>(
     link: &mut Link<S>,
-    user: &str,
-    password: &str,
-    weak: bool,
-    first: Duration,
-    reply: Duration,
+    attempt: &Attempt<'_>,
 ) -> Result<LoginOk, LoginError> {
+    let Attempt {
+        user,
+        password,
+        weak,
+        first,
+        reply,
+        ..
+    } = *attempt;
     link.set_session(0, Transport::Dhip);
     let (challenge, _) = link
         .call(method::LOGIN, LoginParams::challenge_request(user), first)
@@ -43,6 +46,7 @@ pub async fn login_dhip<S: AsyncRead + AsyncWrite + Unpin>(
     let params: ChallengeParams = challenge
         .params()
         .map_err(|e| LoginError::Protocol(format!("challenge without realm/random: {e}")))?;
+    attempt.check_realm(LoginProtocol::Dhip, &params.realm)?;
     let encryption = Encryption::parse(&params.encryption);
     if !weak && encryption != Encryption::Default {
         return Err(match encryption {
@@ -79,6 +83,7 @@ pub async fn login_dhip<S: AsyncRead + AsyncWrite + Unpin>(
         keep_alive,
         transport: Transport::Dhip,
         info: DeviceInfo::default(),
+        realm: Some(params.realm),
     })
 }
 

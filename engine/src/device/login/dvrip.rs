@@ -16,23 +16,28 @@ use homeport_protocol::dvrip::{DvripPacket, LoginReply, LoginResult};
 use homeport_protocol::hash::{Gen0Variant, RealmChallenge, gen0};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::{DeviceInfo, LoginError, LoginOk};
+use super::{Attempt, DeviceInfo, LoginError, LoginOk};
+use crate::device::LoginProtocol;
 use crate::device::link::{Link, Transport};
 
 /// The keepalive interval reported for a DVRIP session (the device does not say; the session
 /// keeps DVRIP links alive with `a1` packets on its own timer).
 const DVRIP_KEEPALIVE: u32 = 10;
 
-/// The DVRIP login. `weak` allows the 3DES opening and a result without a challenge.
-/// `first` bounds the wait for the device's first answer, `reply` the later one.
+/// The DVRIP login. `attempt.weak` allows the 3DES opening and a result without a
+/// challenge; a challenge whose realm contradicts the pin gets no hash.
 pub async fn login_dvrip<S: AsyncRead + AsyncWrite + Unpin>(
     link: &mut Link<S>,
-    user: &str,
-    password: &str,
-    weak: bool,
-    first: Duration,
-    reply: Duration,
+    attempt: &Attempt<'_>,
 ) -> Result<LoginOk, LoginError> {
+    let Attempt {
+        user,
+        password,
+        weak,
+        first,
+        reply,
+        ..
+    } = *attempt;
     let mut credentials = [0u8; 16];
     if weak {
         credentials[..8].copy_from_slice(&gen0(user.as_bytes(), Gen0Variant::Dahua));
@@ -43,7 +48,7 @@ pub async fn login_dvrip<S: AsyncRead + AsyncWrite + Unpin>(
     let answer = next_login_answer(link, first).await?;
     let text = match answer {
         Answer::Challenge(text) => text,
-        Answer::Result(result) if weak => return finish(link, result),
+        Answer::Result(result) if weak => return finish(link, result, None),
         Answer::Result(LoginReply {
             result: LoginResult::NotImplemented | LoginResult::Other(_),
             ..
@@ -65,11 +70,12 @@ pub async fn login_dvrip<S: AsyncRead + AsyncWrite + Unpin>(
     };
     let challenge =
         RealmChallenge::parse(&text).map_err(|e| LoginError::Protocol(e.to_string()))?;
+    attempt.check_realm(LoginProtocol::Dvrip, challenge.realm())?;
     let body = challenge.login_body(user, password);
     link.send_dvrip(DvripPacket::LoginHash { body: body.into() }.to_frame())
         .await?;
     match next_login_answer(link, reply).await? {
-        Answer::Result(result) => finish(link, result),
+        Answer::Result(result) => finish(link, result, Some(challenge.realm().to_owned())),
         Answer::Challenge(_) => Err(LoginError::Protocol(
             "a second realm challenge instead of the login result".to_owned(),
         )),
@@ -103,6 +109,7 @@ async fn next_login_answer<S: AsyncRead + AsyncWrite + Unpin>(
 fn finish<S: AsyncRead + AsyncWrite + Unpin>(
     link: &mut Link<S>,
     reply: LoginReply,
+    realm: Option<String>,
 ) -> Result<LoginOk, LoginError> {
     match reply.result {
         LoginResult::Success => {
@@ -116,6 +123,7 @@ fn finish<S: AsyncRead + AsyncWrite + Unpin>(
                     device_type: Some(reply.device_type),
                     protocol_version: Some(reply.version),
                 },
+                realm,
             })
         }
         LoginResult::Locked => Err(LoginError::Locked { seconds: None }),

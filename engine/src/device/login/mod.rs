@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use super::identity::{Mismatch, PinnedRealm};
 use super::link::{Link, LinkError, Transport};
 use super::protocol::LoginProtocol;
 
@@ -47,7 +48,7 @@ impl DeviceInfo {
 }
 
 /// A successful login.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoginOk {
     /// The session id.
     pub session: u32,
@@ -57,6 +58,8 @@ pub struct LoginOk {
     pub transport: Transport,
     /// What the device said about itself.
     pub info: DeviceInfo,
+    /// The realm of the challenge the login answered.
+    pub realm: Option<String>,
 }
 
 /// Why a login did not succeed.
@@ -90,6 +93,17 @@ pub enum LoginError {
         "the device has no realm login, only the legacy 3DES one; set its login protocol to `legacy` to allow it (the password then crosses the network in a reversible form)"
     )]
     NoRealm,
+    /// The device's realm differs from the one it showed at its first login; no hash was
+    /// sent.
+    #[error("{0}")]
+    IdentityChanged(Mismatch),
+    /// The device closed the connection on the first protocol `auto` tried: the other one
+    /// goes first on its next connection.
+    #[error("the device closed the connection on the {during} login; {} goes first next time", if *during == LoginProtocol::Dvrip { "DHIP" } else { "DVRIP" })]
+    ClosedOn {
+        /// The protocol it refused that way.
+        during: LoginProtocol,
+    },
     /// The device asked for a hash homeport does not implement.
     #[error("unsupported login encryption {0:?}")]
     Unsupported(String),
@@ -114,7 +128,7 @@ impl LoginError {
             Self::Refused {
                 remaining: Some(n), ..
             } => *n <= 1,
-            Self::Weak(_) | Self::NoRealm | Self::Unsupported(_) => true,
+            Self::Weak(_) | Self::NoRealm | Self::Unsupported(_) | Self::IdentityChanged(_) => true,
             _ => false,
         }
     }
@@ -160,6 +174,9 @@ pub struct LoginRequest<'a> {
     pub user: &'a str,
     /// Login password.
     pub password: &'a str,
+    /// The realm the device showed at its first login: a challenge with another one gets no
+    /// hash.
+    pub pinned_realm: Option<&'a PinnedRealm>,
     /// How long to wait.
     pub timeouts: LoginTimeouts,
 }
@@ -177,7 +194,52 @@ impl<'a> LoginRequest<'a> {
             learned: None,
             user,
             password,
+            pinned_realm: None,
             timeouts: LoginTimeouts::uniform(timeout),
+        }
+    }
+}
+
+/// One login in one protocol.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt<'a> {
+    /// Login user.
+    pub user: &'a str,
+    /// Login password.
+    pub password: &'a str,
+    /// Whether the logins that expose the password are allowed (`legacy`).
+    pub weak: bool,
+    /// The pinned realm, if any.
+    pub pinned_realm: Option<&'a PinnedRealm>,
+    /// How long the device's first answer may take.
+    pub first: Duration,
+    /// How long each later answer may take.
+    pub reply: Duration,
+}
+
+impl<'a> Attempt<'a> {
+    fn of(request: &LoginRequest<'a>, weak: bool, first: Duration) -> Self {
+        Self {
+            user: request.user,
+            password: request.password,
+            weak,
+            pinned_realm: request.pinned_realm,
+            first,
+            reply: request.timeouts.reply,
+        }
+    }
+
+    /// Refuses a challenge whose realm contradicts the pin, before any hash is sent.
+    fn check_realm(&self, protocol: LoginProtocol, realm: &str) -> Result<(), LoginError> {
+        match self.pinned_realm {
+            Some(pin) if pin.contradicts(protocol, realm) => {
+                Err(LoginError::IdentityChanged(Mismatch {
+                    what: "realm",
+                    pinned: pin.realm.clone(),
+                    seen: realm.to_owned(),
+                }))
+            }
+            _ => Ok(()),
         }
     }
 }
@@ -187,45 +249,44 @@ pub async fn login<S: AsyncRead + AsyncWrite + Unpin>(
     link: &mut Link<S>,
     request: &LoginRequest<'_>,
 ) -> Result<(LoginOk, LoginProtocol), LoginError> {
-    let LoginRequest {
-        user,
-        password,
-        timeouts,
-        ..
-    } = *request;
+    let reply = request.timeouts.reply;
     match request.protocol {
-        LoginProtocol::Dhip => {
-            login_dhip(link, user, password, false, timeouts.reply, timeouts.reply)
-                .await
-                .map(|ok| (ok, LoginProtocol::Dhip))
-        }
-        LoginProtocol::Dvrip => {
-            login_dvrip(link, user, password, false, timeouts.reply, timeouts.reply)
-                .await
-                .map(|ok| (ok, LoginProtocol::Dvrip))
-        }
+        LoginProtocol::Dhip => login_dhip(link, &Attempt::of(request, false, reply))
+            .await
+            .map(|ok| (ok, LoginProtocol::Dhip)),
+        LoginProtocol::Dvrip => login_dvrip(link, &Attempt::of(request, false, reply))
+            .await
+            .map(|ok| (ok, LoginProtocol::Dvrip)),
         LoginProtocol::Auto | LoginProtocol::Legacy => {
             let weak = request.protocol == LoginProtocol::Legacy;
             let dhip_first = request.learned == Some(LoginProtocol::Dhip);
-            let (fallback, reply) = (timeouts.fallback, timeouts.reply);
+            let first = Attempt::of(request, weak, request.timeouts.fallback);
             let first = if dhip_first {
-                login_dhip(link, user, password, weak, fallback, reply).await
+                login_dhip(link, &first).await
             } else {
-                login_dvrip(link, user, password, weak, fallback, reply).await
+                login_dvrip(link, &first).await
             };
             match first {
                 Err(e) if e.wrong_protocol() => {
                     tracing::debug!(error = %e, dhip_first, "login: trying the other protocol");
+                    let second = Attempt::of(request, weak, reply);
                     if dhip_first {
-                        login_dvrip(link, user, password, weak, reply, reply)
+                        login_dvrip(link, &second)
                             .await
                             .map(|ok| (ok, LoginProtocol::Dvrip))
                     } else {
-                        login_dhip(link, user, password, weak, reply, reply)
+                        login_dhip(link, &second)
                             .await
                             .map(|ok| (ok, LoginProtocol::Dhip))
                     }
                 }
+                Err(LoginError::Link(LinkError::Closed)) => Err(LoginError::ClosedOn {
+                    during: if dhip_first {
+                        LoginProtocol::Dhip
+                    } else {
+                        LoginProtocol::Dvrip
+                    },
+                }),
                 Ok(ok) if dhip_first => Ok((ok, LoginProtocol::Dhip)),
                 Ok(ok) => Ok((ok, LoginProtocol::Dvrip)),
                 Err(e) => Err(e),

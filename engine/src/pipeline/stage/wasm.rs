@@ -35,7 +35,10 @@ impl Stage for WasmStage {
     fn run<'a>(&'a self, flow: &'a mut Flow) -> BoxFuture<'a, Result<Outcome, StageError>> {
         async move {
             let texts = convert::Texts::of(&flow.event);
-            let input = convert::to_wit(&flow.event, &texts);
+            let Some(input) = convert::to_wit(&flow.event, &texts) else {
+                // A kind the plugin's world does not have: passed on untouched.
+                return Ok(Outcome::Continue);
+            };
             let decision = self
                 .pool
                 .process(input, flow.event.id, &mut flow.fields)
