@@ -34,3 +34,10 @@ cargo build --release --locked --target wasm32-wasip2 -p code-filter -p debounce
 cargo clippy --locked --target wasm32-wasip2 -p homeport-sdk -p code-filter -p debounce -p enrich -p misbehave -p future-world -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
+# Every engine test that logs in ran against the `dvrip-only` simulated camera (the most
+# likely real one); run them again against `dvrip+dhip`.
+echo "== engine login tests against the dvrip+dhip firmware profile"
+HOMEPORT_TEST_FIRMWARE=dvrip+dhip cargo test --locked -p homeport \
+  --test gateway --test admin_api --test accounts_api --test camera_sync \
+  --test camera_sync_extra --test half_open --test pipelines_devices \
+  --test pipelines_mqtt --test pipelines_nats

@@ -65,6 +65,7 @@ async fn setup(
 
 fn fleet(gw: &TestGateway, rate: f64) -> Fleet {
     let mut config = FleetConfig::new(gw.addr().to_string(), DEVICES, "cam", "pw");
+    config.firmware = support::firmware();
     config.alarm_rate = rate;
     Fleet::start(config)
 }

@@ -107,6 +107,7 @@ async fn alarms_are_stored_once_in_order_and_the_kv_holds_each_status() {
     assert_eq!(host.names().await, vec!["alarms-jetstream", "status-kv"]);
     // Automatic logins are on by default, so the example needs no login pipeline.
     let mut config = FleetConfig::new(gw.addr().to_string(), DEVICES, "n", "pw");
+    config.firmware = support::firmware();
     config.alarm_rate = 10.0;
     let cameras = Fleet::start(config);
     support::eventually("all online", || {
