@@ -2,7 +2,7 @@
 //!
 //! ```yaml
 //! register: 0.0.0.0:9500      # where cameras register
-//! sync: 0.0.0.0:9600          # camera-sync server for client apps
+//! sync: 127.0.0.1:9600        # camera-sync server for client apps (TLS or `plaintext` off loopback)
 //! admin: 127.0.0.1:9080       # admin HTTP API
 //! data: ./data                # SQLite store, secret key, admin token
 //! pipelines: [pipelines/]     # pipeline files or directories (default: the built-in ones)
@@ -29,8 +29,14 @@
 //!   max_accounts_per_camera: 4
 //!   language: zh              # reason texts: zh (the seed's) or en
 //!   heartbeat_timeout: 90s    # a silent app connection is closed
-//!   max_failures: 5           # wrong passwords before an account locks…
-//!   lock_for: 15m             # …for this long
+//!   max_failures: 5           # wrong passwords (per address, per account) before backoff…
+//!   backoff: 1s               # …starting here, doubling per failure…
+//!   lock_for: 15m             # …up to this for an address (refused meanwhile)
+//!   account_delay_max: 5s     # an attacked account delays other addresses at most this
+//!   data_token: optional      # or required: every data port needs its one-time token
+//!   tokenless_window: 10s     # a seed app's data port (no token) waits at most this
+//!   plaintext: false          # true: plain TCP allowed off loopback without `tls`
+//!   tls: { cert: sync.pem, key: sync.key }
 //! trace_devices: [cam1]       # two-way transcripts (redacted) in <data>/traces/
 //! listener:
 //!   announce_timeout: 10s     # a new connection must announce within this
@@ -94,7 +100,7 @@ pub enum ConfigError {
 pub struct FileConfig {
     /// Register listener address.
     pub register: Option<SocketAddr>,
-    /// Camera-sync listener address.
+    /// Camera-sync listener address (default 127.0.0.1:9600).
     pub sync: Option<SocketAddr>,
     /// Admin API address.
     pub admin: Option<SocketAddr>,
@@ -143,12 +149,32 @@ pub struct CameraSyncSection {
     /// A main connection silent this long is closed (default 90s).
     #[serde(default, deserialize_with = "duration")]
     pub heartbeat_timeout: Option<Duration>,
-    /// Wrong passwords before an account locks (default 5).
+    /// The failure count at which backoff starts, counted per source address and per account
+    /// name for logins, per account and per source for camera passwords (default 5, at least
+    /// 1). (It used to lock the account; nothing locks an account now.)
     pub max_failures: Option<u32>,
-    /// How long it stays locked (default 15m).
+    /// The longest backoff of a source address, which is refused meanwhile, and of
+    /// camera-password checks (default 15m); failures are forgotten this long after their
+    /// backoff ran out. (It used to be how long an account stayed locked.)
     #[serde(default, deserialize_with = "duration")]
     pub lock_for: Option<Duration>,
-    /// TLS on the sync listener and its data ports (default: plain TCP).
+    /// The first backoff step, doubling with each further failure (default 1s).
+    #[serde(default, deserialize_with = "duration")]
+    pub backoff: Option<Duration>,
+    /// The longest an account name under attack holds back a login from an address that has
+    /// not logged in to it before (default 5s; never a refusal).
+    #[serde(default, deserialize_with = "duration")]
+    pub account_delay_max: Option<Duration>,
+    /// `optional` (default): apps that ask for a data-port token must send it, seed apps get
+    /// a tokenless port under stricter rules; `required`: no data port without a token.
+    pub data_token: Option<crate::camera_sync::DataToken>,
+    /// How long a data port without a token waits for its connection, at most (default 10s).
+    #[serde(default, deserialize_with = "duration")]
+    pub tokenless_window: Option<Duration>,
+    /// Allow plain TCP on an address other than loopback without `tls` (default false: such a
+    /// listener is refused at start).
+    pub plaintext: Option<bool>,
+    /// TLS on the sync listener and its data ports (default: plain TCP, loopback only).
     pub tls: Option<SyncTlsSection>,
 }
 
@@ -176,6 +202,11 @@ impl CameraSyncSection {
             heartbeat_timeout: self.heartbeat_timeout.unwrap_or(d.heartbeat_timeout),
             max_failures: self.max_failures.unwrap_or(d.max_failures).max(1),
             lock_for: self.lock_for.unwrap_or(d.lock_for),
+            backoff: self.backoff.unwrap_or(d.backoff),
+            account_delay_max: self.account_delay_max.unwrap_or(d.account_delay_max),
+            data_token: self.data_token.unwrap_or(d.data_token),
+            tokenless_window: self.tokenless_window.unwrap_or(d.tokenless_window),
+            plaintext: self.plaintext.unwrap_or(d.plaintext),
             max_sessions: d.max_sessions,
         }
     }
@@ -298,7 +329,9 @@ impl Default for Addresses {
     fn default() -> Self {
         Self {
             register: SocketAddr::from(([0, 0, 0, 0], 9500)),
-            sync: SocketAddr::from(([0, 0, 0, 0], 9600)),
+            // Loopback unless chosen otherwise: off loopback the listener needs TLS (or an
+            // explicit `camera_sync.plaintext`).
+            sync: SocketAddr::from(([127, 0, 0, 1], 9600)),
             admin: SocketAddr::from(([127, 0, 0, 1], 9080)),
             data: PathBuf::from("./data"),
         }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use homeport::camera_sync::{Language, SyncConfig, SyncTls};
 use homeport::config::FileConfig;
-use homeport_protocol::sync::{OnlineStatus, SyncMessage};
+use homeport_protocol::sync::{DataPort, OnlineStatus, SyncMessage};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use sync_app::{App, setup, setup_with_tls, upload};
@@ -400,10 +400,11 @@ async fn over_tls_apps_log_in_heartbeat_and_use_data_ports_and_plain_tcp_is_clos
     );
 
     // The data port speaks TLS too.
-    let SyncMessage::ReturnDataSocketPort(Some(port)) = app
+    let SyncMessage::ReturnDataSocketPort(Some(DataPort { port, .. })) = app
         .ask(SyncMessage::CreatDataSocket {
             user: "alice".to_owned(),
             password: "secret".to_owned(),
+            token: false,
         })
         .await
     else {
@@ -592,10 +593,11 @@ async fn acceptance_edges_wrong_password_online_id_limit_offline_push_other_addr
     assert!(probe.closed().await, "21 IDs close the connection");
 
     // A data connection from another address is refused; the right one still works.
-    let SyncMessage::ReturnDataSocketPort(Some(port)) = app
+    let SyncMessage::ReturnDataSocketPort(Some(DataPort { port, .. })) = app
         .ask(SyncMessage::CreatDataSocket {
             user: "alice".into(),
             password: "secret".into(),
+            token: false,
         })
         .await
     else {

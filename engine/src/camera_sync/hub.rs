@@ -2,6 +2,11 @@
 //! to each. Pushes for a camera go to every main session of every account bound to it; a
 //! session whose queue is full (an app that stopped reading) is closed rather than let the
 //! queue grow or drop a push silently.
+//!
+//! Each session also counts the answers it waits for: a connection that sent a `Login` (or
+//! `CreatDataSocket`) reads no further command until the `camera_sync` stage has answered it
+//! ([`SyncHub::expect_answer`], [`SyncHub::settle`]), so one connection has at most one
+//! password check pending.
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -10,7 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use homeport_protocol::sync::SyncMessage;
-use tokio::sync::mpsc;
+use serde::Deserialize;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::texts::Language;
@@ -29,12 +35,39 @@ pub struct SyncConfig {
     pub data_window: Duration,
     /// A main connection silent this long is closed.
     pub heartbeat_timeout: Duration,
-    /// Failed logins before an account locks.
+    /// The failure count (per source address, per account name, and for camera passwords per
+    /// account and per source) at which backoff starts; fewer failures cost nothing.
     pub max_failures: u32,
-    /// How long an account stays locked.
+    /// The longest backoff of a source address (and of camera-password checks); failures are
+    /// also forgotten this long after their backoff ran out.
     pub lock_for: Duration,
+    /// The first backoff step; it doubles with each further failure.
+    pub backoff: Duration,
+    /// The longest an account name under attack holds back a login from an address that has
+    /// not logged in to it before (never a refusal).
+    pub account_delay_max: Duration,
+    /// Whether data connections must present the one-time token.
+    pub data_token: DataToken,
+    /// How long a port without a token (a seed client's) waits for its connection, at most.
+    pub tokenless_window: Duration,
+    /// Whether plain TCP is allowed on an address other than loopback (without TLS).
+    pub plaintext: bool,
     /// Most app connections at once.
     pub max_sessions: usize,
+}
+
+/// Whether a data connection must present the one-time token of its port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DataToken {
+    /// Apps that ask for a token must send it; seed apps that do not ask get a port that only
+    /// their own address may use, within `tokenless_window`, while theirs is the only session
+    /// from that address waiting for a data port.
+    #[default]
+    Optional,
+    /// Every data port needs its token; a `CreatDataSocket` without `|token` gets the empty
+    /// answer (the seed's "no port available": apps sync on the main connection).
+    Required,
 }
 
 impl Default for SyncConfig {
@@ -46,6 +79,11 @@ impl Default for SyncConfig {
             heartbeat_timeout: Duration::from_secs(90),
             max_failures: 5,
             lock_for: Duration::from_secs(15 * 60),
+            backoff: Duration::from_secs(1),
+            account_delay_max: Duration::from_secs(5),
+            data_token: DataToken::Optional,
+            tokenless_window: Duration::from_secs(10),
+            plaintext: false,
             max_sessions: 20_000,
         }
     }
@@ -61,6 +99,10 @@ struct Session {
     /// Cameras uploaded so far on this session (the `syncedCount` of replies).
     synced: u32,
     close: CancellationToken,
+    /// Answers the connection waits for (counted up by the connection)…
+    expected: u64,
+    /// …and the answers given (set to `expected` by the stage).
+    settled: watch::Sender<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -85,8 +127,10 @@ pub struct Registration {
     pub id: u64,
     /// Lines to write to the app, in order.
     pub lines: mpsc::Receiver<SyncMessage>,
-    /// Fired when the session must close.
+    /// Fired when the session must close, and when it has ended.
     pub close: CancellationToken,
+    /// Answers given so far (see [`SyncHub::expect_answer`]).
+    pub settled: watch::Receiver<u64>,
 }
 
 impl SyncHub {
@@ -116,6 +160,7 @@ impl SyncHub {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let (tx, lines) = mpsc::channel(SESSION_QUEUE);
         let close = CancellationToken::new();
+        let (settled_tx, settled) = watch::channel(0);
         self.lock().sessions.insert(
             id,
             Session {
@@ -125,15 +170,27 @@ impl SyncHub {
                 main,
                 synced: 0,
                 close: close.clone(),
+                expected: 0,
+                settled: settled_tx,
             },
         );
-        Registration { id, lines, close }
+        Registration {
+            id,
+            lines,
+            close,
+            settled,
+        }
     }
 
-    /// Forgets a session.
+    /// Forgets a session; work still pending for it (a login waiting to be hashed, a data
+    /// port) sees its close token fire and gives up.
     pub fn remove(&self, id: u64) {
         let mut inner = self.lock();
-        if let Some(session) = inner.sessions.remove(&id)
+        let removed = inner.sessions.remove(&id);
+        if let Some(session) = &removed {
+            session.close.cancel();
+        }
+        if let Some(session) = removed
             && let Some(account) = session.account
             && let Some(ids) = inner.by_account.get_mut(&account)
         {
@@ -198,6 +255,31 @@ impl SyncHub {
     /// The peer address of a session.
     pub fn peer_of(&self, id: u64) -> Option<IpAddr> {
         self.lock().sessions.get(&id).map(|s| s.peer)
+    }
+
+    /// A token that fires when the session closes or has ended (`None` if it is gone).
+    pub fn close_token(&self, id: u64) -> Option<CancellationToken> {
+        self.lock().sessions.get(&id).map(|s| s.close.clone())
+    }
+
+    /// Called by a connection as it hands on a command it must not read past: returns the
+    /// count [`Registration::settled`] reaches once the command is answered.
+    pub fn expect_answer(&self, id: u64) -> u64 {
+        let mut inner = self.lock();
+        inner.sessions.get_mut(&id).map_or(0, |s| {
+            s.expected += 1;
+            s.expected
+        })
+    }
+
+    /// Called once a command the connection waits for has been answered (or given up): the
+    /// connection reads on. Idempotent.
+    pub fn settle(&self, id: u64) {
+        let inner = self.lock();
+        if let Some(session) = inner.sessions.get(&id) {
+            let expected = session.expected;
+            session.settled.send_replace(expected);
+        }
     }
 
     /// Counts one more uploaded camera on a session and returns the count.

@@ -1,17 +1,25 @@
 //! The sync listener and the app connections.
 //!
 //! A main connection logs in and stays (heartbeats at least every 30 s; silent for the
-//! timeout, it is closed). A data connection is opened on request: the server listens on a
-//! fresh port for exactly one connection from the main connection's address, within a short
-//! window, and that connection acts for the main connection's account. Every command line
-//! becomes a `sync_request` event; a line that cannot be read (too long, not UTF-8, unknown
-//! command, bad fields) is logged and closes that connection only.
+//! timeout, it is closed). A data connection is opened on request (see [`data_port`]). Every
+//! command line becomes a `sync_request` event; a line that cannot be read (too long, not
+//! UTF-8, unknown command, bad fields) is logged and closes that connection only.
+//!
+//! **One password check at a time.** After a `Login` or `CreatDataSocket` a connection hands
+//! on no further command until that one is answered: up to [`MAX_HELD_LINES`] more lines are
+//! held, in order, and one more closes the connection. The connection keeps reading while it
+//! waits, so a socket that goes away is noticed at once and its pending login given up.
 //!
 //! With [`SyncTls`] the main listener and every data port speak TLS (the same line protocol
-//! inside); a connection that fails the handshake is logged and closed.
+//! inside); a connection that fails the handshake is logged and closed. Without TLS the
+//! listener must be on a loopback address unless plain text is chosen explicitly
+//! (`SyncConfig::plaintext`).
+//!
+//! [`data_port`]: super::data_port
 
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
@@ -24,21 +32,49 @@ use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::data_port::Waiting;
+use super::guard::Guard;
 use super::hub::{SyncConfig, SyncHub};
 use super::tls::SyncTls;
 use crate::bus::EventBus;
 use crate::event::{Event, EventKind};
 
+/// Lines a connection reads and holds while it waits for the answer to a `Login` or
+/// `CreatDataSocket`; one more closes it.
+pub const MAX_HELD_LINES: usize = 8;
+/// How long a connection waits for that answer before it reads on anyway (a pipeline that
+/// dropped the command never answers).
+pub const ANSWER_WAIT: Duration = Duration::from_secs(30);
+
+/// Any stream an app connection runs over (plain TCP or TLS).
+pub(super) trait AppStream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> AppStream for T {}
+
+/// An app connection, framed into lines.
+pub(super) type AppLines = Framed<Box<dyn AppStream>, SyncLineCodec>;
+
+/// Whether the connection must wait for the answer to `message` before it hands on the next
+/// command: the commands that may check a password.
+pub fn answer_first(message: &SyncMessage) -> bool {
+    matches!(
+        message,
+        SyncMessage::Login { .. } | SyncMessage::CreatDataSocket { .. }
+    )
+}
+
 /// The camera-sync server.
 #[derive(Debug)]
 pub struct SyncServer {
-    hub: Arc<SyncHub>,
+    pub(super) hub: Arc<SyncHub>,
     bus: EventBus,
-    addr: SocketAddr,
+    pub(super) addr: SocketAddr,
     limit: Arc<Semaphore>,
-    tls: Option<SyncTls>,
-    tracker: TaskTracker,
-    shutdown: CancellationToken,
+    pub(super) tls: Option<SyncTls>,
+    guard: Guard,
+    /// Data ports waiting for their connection, by port.
+    pub(super) waiting: Mutex<HashMap<u16, Waiting>>,
+    pub(super) tracker: TaskTracker,
+    pub(super) shutdown: CancellationToken,
 }
 
 /// The event `device` of an app session, so one session's commands stay in order.
@@ -57,19 +93,34 @@ impl SyncServer {
     }
 
     /// Like [`SyncServer::start`]; with `tls`, the listener and the data ports speak TLS.
+    ///
+    /// Without `tls`, an address other than loopback is refused unless `config.plaintext`
+    /// says plain text is meant (app passwords and camera passwords cross the wire).
     pub async fn start_with_tls(
         addr: SocketAddr,
         config: SyncConfig,
         bus: EventBus,
         tls: Option<SyncTls>,
     ) -> std::io::Result<Arc<Self>> {
+        if tls.is_none() && !addr.ip().is_loopback() && !config.plaintext {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "the camera-sync listener on {addr} would carry passwords in plain text: \
+                     set camera_sync.tls (cert and key), listen on 127.0.0.1, or choose plain \
+                     text explicitly (camera_sync.plaintext: true or --sync-plaintext)"
+                ),
+            ));
+        }
         let listener = TcpListener::bind(addr).await?;
         let server = Arc::new(Self {
             addr: listener.local_addr()?,
             limit: Arc::new(Semaphore::new(config.max_sessions)),
             tls,
+            guard: Guard::new(&config),
             hub: Arc::new(SyncHub::new(config)),
             bus,
+            waiting: Mutex::new(HashMap::new()),
             tracker: TaskTracker::new(),
             shutdown: CancellationToken::new(),
         });
@@ -86,6 +137,16 @@ impl SyncServer {
     /// The live sessions.
     pub fn hub(&self) -> &Arc<SyncHub> {
         &self.hub
+    }
+
+    /// The login and camera-password guard.
+    pub fn guard(&self) -> &Guard {
+        &self.guard
+    }
+
+    /// Runs `work` as a task of this server (shutdown waits for it, briefly).
+    pub fn spawn(&self, work: impl Future<Output = ()> + Send + 'static) {
+        self.tracker.spawn(work);
     }
 
     async fn accept(self: Arc<Self>, listener: TcpListener) {
@@ -108,74 +169,55 @@ impl SyncServer {
             };
             let server = Arc::clone(&self);
             self.tracker.spawn(async move {
-                server.connection(stream, peer, None).await;
+                if let Some(lines) = server.handshake(stream, peer, false).await {
+                    server.serve(lines, peer, None).await;
+                }
                 drop(permit);
             });
         }
     }
 
-    /// Opens a one-connection data port for main session `main`; `None` if none can be had.
-    pub async fn open_data_port(self: &Arc<Self>, main: u64) -> Option<u16> {
-        let peer = self.hub.peer_of(main)?;
-        let listener = TcpListener::bind(SocketAddr::new(self.addr.ip(), 0))
-            .await
-            .ok()?;
-        let port = listener.local_addr().ok()?.port();
-        let server = Arc::clone(self);
-        let window = self.hub.config().data_window;
-        self.tracker.spawn(async move {
-            let deadline = Instant::now() + window;
-            loop {
-                let accepted = tokio::select! {
-                    () = server.shutdown.cancelled() => return,
-                    () = sleep_until(deadline) => {
-                        tracing::info!(main, port, "data port closed: nobody connected in time");
-                        return;
-                    }
-                    accepted = listener.accept() => accepted,
-                };
-                match accepted {
-                    Ok((stream, from)) if from.ip() == peer => {
-                        drop(listener);
-                        server.connection(stream, from, Some(main)).await;
-                        return;
-                    }
-                    Ok((_, from)) => tracing::warn!(main, port, %from, expected = %peer, "refusing a data connection from another address"),
-                    Err(e) => tracing::warn!(main, port, error = %e, "data accept failed"),
-                }
-            }
-        });
-        Some(port)
-    }
-
-    /// Serves one accepted connection, after the TLS handshake when TLS is on.
-    async fn connection(&self, stream: TcpStream, peer: SocketAddr, main: Option<u64>) {
+    /// The TLS handshake when TLS is on, then the line framing; `None` if the handshake
+    /// failed (logged) or the server is shutting down.
+    pub(super) async fn handshake(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        data: bool,
+    ) -> Option<AppLines> {
         let _ = stream.set_nodelay(true);
         let Some(tls) = &self.tls else {
-            return self.serve(stream, peer, main).await;
+            let stream: Box<dyn AppStream> = Box::new(stream);
+            return Some(Framed::new(stream, SyncLineCodec::new()));
         };
         let handshake = tokio::select! {
-            () = self.shutdown.cancelled() => return,
+            () = self.shutdown.cancelled() => return None,
             handshake = tls.accept(stream) => handshake,
         };
         match handshake {
-            Ok(stream) => self.serve(stream, peer, main).await,
+            Ok(stream) => {
+                let stream: Box<dyn AppStream> = Box::new(stream);
+                Some(Framed::new(stream, SyncLineCodec::new()))
+            }
             Err(e) => {
-                tracing::warn!(%peer, data = main.is_some(), error = %e, "closing an app connection: TLS handshake failed");
+                tracing::warn!(%peer, data, error = %e, "closing an app connection: TLS handshake failed");
+                None
             }
         }
     }
 
-    async fn serve<S>(&self, stream: S, peer: SocketAddr, main: Option<u64>)
-    where
-        S: AsyncRead + AsyncWrite + Unpin,
-    {
+    /// Serves one connection (a data connection names its main session).
+    pub(super) async fn serve(&self, lines: AppLines, peer: SocketAddr, main: Option<u64>) {
         let mut registration = self.hub.register(peer.ip(), main);
         let id = registration.id;
-        let (mut sink, mut lines) = Framed::new(stream, SyncLineCodec::new()).split();
+        let (mut sink, mut lines) = lines.split();
         let timeout = self.hub.config().heartbeat_timeout;
         let mut silent_until = Instant::now() + timeout;
+        let mut held: VecDeque<SyncMessage> = VecDeque::new();
+        // The answer count to wait for, and until when.
+        let mut awaiting: Option<(u64, Instant)> = None;
         let end = loop {
+            let answer_by = awaiting.map_or(silent_until, |(_, by)| by);
             tokio::select! {
                 () = registration.close.cancelled() => break "closed by the server",
                 () = self.shutdown.cancelled() => break "server shutting down",
@@ -185,6 +227,19 @@ impl SyncServer {
                     if sink.send(out).await.is_err() {
                         break "write failed";
                     }
+                }
+                changed = registration.settled.changed(), if awaiting.is_some() => {
+                    if changed.is_err() {
+                        break "session ended";
+                    }
+                    let settled = *registration.settled.borrow_and_update();
+                    if awaiting.is_some_and(|(expected, _)| settled >= expected) {
+                        awaiting = self.release(id, peer.ip(), main.is_some(), &mut held);
+                    }
+                }
+                () = sleep_until(answer_by), if awaiting.is_some() => {
+                    tracing::warn!(session = id, %peer, "no answer to a login within {ANSWER_WAIT:?}; reading on");
+                    awaiting = self.release(id, peer.ip(), main.is_some(), &mut held);
                 }
                 line = lines.next() => match line {
                     None => break "closed by the app",
@@ -196,9 +251,20 @@ impl SyncServer {
                         tracing::warn!(session = id, %peer, error = %e, "closing an app connection: bad command");
                         break "bad command";
                     }
+                    Some(Ok(Ok(SyncMessage::BindDataSocket { .. }))) => {
+                        tracing::warn!(session = id, %peer, "closing an app connection: BindDataSocket is only the first line of a data connection");
+                        break "misplaced BindDataSocket";
+                    }
                     Some(Ok(Ok(message))) => {
                         silent_until = Instant::now() + timeout;
-                        self.command(id, peer.ip(), main.is_some(), message);
+                        if awaiting.is_none() {
+                            awaiting = self.command(id, peer.ip(), main.is_some(), message);
+                        } else if held.len() < MAX_HELD_LINES {
+                            held.push_back(message);
+                        } else {
+                            tracing::warn!(session = id, %peer, "closing an app connection: more than {MAX_HELD_LINES} lines before the answer to its login");
+                            break "too many lines before an answer";
+                        }
                     }
                 },
             }
@@ -207,12 +273,37 @@ impl SyncServer {
         self.hub.remove(id);
     }
 
-    fn command(&self, id: u64, peer: IpAddr, data: bool, message: SyncMessage) {
+    /// Hands on held lines, in order, until one must wait for its answer again.
+    fn release(
+        &self,
+        id: u64,
+        peer: IpAddr,
+        data: bool,
+        held: &mut VecDeque<SyncMessage>,
+    ) -> Option<(u64, Instant)> {
+        while let Some(message) = held.pop_front() {
+            if let Some(awaiting) = self.command(id, peer, data, message) {
+                return Some(awaiting);
+            }
+        }
+        None
+    }
+
+    /// Hands a command on; for one whose answer must come first, what to wait for.
+    fn command(
+        &self,
+        id: u64,
+        peer: IpAddr,
+        data: bool,
+        message: SyncMessage,
+    ) -> Option<(u64, Instant)> {
         if message == SyncMessage::Heartbeat {
             // Transport-level: answered here, in order with everything else queued.
             self.hub.send(id, SyncMessage::Heartbeat);
-            return;
+            return None;
         }
+        let awaiting = answer_first(&message)
+            .then(|| (self.hub.expect_answer(id), Instant::now() + ANSWER_WAIT));
         let kind = EventKind::SyncRequest {
             session: id,
             account: self.hub.account_of(id),
@@ -222,6 +313,7 @@ impl SyncServer {
             message: Some(Arc::new(message)),
         };
         self.bus.publish(Event::new(session_key(id), kind));
+        awaiting
     }
 
     /// Closes every app connection and stops listening.

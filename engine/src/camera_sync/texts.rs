@@ -19,8 +19,8 @@ pub enum Language {
 pub enum Reason {
     /// Wrong user name or password.
     WrongLogin,
-    /// The account is locked after repeated failures.
-    Locked,
+    /// Too many wrong passwords lately (from this address, or for this account's cameras).
+    TooManyAttempts,
     /// The camera's ID and password do not match.
     IdPasswordMismatch,
     /// The camera is bound to the most accounts allowed.
@@ -38,16 +38,14 @@ impl Language {
     pub fn text(self, reason: Reason) -> &'static str {
         match (self, reason) {
             (Self::Zh, Reason::WrongLogin) => "用户名或者密码错误!",
-            (Self::Zh, Reason::Locked) => "账号已被锁定,请稍后再试!",
+            (Self::Zh, Reason::TooManyAttempts) => "尝试次数过多,请稍后再试!",
             (Self::Zh, Reason::IdPasswordMismatch) => "ID和密码不匹配",
             (Self::Zh, Reason::BindingsFull) => "该摄像头绑定账号已满",
             (Self::Zh, Reason::NoCameras) => "该账号没有绑定摄像头",
             (Self::Zh, Reason::NotLoggedIn) => "请先登录!",
             (Self::Zh, Reason::NotBound) => "该摄像头未绑定",
             (Self::En, Reason::WrongLogin) => "Wrong user name or password!",
-            (Self::En, Reason::Locked) => {
-                "Account locked after repeated failures; try again later!"
-            }
+            (Self::En, Reason::TooManyAttempts) => "Too many failed attempts; try again later!",
             (Self::En, Reason::IdPasswordMismatch) => "Camera ID and password do not match",
             (Self::En, Reason::BindingsFull) => {
                 "This camera is bound to the maximum number of accounts"

@@ -21,9 +21,14 @@ pub(crate) struct RunArgs {
     /// Where cameras register (default 0.0.0.0:9500).
     #[arg(long, value_name = "ADDR")]
     register: Option<SocketAddr>,
-    /// The camera-sync listener for client apps (default 0.0.0.0:9600).
+    /// The camera-sync listener for client apps (default 127.0.0.1:9600). Another address
+    /// needs TLS (camera_sync.tls in the config file) or --sync-plaintext.
     #[arg(long, value_name = "ADDR")]
     sync: Option<SocketAddr>,
+    /// Let the camera-sync listener speak plain TCP on an address other than loopback
+    /// (passwords cross the network in clear; same as camera_sync.plaintext: true).
+    #[arg(long)]
+    sync_plaintext: bool,
     /// The admin HTTP API (default 127.0.0.1:9080).
     #[arg(long, value_name = "ADDR")]
     admin: Option<SocketAddr>,
@@ -125,9 +130,11 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let (mqtt_closed, nats_closed) = (mqtt.clone(), nats.clone());
     let sync_tls = file.camera_sync.load_tls()?;
+    let mut sync_config = file.camera_sync.resolve();
+    sync_config.plaintext |= args.sync_plaintext;
     let sync = homeport::camera_sync::SyncServer::start_with_tls(
         addresses.sync,
-        file.camera_sync.resolve(),
+        sync_config,
         gateway.bus().clone(),
         sync_tls,
     )

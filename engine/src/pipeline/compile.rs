@@ -458,7 +458,11 @@ fn stage_of(
                     registry: Arc::clone(&services.registry),
                     server,
                 }),
-                _ => Box::new(SyncPush { store, server }),
+                _ => Box::new(SyncPush {
+                    store,
+                    registry: Arc::clone(&services.registry),
+                    server,
+                }),
             }
         }
         StageSpec::Wasm(spec) => Box::new(super::compile_wasm::build(

@@ -1,12 +1,16 @@
 //! Camera-sync accounts: who may log in from a client app, their argon2id password hashes,
-//! the last login, and the lockout after repeated wrong passwords.
+//! and the last login.
 //!
-//! Hashing is slow on purpose (argon2id, 19 MiB, 2 passes), so it runs on tokio's blocking
-//! pool *outside* the connection lock, at most [`hashing_slots`] at a time: a burst of logins
-//! neither stalls other store work nor allocates 19 MiB per blocking thread.
+//! Hashing is slow on purpose (argon2id, 19 MiB, 2 passes), so it runs on a fixed set of
+//! threads *outside* the connection lock, at most [`hashing_slots`] at a time: a burst of
+//! logins neither stalls other store work nor allocates 19 MiB per blocking thread.
+//!
+//! The store does not throttle: wrong passwords are counted, per source address and per
+//! account name, by the camera-sync guard (`camera_sync::guard`), which also caps how many
+//! login hashes may queue here. The `failed` and `locked_until_ms` columns of older versions
+//! are no longer written (a password change still clears them).
 
 use std::sync::{Arc, LazyLock, Mutex, OnceLock};
-use std::time::Duration;
 
 use argon2::password_hash::{self, PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -41,27 +45,10 @@ pub struct AccountInfo {
     pub last_login_ip: Option<String>,
     /// Cameras bound to it.
     pub cameras: usize,
-    /// Logins are refused until then (Unix ms); `None` when not locked now.
+    /// A lock set by an older version, until then (Unix ms); `None` when none is in force.
+    /// Nothing sets it any more: logins are throttled per source and per account name in
+    /// memory by the camera-sync guard, which never locks an account.
     pub locked_until_ms: Option<i64>,
-}
-
-/// When repeated wrong passwords lock an account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LockPolicy {
-    /// Consecutive wrong passwords that lock the account.
-    pub max_failures: u32,
-    /// How long it stays locked.
-    pub lock_for: Duration,
-}
-
-impl Default for LockPolicy {
-    /// 5 wrong passwords lock the account for 15 minutes.
-    fn default() -> Self {
-        Self {
-            max_failures: 5,
-            lock_for: Duration::from_secs(15 * 60),
-        }
-    }
 }
 
 /// The outcome of a login attempt.
@@ -76,17 +63,8 @@ pub enum LoginCheck {
         /// Cameras bound to the account.
         cameras: usize,
     },
-    /// The password is wrong; `remaining` more wrong ones lock the account.
-    Wrong {
-        /// Wrong passwords left before the lock.
-        remaining: u32,
-    },
-    /// The account is locked (now, or by this very attempt) until `until_ms`; the password
-    /// was not checked.
-    Locked {
-        /// Unix ms.
-        until_ms: i64,
-    },
+    /// The password is wrong.
+    Wrong,
     /// No such account (as slow to answer as a wrong password).
     Unknown,
 }
@@ -138,7 +116,8 @@ impl Store {
         .await
     }
 
-    /// Replaces an account's password and lifts any lock; false if there is no such account.
+    /// Replaces an account's password (clearing an older version's lock); false if there is no
+    /// such account.
     pub async fn set_account_password(
         &self,
         name: &str,
@@ -195,41 +174,35 @@ impl Store {
         .await
     }
 
-    /// Checks a login from `peer_ip` at `now_ms` and records its outcome.
+    /// Checks a login from `peer_ip` at `now_ms`; a right password is recorded as the last
+    /// login.
     ///
-    /// A locked account answers [`LoginCheck::Locked`] without looking at the password. An
-    /// unknown name costs the same argon2 work as a known one, so names cannot be probed by
-    /// timing. The lock expires by itself; the first failure after it starts a new count.
+    /// An unknown name costs the same argon2 work as a known one (a dummy hash is verified),
+    /// and a wrong password writes nothing, like an unknown name: the store's share of the
+    /// answer looks alike for both. Counting failures is the caller's (the camera-sync guard).
     pub async fn check_login(
         &self,
         name: &str,
         password: &Secret,
         peer_ip: &str,
         now_ms: i64,
-        policy: LockPolicy,
     ) -> Result<LoginCheck, StoreError> {
         let owned = name.to_owned();
-        let stored: Option<(String, Option<i64>)> = self
+        let stored: Option<String> = self
             .call(move |conn, _| {
-                conn.prepare_cached(
-                    "SELECT password_hash, locked_until_ms FROM accounts WHERE name = ?1",
-                )
-                .and_then(|mut stmt| {
-                    stmt.query_row([&owned], |row| Ok((row.get(0)?, row.get(1)?)))
-                        .optional()
-                })
-                .context(|| format!("reading account {owned:?}"))
+                conn.prepare_cached("SELECT password_hash FROM accounts WHERE name = ?1")
+                    .and_then(|mut stmt| stmt.query_row([&owned], |row| row.get(0)).optional())
+                    .context(|| format!("reading account {owned:?}"))
             })
             .await?;
-        let Some((hash, locked_until)) = stored else {
+        let Some(hash) = stored else {
             let dummy = dummy_hash().await?;
             verify_password(name, password.clone(), dummy).await?;
             return Ok(LoginCheck::Unknown);
         };
-        if let Some(until_ms) = locked_until.filter(|&until| until > now_ms) {
-            return Ok(LoginCheck::Locked { until_ms });
+        if !verify_password(name, password.clone(), hash.clone()).await? {
+            return Ok(LoginCheck::Wrong);
         }
-        let right = verify_password(name, password.clone(), hash.clone()).await?;
         let name = name.to_owned();
         let peer_ip = peer_ip.to_owned();
         self.call(move |conn, _| {
@@ -237,81 +210,39 @@ impl Store {
             let tx = conn.transaction().context(op)?;
             // Only if the hash checked is still the stored one: a password changed meanwhile
             // makes this attempt a wrong one, and an account deleted meanwhile an unknown one.
-            // Attempts that were checked while another one locked the account stay refused.
-            let current: Option<(String, u32, Option<i64>)> = tx
+            let current: Option<(String, Option<i64>, Option<String>)> = tx
                 .query_row(
-                    "SELECT password_hash, failed, locked_until_ms FROM accounts WHERE name = ?1",
+                    "SELECT password_hash, last_login_ms, last_login_ip FROM accounts
+                     WHERE name = ?1",
                     [&name],
                     |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
                 )
                 .optional()
                 .context(op)?;
-            let Some((current_hash, failed, locked_until)) = current else {
+            let Some((current_hash, previous_login_ms, previous_ip)) = current else {
                 return Ok(LoginCheck::Unknown);
             };
-            if let Some(until_ms) = locked_until.filter(|&until| until > now_ms) {
-                return Ok(LoginCheck::Locked { until_ms });
-            }
             if current_hash != hash {
-                return Ok(LoginCheck::Wrong {
-                    remaining: policy.max_failures.saturating_sub(failed),
-                });
+                return Ok(LoginCheck::Wrong);
             }
-            let check = if right {
-                let (previous_login_ms, previous_ip) = tx
-                    .query_row(
-                        "SELECT last_login_ms, last_login_ip FROM accounts WHERE name = ?1",
-                        [&name],
-                        |row| Ok((row.get(0)?, row.get(1)?)),
-                    )
-                    .context(op)?;
-                tx.execute(
-                    "UPDATE accounts SET last_login_ms = ?2, last_login_ip = ?3, failed = 0,
-                         locked_until_ms = NULL
-                     WHERE name = ?1",
-                    params![name, now_ms, peer_ip],
+            tx.execute(
+                "UPDATE accounts SET last_login_ms = ?2, last_login_ip = ?3 WHERE name = ?1",
+                params![name, now_ms, peer_ip],
+            )
+            .context(op)?;
+            let cameras: i64 = tx
+                .query_row(
+                    "SELECT COUNT(*) FROM bindings WHERE account = ?1",
+                    [&name],
+                    |row| row.get(0),
                 )
                 .context(op)?;
-                let cameras: i64 = tx
-                    .query_row(
-                        "SELECT COUNT(*) FROM bindings WHERE account = ?1",
-                        [&name],
-                        |row| row.get(0),
-                    )
-                    .context(op)?;
-                LoginCheck::Ok {
-                    previous_login_ms,
-                    previous_ip,
-                    cameras: usize::try_from(cameras).unwrap_or(0),
-                }
-            } else {
-                let lock_until =
-                    now_ms.saturating_add(i64::try_from(policy.lock_for.as_millis()).unwrap_or(i64::MAX));
-                // A lock that has run out starts a new count.
-                let (failed, locked_until_ms): (u32, Option<i64>) = tx
-                    .query_row(
-                        "UPDATE accounts SET
-                             failed = CASE WHEN locked_until_ms <= ?2 THEN 1 ELSE failed + 1 END,
-                             locked_until_ms = CASE
-                                 WHEN (CASE WHEN locked_until_ms <= ?2 THEN 1 ELSE failed + 1 END) >= ?3
-                                     THEN ?4
-                                 WHEN locked_until_ms <= ?2 THEN NULL
-                                 ELSE locked_until_ms END
-                         WHERE name = ?1
-                         RETURNING failed, locked_until_ms",
-                        params![name, now_ms, policy.max_failures, lock_until],
-                        |row| Ok((row.get(0)?, row.get(1)?)),
-                    )
-                    .context(op)?;
-                match locked_until_ms {
-                    Some(until_ms) if until_ms > now_ms => LoginCheck::Locked { until_ms },
-                    _ => LoginCheck::Wrong {
-                        remaining: policy.max_failures.saturating_sub(failed),
-                    },
-                }
-            };
             tx.commit().context(op)?;
-            Ok(check)
+            Ok(LoginCheck::Ok {
+                previous_login_ms,
+                previous_ip,
+                cameras: usize::try_from(cameras).unwrap_or(0),
+            })
         })
         .await
     }
@@ -391,7 +322,7 @@ fn shown(value: &str) -> String {
 }
 
 /// How many argon2 computations may run at once: one per CPU.
-fn hashing_slots() -> usize {
+pub fn hashing_slots() -> usize {
     std::thread::available_parallelism().map_or(4, usize::from)
 }
 
@@ -505,8 +436,6 @@ mod tests {
     use super::*;
     use crate::secret::Secret;
 
-    const MINUTE_MS: i64 = 60_000;
-
     fn pw(value: &str) -> Secret {
         Secret::new(value)
     }
@@ -520,13 +449,7 @@ mod tests {
 
     async fn login(t: &TestStore, name: &str, password: &str, now: i64) -> LoginCheck {
         t.store
-            .check_login(
-                name,
-                &pw(password),
-                "198.51.100.7",
-                now,
-                LockPolicy::default(),
-            )
+            .check_login(name, &pw(password), "198.51.100.7", now)
             .await
             .expect("checked")
     }
@@ -644,13 +567,7 @@ mod tests {
             .expect("added");
         let first = t
             .store
-            .check_login(
-                "alice",
-                &pw("secret"),
-                "192.0.2.1",
-                1_000,
-                LockPolicy::default(),
-            )
+            .check_login("alice", &pw("secret"), "192.0.2.1", 1_000)
             .await
             .expect("checked");
         assert_eq!(
@@ -663,13 +580,7 @@ mod tests {
         );
         let second = t
             .store
-            .check_login(
-                "alice",
-                &pw("secret"),
-                "192.0.2.2",
-                2_000,
-                LockPolicy::default(),
-            )
+            .check_login("alice", &pw("secret"), "192.0.2.2", 2_000)
             .await
             .expect("checked");
         assert_eq!(
@@ -691,68 +602,44 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn five_wrong_passwords_lock_the_account_until_the_time_runs_out() {
+    async fn wrong_passwords_never_lock_and_write_nothing() {
+        // Throttling is the camera-sync guard's (per source and per account name, in memory);
+        // the store itself never refuses a right password.
         let t = TestStore::new();
         t.store
             .add_account("alice", &pw("secret"))
             .await
             .expect("added");
-        let now = now_ms();
-        for remaining in (1..=4).rev() {
-            assert_eq!(
-                login(&t, "alice", "nope", now).await,
-                LoginCheck::Wrong { remaining }
-            );
+        for _ in 0..10 {
+            assert_eq!(login(&t, "alice", "nope", 0).await, LoginCheck::Wrong);
         }
-        let until_ms = now + 15 * MINUTE_MS;
-        assert_eq!(
-            login(&t, "alice", "nope", now).await,
-            LoginCheck::Locked { until_ms }
-        );
-        // Locked: even the right password is refused, and the lock does not move.
-        assert_eq!(
-            login(&t, "alice", "secret", now + MINUTE_MS).await,
-            LoginCheck::Locked { until_ms }
-        );
         let info = t
             .store
             .account("alice")
             .await
             .expect("read")
             .expect("there");
-        assert_eq!(info.locked_until_ms, Some(until_ms));
-
-        // Once the lock has run out a wrong password starts a new count ...
-        assert_eq!(
-            login(&t, "alice", "nope", until_ms).await,
-            LoginCheck::Wrong { remaining: 4 }
-        );
-        // ... and the right one logs in and resets it.
+        assert_eq!((info.last_login_ms, info.locked_until_ms), (None, None));
         assert!(matches!(
-            login(&t, "alice", "secret", until_ms).await,
+            login(&t, "alice", "secret", 0).await,
             LoginCheck::Ok { .. }
         ));
-        assert_eq!(
-            login(&t, "alice", "nope", until_ms).await,
-            LoginCheck::Wrong { remaining: 4 }
-        );
     }
 
     #[tokio::test]
-    async fn a_new_password_lifts_the_lock() {
+    async fn a_new_password_replaces_the_old_one_and_clears_an_old_lock() {
         let t = TestStore::new();
         t.store
             .add_account("alice", &pw("secret"))
             .await
             .expect("added");
-        let now = now_ms();
-        for _ in 0..5 {
-            login(&t, "alice", "nope", now).await;
-        }
-        assert!(matches!(
-            login(&t, "alice", "secret", now).await,
-            LoginCheck::Locked { .. }
-        ));
+        // A lock written by an older version.
+        t.raw()
+            .execute(
+                "UPDATE accounts SET failed = 5, locked_until_ms = ?1 WHERE name = 'alice'",
+                [now_ms() + 60_000],
+            )
+            .expect("locked the old way");
         assert!(
             t.store
                 .set_account_password("alice", &pw("fresh"))
@@ -765,12 +652,16 @@ mod tests {
                 .await
                 .expect("no one")
         );
-        assert_eq!(
-            login(&t, "alice", "secret", now).await,
-            LoginCheck::Wrong { remaining: 4 }
-        );
+        let info = t
+            .store
+            .account("alice")
+            .await
+            .expect("read")
+            .expect("there");
+        assert_eq!(info.locked_until_ms, None);
+        assert_eq!(login(&t, "alice", "secret", 0).await, LoginCheck::Wrong);
         assert!(matches!(
-            login(&t, "alice", "fresh", now).await,
+            login(&t, "alice", "fresh", 0).await,
             LoginCheck::Ok { .. }
         ));
     }
@@ -785,10 +676,7 @@ mod tests {
             .await
             .expect("added");
         assert_eq!(login(&t, "mallory", "x", 0).await, LoginCheck::Unknown);
-        assert_eq!(
-            login(&t, "alice", "x", 0).await,
-            LoginCheck::Wrong { remaining: 4 }
-        );
+        assert_eq!(login(&t, "alice", "x", 0).await, LoginCheck::Wrong);
         assert!(
             t.store.accounts().await.expect("listed").len() == 1,
             "nothing was created"
@@ -810,7 +698,7 @@ mod tests {
             .expect("mangled");
         let err = t
             .store
-            .check_login("alice", &pw("plain"), "192.0.2.1", 0, LockPolicy::default())
+            .check_login("alice", &pw("plain"), "192.0.2.1", 0)
             .await
             .expect_err("refused");
         assert!(matches!(err, StoreError::CorruptRow { .. }), "{err}");

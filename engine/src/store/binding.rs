@@ -1,9 +1,11 @@
 //! Camera bindings: which cameras each camera-sync account owns, with the camera password the
 //! app uploaded, sealed and bound to the account and the camera.
 //!
-//! A camera may be bound to a limited number of accounts; [`Store::bind_camera`] counts and
-//! inserts in one immediate transaction so two uploads racing for the last place cannot both
-//! get it.
+//! A camera may be bound to a limited number of accounts with a *verified* password (one the
+//! gateway's own credentials confirmed); [`Store::bind_camera`] counts and inserts in one
+//! immediate transaction so two uploads racing for the last place cannot both get it.
+//! Unverified bindings (a camera the gateway does not know) take no place and get no pushes
+//! ([`Store::verified_camera_accounts`]) until [`Store::verify_binding`] confirms them.
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
@@ -29,17 +31,20 @@ pub enum BindOutcome {
     Added,
     /// The account already had this camera; its password and verified flag were replaced.
     Updated,
-    /// The camera is already bound to the maximum number of accounts; nothing was written.
+    /// The camera is already bound, verified, to the maximum number of accounts; nothing was
+    /// written.
     Full,
 }
 
 impl Store {
     /// Binds `camera_id` to `account` with the camera password the app uploaded.
     ///
-    /// Re-binding a camera the account already has replaces the password and the verified
-    /// flag ([`BindOutcome::Updated`], never `Full`). A new binding for a camera that already
-    /// has `max_accounts` accounts is refused with [`BindOutcome::Full`]. An account that does
-    /// not exist is [`StoreError::Invalid`].
+    /// Only verified bindings count towards `max_accounts`: a `verified` binding (new, or an
+    /// unverified one becoming verified) for a camera that already has `max_accounts` verified
+    /// accounts is refused with [`BindOutcome::Full`]; an unverified one is always taken and
+    /// takes no place. Re-binding a camera the account already has replaces the password and
+    /// the verified flag ([`BindOutcome::Updated`]; a verified binding stays in its place). An
+    /// account that does not exist is [`StoreError::Invalid`].
     pub async fn bind_camera(
         &self,
         account: &str,
@@ -67,19 +72,18 @@ impl Store {
                     "account {account:?} does not exist"
                 )));
             }
-            let updated = tx
-                .execute(
-                    "UPDATE bindings SET camera_password = ?3, verified = ?4
-                     WHERE account = ?1 AND camera_id = ?2",
-                    params![account, camera_id, sealed, verified],
+            let was_verified: Option<bool> = tx
+                .query_row(
+                    "SELECT verified FROM bindings WHERE account = ?1 AND camera_id = ?2",
+                    [&account, &camera_id],
+                    |row| row.get(0),
                 )
+                .optional()
                 .context(op)?;
-            let outcome = if updated > 0 {
-                BindOutcome::Updated
-            } else {
+            if verified && was_verified != Some(true) {
                 let bound: i64 = tx
                     .query_row(
-                        "SELECT COUNT(*) FROM bindings WHERE camera_id = ?1",
+                        "SELECT COUNT(*) FROM bindings WHERE camera_id = ?1 AND verified",
                         [&camera_id],
                         |row| row.get(0),
                     )
@@ -87,6 +91,16 @@ impl Store {
                 if usize::try_from(bound).unwrap_or(usize::MAX) >= max_accounts {
                     return Ok(BindOutcome::Full);
                 }
+            }
+            let outcome = if was_verified.is_some() {
+                tx.execute(
+                    "UPDATE bindings SET camera_password = ?3, verified = ?4
+                     WHERE account = ?1 AND camera_id = ?2",
+                    params![account, camera_id, sealed, verified],
+                )
+                .context(op)?;
+                BindOutcome::Updated
+            } else {
                 tx.execute(
                     "INSERT INTO bindings (account, camera_id, camera_password, verified, created_at)
                      VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -174,7 +188,97 @@ impl Store {
         .await
     }
 
-    /// The accounts a camera is bound to, sorted by name (whom to push its changes to).
+    /// The unverified bindings of a camera: account and uploaded password, in binding order
+    /// (to verify them when the camera registers; the earliest get the free places).
+    pub async fn unverified_bindings(
+        &self,
+        camera_id: &str,
+    ) -> Result<Vec<(String, Secret)>, StoreError> {
+        let camera_id = camera_id.to_owned();
+        self.call(move |conn, key| {
+            let op = || format!("listing the unverified bindings of camera {camera_id:?}");
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT account, camera_password FROM bindings
+                     WHERE camera_id = ?1 AND NOT verified ORDER BY created_at, account",
+                )
+                .context(op)?;
+            let rows = stmt
+                .query_map([&camera_id], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, Vec<u8>>(1)?))
+                })
+                .context(op)?;
+            let mut bindings = Vec::new();
+            for row in rows {
+                let (account, sealed) = row.context(op)?;
+                let password = open(key, &account, &camera_id, &sealed)?;
+                bindings.push((account, password));
+            }
+            Ok(bindings)
+        })
+        .await
+    }
+
+    /// Marks an unverified binding verified if the camera has a free verified place (fewer
+    /// than `max_accounts`), in one immediate transaction; false if there is no place, no such
+    /// binding, or it was verified already.
+    pub async fn verify_binding(
+        &self,
+        account: &str,
+        camera_id: &str,
+        max_accounts: usize,
+    ) -> Result<bool, StoreError> {
+        let (account, camera_id) = (account.to_owned(), camera_id.to_owned());
+        self.call(move |conn, _| {
+            let op = || format!("verifying camera {camera_id:?} of account {account:?}");
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .context(op)?;
+            let bound: i64 = tx
+                .query_row(
+                    "SELECT COUNT(*) FROM bindings WHERE camera_id = ?1 AND verified",
+                    [&camera_id],
+                    |row| row.get(0),
+                )
+                .context(op)?;
+            if usize::try_from(bound).unwrap_or(usize::MAX) >= max_accounts {
+                return Ok(false);
+            }
+            let changed = tx
+                .execute(
+                    "UPDATE bindings SET verified = 1
+                     WHERE account = ?1 AND camera_id = ?2 AND NOT verified",
+                    [&account, &camera_id],
+                )
+                .context(op)?;
+            tx.commit().context(op)?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    /// The accounts a camera is bound to with a verified password, sorted by name (whom to
+    /// push its changes to).
+    pub async fn verified_camera_accounts(
+        &self,
+        camera_id: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let camera_id = camera_id.to_owned();
+        self.call(move |conn, _| {
+            let op = || format!("listing the verified accounts of camera {camera_id:?}");
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT account FROM bindings WHERE camera_id = ?1 AND verified
+                     ORDER BY account",
+                )
+                .context(op)?;
+            let rows = stmt.query_map([&camera_id], |row| row.get(0)).context(op)?;
+            rows.collect::<Result<Vec<_>, _>>().context(op)
+        })
+        .await
+    }
+
+    /// The accounts a camera is bound to, verified or not, sorted by name.
     pub async fn camera_accounts(&self, camera_id: &str) -> Result<Vec<String>, StoreError> {
         let camera_id = camera_id.to_owned();
         self.call(move |conn, _| {
@@ -190,8 +294,7 @@ impl Store {
         .await
     }
 
-    /// Every binding of a camera with its account name, sorted by account (to verify the
-    /// uploaded passwords when the camera registers).
+    /// Every binding of a camera with its account name, sorted by account.
     pub async fn camera_bindings(
         &self,
         camera_id: &str,
@@ -302,6 +405,13 @@ mod tests {
             .expect("bound")
     }
 
+    async fn bind_verified(t: &TestStore, account: &str, camera: &str) -> BindOutcome {
+        t.store
+            .bind_camera(account, camera, &Secret::new("pw"), true, LIMIT)
+            .await
+            .expect("bound")
+    }
+
     fn raw_sealed(t: &TestStore, account: &str, camera: &str) -> Vec<u8> {
         t.raw()
             .query_row(
@@ -313,13 +423,20 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_camera_takes_four_accounts_and_a_rebind_is_an_update() {
+    async fn a_camera_takes_four_verified_accounts_and_a_rebind_is_an_update() {
         let t = with_accounts(&["a1", "a2", "a3", "a4", "a5"]).await;
         for account in ["a1", "a2", "a3", "a4"] {
-            assert_eq!(bind(&t, account, "cam", "pw").await, BindOutcome::Added);
+            assert_eq!(bind_verified(&t, account, "cam").await, BindOutcome::Added);
         }
-        assert_eq!(bind(&t, "a5", "cam", "pw").await, BindOutcome::Full);
-        assert_eq!(bind(&t, "a2", "cam", "new").await, BindOutcome::Updated);
+        assert_eq!(bind_verified(&t, "a5", "cam").await, BindOutcome::Full);
+        assert_eq!(
+            t.store
+                .bind_camera("a2", "cam", &Secret::new("new"), true, LIMIT)
+                .await
+                .expect("rebound"),
+            BindOutcome::Updated,
+            "a verified binding keeps its place"
+        );
         assert_eq!(
             t.store.camera_accounts("cam").await.expect("listed"),
             ["a1", "a2", "a3", "a4"]
@@ -337,7 +454,75 @@ mod tests {
 
         assert!(t.store.unbind_camera("a1", "cam").await.expect("unbound"));
         assert!(!t.store.unbind_camera("a1", "cam").await.expect("not bound"));
-        assert_eq!(bind(&t, "a5", "cam", "pw").await, BindOutcome::Added);
+        assert_eq!(bind_verified(&t, "a5", "cam").await, BindOutcome::Added);
+    }
+
+    #[tokio::test]
+    async fn unverified_bindings_take_no_place_get_no_pushes_until_verified_in_a_free_place() {
+        let t = with_accounts(&["a1", "a2", "a3", "a4", "a5", "owner"]).await;
+        for account in ["a1", "a2", "a3", "a4", "a5"] {
+            assert_eq!(
+                bind(&t, account, "new-cam", "guess").await,
+                BindOutcome::Added
+            );
+        }
+        assert!(
+            t.store
+                .verified_camera_accounts("new-cam")
+                .await
+                .expect("listed")
+                .is_empty(),
+            "unverified bindings are not pushed to"
+        );
+        assert_eq!(
+            bind_verified(&t, "owner", "new-cam").await,
+            BindOutcome::Added,
+            "five unverified bindings took no place"
+        );
+        assert_eq!(
+            t.store
+                .verified_camera_accounts("new-cam")
+                .await
+                .expect("listed"),
+            ["owner"]
+        );
+        let unverified = t
+            .store
+            .unverified_bindings("new-cam")
+            .await
+            .expect("listed");
+        let accounts: Vec<&str> = unverified.iter().map(|(a, _)| a.as_str()).collect();
+        assert_eq!(accounts, ["a1", "a2", "a3", "a4", "a5"], "in binding order");
+        assert_eq!(unverified[0].1.expose(), "guess");
+        for account in ["a1", "a2", "a3"] {
+            assert!(
+                t.store
+                    .verify_binding(account, "new-cam", LIMIT)
+                    .await
+                    .expect("verified")
+            );
+        }
+        assert!(
+            !t.store
+                .verify_binding("a4", "new-cam", LIMIT)
+                .await
+                .expect("no place"),
+            "the four places are taken"
+        );
+        assert!(
+            !t.store
+                .verify_binding("a1", "new-cam", LIMIT)
+                .await
+                .expect("already")
+        );
+        assert_eq!(
+            t.store
+                .verified_camera_accounts("new-cam")
+                .await
+                .expect("listed")
+                .len(),
+            4
+        );
     }
 
     #[tokio::test]

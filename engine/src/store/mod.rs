@@ -7,8 +7,8 @@
 //! - [`LoginProtocol`] comes from the device layer, which defines the logins.
 //! - `registry` — add, update, import, delete and list devices.
 //! - `state` — [`StateUpdate`] batches and the restart grace query.
-//! - `account` — camera-sync accounts: [`AccountInfo`], argon2id hashes, [`LoginCheck`] and
-//!   the [`LockPolicy`] lockout.
+//! - `account` — camera-sync accounts: [`AccountInfo`], argon2id hashes, [`LoginCheck`]
+//!   (throttling is the camera-sync guard's, not the store's).
 //! - `binding` — cameras bound to accounts ([`Binding`], [`BindOutcome`]), passwords sealed.
 //! - `validate` — bounds on IDs, usernames, passwords and states.
 //! - `error` — [`StoreError`].
@@ -41,7 +41,7 @@ use rusqlite::Connection;
 
 pub use crate::device::{LoginProtocol, ParseLoginProtocolError};
 pub use account::{
-    AccountInfo, LockPolicy, LoginCheck, MAX_ACCOUNT_NAME_LEN, MAX_ACCOUNT_PASSWORD_LEN,
+    AccountInfo, LoginCheck, MAX_ACCOUNT_NAME_LEN, MAX_ACCOUNT_PASSWORD_LEN, hashing_slots,
 };
 pub use binding::{BindOutcome, Binding};
 pub use dead_letter::{DeadLetter, MAX_DEAD_LETTERS};

@@ -78,6 +78,24 @@ impl App<TcpStream> {
                 .expect("connect"),
         )
     }
+
+    /// Connects to `port` on 127.0.0.1 from the loopback address `source` (e.g. 127.0.0.2):
+    /// another "address" for per-source rules, on loopback only.
+    pub async fn connect_from(source: [u8; 4], port: u16) -> Self {
+        Self::over(stream_from(source, port).await)
+    }
+}
+
+/// A TCP connection to 127.0.0.1:`port` from the loopback address `source`.
+pub async fn stream_from(source: [u8; 4], port: u16) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(std::net::SocketAddr::from((source, 0)))
+        .expect("bind a loopback source");
+    socket
+        .connect(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+        .await
+        .expect("connect")
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> App<S> {
@@ -138,6 +156,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> App<S> {
             password: password.to_owned(),
         })
         .await
+    }
+}
+
+/// `CreatDataSocket user|password`, with `|token` when `token`.
+pub fn data_socket(user: &str, password: &str, token: bool) -> SyncMessage {
+    SyncMessage::CreatDataSocket {
+        user: user.to_owned(),
+        password: password.to_owned(),
+        token,
     }
 }
 

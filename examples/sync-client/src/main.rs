@@ -1,7 +1,8 @@
 //! `sync-client`: an example client app for homeport's camera-sync server.
 //!
 //! It logs in on a main connection, optionally opens a data connection
-//! (`CreatDataSocket` → `ReturnDataSocketPort`), uploads cameras from a CSV file, downloads the
+//! (`CreatDataSocket user|password|token` → `ReturnDataSocketPort port|token`, then
+//! `BindDataSocket token` as the data connection's first line), uploads cameras from a CSV file, downloads the
 //! account's cameras, asks for online status, and watches the server's pushes until Ctrl-C,
 //! sending a `Heartbeat` every 30 s. Every line goes through the protocol crate's
 //! [`SyncLineCodec`] and [`SyncMessage`]; `--trace` shows the raw lines on stderr.
@@ -19,7 +20,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use clap::Parser;
 use futures::{SinkExt, StreamExt};
-use homeport_protocol::sync::{MAX_QUERY_IDS, SyncLineCodec, SyncMessage};
+use homeport_protocol::sync::{DataPort, MAX_QUERY_IDS, SyncLineCodec, SyncMessage};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_util::codec::Framed;
@@ -315,10 +316,11 @@ async fn open_data_connection(
         .ask(SyncMessage::CreatDataSocket {
             user: args.user.clone(),
             password: args.password.clone(),
+            token: true,
         })
         .await?;
-    let port = match answer {
-        SyncMessage::ReturnDataSocketPort(Some(port)) => port,
+    let (port, token) = match answer {
+        SyncMessage::ReturnDataSocketPort(Some(DataPort { port, token })) => (port, token),
         SyncMessage::ReturnDataSocketPort(None) => {
             println!("data socket: the server has no port available; using the main connection");
             return Ok(None);
@@ -331,9 +333,18 @@ async fn open_data_connection(
         .await
         .with_context(|| format!("cannot open the data connection to {addr}"))?;
     let _ = stream.set_nodelay(true);
+    let mut framed = Framed::new(stream, SyncLineCodec::new());
+    // The token proves this connection belongs to our session (no answer; a wrong one closes).
+    if let Some(token) = token {
+        let bind = SyncMessage::BindDataSocket { token };
+        if args.trace {
+            eprintln!("data> BindDataSocket <token>");
+        }
+        framed.send(bind).await?;
+    }
     println!("data socket: connected to port {port}");
     Ok(Some(DataConnection {
-        framed: Framed::new(stream, SyncLineCodec::new()),
+        framed,
         trace: args.trace,
     }))
 }

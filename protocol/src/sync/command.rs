@@ -22,6 +22,11 @@
 //! | C→S | `ChangeCaramerPassword` | `cameraID\|newPassword` | `CaramCommand` | Replace the password of a bound camera (checked like an upload). |
 //! | S→C | `ChangeSucess` | `cameraID` | `CaramCommand` | Password replaced. |
 //! | S→C | `ChangeFail` | `cameraID\|reason` | `CaramCommand` | Not replaced (mismatch, not bound, not logged in). |
+//! | C→S | `BindDataSocket` | `token` | `NormalCommand` | First line on a data connection: the one-time token `ReturnDataSocketPort` gave. |
+//!
+//! `CreatDataSocket user|password|token` (a third field, the word `token`) asks for that token;
+//! the answer is then `ReturnDataSocketPort port|token`. Without the third field both lines are
+//! the seed's.
 
 use std::fmt;
 use std::str::FromStr;
@@ -52,9 +57,11 @@ pub enum CommandName {
     LoginOk,
     /// S→C `reason`: login failed.
     LoginError,
-    /// C→S `user|password`: ask for a data connection (seed spelling).
+    /// C→S `user|password` (`user|password|token` for a one-time token, ours): ask for a
+    /// data connection (seed spelling).
     CreatDataSocket,
-    /// S→C `port` or empty: where to open the data connection.
+    /// S→C `port` (`port|token` when a token was asked for), or empty: where to open the data
+    /// connection.
     ReturnDataSocketPort,
     /// C→S `cameraID|cameraPassword|current|total`: upload one camera (seed spelling).
     UploadCaramer,
@@ -94,11 +101,14 @@ pub enum CommandName {
     ChangeSucess,
     /// S→C `cameraID|reason`: the password was not replaced (ours).
     ChangeFail,
+    /// C→S `token`: the first line on a data connection, proving it belongs to the session
+    /// that asked for the port (ours).
+    BindDataSocket,
 }
 
 impl CommandName {
     /// Every command: the seed's in its order, then ours (`Heartbeat`, then the implied ones).
-    pub const ALL: [CommandName; 24] = [
+    pub const ALL: [CommandName; 25] = [
         CommandName::Login,
         CommandName::LoginOk,
         CommandName::LoginError,
@@ -123,6 +133,7 @@ impl CommandName {
         CommandName::ChangeCaramerPassword,
         CommandName::ChangeSucess,
         CommandName::ChangeFail,
+        CommandName::BindDataSocket,
     ];
 
     /// The short name sent on the wire, e.g. `"UploadCaramer"`.
@@ -152,6 +163,7 @@ impl CommandName {
             CommandName::ChangeCaramerPassword => "ChangeCaramerPassword",
             CommandName::ChangeSucess => "ChangeSucess",
             CommandName::ChangeFail => "ChangeFail",
+            CommandName::BindDataSocket => "BindDataSocket",
         }
     }
 
@@ -168,6 +180,7 @@ impl CommandName {
             | CommandName::LogoutOk => LOGIN_GROUP,
             CommandName::CreatDataSocket
             | CommandName::ReturnDataSocketPort
+            | CommandName::BindDataSocket
             | CommandName::Heartbeat => NORMAL_GROUP,
             CommandName::UploadCaramer
             | CommandName::UploadSucess
@@ -299,6 +312,7 @@ mod tests {
                 "ChangeCaramerPassword",
                 "ChangeSucess",
                 "ChangeFail",
+                "BindDataSocket",
             ]
         );
     }
@@ -410,6 +424,10 @@ mod tests {
             assert_eq!(CommandName::parse(path), Ok(command), "{path}");
             assert_eq!(format!("{}.{}", command.group(), command), path);
         }
+        assert_eq!(
+            CommandName::parse("SocketCommand.NormalCommand.BindDataSocket"),
+            Ok(CommandName::BindDataSocket)
+        );
         assert!(CommandName::parse("SocketCommand.CaramCommand.Logout").is_err());
         assert!(CommandName::parse("SocketCommand.LoginCommand.DeleteCaramer").is_err());
     }

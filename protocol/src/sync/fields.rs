@@ -21,6 +21,7 @@ pub(super) const fn separators(command: CommandName) -> &'static [Separator] {
         CommandName::Login
         | CommandName::LoginOk
         | CommandName::CreatDataSocket
+        | CommandName::ReturnDataSocketPort
         | CommandName::UploadCaramer
         | CommandName::UploadSucess
         | CommandName::UploadFail
@@ -34,7 +35,7 @@ pub(super) const fn separators(command: CommandName) -> &'static [Separator] {
             &[Separator::Colon]
         }
         CommandName::LoginError
-        | CommandName::ReturnDataSocketPort
+        | CommandName::BindDataSocket
         | CommandName::DownLoadCaramer
         | CommandName::DownloadFail
         | CommandName::Heartbeat
@@ -142,6 +143,35 @@ impl Reader {
             });
         }
         Ok(fields)
+    }
+
+    /// Splits `param` on unescaped `separator` into `N` still-escaped fields and, when there
+    /// is one more, that optional last field.
+    pub(super) fn fields_and_optional<const N: usize>(
+        self,
+        param: &str,
+        separator: Separator,
+    ) -> Result<([&str; N], Option<&str>), ParseError> {
+        let mut fields = [""; N];
+        let mut extra = None;
+        let mut found = 0;
+        for piece in split_unescaped(param, separator) {
+            match fields.get_mut(found) {
+                Some(slot) => *slot = piece,
+                None if found == N => extra = Some(piece),
+                None => {}
+            }
+            found += 1;
+        }
+        if found != N && found != N + 1 {
+            return Err(ParseError::FieldCount {
+                command: self.command,
+                separator: separator.as_char(),
+                expected: N,
+                found,
+            });
+        }
+        Ok((fields, extra))
     }
 
     /// Unescapes a text field.

@@ -21,6 +21,10 @@
 //! `DeleteFail cameraID|reason`; `ChangeCaramerPassword cameraID|newPassword` →
 //! `ChangeSucess cameraID` or `ChangeFail cameraID|reason`. A bare camera ID parameter has no
 //! separator, so only `\` and line breaks are escaped in it.
+//!
+//! Data-connection tokens (ours): `CreatDataSocket user|password|token` asks for one, the answer
+//! is `ReturnDataSocketPort port|token`, and `BindDataSocket token` is the first line on the
+//! data connection. Without the third field the request and the answer are the seed's.
 
 use std::fmt;
 use std::str::FromStr;
@@ -62,15 +66,19 @@ pub enum SyncMessage {
         /// Shown to the user as is, e.g. `用户名或者密码错误!`.
         reason: String,
     },
-    /// C→S `CreatDataSocket user|password`: ask for a data connection.
+    /// C→S `CreatDataSocket user|password`: ask for a data connection; with a third field
+    /// `token` (ours), for a one-time token to present on it.
     CreatDataSocket {
         /// Account name.
         user: String,
         /// Account password.
         password: String,
+        /// Whether the app asks for a token (`user|password|token`).
+        token: bool,
     },
-    /// S→C `ReturnDataSocketPort port`; `None` (empty parameter) when no port is free.
-    ReturnDataSocketPort(Option<u16>),
+    /// S→C `ReturnDataSocketPort port` (`port|token` when a token was asked for); `None`
+    /// (empty parameter) when no port is free.
+    ReturnDataSocketPort(Option<DataPort>),
     /// C→S `UploadCaramer cameraID|cameraPassword|current|total`: upload one camera.
     UploadCaramer {
         /// The camera's device ID.
@@ -188,6 +196,37 @@ pub enum SyncMessage {
         /// Why, e.g. `ID和密码不匹配`.
         reason: String,
     },
+    /// C→S `BindDataSocket token`: the first line on a data connection whose port came with a
+    /// token (ours).
+    BindDataSocket {
+        /// The token `ReturnDataSocketPort` gave.
+        token: String,
+    },
+}
+
+/// A data port as `ReturnDataSocketPort` gives it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DataPort {
+    /// The port to connect to, on the server's address.
+    pub port: u16,
+    /// The one-time token to send first on it (`BindDataSocket`), when the app asked for one.
+    pub token: Option<String>,
+}
+
+impl DataPort {
+    /// A port without a token (the seed's answer).
+    pub fn plain(port: u16) -> Self {
+        Self { port, token: None }
+    }
+}
+
+impl fmt::Debug for DataPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DataPort")
+            .field("port", &self.port)
+            .field("token", &self.token.as_ref().map(|_| REDACTED))
+            .finish()
+    }
 }
 
 impl SyncMessage {
@@ -218,6 +257,7 @@ impl SyncMessage {
             SyncMessage::ChangeCaramerPassword { .. } => CommandName::ChangeCaramerPassword,
             SyncMessage::ChangeSucess { .. } => CommandName::ChangeSucess,
             SyncMessage::ChangeFail { .. } => CommandName::ChangeFail,
+            SyncMessage::BindDataSocket { .. } => CommandName::BindDataSocket,
         }
     }
 
@@ -232,9 +272,18 @@ impl SyncMessage {
     pub fn encode(&self) -> String {
         let mut out = LineWriter::new(self.command());
         match self {
-            SyncMessage::Login { user, password }
-            | SyncMessage::CreatDataSocket { user, password } => {
+            SyncMessage::Login { user, password } => {
                 out.text(user).pipe().text(password);
+            }
+            SyncMessage::CreatDataSocket {
+                user,
+                password,
+                token,
+            } => {
+                out.text(user).pipe().text(password);
+                if *token {
+                    out.pipe().raw(TOKEN_WORD);
+                }
             }
             SyncMessage::LoginOk {
                 camera_count,
@@ -250,8 +299,11 @@ impl SyncMessage {
                 out.text(reason);
             }
             SyncMessage::ReturnDataSocketPort(port) => {
-                if let Some(port) = port {
+                if let Some(DataPort { port, token }) = port {
                     out.number(*port);
+                    if let Some(token) = token {
+                        out.pipe().text(token);
+                    }
                 }
             }
             SyncMessage::UploadCaramer {
@@ -327,6 +379,9 @@ impl SyncMessage {
             | SyncMessage::ChangeSucess { camera_id } => {
                 out.text(camera_id);
             }
+            SyncMessage::BindDataSocket { token } => {
+                out.text(token);
+            }
             SyncMessage::DeleteFail { camera_id, reason }
             | SyncMessage::ChangeFail { camera_id, reason } => {
                 out.text(camera_id).pipe().text(reason);
@@ -375,15 +430,26 @@ impl SyncMessage {
                 reason: read.text("reason", param)?,
             },
             CommandName::CreatDataSocket => {
-                let [user, password] = read.fields(param, Separator::Pipe)?;
+                let ([user, password], token) = read.fields_and_optional(param, Separator::Pipe)?;
                 SyncMessage::CreatDataSocket {
                     user: read.text("user", user)?,
                     password: read.text("password", password)?,
+                    token: match token {
+                        None => false,
+                        Some(TOKEN_WORD) => true,
+                        Some(other) => return Err(read.bad_status("token", other, "`token`")),
+                    },
                 }
             }
             CommandName::ReturnDataSocketPort => SyncMessage::ReturnDataSocketPort(match param {
                 "" => None,
-                port => Some(read.number("port", port)?),
+                param => {
+                    let ([port], token) = read.fields_and_optional(param, Separator::Pipe)?;
+                    Some(DataPort {
+                        port: read.number("port", port)?,
+                        token: token.map(|token| read.text("token", token)).transpose()?,
+                    })
+                }
             }),
             CommandName::UploadCaramer => {
                 let [id, password, current, total] = read.fields(param, Separator::Pipe)?;
@@ -494,6 +560,9 @@ impl SyncMessage {
                     camera_password: read.text("newPassword", password)?,
                 }
             }
+            CommandName::BindDataSocket => SyncMessage::BindDataSocket {
+                token: read.text("token", param)?,
+            },
         };
         Ok(message)
     }
@@ -510,6 +579,9 @@ impl FromStr for SyncMessage {
 /// Shown instead of a password by `Debug`.
 const REDACTED: &str = "<redacted>";
 
+/// The third field of `CreatDataSocket` that asks for a data-connection token.
+const TOKEN_WORD: &str = "token";
+
 impl fmt::Debug for SyncMessage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -518,10 +590,11 @@ impl fmt::Debug for SyncMessage {
                 .field("user", user)
                 .field("password", &REDACTED)
                 .finish(),
-            SyncMessage::CreatDataSocket { user, .. } => f
+            SyncMessage::CreatDataSocket { user, token, .. } => f
                 .debug_struct("CreatDataSocket")
                 .field("user", user)
                 .field("password", &REDACTED)
+                .field("token", token)
                 .finish(),
             SyncMessage::LoginOk {
                 camera_count,
@@ -649,6 +722,10 @@ impl fmt::Debug for SyncMessage {
                 .field("camera_id", camera_id)
                 .field("reason", reason)
                 .finish(),
+            SyncMessage::BindDataSocket { .. } => f
+                .debug_struct("BindDataSocket")
+                .field("token", &REDACTED)
+                .finish(),
         }
     }
 }
@@ -702,13 +779,14 @@ mod tests {
             (
                 "CreatDataSocket alice|s3cret",
                 SyncMessage::CreatDataSocket {
+                    token: false,
                     user: "alice".into(),
                     password: "s3cret".into(),
                 },
             ),
             (
                 "ReturnDataSocketPort 9601",
-                SyncMessage::ReturnDataSocketPort(Some(9601)),
+                SyncMessage::ReturnDataSocketPort(Some(DataPort::plain(9601))),
             ),
             (
                 "ReturnDataSocketPort",
@@ -831,6 +909,12 @@ mod tests {
                 SyncMessage::ChangeFail {
                     camera_id: "cam1".into(),
                     reason: "ID和密码不匹配".into(),
+                },
+            ),
+            (
+                "BindDataSocket 0f1e2d3c",
+                SyncMessage::BindDataSocket {
+                    token: "0f1e2d3c".into(),
                 },
             ),
         ];
@@ -1063,6 +1147,49 @@ mod tests {
     }
 
     #[test]
+    fn a_data_socket_token_is_asked_for_with_a_third_field_and_answered_after_the_port() {
+        let asked = parse("CreatDataSocket alice|s3cret|token");
+        assert_eq!(
+            asked,
+            SyncMessage::CreatDataSocket {
+                user: "alice".into(),
+                password: "s3cret".into(),
+                token: true,
+            }
+        );
+        assert_eq!(asked.encode(), "CreatDataSocket alice|s3cret|token");
+        assert!(matches!(
+            parse_err("CreatDataSocket alice|s3cret|please"),
+            ParseError::BadStatus { field: "token", .. }
+        ));
+        assert!(matches!(
+            parse_err("CreatDataSocket alice|s3cret|token|more"),
+            ParseError::FieldCount {
+                expected: 2,
+                found: 4,
+                ..
+            }
+        ));
+        let answer = parse("ReturnDataSocketPort 35223|9f86d081884c7d65");
+        assert_eq!(
+            answer,
+            SyncMessage::ReturnDataSocketPort(Some(DataPort {
+                port: 35223,
+                token: Some("9f86d081884c7d65".into()),
+            }))
+        );
+        assert_eq!(
+            answer.encode(),
+            "ReturnDataSocketPort 35223|9f86d081884c7d65"
+        );
+        assert!(
+            !format!("{answer:?}").contains("9f86"),
+            "Debug hides the token"
+        );
+        assert!(!format!("{:?}", parse("BindDataSocket 9f86")).contains("9f86"));
+    }
+
+    #[test]
     fn a_port_beyond_65535_is_refused() {
         assert!(matches!(
             parse_err("ReturnDataSocketPort 65536"),
@@ -1074,7 +1201,7 @@ mod tests {
         ));
         assert_eq!(
             parse("ReturnDataSocketPort 65535"),
-            SyncMessage::ReturnDataSocketPort(Some(65535))
+            SyncMessage::ReturnDataSocketPort(Some(DataPort::plain(65535)))
         );
     }
 

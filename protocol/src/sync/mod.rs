@@ -5,7 +5,7 @@
 //! - [`command`] — [`CommandName`]: the seed's names, misspellings included, read short
 //!   (`Login`) or as the seed's dotted path (`SocketCommand.LoginCommand.Login`), plus ours:
 //!   `Heartbeat` and the commands the truncated seed implies (`Logout`, `DeleteCaramer`,
-//!   `ChangeCaramerPassword` and their answers), tabled there.
+//!   `ChangeCaramerPassword` and their answers, `BindDataSocket`), tabled there.
 //! - [`escape`] — backslash escaping of fields and splitting on unescaped separators; only the
 //!   separators of the command at hand are escaped, so seed traffic stays byte-identical.
 //! - [`status`] — [`OnlineStatus`]: `true`, `false` or `null`.
@@ -34,5 +34,5 @@ pub use codec::{DEFAULT_MAX_LINE_LENGTH, SyncCodecError, SyncLineCodec};
 pub use command::{CommandError, CommandName};
 pub use error::ParseError;
 pub use escape::{EscapeError, Separator};
-pub use message::{MAX_QUERY_IDS, SyncMessage};
+pub use message::{DataPort, MAX_QUERY_IDS, SyncMessage};
 pub use status::OnlineStatus;

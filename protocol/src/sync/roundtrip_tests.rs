@@ -6,7 +6,7 @@ use bytes::BytesMut;
 use tokio_util::codec::{Decoder, Encoder};
 
 use super::escape::{Separator, escape, split_unescaped, unescape};
-use super::{CommandName, MAX_QUERY_IDS, OnlineStatus, SyncLineCodec, SyncMessage};
+use super::{CommandName, DataPort, MAX_QUERY_IDS, OnlineStatus, SyncLineCodec, SyncMessage};
 
 /// Pieces that stress the escaping: every special character, look-alikes of escape letters,
 /// multi-byte characters, spaces and dots.
@@ -93,9 +93,13 @@ impl Rng {
             CommandName::CreatDataSocket => SyncMessage::CreatDataSocket {
                 user: self.text(),
                 password: self.text(),
+                token: self.chance(2),
             },
             CommandName::ReturnDataSocketPort => {
-                SyncMessage::ReturnDataSocketPort((!self.chance(3)).then(|| self.next() as u16))
+                SyncMessage::ReturnDataSocketPort((!self.chance(3)).then(|| DataPort {
+                    port: self.next() as u16,
+                    token: self.chance(2).then(|| self.text()),
+                }))
             }
             CommandName::UploadCaramer => SyncMessage::UploadCaramer {
                 camera_id: self.text(),
@@ -174,6 +178,7 @@ impl Rng {
                 camera_id: self.text(),
                 reason: self.text(),
             },
+            CommandName::BindDataSocket => SyncMessage::BindDataSocket { token: self.text() },
         }
     }
 

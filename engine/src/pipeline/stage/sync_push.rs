@@ -1,6 +1,12 @@
 //! `sync_push`: push online changes and alarms of a camera to every live session of every
-//! account bound to it (`PrushCaramerOnlineStatus`, `PrushCaramerAlarmInfo`), in the
-//! camera's order.
+//! account bound to it with a verified password (`PrushCaramerOnlineStatus`,
+//! `PrushCaramerAlarmInfo`), in the camera's order.
+//!
+//! Unverified bindings (uploaded while the gateway had no credentials for the camera) get no
+//! pushes. When the camera comes online — the gateway knows its credentials and is logged in
+//! — the unverified bindings whose uploaded password matches those credentials are verified,
+//! earliest first, while the camera has free places (`max_accounts_per_camera`); the others
+//! stay unverified and silent.
 
 use std::sync::Arc;
 
@@ -10,15 +16,36 @@ use homeport_protocol::sync::SyncMessage;
 use super::{Flow, Outcome, Stage, StageError};
 use crate::camera_sync::SyncServer;
 use crate::event::EventKind;
-use crate::store::Store;
+use crate::registry::Registry;
+use crate::store::{Store, StoreError};
 
 /// Pushes to bound apps.
 #[derive(Debug)]
 pub struct SyncPush {
     /// The store (bindings).
     pub store: Store,
+    /// The registry (the camera's credentials, to verify bindings).
+    pub registry: Arc<Registry>,
     /// The sync server (sessions).
     pub server: Arc<SyncServer>,
+}
+
+impl SyncPush {
+    /// Verifies the unverified bindings of `camera` whose password matches the gateway's.
+    async fn verify_bindings(&self, camera: &str) -> Result<(), StoreError> {
+        let max = self.server.hub().config().max_accounts_per_camera;
+        for (account, password) in self.store.unverified_bindings(camera).await? {
+            if self.registry.password_matches(camera, password.expose()) != Some(true) {
+                continue;
+            }
+            if self.store.verify_binding(&account, camera, max).await? {
+                tracing::info!(%camera, %account, "camera registered: an unverified binding is verified");
+            } else {
+                tracing::info!(%camera, %account, "camera registered: a matching binding stays unverified, the camera's places are taken");
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Stage for SyncPush {
@@ -36,9 +63,17 @@ impl Stage for SyncPush {
                 },
                 _ => return Ok(Outcome::Drop("not_pushed")),
             };
+            if matches!(
+                flow.event.kind,
+                EventKind::OnlineChanged { online: true, .. }
+            ) {
+                self.verify_bindings(&camera)
+                    .await
+                    .map_err(|e| StageError::new(e.to_string()))?;
+            }
             let accounts = self
                 .store
-                .camera_accounts(&camera)
+                .verified_camera_accounts(&camera)
                 .await
                 .map_err(|e| StageError::new(e.to_string()))?;
             if accounts.is_empty() {
