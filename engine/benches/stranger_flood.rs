@@ -10,7 +10,10 @@
 //! registry's size, and the `/healthz` latency (median and worst), each as the median of
 //! `--runs` runs in fresh processes.
 //!
-//! `cargo bench -p homeport --bench stranger_flood -- [--unknown 5000] [--idle 2000] [--oversize 500] [--sources 100] [--runs 3]`
+//! "After" is read `--settle` seconds (default 12) after the last stranger hung up: jemalloc
+//! returns freed pages over its 10 s decay.
+//!
+//! `cargo bench -p homeport --bench stranger_flood -- [--unknown 5000] [--idle 2000] [--oversize 500] [--sources 100] [--settle 12] [--runs 3]`
 
 mod support;
 
@@ -78,7 +81,13 @@ fn fds() -> usize {
     std::fs::read_dir("/proc/self/fd").map_or(0, |dir| dir.count())
 }
 
-async fn flood(unknown: usize, idle: usize, oversize: usize, sources: usize) -> Run {
+async fn flood(
+    unknown: usize,
+    idle: usize,
+    oversize: usize,
+    sources: usize,
+    settle: Duration,
+) -> Run {
     let data = tempfile::tempdir().expect("tempdir");
     let config = GatewayConfig {
         register: "127.0.0.1:0".parse().expect("addr"),
@@ -92,6 +101,7 @@ async fn flood(unknown: usize, idle: usize, oversize: usize, sources: usize) -> 
         },
         trace_devices: Vec::new(),
     };
+    support::allocator_as_in_the_binary();
     let gateway = Gateway::start(config).await.expect("gateway");
     let admin = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -162,7 +172,7 @@ async fn flood(unknown: usize, idle: usize, oversize: usize, sources: usize) -> 
     while fds() > fds_before + 8 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    tokio::time::sleep(settle).await;
     let (rss_after, fds_after) = (rss_kib(), fds());
     let listed_after = gateway.registry().list().len();
     stop.cancel();
@@ -193,7 +203,8 @@ fn main() {
     let sources = number("--sources", 100).clamp(1, 60_000);
     if std::env::args().any(|a| a == "--one") {
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
-        let run = runtime.block_on(flood(unknown, idle, oversize, sources));
+        let settle = Duration::from_secs(number("--settle", 12) as u64);
+        let run = runtime.block_on(flood(unknown, idle, oversize, sources, settle));
         println!(
             "result {} {} {} {} {} {} {} {} {:.2} {:.2}",
             run.rss_before,
@@ -220,6 +231,8 @@ fn main() {
         oversize.to_string(),
         "--sources".to_owned(),
         sources.to_string(),
+        "--settle".to_owned(),
+        number("--settle", 12).to_string(),
     ]
     .into();
     let results: Vec<Vec<f64>> = (0..runs)

@@ -495,3 +495,38 @@ async fn a_flood_of_strangers_leaves_descriptors_bounded_and_the_admin_api_answe
     })
     .await;
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_directory_and_its_files_are_private_from_creation() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().expect("tempdir");
+    let data = parent.path().join("fresh");
+    let mut config = support::config(&data);
+    config.trace_devices = vec!["t-1".to_owned()];
+    let gateway = homeport::gateway::Gateway::start(config)
+        .await
+        .expect("starts");
+    gateway
+        .add_device(device_credentials(
+            "t-1",
+            "admin",
+            PASSWORD,
+            LoginProtocol::Auto,
+        ))
+        .await
+        .expect("written");
+    let mode = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    assert_eq!(mode(&data), 0o700);
+    for entry in std::fs::read_dir(&data).expect("lists") {
+        let path = entry.expect("entry").path();
+        let want = if path.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(mode(&path), want, "{}", path.display());
+    }
+    assert!(data.join("homeport.db-wal").exists() || data.join("homeport.db").exists());
+    gateway.shutdown().await;
+}

@@ -1,9 +1,18 @@
-//! What the benchmarks share: command-line arguments, process memory from `/proc`, and
-//! waiting for a fleet to come online.
+//! What the benchmarks share: the binary's allocator, command-line arguments, process memory
+//! from `/proc`, and waiting for a fleet to come online.
 
 #![allow(dead_code, unreachable_pub)]
 
 use std::time::{Duration, Instant};
+
+/// The allocator the `homeport` binary uses, so memory figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// Starts jemalloc's background thread, as the binary does at start.
+pub fn allocator_as_in_the_binary() {
+    let _ = tikv_jemalloc_ctl::background_thread::write(true);
+}
 
 use homeport::event::DeviceState;
 use homeport::gateway::Gateway;
@@ -72,6 +81,7 @@ pub async fn gateway_for(
     prefix: &str,
     data: &std::path::Path,
 ) -> std::sync::Arc<Gateway> {
+    allocator_as_in_the_binary();
     use homeport::device::LoginProtocol;
     use homeport::gateway::{GatewayConfig, device_credentials};
     use homeport::listener::ListenerConfig;
