@@ -52,13 +52,7 @@ impl FromStr for Fault {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        Fault::ALL
-            .into_iter()
-            .find(|f| f.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<_> = Fault::ALL.iter().map(|f| f.name()).collect();
-                format!("unknown fault {s:?}; expected one of {}", names.join(", "))
-            })
+        crate::parse_name("fault", &Fault::ALL, Fault::name, s)
     }
 }
 

@@ -172,16 +172,7 @@ impl FromStr for Firmware {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        Firmware::ALL
-            .into_iter()
-            .find(|f| f.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<_> = Firmware::ALL.iter().map(|f| f.name()).collect();
-                format!(
-                    "unknown firmware {s:?}; expected one of {}",
-                    names.join(", ")
-                )
-            })
+        crate::parse_name("firmware", &Firmware::ALL, Firmware::name, s)
     }
 }
 
@@ -204,20 +195,19 @@ mod tests {
     #[test]
     fn each_profile_answers_dhip_and_dvrip_logins_where_it_should() {
         use Link::{Direct, Register};
-        let dhip: Vec<_> = Firmware::ALL
-            .iter()
-            .map(|f| (f.speaks_dhip(Register), f.speaks_dhip(Direct)))
-            .collect();
+        // Per profile in `ALL` order: (registration socket, direct connection).
+        let answers = |speaks: fn(Firmware, Link) -> bool| -> Vec<_> {
+            Firmware::ALL
+                .iter()
+                .map(|&f| (speaks(f, Register), speaks(f, Direct)))
+                .collect()
+        };
         assert_eq!(
-            dhip,
+            answers(Firmware::speaks_dhip),
             [(false, true), (true, true), (true, true), (false, false)]
         );
-        let dvrip: Vec<_> = Firmware::ALL
-            .iter()
-            .map(|f| (f.speaks_dvrip_login(Register), f.speaks_dvrip_login(Direct)))
-            .collect();
         assert_eq!(
-            dvrip,
+            answers(Firmware::speaks_dvrip_login),
             [(true, true), (true, true), (false, true), (true, true)]
         );
     }

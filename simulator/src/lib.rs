@@ -37,3 +37,16 @@ pub use fault::{Fault, FaultPlan};
 pub use firmware::Firmware;
 pub use fleet::{Fleet, FleetConfig};
 pub use stats::{Stats, Summary};
+
+/// The value among `all` whose CLI `name` is `s`, or an error naming `what` and the good names.
+fn parse_name<T: Copy>(
+    what: &str,
+    all: &[T],
+    name: fn(T) -> &'static str,
+    s: &str,
+) -> Result<T, String> {
+    all.iter().copied().find(|&v| name(v) == s).ok_or_else(|| {
+        let names: Vec<_> = all.iter().map(|&v| name(v)).collect();
+        format!("unknown {what} {s:?}; expected one of {}", names.join(", "))
+    })
+}

@@ -2,49 +2,32 @@
 
 mod common;
 
-use std::sync::Arc;
+use std::net::SocketAddr;
 
-use common::{Conn, LoginOutcome, Platform, name};
-use homeport_protocol::dvrip::LoginResult;
+use common::{Conn, LoginOutcome, Platform, Running, name, start_direct};
 use homeport_protocol::rpc::config::{ConfigTable, DvripConfig};
 use homeport_protocol::rpc::{codes, method};
-use homeport_simulator::register::RegisterOptions;
-use homeport_simulator::{Camera, CameraConfig, Stats, direct};
+use homeport_simulator::CameraConfig;
 use serde_json::json;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-async fn start(id: &str) -> (String, CancellationToken) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr").to_string();
-    let cancel = CancellationToken::new();
-    let camera = Arc::new(Camera::new(CameraConfig::new(id, "admin", "pw")));
-    let register = RegisterOptions::default();
-    tokio::spawn(direct::run(
-        listener,
-        camera,
-        register,
-        Arc::new(Stats::default()),
-        cancel.clone(),
-    ));
+async fn start(id: &str) -> (SocketAddr, CancellationToken) {
+    let (addr, Running { cancel, .. }) = start_direct(CameraConfig::new(id, "admin", "pw")).await;
     (addr, cancel)
 }
 
 #[tokio::test]
 async fn direct_login_checks_the_password_and_counts_tries() {
     let (addr, cancel) = start("cam-direct").await;
-    let mut conn = Conn::connect(&addr).await;
+    let mut conn = Conn::connect(addr).await;
     let LoginOutcome::Refused(reply) = conn.login("admin", "nope").await else {
         panic!("accepted a wrong password")
     };
     assert_eq!(reply.error_code(), Some(codes::BAD_PASSWORD));
     assert_eq!(reply.params["remainLoginTimes"], 4);
     // A second connection shares the camera's budget and its users.
-    let mut other = Conn::connect(&addr).await;
-    assert!(matches!(
-        other.login("admin", "pw").await,
-        LoginOutcome::Ok { .. }
-    ));
+    let mut other = Conn::connect(addr).await;
+    other.logged_in("admin", "pw").await;
     let (reply, _) = other
         .call(method::GET_ACTIVE_USERS, serde_json::Value::Null)
         .await;
@@ -56,11 +39,8 @@ async fn direct_login_checks_the_password_and_counts_tries() {
 async fn provisioning_over_a_direct_login_makes_the_camera_register() {
     let platform = Platform::bind().await;
     let (addr, cancel) = start("factory-id").await;
-    let mut conn = Conn::connect(&addr).await;
-    assert!(matches!(
-        conn.login("admin", "pw").await,
-        LoginOutcome::Ok { .. }
-    ));
+    let mut conn = Conn::connect(addr).await;
+    conn.logged_in("admin", "pw").await;
 
     // Read, change RegisterServer, write back the whole table, read again to confirm.
     let (reply, _) = conn.call(method::GET_CONFIG, name("DVRIP")).await;
@@ -88,9 +68,7 @@ async fn provisioning_over_a_direct_login_makes_the_camera_register() {
 
     // The camera now dials the platform and announces the new ID.
     // A default (dvrip-only) camera takes the DVRIP login on its registration socket.
-    let mut registered = platform.accept().await;
-    assert_eq!(registered.announcement().await, "site7-gate");
-    let reply = registered.login_dvrip("admin", "pw").await;
-    assert_eq!(reply.result, LoginResult::Success);
+    let mut registered = platform.registered_as("site7-gate").await;
+    registered.logged_in_dvrip("admin", "pw").await;
     cancel.cancel();
 }

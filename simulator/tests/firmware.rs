@@ -4,83 +4,21 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Conn, LoginOutcome, Platform};
+use common::{Conn, Platform, Running, camera, start_direct};
 use homeport_protocol::dvrip::packet::alarm;
 use homeport_protocol::dvrip::{DvripPacket, LoginResult, PlainCredentials, TextRpc};
 use homeport_protocol::hash::{Gen0Variant, gen0};
-use homeport_protocol::rpc::{codes, method};
-use homeport_protocol::wire::WireFrame;
-use homeport_simulator::camera::RegisterTarget;
-use homeport_simulator::register::{self, RegisterOptions};
+use homeport_protocol::rpc::login::LoginParams;
+use homeport_protocol::rpc::{Request, codes, method};
 use homeport_simulator::snapshot::JPEG;
-use homeport_simulator::{Camera, CameraConfig, Firmware, Stats, direct};
+use homeport_simulator::{CameraConfig, Firmware};
 use serde_json::json;
-use tokio::net::TcpListener;
 use tokio::time::timeout;
-use tokio_util::sync::CancellationToken;
 
 /// Long enough for a camera that answers to have answered on loopback.
 const QUIET: Duration = Duration::from_millis(400);
-
-/// A camera `id` with password `secret` and `firmware`.
-fn camera(id: &str, firmware: Firmware) -> CameraConfig {
-    CameraConfig {
-        firmware,
-        ..CameraConfig::new(id, "admin", "secret")
-    }
-}
-
-/// Starts one camera registering to `platform`; the camera and the token that stops it.
-fn register(platform: &Platform, config: CameraConfig) -> (Arc<Camera>, CancellationToken) {
-    let addr = platform.listener.local_addr().expect("addr");
-    let config = CameraConfig {
-        register: Some(RegisterTarget {
-            address: addr.ip().to_string(),
-            port: addr.port(),
-            device_id: config.device_id.clone(),
-        }),
-        ..config
-    };
-    let camera = Arc::new(Camera::new(config));
-    let cancel = CancellationToken::new();
-    let options = RegisterOptions {
-        backoff_min: Duration::from_millis(50),
-        backoff_max: Duration::from_millis(200),
-        ..RegisterOptions::default()
-    };
-    tokio::spawn(register::run(
-        Arc::clone(&camera),
-        options,
-        Arc::new(Stats::default()),
-        cancel.clone(),
-    ));
-    (camera, cancel)
-}
-
-/// Starts one camera in direct mode; its address and the token that stops it.
-async fn listen(config: CameraConfig) -> (String, CancellationToken) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr").to_string();
-    let cancel = CancellationToken::new();
-    tokio::spawn(direct::run(
-        listener,
-        Arc::new(Camera::new(config)),
-        RegisterOptions::default(),
-        Arc::new(Stats::default()),
-        cancel.clone(),
-    ));
-    (addr, cancel)
-}
-
-/// A registered connection, announcement read.
-async fn registered(platform: &Platform) -> Conn {
-    let mut conn = platform.accept().await;
-    conn.announcement().await;
-    conn
-}
 
 fn plain(user: &str, password: &str) -> DvripPacket {
     DvripPacket::PlainLogin {
@@ -100,35 +38,18 @@ fn des(user: &str, password: &str) -> [u8; 16] {
 
 /// Sends DHIP `global.login` step 1 without waiting for an answer.
 async fn send_dhip_login(conn: &mut Conn) {
-    let request = homeport_protocol::rpc::Request::new(
-        1,
-        0,
-        method::LOGIN,
-        homeport_protocol::rpc::login::LoginParams::challenge_request("admin"),
-    );
-    futures::SinkExt::send(
-        &mut conn.framed,
-        WireFrame::Dhip(homeport_protocol::dhip::DhipMessage::new(
-            0,
-            1,
-            request.to_json(),
-        )),
-    )
-    .await
-    .expect("send");
+    let request = Request::new(1, 0, method::LOGIN, LoginParams::challenge_request("admin"));
+    conn.send_dhip(&request).await;
 }
 
 #[tokio::test]
 async fn dvrip_only_camera_ignores_dhip_on_its_registration_socket_and_serves_dvrip() {
     let platform = Platform::bind().await;
-    let (_camera, cancel) = register(
-        &platform,
-        CameraConfig {
-            channels: 3,
-            ..camera("cam-dvrip-only", Firmware::DvripOnly)
-        },
-    );
-    let mut conn = registered(&platform).await;
+    let Running { cancel, .. } = platform.start_camera(CameraConfig {
+        channels: 3,
+        ..camera("cam-dvrip-only", Firmware::DvripOnly)
+    });
+    let mut conn = platform.registered().await;
     send_dhip_login(&mut conn).await;
     assert!(conn.silent_for(QUIET).await, "DHIP was answered");
     let reply = conn.login_dvrip("admin", "secret").await;
@@ -166,25 +87,21 @@ async fn dvrip_only_camera_ignores_dhip_on_its_registration_socket_and_serves_dv
 
 #[tokio::test]
 async fn dvrip_only_camera_accepts_dhip_and_dvrip_on_a_direct_connection() {
-    let (addr, cancel) = listen(camera("cam-direct", Firmware::DvripOnly)).await;
-    let mut dhip = Conn::connect(&addr).await;
-    assert!(matches!(
-        dhip.login("admin", "secret").await,
-        LoginOutcome::Ok { .. }
-    ));
-    let mut dvrip = Conn::connect(&addr).await;
-    assert_eq!(
-        dvrip.login_dvrip("admin", "secret").await.result,
-        LoginResult::Success
-    );
+    let (addr, Running { cancel, .. }) =
+        start_direct(camera("cam-direct", Firmware::DvripOnly)).await;
+    let mut dhip = Conn::connect(addr).await;
+    dhip.logged_in("admin", "secret").await;
+    let mut dvrip = Conn::connect(addr).await;
+    dvrip.logged_in_dvrip("admin", "secret").await;
     cancel.cancel();
 }
 
 #[tokio::test]
 async fn dhip_only_camera_ignores_dvrip_logins_on_its_registration_socket() {
     let platform = Platform::bind().await;
-    let (camera, cancel) = register(&platform, camera("cam-dhip-only", Firmware::DhipOnly));
-    let mut conn = registered(&platform).await;
+    let Running { camera, cancel, .. } =
+        platform.start_camera(camera("cam-dhip-only", Firmware::DhipOnly));
+    let mut conn = platform.registered().await;
     conn.send_dvrip(DvripPacket::LoginOpen {
         credentials: [0; 16],
     })
@@ -196,22 +113,16 @@ async fn dhip_only_camera_ignores_dvrip_logins_on_its_registration_socket() {
     .await;
     assert!(conn.silent_for(QUIET).await, "a DVRIP login was answered");
     assert_eq!(camera.refused_logins(), 0);
-    assert!(matches!(
-        conn.login("admin", "secret").await,
-        LoginOutcome::Ok { .. }
-    ));
+    conn.logged_in("admin", "secret").await;
     cancel.cancel();
 }
 
 #[tokio::test]
 async fn dvrip_plus_dhip_camera_takes_both_logins_on_its_registration_socket() {
     let platform = Platform::bind().await;
-    let (_camera, cancel) = register(&platform, camera("cam-both", Firmware::DvripDhip));
-    let mut first = registered(&platform).await;
-    assert!(matches!(
-        first.login("admin", "secret").await,
-        LoginOutcome::Ok { .. }
-    ));
+    let Running { cancel, .. } = platform.start_camera(camera("cam-both", Firmware::DvripDhip));
+    let mut first = platform.registered().await;
+    first.logged_in("admin", "secret").await;
     let (reply, payload) = first
         .call(method::SNAP_PICTURE, json!({"channel": 0}))
         .await;
@@ -219,24 +130,18 @@ async fn dvrip_plus_dhip_camera_takes_both_logins_on_its_registration_socket() {
     assert_eq!(payload.as_deref(), Some(JPEG));
     // The same camera, after it re-registers, takes the DVRIP login too.
     drop(first);
-    let mut second = registered(&platform).await;
-    assert_eq!(
-        second.login_dvrip("admin", "secret").await.result,
-        LoginResult::Success
-    );
+    let mut second = platform.registered().await;
+    second.logged_in_dvrip("admin", "secret").await;
     cancel.cancel();
 }
 
 #[tokio::test]
 async fn legacy_camera_announces_48_bytes_and_logs_in_with_3des_in_version_6() {
     let platform = Platform::bind().await;
-    let (camera, cancel) = register(
-        &platform,
-        CameraConfig {
-            channels: 2,
-            ..camera("cam-2010", Firmware::Legacy2010)
-        },
-    );
+    let Running { camera, cancel, .. } = platform.start_camera(CameraConfig {
+        channels: 2,
+        ..camera("cam-2010", Firmware::Legacy2010)
+    });
     let mut conn = platform.accept().await;
     let announcement = conn.next_dvrip_frame().await;
     assert_eq!(
@@ -306,7 +211,7 @@ async fn legacy_camera_with_a_48_byte_id_never_dials() {
     let platform = Platform::bind().await;
     let config = camera(&"x".repeat(48), Firmware::Legacy2010);
     assert!(config.validate().is_err());
-    let (_camera, cancel) = register(&platform, config);
+    let Running { cancel, .. } = platform.start_camera(config);
     let dialled = timeout(Duration::from_millis(800), platform.listener.accept()).await;
     assert!(dialled.is_err(), "a 2010 camera announced a 48-byte ID");
     cancel.cancel();
@@ -315,8 +220,9 @@ async fn legacy_camera_with_a_48_byte_id_never_dials() {
 #[tokio::test]
 async fn plain_logins_share_the_lockout_budget_and_log_in_over_dvrip() {
     let platform = Platform::bind().await;
-    let (camera, cancel) = register(&platform, camera("cam-plain", Firmware::DvripOnly));
-    let mut conn = registered(&platform).await;
+    let Running { camera, cancel, .. } =
+        platform.start_camera(camera("cam-plain", Firmware::DvripOnly));
+    let mut conn = platform.registered().await;
     conn.send_dvrip(plain("admin", "guess")).await;
     let refused = conn.login_result().await;
     assert_eq!(
@@ -338,18 +244,12 @@ async fn plain_logins_share_the_lockout_budget_and_log_in_over_dvrip() {
 #[tokio::test]
 async fn a1_keep_life_keeps_a_dvrip_session_past_its_expiry() {
     let platform = Platform::bind().await;
-    let (_camera, cancel) = register(
-        &platform,
-        CameraConfig {
-            keep_alive_interval: 1,
-            ..camera("cam-a1", Firmware::DvripOnly)
-        },
-    );
-    let mut conn = registered(&platform).await;
-    assert_eq!(
-        conn.login_dvrip("admin", "secret").await.result,
-        LoginResult::Success
-    );
+    let Running { cancel, .. } = platform.start_camera(CameraConfig {
+        keep_alive_interval: 1,
+        ..camera("cam-a1", Firmware::DvripOnly)
+    });
+    let mut conn = platform.registered().await;
+    conn.logged_in_dvrip("admin", "secret").await;
     // Three silent seconds would expire it; a1 every 0.4 s for 4 s keeps it.
     for _ in 0..10 {
         conn.send_dvrip(DvripPacket::KeepAlive).await;
@@ -364,8 +264,8 @@ async fn a1_keep_life_keeps_a_dvrip_session_past_its_expiry() {
 #[tokio::test]
 async fn f4_requests_on_the_registration_socket_get_their_responses() {
     let platform = Platform::bind().await;
-    let (_camera, cancel) = register(&platform, camera("cam-f4", Firmware::DvripOnly));
-    let mut conn = registered(&platform).await;
+    let Running { cancel, .. } = platform.start_camera(camera("cam-f4", Firmware::DvripOnly));
+    let mut conn = platform.registered().await;
     let ask = |conn_rpc: TextRpc| DvripPacket::TextRpc {
         is_reply: false,
         body: conn_rpc.encode().into(),
@@ -383,10 +283,7 @@ async fn f4_requests_on_the_registration_socket_get_their_responses() {
         !TextRpc::parse(&body).expect("text").is_ok(),
         "OK before login"
     );
-    assert_eq!(
-        conn.login_dvrip("admin", "secret").await.result,
-        LoginResult::Success
-    );
+    conn.logged_in_dvrip("admin", "secret").await;
     conn.send_dvrip(ask(TextRpc::request(
         2,
         "AddObject",
@@ -411,19 +308,13 @@ async fn f4_requests_on_the_registration_socket_get_their_responses() {
 #[tokio::test]
 async fn legacy_alarm_states_are_pushed_and_json_notifications_still_flow() {
     let platform = Platform::bind().await;
-    let (_camera, cancel) = register(
-        &platform,
-        CameraConfig {
-            alarm_rate: 10.0,
-            channels: 2,
-            ..camera("cam-alarms", Firmware::DvripOnly)
-        },
-    );
-    let mut conn = registered(&platform).await;
-    assert_eq!(
-        conn.login_dvrip("admin", "secret").await.result,
-        LoginResult::Success
-    );
+    let Running { cancel, .. } = platform.start_camera(CameraConfig {
+        alarm_rate: 10.0,
+        channels: 2,
+        ..camera("cam-alarms", Firmware::DvripOnly)
+    });
+    let mut conn = platform.registered().await;
+    conn.logged_in_dvrip("admin", "secret").await;
     conn.send_dvrip(DvripPacket::AlarmSubscribe {
         op: 2,
         kind: alarm::MOTION,

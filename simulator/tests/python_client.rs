@@ -3,34 +3,17 @@
 //! the DVRIP realm login, `f6`, `a1` and the DVRIP snapshot against `dvrip-only`, and the DHIP
 //! session with its JSON snapshot against `dvrip+dhip`.
 
-use std::path::PathBuf;
-use std::sync::Arc;
+mod common;
 
-use homeport_simulator::register::RegisterOptions;
+use std::path::PathBuf;
+
+use common::{Running, start_direct};
 use homeport_simulator::snapshot::JPEG;
-use homeport_simulator::{Camera, CameraConfig, Firmware, Stats, direct};
+use homeport_simulator::{CameraConfig, Firmware};
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 fn client_script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/clients/dahua_client.py")
-}
-
-/// A direct-mode camera on a free port: its port, the camera, and the token that stops it.
-async fn start(config: CameraConfig) -> (u16, Arc<Camera>, CancellationToken) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let camera = Arc::new(Camera::new(config));
-    let cancel = CancellationToken::new();
-    tokio::spawn(direct::run(
-        listener,
-        Arc::clone(&camera),
-        RegisterOptions::default(),
-        Arc::new(Stats::default()),
-        cancel.clone(),
-    ));
-    (port, camera, cancel)
 }
 
 /// Runs the client; its exit code and the JSON line it printed.
@@ -56,11 +39,12 @@ fn temp_file(name: &str) -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn independent_client_logs_in_over_dvrip_and_fetches_the_dvrip_snapshot() {
-    let (port, _camera, cancel) = start(CameraConfig {
+    let (addr, Running { cancel, .. }) = start_direct(CameraConfig {
         channels: 2,
         ..CameraConfig::new("cam-dvrip-py", "admin", "s3cret")
     })
     .await;
+    let port = addr.port();
     let snapshot = temp_file("dvrip-snap");
     let path = snapshot.to_str().expect("path");
     let (code, summary) = client(port, "s3cret", &["--dvrip", "--snapshot", path]).await;
@@ -79,7 +63,9 @@ async fn independent_client_logs_in_over_dvrip_and_fetches_the_dvrip_snapshot() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn independent_client_with_a_wrong_dvrip_password_is_refused_with_the_tries_left() {
-    let (port, camera, cancel) = start(CameraConfig::new("cam-dvrip-no", "admin", "right")).await;
+    let (addr, Running { camera, cancel, .. }) =
+        start_direct(CameraConfig::new("cam-dvrip-no", "admin", "right")).await;
+    let port = addr.port();
     let (code, summary) = client(port, "wrong", &["--dvrip"]).await;
     assert_eq!(code, 3, "{summary}");
     assert_eq!(
@@ -92,12 +78,13 @@ async fn independent_client_with_a_wrong_dvrip_password_is_refused_with_the_trie
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn independent_dhip_client_gets_its_session_and_json_snapshot_from_dvrip_plus_dhip() {
-    let (port, _camera, cancel) = start(CameraConfig {
+    let (addr, Running { cancel, .. }) = start_direct(CameraConfig {
         alarm_rate: 5.0,
         firmware: Firmware::DvripDhip,
         ..CameraConfig::new("cam-dhip-py", "admin", "s3cret")
     })
     .await;
+    let port = addr.port();
     let snapshot = temp_file("dhip-snap");
     let path = snapshot.to_str().expect("path");
     let (code, summary) = client(

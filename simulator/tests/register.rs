@@ -6,76 +6,33 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Conn, LoginOutcome, Platform, name};
+use common::{LoginOutcome, Platform, Running, name};
 use homeport_protocol::dvrip::LoginResult;
 use homeport_protocol::rpc::config::{ConfigTable, DvripConfig};
 use homeport_protocol::rpc::event::{EventAction, NotifyEventStream};
 use homeport_protocol::rpc::login::LoginRefusedParams;
 use homeport_protocol::rpc::snapshot::SnapReplyParams;
-use homeport_protocol::rpc::{Reply, codes, method};
+use homeport_protocol::rpc::{Reply, Request, codes, method};
 use homeport_protocol::wire::detect;
-use homeport_simulator::camera::RegisterTarget;
 use homeport_simulator::fault::Fault;
-use homeport_simulator::register::{self, RegisterOptions};
-use homeport_simulator::{Camera, CameraConfig, Firmware, Fleet, FleetConfig, Stats};
+use homeport_simulator::register::RegisterOptions;
+use homeport_simulator::{CameraConfig, Firmware, Fleet, FleetConfig};
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
-use tokio_util::sync::CancellationToken;
-
-/// Starts one registering camera; the token stops it.
-fn start_camera(platform: &Platform, config: CameraConfig) -> (CancellationToken, Arc<Stats>) {
-    let cancel = CancellationToken::new();
-    let stats = Arc::new(Stats::default());
-    let options = RegisterOptions {
-        backoff_min: Duration::from_millis(50),
-        backoff_max: Duration::from_millis(200),
-        ..RegisterOptions::default()
-    };
-    let addr = platform.listener.local_addr().expect("addr");
-    let config = CameraConfig {
-        register: Some(RegisterTarget {
-            address: addr.ip().to_string(),
-            port: addr.port(),
-            device_id: config.device_id.clone(),
-        }),
-        ..config
-    };
-    tokio::spawn(register::run(
-        Arc::new(Camera::new(config)),
-        options,
-        Arc::clone(&stats),
-        cancel.clone(),
-    ));
-    (cancel, stats)
-}
 
 /// A camera that speaks both logins on its registration socket, as these tests use DHIP.
 fn camera(id: &str) -> CameraConfig {
-    CameraConfig {
-        firmware: Firmware::DvripDhip,
-        ..CameraConfig::new(id, "admin", "secret")
-    }
-}
-
-async fn logged_in(conn: &mut Conn, password: &str) -> u32 {
-    match conn.login("admin", password).await {
-        LoginOutcome::Ok { session, .. } => session,
-        LoginOutcome::Refused(reply) => panic!("login refused: {reply:?}"),
-    }
+    common::camera(id, Firmware::DvripDhip)
 }
 
 #[tokio::test]
 async fn registered_camera_serves_a_full_dhip_session() {
     let platform = Platform::bind().await;
-    let (cancel, stats) = start_camera(
-        &platform,
-        CameraConfig {
-            alarm_rate: 20.0,
-            ..camera("cam-full")
-        },
-    );
-    let mut conn = platform.accept().await;
-    assert_eq!(conn.announcement().await, "cam-full");
+    let Running { cancel, stats, .. } = platform.start_camera(CameraConfig {
+        alarm_rate: 20.0,
+        ..camera("cam-full")
+    });
+    let mut conn = platform.registered_as("cam-full").await;
     let LoginOutcome::Ok { keep_alive, .. } = conn.login("admin", "secret").await else {
         panic!("login refused")
     };
@@ -171,17 +128,12 @@ async fn registered_camera_serves_a_full_dhip_session() {
 #[tokio::test]
 async fn dvrip_realm_login_then_json_in_f6_packets() {
     let platform = Platform::bind().await;
-    let (cancel, _) = start_camera(
-        &platform,
-        CameraConfig {
-            alarm_rate: 20.0,
-            ..camera("cam-dvrip")
-        },
-    );
-    let mut conn = platform.accept().await;
-    assert_eq!(conn.announcement().await, "cam-dvrip");
-    let reply = conn.login_dvrip("admin", "secret").await;
-    assert_eq!(reply.result, LoginResult::Success);
+    let Running { cancel, .. } = platform.start_camera(CameraConfig {
+        alarm_rate: 20.0,
+        ..camera("cam-dvrip")
+    });
+    let mut conn = platform.registered_as("cam-dvrip").await;
+    conn.logged_in_dvrip("admin", "secret").await;
     let (reply, _) = conn.call(method::GET_CONFIG, name("DVRIP")).await;
     assert_eq!(
         reply.params["table"]["RegisterServer"]["DeviceID"],
@@ -199,15 +151,11 @@ async fn dvrip_realm_login_then_json_in_f6_packets() {
 #[tokio::test]
 async fn wrong_password_is_refused_with_remaining_tries_then_locked() {
     let platform = Platform::bind().await;
-    let (cancel, _) = start_camera(
-        &platform,
-        CameraConfig {
-            faults: vec![Fault::WrongPassword],
-            ..camera("cam-wrong")
-        },
-    );
-    let mut conn = platform.accept().await;
-    conn.announcement().await;
+    let Running { cancel, .. } = platform.start_camera(CameraConfig {
+        faults: vec![Fault::WrongPassword],
+        ..camera("cam-wrong")
+    });
+    let mut conn = platform.registered().await;
     for expected_left in [4, 3, 2, 1] {
         let LoginOutcome::Refused(reply) = conn.login("admin", "secret").await else {
             panic!("accepted a wrong password")
@@ -229,32 +177,19 @@ async fn wrong_password_is_refused_with_remaining_tries_then_locked() {
 #[tokio::test]
 async fn silent_camera_stops_answering_keepalives_but_answers_the_rest() {
     let platform = Platform::bind().await;
-    let (cancel, _) = start_camera(
-        &platform,
-        CameraConfig {
-            faults: vec![Fault::Silent],
-            ..camera("cam-silent")
-        },
-    );
-    let mut conn = platform.accept().await;
-    conn.announcement().await;
-    let session = logged_in(&mut conn, "secret").await;
-    let keepalive = homeport_protocol::rpc::Request::new(
+    let Running { cancel, .. } = platform.start_camera(CameraConfig {
+        faults: vec![Fault::Silent],
+        ..camera("cam-silent")
+    });
+    let mut conn = platform.registered().await;
+    let session = conn.logged_in("admin", "secret").await;
+    let keepalive = Request::new(
         77,
         session,
         method::KEEP_ALIVE,
         json!({"timeout": 60, "active": true}),
     );
-    futures::SinkExt::send(
-        &mut conn.framed,
-        homeport_protocol::wire::WireFrame::Dhip(homeport_protocol::dhip::DhipMessage::new(
-            session,
-            77,
-            keepalive.to_json(),
-        )),
-    )
-    .await
-    .expect("send");
+    conn.send_dhip(&keepalive).await;
     let answered = tokio::time::timeout(
         Duration::from_millis(800),
         futures::StreamExt::next(&mut conn.framed),
@@ -272,13 +207,10 @@ async fn silent_camera_stops_answering_keepalives_but_answers_the_rest() {
 #[tokio::test]
 async fn garbage_camera_writes_junk_before_its_announcement_and_comes_back() {
     let platform = Platform::bind().await;
-    let (cancel, _) = start_camera(
-        &platform,
-        CameraConfig {
-            faults: vec![Fault::Garbage],
-            ..camera("cam-junk")
-        },
-    );
+    let Running { cancel, .. } = platform.start_camera(CameraConfig {
+        faults: vec![Fault::Garbage],
+        ..camera("cam-junk")
+    });
     // Refused the way a platform refuses junk (by hanging up), the camera dials again.
     for _ in 0..2 {
         let (mut stream, _) = platform.listener.accept().await.expect("accept");
@@ -292,13 +224,11 @@ async fn garbage_camera_writes_junk_before_its_announcement_and_comes_back() {
 #[tokio::test]
 async fn dropped_camera_reconnects_and_announces_again() {
     let platform = Platform::bind().await;
-    let (cancel, stats) = start_camera(&platform, camera("cam-drop"));
-    let mut first = platform.accept().await;
-    assert_eq!(first.announcement().await, "cam-drop");
+    let Running { cancel, stats, .. } = platform.start_camera(camera("cam-drop"));
+    let first = platform.registered_as("cam-drop").await;
     drop(first);
-    let mut second = platform.accept().await;
-    assert_eq!(second.announcement().await, "cam-drop");
-    logged_in(&mut second, "secret").await;
+    let mut second = platform.registered_as("cam-drop").await;
+    second.logged_in("admin", "secret").await;
     let now = stats.snapshot();
     assert_eq!((now.connects, now.devices_connected), (2, 1));
     cancel.cancel();
@@ -312,16 +242,14 @@ async fn flapping_camera_drops_its_session_and_registers_again() {
         flap_max: Duration::from_millis(500),
         ..camera("cam-flap")
     };
-    let (cancel, _) = start_camera(&platform, config);
-    let mut conn = platform.accept().await;
-    conn.announcement().await;
-    logged_in(&mut conn, "secret").await;
+    let Running { cancel, .. } = platform.start_camera(config);
+    let mut conn = platform.registered().await;
+    conn.logged_in("admin", "secret").await;
     assert!(
         conn.closed_within(Duration::from_secs(3)).await,
         "a flapping camera keeps its session"
     );
-    let mut again = platform.accept().await;
-    assert_eq!(again.announcement().await, "cam-flap");
+    let _again = platform.registered_as("cam-flap").await;
     cancel.cancel();
 }
 
@@ -333,11 +261,10 @@ async fn slow_camera_delays_every_reply() {
         slow_delay: Duration::from_millis(300),
         ..camera("cam-slow")
     };
-    let (cancel, _) = start_camera(&platform, config);
-    let mut conn = platform.accept().await;
-    conn.announcement().await;
+    let Running { cancel, .. } = platform.start_camera(config);
+    let mut conn = platform.registered().await;
     let started = Instant::now();
-    logged_in(&mut conn, "secret").await;
+    conn.logged_in("admin", "secret").await;
     // Two replies (challenge and result), each held back.
     assert!(
         started.elapsed() >= Duration::from_millis(600),
@@ -350,12 +277,11 @@ async fn slow_camera_delays_every_reply() {
 #[tokio::test]
 async fn calls_before_login_and_unknown_methods_get_errors() {
     let platform = Platform::bind().await;
-    let (cancel, _) = start_camera(&platform, camera("cam-errors"));
-    let mut conn = platform.accept().await;
-    conn.announcement().await;
+    let Running { cancel, .. } = platform.start_camera(camera("cam-errors"));
+    let mut conn = platform.registered().await;
     let (reply, _) = conn.call(method::GET_CONFIG, name("DVRIP")).await;
     assert_eq!(reply.error_code(), Some(codes::INVALID_SESSION));
-    logged_in(&mut conn, "secret").await;
+    conn.logged_in("admin", "secret").await;
     let (reply, _) = conn.call("nosuch.method", Value::Null).await;
     assert_eq!(reply.error_code(), Some(codes::METHOD_NOT_FOUND));
     let (reply, _) = conn.call(method::GET_CONFIG, name("NoSuchTable")).await;
@@ -366,29 +292,12 @@ async fn calls_before_login_and_unknown_methods_get_errors() {
 #[tokio::test]
 async fn camera_hangs_up_on_a_platform_that_never_logs_in() {
     let platform = Platform::bind().await;
-    let cancel = CancellationToken::new();
     let options = RegisterOptions {
         login_timeout: Duration::from_millis(300),
         ..RegisterOptions::default()
     };
-    let addr = platform.listener.local_addr().expect("addr");
-    let target = RegisterTarget {
-        address: addr.ip().to_string(),
-        port: addr.port(),
-        device_id: "cam-wait".to_owned(),
-    };
-    let camera = Camera::new(CameraConfig {
-        register: Some(target),
-        ..camera("cam-wait")
-    });
-    tokio::spawn(register::run(
-        Arc::new(camera),
-        options,
-        Arc::new(Stats::default()),
-        cancel.clone(),
-    ));
-    let mut conn = platform.accept().await;
-    conn.announcement().await;
+    let Running { cancel, .. } = platform.start_camera_with(camera("cam-wait"), options);
+    let mut conn = platform.registered().await;
     assert!(conn.closed_within(Duration::from_secs(3)).await);
     cancel.cancel();
 }
@@ -396,15 +305,11 @@ async fn camera_hangs_up_on_a_platform_that_never_logs_in() {
 #[tokio::test]
 async fn camera_expires_a_session_without_keepalives() {
     let platform = Platform::bind().await;
-    let (cancel, _) = start_camera(
-        &platform,
-        CameraConfig {
-            keep_alive_interval: 1,
-            ..camera("cam-expire")
-        },
-    );
-    let mut conn = platform.accept().await;
-    conn.announcement().await;
+    let Running { cancel, .. } = platform.start_camera(CameraConfig {
+        keep_alive_interval: 1,
+        ..camera("cam-expire")
+    });
+    let mut conn = platform.registered().await;
     let LoginOutcome::Ok { keep_alive, .. } = conn.login("admin", "secret").await else {
         panic!("refused")
     };
@@ -427,7 +332,7 @@ async fn fleet_of_two_hundred_registers_and_is_logged_in() {
         let mut conn = platform.accept().await;
         let id = conn.announcement().await;
         sessions.push(tokio::spawn(async move {
-            logged_in(&mut conn, "pw").await;
+            conn.logged_in("admin", "pw").await;
             let (reply, _) = conn
                 .call(method::EVENT_ATTACH, json!({"codes": ["All"]}))
                 .await;
@@ -464,10 +369,9 @@ async fn fleet_of_two_hundred_registers_and_is_logged_in() {
 async fn new_register_server_written_by_the_platform_moves_the_camera() {
     let first = Platform::bind().await;
     let second = Platform::bind().await;
-    let (cancel, _) = start_camera(&first, camera("cam-move"));
-    let mut conn = first.accept().await;
-    conn.announcement().await;
-    logged_in(&mut conn, "secret").await;
+    let Running { cancel, .. } = first.start_camera(camera("cam-move"));
+    let mut conn = first.registered().await;
+    conn.logged_in("admin", "secret").await;
     let (reply, _) = conn.call(method::GET_CONFIG, name("DVRIP")).await;
     let mut table = reply.params["table"].clone();
 
@@ -491,8 +395,7 @@ async fn new_register_server_written_by_the_platform_moves_the_camera() {
         .await;
     assert!(reply.is_ok());
     assert!(conn.closed_within(Duration::from_secs(3)).await);
-    let mut moved = second.accept().await;
-    assert_eq!(moved.announcement().await, "cam-moved");
-    logged_in(&mut moved, "secret").await;
+    let mut moved = second.registered_as("cam-moved").await;
+    moved.logged_in("admin", "secret").await;
     cancel.cancel();
 }

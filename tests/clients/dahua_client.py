@@ -87,9 +87,9 @@ class RpcError(ClientError):
     def __init__(self, method, reply):
         self.method = method
         self.reply = reply
-        err = reply.get("error") if isinstance(reply.get("error"), dict) else {}
+        err = dict_field(reply, "error")
         self.code = err.get("code")
-        self.params = reply.get("params") if isinstance(reply.get("params"), dict) else {}
+        self.params = dict_field(reply, "params")
         super().__init__("%s failed: error code %r, message %r"
                          % (method, self.code, err.get("message")))
 
@@ -137,6 +137,23 @@ def dvrip_login_body(user, password, realm, random):
 def is_int(v):
     # bool is an int subclass in Python; JSON true must not pass as a number.
     return isinstance(v, int) and not isinstance(v, bool)
+
+
+def dict_field(obj, key):
+    """obj[key] if it is an object, else {} (for the optional "error" and "params")."""
+    value = obj.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def save_jpeg(jpeg, path, what):
+    """Check the JPEG markers (FF D8 ... FF D9) and write the picture to path."""
+    require(jpeg[:2] == b"\xff\xd8", "%s does not start with FF D8" % what)
+    require(jpeg[-2:] == b"\xff\xd9", "%s does not end with FF D9" % what)
+    try:
+        with open(path, "wb") as f:
+            f.write(jpeg)
+    except OSError as exc:
+        raise ClientError("cannot write %s: %s" % (path, exc))
 
 
 def split_body(body):
@@ -193,8 +210,8 @@ class Message(object):
 
 # --- Connection ----------------------------------------------------------------
 
-class DhipConnection(object):
-    """A DHIP JSON-RPC connection with the client side of the framing."""
+class Connection(object):
+    """What both framings share: the socket, the receive buffer, request ids, tracing."""
 
     def __init__(self, host, port, rpc_timeout, verbose=False):
         self.rpc_timeout = rpc_timeout
@@ -203,10 +220,9 @@ class DhipConnection(object):
             self.sock = socket.create_connection((host, port), timeout=rpc_timeout)
         except OSError as exc:
             raise ClientError("cannot connect to %s:%s: %s" % (host, port, exc))
-        self.buf = bytearray()      # bytes received but not yet forming a whole message
-        self.session = 0            # JSON session; 0 until the challenge assigns one (4.1)
+        self.buf = bytearray()      # bytes received but not yet forming a whole message/packet
+        self.session = 0            # 0 until the login assigns one (4.1)
         self.next_id = 1
-        self.notifications = []     # notifications that arrived while waiting for replies
 
     def log(self, fmt, *args):
         if self.verbose:
@@ -217,17 +233,6 @@ class DhipConnection(object):
             self.sock.close()
         except OSError:
             pass
-
-    # -- sending --
-
-    def _header_session(self):
-        # TCP devices use integer sessions; HTTP RPC2 ones use hex strings (4.1).
-        # The header can only carry a u32, so a non-numeric session goes as 0
-        # there (VTOs are known to accept zero header fields, 2.1).
-        s = self.session
-        if isinstance(s, str) and s.isdigit():
-            s = int(s)
-        return s if is_int(s) and 0 <= s <= 0xFFFFFFFF else 0
 
     def alloc_id(self):
         # mcw0 wraps ids at 0xFFFFFFFF (2.3); we skip 0 so that a zero header id
@@ -243,6 +248,46 @@ class DhipConnection(object):
                "params": params,
                "session": self.session}
         return req
+
+    def _read(self, take, deadline, unit):
+        """Block until take() finds one whole `unit` in the buffer or the deadline passes."""
+        while True:
+            got = take()
+            if got is not None:
+                return got
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise DeadlineExpired("timed out waiting for data from the device")
+            self.sock.settimeout(remaining)
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                raise DeadlineExpired("timed out waiting for data from the device")
+            except OSError as exc:
+                raise ClientError("receive failed: %s" % exc)
+            if not data:
+                raise ClientError("device closed the connection"
+                                  + (" mid-%s" % unit if self.buf else ""))
+            self.buf += data
+
+
+class DhipConnection(Connection):
+    """A DHIP JSON-RPC connection with the client side of the framing."""
+
+    def __init__(self, host, port, rpc_timeout, verbose=False):
+        super().__init__(host, port, rpc_timeout, verbose)
+        self.notifications = []     # notifications that arrived while waiting for replies
+
+    # -- sending --
+
+    def _header_session(self):
+        # TCP devices use integer sessions; HTTP RPC2 ones use hex strings (4.1).
+        # The header can only carry a u32, so a non-numeric session goes as 0
+        # there (VTOs are known to accept zero header fields, 2.1).
+        s = self.session
+        if isinstance(s, str) and s.isdigit():
+            s = int(s)
+        return s if is_int(s) and 0 <= s <= 0xFFFFFFFF else 0
 
     def send(self, req):
         body = json.dumps(req, separators=(",", ":")).encode("utf-8")
@@ -314,24 +359,7 @@ class DhipConnection(object):
 
     def read_message(self, deadline):
         """Block until one whole message is available or the deadline passes."""
-        while True:
-            msg = self._take_message()
-            if msg is not None:
-                return msg
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise DeadlineExpired("timed out waiting for data from the device")
-            self.sock.settimeout(remaining)
-            try:
-                data = self.sock.recv(65536)
-            except socket.timeout:
-                raise DeadlineExpired("timed out waiting for data from the device")
-            except OSError as exc:
-                raise ClientError("receive failed: %s" % exc)
-            if not data:
-                raise ClientError("device closed the connection"
-                                  + (" mid-message" if self.buf else ""))
-            self.buf += data
+        return self._read(self._take_message, deadline, "message")
 
     def wait_reply(self, req, deadline):
         """Read until the reply whose JSON id matches req; queue notifications."""
@@ -413,29 +441,8 @@ def u32(b, off):
     return struct.unpack_from("<I", b, off)[0]
 
 
-class DvripConnection(object):
+class DvripConnection(Connection):
     """The client side of DVRIP framing: 32-byte headers, body length at +4."""
-
-    def __init__(self, host, port, rpc_timeout, verbose=False):
-        self.rpc_timeout = rpc_timeout
-        self.verbose = verbose
-        try:
-            self.sock = socket.create_connection((host, port), timeout=rpc_timeout)
-        except OSError as exc:
-            raise ClientError("cannot connect to %s:%s: %s" % (host, port, exc))
-        self.buf = bytearray()
-        self.session = 0
-        self.next_id = 1
-
-    def log(self, fmt, *args):
-        if self.verbose:
-            sys.stderr.write("[dahua_client] " + (fmt % args) + "\n")
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
 
     def send(self, header, body=b""):
         self.log("-> %s + %d body bytes", header.hex(), len(body))
@@ -461,24 +468,7 @@ class DvripConnection(object):
         return header, body
 
     def read_packet(self, deadline):
-        while True:
-            packet = self._take_packet()
-            if packet is not None:
-                return packet
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise DeadlineExpired("timed out waiting for data from the device")
-            self.sock.settimeout(remaining)
-            try:
-                data = self.sock.recv(65536)
-            except socket.timeout:
-                raise DeadlineExpired("timed out waiting for data from the device")
-            except OSError as exc:
-                raise ClientError("receive failed: %s" % exc)
-            if not data:
-                raise ClientError("device closed the connection"
-                                  + (" mid-packet" if self.buf else ""))
-            self.buf += data
+        return self._read(self._take_packet, deadline, "packet")
 
     def expect(self, cmd, what, deadline=None):
         """The next packet with command `cmd`; other commands are skipped (logged)."""
@@ -497,10 +487,8 @@ class DvripConnection(object):
 
     def call_json(self, method, params):
         """One JSON-RPC call in f6 packets, as the vendor client writes it (spaced, \n\0)."""
-        req_id = self.next_id
-        self.next_id += 1
-        req = {"id": req_id, "magic": "0x1234", "method": method, "params": params,
-               "session": self.session}
+        req = self.build_request(method, params)
+        req_id = req["id"]
         body = (json.dumps(req) + "\n\0").encode("utf-8")
         self.send(dvrip_header(CMD_JSON, len(body), {
             8: struct.pack("<I", req_id), 16: struct.pack("<I", len(body)),
@@ -592,13 +580,7 @@ def dvrip_snapshot(conn, path):
             raise ProtocolError("snapshot larger than %d bytes or %d pieces"
                                 % (MAX_MESSAGE, MAX_SNAP_PIECES))
     jpeg = b"".join(pieces)
-    require(jpeg[:2] == b"\xff\xd8", "DVRIP snapshot does not start with FF D8")
-    require(jpeg[-2:] == b"\xff\xd9", "DVRIP snapshot does not end with FF D9")
-    try:
-        with open(path, "wb") as f:
-            f.write(jpeg)
-    except OSError as exc:
-        raise ClientError("cannot write %s: %s" % (path, exc))
+    save_jpeg(jpeg, path, "DVRIP snapshot")
     return len(jpeg), len(pieces)
 
 
@@ -652,12 +634,10 @@ def login(conn, user, password):
     conn.session = 0
     msg = conn.call_raw("global.login", base)
     reply = msg.obj
-    err = reply.get("error") if isinstance(reply.get("error"), dict) else {}
-    code = err.get("code")
+    code = dict_field(reply, "error").get("code")
     if code == ERR_BAD_CREDENTIALS:
         # Some devices reject an unknown user already at step 1.
-        params = reply.get("params") if isinstance(reply.get("params"), dict) else {}
-        raise LoginRefused(code, params.get("remainLoginTimes"))
+        raise LoginRefused(code, dict_field(reply, "params").get("remainLoginTimes"))
     if reply.get("result") is not False or code != ERR_LOGIN_CHALLENGE:
         raise ProtocolError("step 1: expected result false with error %d (challenge), got %s"
                             % (ERR_LOGIN_CHALLENGE, json.dumps(reply)[:300]))
@@ -686,17 +666,15 @@ def login(conn, user, password):
     msg = conn.call_raw("global.login", p2)
     reply = msg.obj
     if reply.get("result") is not True:
-        err = reply.get("error") if isinstance(reply.get("error"), dict) else {}
-        rparams = reply.get("params") if isinstance(reply.get("params"), dict) else {}
-        if err.get("code") == ERR_BAD_CREDENTIALS:
-            raise LoginRefused(err.get("code"), rparams.get("remainLoginTimes"))
+        code = dict_field(reply, "error").get("code")
+        if code == ERR_BAD_CREDENTIALS:
+            raise LoginRefused(code, dict_field(reply, "params").get("remainLoginTimes"))
         raise RpcError("global.login (step 2)", reply)
     # The device may repeat the session; it must not change it.
     if reply.get("session") not in (None, session):
         raise CheckError("login success carries session %r, challenge gave %r"
                          % (reply.get("session"), session))
-    rparams = reply.get("params") if isinstance(reply.get("params"), dict) else {}
-    interval = rparams.get("keepAliveInterval", DEFAULT_KEEPALIVE_INTERVAL)
+    interval = dict_field(reply, "params").get("keepAliveInterval", DEFAULT_KEEPALIVE_INTERVAL)
     require(is_int(interval) and interval > 0,
             "bad keepAliveInterval %r" % (interval,))
     return interval
@@ -836,13 +814,7 @@ def take_snapshot(conn, path):
     # length and the data disagree.
     require(extra.strip(b"\n\0") == b"",
             "snapPicture: %d unexpected bytes after the JPEG" % len(extra))
-    require(jpeg[:2] == b"\xff\xd8", "snapPicture: data does not start with FF D8")
-    require(jpeg[-2:] == b"\xff\xd9", "snapPicture: data does not end with FF D9")
-    try:
-        with open(path, "wb") as f:
-            f.write(jpeg)
-    except OSError as exc:
-        raise ClientError("cannot write %s: %s" % (path, exc))
+    save_jpeg(jpeg, path, "snapPicture: data")
     return length
 
 

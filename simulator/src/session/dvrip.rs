@@ -143,13 +143,13 @@ impl Session {
 mod tests {
     use homeport_protocol::dhip::DhipMessage;
     use homeport_protocol::dvrip::packet::info;
-    use homeport_protocol::dvrip::{DvripPacket, LoginResult, PlainCredentials};
+    use homeport_protocol::dvrip::{DvripPacket, LoginResult};
     use homeport_protocol::rpc::login::LoginParams;
     use homeport_protocol::rpc::{Incoming, Request, codes, method};
     use homeport_protocol::wire::WireFrame;
 
     use super::super::Link;
-    use super::super::test_support::{config, logged_in, one, result, send, session};
+    use super::super::test_support::{config, logged_in, one, plain, result, send, session};
     use crate::camera::CameraConfig;
     use crate::fault::Fault;
     use crate::firmware::Firmware;
@@ -159,15 +159,6 @@ mod tests {
     fn dhip_login_step1() -> WireFrame {
         let request = Request::new(1, 0, method::LOGIN, LoginParams::challenge_request("admin"));
         WireFrame::Dhip(DhipMessage::new(0, 1, request.to_json()))
-    }
-
-    fn plain(password: &str) -> DvripPacket {
-        DvripPacket::PlainLogin {
-            credentials: Some(PlainCredentials {
-                user: "admin".to_owned(),
-                password: password.to_owned(),
-            }),
-        }
     }
 
     fn json_call(session: &mut Session, method: &str, params: &str) -> String {

@@ -159,11 +159,13 @@ fn saturate(count: u32) -> u8 {
 
 #[cfg(test)]
 mod tests {
-    use homeport_protocol::dvrip::{DvripPacket, LoginResult, PlainCredentials};
+    use homeport_protocol::dvrip::{DvripPacket, LoginResult};
     use homeport_protocol::hash::{Gen0Variant, gen0};
 
     use super::super::Link;
-    use super::super::test_support::{config, one, realm_login, result, send, session};
+    use super::super::test_support::{
+        config, one, opening, plain, realm_login, result, send, session,
+    };
     use crate::firmware::Firmware;
     use crate::session::Change;
 
@@ -177,12 +179,7 @@ mod tests {
     #[test]
     fn an_opening_with_3des_credentials_gets_the_captured_challenge_header() {
         let mut session = session(config(Firmware::DvripOnly, 1), Link::Register);
-        let frame = one(
-            &mut session,
-            DvripPacket::LoginOpen {
-                credentials: des("admin", "pw"),
-            },
-        );
+        let frame = opening(&mut session, des("admin", "pw"));
         let h = frame.header;
         assert_eq!(&h[..4], &[0xb0, 0x00, 0x00, 0x78]);
         assert_eq!(frame.dword(4) as usize, frame.body.len());
@@ -280,12 +277,6 @@ mod tests {
     #[test]
     fn a_plain_login_in_the_header_logs_in_and_json_follows_in_f6() {
         let mut session = session(config(Firmware::DvripOnly, 1), Link::Register);
-        let plain = |password: &str| DvripPacket::PlainLogin {
-            credentials: Some(PlainCredentials {
-                user: "admin".to_owned(),
-                password: password.to_owned(),
-            }),
-        };
         // Both fit 8 bytes, so the writer puts them in the header.
         assert!(plain("pw").to_frame().body.is_empty());
         let frame = one(&mut session, plain("wrong"));
@@ -341,12 +332,7 @@ mod tests {
     #[test]
     fn legacy_firmware_logs_in_with_dahua_3des_and_answers_in_version_6() {
         let mut session = session(config(Firmware::Legacy2010, 2), Link::Register);
-        let frame = one(
-            &mut session,
-            DvripPacket::LoginOpen {
-                credentials: des("admin", "pw"),
-            },
-        );
+        let frame = opening(&mut session, des("admin", "pw"));
         assert_eq!(&frame.header[..4], &[0xb0, 0x00, 0x00, 0x68]);
         let reply = result(&frame);
         assert_eq!(
@@ -364,21 +350,11 @@ mod tests {
     #[test]
     fn legacy_firmware_counts_wrong_3des_credentials_against_the_budget() {
         let mut session = session(config(Firmware::Legacy2010, 1), Link::Register);
-        let wrong_password = one(
-            &mut session,
-            DvripPacket::LoginOpen {
-                credentials: des("admin", "nope"),
-            },
-        );
+        let wrong_password = opening(&mut session, des("admin", "nope"));
         assert_eq!(&wrong_password.header[..4], &[0xb0, 0x00, 0x00, 0x68]);
         assert_eq!(&wrong_password.header[8..10], &[0x01, 0x00]);
         assert_eq!(wrong_password.header[29], 4);
-        let wrong_user = one(
-            &mut session,
-            DvripPacket::LoginOpen {
-                credentials: des("root", "pw"),
-            },
-        );
+        let wrong_user = opening(&mut session, des("root", "pw"));
         assert_eq!(&wrong_user.header[8..10], &[0x01, 0x01]);
         assert_eq!(wrong_user.header[29], 3);
         assert_eq!(session.camera().tries_left(), 3);
@@ -417,14 +393,9 @@ mod tests {
     fn realm_login_attempt(
         session: &mut crate::session::Session,
     ) -> homeport_protocol::dvrip::DvripFrame {
-        let opening = one(
-            session,
-            DvripPacket::LoginOpen {
-                credentials: [0; 16],
-            },
-        );
+        let answer = opening(session, [0; 16]);
         assert!(matches!(
-            DvripPacket::parse(&opening),
+            DvripPacket::parse(&answer),
             DvripPacket::LoginReply(_)
         ));
         one(

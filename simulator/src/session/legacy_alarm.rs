@@ -147,26 +147,18 @@ mod tests {
     fn unsubscribed_kinds_state_reports_and_foreign_channels_are_not_pushed_but_tracked() {
         let mut legacy = LegacyAlarms::default();
         legacy.subscribe(2, alarm::MOTION);
-        assert!(
-            legacy
-                .apply(&event("VideoLoss", EventAction::Start, 0), 2)
-                .is_empty()
-        );
-        assert!(
-            legacy
-                .apply(&event("VideoMotionInfo", EventAction::State, 0), 2)
-                .is_empty()
-        );
-        assert!(
-            legacy
-                .apply(&event("CrossLineDetection", EventAction::Pulse, 0), 2)
-                .is_empty()
-        );
-        assert!(
-            legacy
-                .apply(&event("VideoMotion", EventAction::Start, 7), 2)
-                .is_empty()
-        );
+        for (code, action, channel) in [
+            ("VideoLoss", EventAction::Start, 0),
+            ("VideoMotionInfo", EventAction::State, 0),
+            ("CrossLineDetection", EventAction::Pulse, 0),
+            ("VideoMotion", EventAction::Start, 7),
+        ] {
+            let pushed = legacy.apply(&event(code, action.clone(), channel), 2);
+            assert!(
+                pushed.is_empty(),
+                "{code} {action:?} on {channel}: {pushed:?}"
+            );
+        }
         // The video loss seen before the subscription is in the answer to it.
         assert_eq!(legacy.states(alarm::VIDEO_LOSS, 2).as_ref(), &[1, 0]);
     }

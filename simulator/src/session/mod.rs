@@ -181,15 +181,7 @@ impl Session {
             WireFrame::Dhip(message) if self.camera.firmware().speaks_dhip(self.link) => {
                 self.handle_dhip(&message)
             }
-            WireFrame::Dhip(_) => {
-                tracing::debug!(
-                    peer = %self.peer,
-                    firmware = %self.camera.firmware(),
-                    link = ?self.link,
-                    "ignoring a DHIP frame this firmware does not answer here"
-                );
-                Output::default()
-            }
+            WireFrame::Dhip(_) => self.ignore("a DHIP frame this firmware does not answer here"),
             WireFrame::Dvrip(frame) => self.handle_dvrip(DvripPacket::parse(&frame)),
         }
     }

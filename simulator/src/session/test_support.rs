@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use homeport_protocol::dvrip::{DvripFrame, DvripPacket, LoginReply, LoginResult};
+use homeport_protocol::dvrip::{
+    DvripFrame, DvripPacket, LoginReply, LoginResult, PlainCredentials,
+};
 use homeport_protocol::hash::RealmChallenge;
 use homeport_protocol::wire::WireFrame;
 use rand::SeedableRng;
@@ -55,14 +57,24 @@ pub(super) fn one(session: &mut Session, packet: DvripPacket) -> DvripFrame {
     frames.remove(0)
 }
 
+/// Hands the session a login opening carrying `credentials` at +8..+24; the one frame back.
+pub(super) fn opening(session: &mut Session, credentials: [u8; 16]) -> DvripFrame {
+    one(session, DvripPacket::LoginOpen { credentials })
+}
+
+/// The old plain login as `admin` with `password`.
+pub(super) fn plain(password: &str) -> DvripPacket {
+    DvripPacket::PlainLogin {
+        credentials: Some(PlainCredentials {
+            user: "admin".to_owned(),
+            password: password.to_owned(),
+        }),
+    }
+}
+
 /// The realm login with `password`, as the vendor's clients send it; the result frame.
 pub(super) fn realm_login(session: &mut Session, password: &str) -> DvripFrame {
-    let challenge = one(
-        session,
-        DvripPacket::LoginOpen {
-            credentials: [0; 16],
-        },
-    );
+    let challenge = opening(session, [0; 16]);
     let DvripPacket::RealmChallenge { text } = DvripPacket::parse(&challenge) else {
         panic!("not a challenge: {challenge:?}")
     };

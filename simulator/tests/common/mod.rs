@@ -1,9 +1,14 @@
 //! An in-test platform: the server side of active registration, built from
 //! `homeport-protocol` alone, to drive simulated cameras in tests.
+//!
+//! Also the few lines every test repeats around it: a camera config, starting a camera in
+//! register or direct mode, accepting its announcement, and logins that must succeed.
 
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,11 +19,15 @@ use homeport_protocol::hash::{self, RealmChallenge};
 use homeport_protocol::rpc::login::{ChallengeParams, LoginOkParams, LoginParams};
 use homeport_protocol::rpc::{Incoming, Reply, Request, codes, method};
 use homeport_protocol::wire::{WireCodec, WireFrame};
+use homeport_simulator::camera::RegisterTarget;
+use homeport_simulator::register::{self, RegisterOptions};
+use homeport_simulator::{Camera, CameraConfig, Firmware, Stats, direct};
 use serde::Serialize;
 use serde_json::Value;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 use tokio::time::timeout;
 use tokio_util::codec::Framed;
+use tokio_util::sync::CancellationToken;
 
 /// How long a test waits for any one frame.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -47,6 +56,96 @@ impl Platform {
             .expect("accept");
         Conn::new(stream)
     }
+
+    /// Accepts one registering camera and reads its announcement.
+    pub async fn registered(&self) -> Conn {
+        let mut conn = self.accept().await;
+        conn.announcement().await;
+        conn
+    }
+
+    /// Accepts one registering camera and checks that it announces `id`.
+    pub async fn registered_as(&self, id: &str) -> Conn {
+        let mut conn = self.accept().await;
+        assert_eq!(conn.announcement().await, id);
+        conn
+    }
+
+    /// Starts `config` registering to this platform under its own device ID, redialling
+    /// quickly ([`quick_redial`]).
+    pub fn start_camera(&self, config: CameraConfig) -> Running {
+        self.start_camera_with(config, quick_redial())
+    }
+
+    /// Starts `config` registering to this platform under its own device ID, with `options`.
+    pub fn start_camera_with(&self, config: CameraConfig, options: RegisterOptions) -> Running {
+        let addr = self.listener.local_addr().expect("addr");
+        let config = CameraConfig {
+            register: Some(RegisterTarget {
+                address: addr.ip().to_string(),
+                port: addr.port(),
+                device_id: config.device_id.clone(),
+            }),
+            ..config
+        };
+        let running = Running::new(config);
+        tokio::spawn(register::run(
+            Arc::clone(&running.camera),
+            options,
+            Arc::clone(&running.stats),
+            running.cancel.clone(),
+        ));
+        running
+    }
+}
+
+/// A camera `id`, user `admin`, password `secret`, with `firmware`.
+pub fn camera(id: &str, firmware: Firmware) -> CameraConfig {
+    CameraConfig {
+        firmware,
+        ..CameraConfig::new(id, "admin", "secret")
+    }
+}
+
+/// Register-mode options whose backoff (50–200 ms) lets a test see the camera dial again.
+pub fn quick_redial() -> RegisterOptions {
+    RegisterOptions {
+        backoff_min: Duration::from_millis(50),
+        backoff_max: Duration::from_millis(200),
+        ..RegisterOptions::default()
+    }
+}
+
+/// A simulated camera a test started: the camera, its counters, and the token that stops it.
+pub struct Running {
+    pub camera: Arc<Camera>,
+    pub stats: Arc<Stats>,
+    pub cancel: CancellationToken,
+}
+
+impl Running {
+    fn new(config: CameraConfig) -> Self {
+        Self {
+            camera: Arc::new(Camera::new(config)),
+            stats: Arc::new(Stats::default()),
+            cancel: CancellationToken::new(),
+        }
+    }
+}
+
+/// Starts `config` in direct mode on a free loopback port; the address it listens on.
+pub async fn start_direct(config: CameraConfig) -> (SocketAddr, Running) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let running = Running::new(config);
+    tokio::spawn(direct::run(
+        listener,
+        Arc::clone(&running.camera),
+        RegisterOptions::default(),
+        Arc::clone(&running.stats),
+        running.cancel.clone(),
+    ));
+    (addr, running)
 }
 
 /// One platform-side connection to a camera.
@@ -80,7 +179,7 @@ impl Conn {
         }
     }
 
-    pub async fn connect(addr: &str) -> Self {
+    pub async fn connect(addr: impl ToSocketAddrs) -> Self {
         Self::new(TcpStream::connect(addr).await.expect("connect"))
     }
 
@@ -109,24 +208,27 @@ impl Conn {
     }
 
     async fn send_request(&mut self, request: &Request) {
-        let frame = if self.dvrip {
-            WireFrame::Dvrip(
-                DvripPacket::Json {
-                    request_id: request.id,
-                    session: self.session,
-                    is_reply: false,
-                    body: request.to_json().into(),
-                }
-                .to_frame(),
-            )
+        if self.dvrip {
+            self.send_dvrip(DvripPacket::Json {
+                request_id: request.id,
+                session: self.session,
+                is_reply: false,
+                body: request.to_json().into(),
+            })
+            .await;
         } else {
-            WireFrame::Dhip(DhipMessage::new(
-                request.session,
-                request.id,
-                request.to_json(),
-            ))
-        };
-        self.framed.send(frame).await.expect("send");
+            self.send_dhip(request).await;
+        }
+    }
+
+    /// Sends `request` in a DHIP message (its session and id in the header) without waiting
+    /// for an answer.
+    pub async fn send_dhip(&mut self, request: &Request) {
+        let message = DhipMessage::new(request.session, request.id, request.to_json());
+        self.framed
+            .send(WireFrame::Dhip(message))
+            .await
+            .expect("send");
     }
 
     /// Calls `method` and waits for its reply (queueing notifications); the binary payload
@@ -185,6 +287,21 @@ impl Conn {
         } else {
             LoginOutcome::Refused(reply)
         }
+    }
+
+    /// DHIP two-step login that must succeed; the session.
+    pub async fn logged_in(&mut self, user: &str, password: &str) -> u32 {
+        match self.login(user, password).await {
+            LoginOutcome::Ok { session, .. } => session,
+            LoginOutcome::Refused(reply) => panic!("login refused: {reply:?}"),
+        }
+    }
+
+    /// DVRIP realm login that must succeed; the reply.
+    pub async fn logged_in_dvrip(&mut self, user: &str, password: &str) -> LoginReply {
+        let reply = self.login_dvrip(user, password).await;
+        assert_eq!(reply.result, LoginResult::Success, "DVRIP login: {reply:?}");
+        reply
     }
 
     /// DVRIP realm login as the vendor's clients open it (`a0 05 00 60`, zeros at +8..+24);
