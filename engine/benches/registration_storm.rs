@@ -17,9 +17,6 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use homeport::gateway::{Gateway, GatewayConfig};
-use homeport::listener::ListenerConfig;
-use homeport::registry::RegistryConfig;
-use homeport::session::SessionConfig;
 
 const HOMEPORT: &str = env!("CARGO_BIN_EXE_homeport");
 
@@ -83,18 +80,9 @@ sys.stdin.read()
 async fn half_open(count: usize) -> f64 {
     use tokio::io::AsyncBufReadExt;
     let data = tempfile::tempdir().expect("tempdir");
-    let config = GatewayConfig {
-        register: "127.0.0.1:0".parse().expect("addr"),
-        data: data.path().to_owned(),
-        registry: RegistryConfig::default(),
-        session: SessionConfig::default(),
-        listener: ListenerConfig {
-            announce_timeout: Duration::from_secs(30),
-            max_connections: count + 100,
-            ..ListenerConfig::default()
-        },
-        trace_devices: Vec::new(),
-    };
+    let mut config = GatewayConfig::loopback(data.path());
+    config.listener.announce_timeout = Duration::from_secs(30);
+    config.listener.max_connections = count + 100;
     let gateway = Gateway::start(config).await.expect("gateway");
     tokio::time::sleep(Duration::from_millis(500)).await;
     let baseline = rss_kib();

@@ -24,9 +24,6 @@ use std::time::{Duration, Instant};
 use homeport::admin::{router, serve};
 use homeport::event::DeviceState;
 use homeport::gateway::{Gateway, GatewayConfig};
-use homeport::listener::ListenerConfig;
-use homeport::registry::RegistryConfig;
-use homeport::session::SessionConfig;
 use support::{arg, median, rerun, rss_kib};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_util::sync::CancellationToken;
@@ -89,18 +86,9 @@ async fn flood(
     settle: Duration,
 ) -> Run {
     let data = tempfile::tempdir().expect("tempdir");
-    let config = GatewayConfig {
-        register: "127.0.0.1:0".parse().expect("addr"),
-        data: data.path().to_owned(),
-        registry: RegistryConfig::default(),
-        session: SessionConfig::default(),
-        listener: ListenerConfig {
-            announce_timeout: Duration::from_secs(60),
-            max_connections: 15_000,
-            ..ListenerConfig::default()
-        },
-        trace_devices: Vec::new(),
-    };
+    let mut config = GatewayConfig::loopback(data.path());
+    config.listener.announce_timeout = Duration::from_secs(60);
+    config.listener.max_connections = 15_000;
     support::allocator_as_in_the_binary();
     let gateway = Gateway::start(config).await.expect("gateway");
     let admin = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -29,11 +29,8 @@ use futures::{SinkExt, StreamExt};
 use homeport::camera_sync::{SyncConfig, SyncServer};
 use homeport::event::{DeviceState, Event, EventKind, OnlineReason};
 use homeport::gateway::{Gateway, GatewayConfig};
-use homeport::listener::ListenerConfig;
 use homeport::pipeline::{PipelineHost, Services};
-use homeport::registry::RegistryConfig;
 use homeport::secret::Secret;
-use homeport::session::SessionConfig;
 use homeport_protocol::sync::{SyncLineCodec, SyncMessage};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -332,14 +329,7 @@ fn online_event(online: bool) -> Arc<Event> {
 
 async fn server_run(plan: Plan) -> Run {
     let data = tempfile::tempdir().expect("tempdir");
-    let config = GatewayConfig {
-        register: "127.0.0.1:0".parse().expect("addr"),
-        data: data.path().to_owned(),
-        registry: RegistryConfig::default(),
-        session: SessionConfig::default(),
-        listener: ListenerConfig::default(),
-        trace_devices: Vec::new(),
-    };
+    let config = GatewayConfig::loopback(data.path());
     let gateway = Gateway::start(config).await.expect("gateway");
     let sync = SyncConfig {
         max_accounts_per_camera: 1000.max(plan.accounts),

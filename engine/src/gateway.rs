@@ -50,6 +50,21 @@ pub struct GatewayConfig {
     pub trace_devices: Vec<String>,
 }
 
+impl GatewayConfig {
+    /// The defaults, registering on a free loopback port, with data in `data` (tests,
+    /// benches, embedded use).
+    pub fn loopback(data: impl Into<PathBuf>) -> Self {
+        Self {
+            register: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data: data.into(),
+            registry: RegistryConfig::default(),
+            session: SessionConfig::default(),
+            listener: ListenerConfig::default(),
+            trace_devices: Vec::new(),
+        }
+    }
+}
+
 /// Why the gateway could not start or an operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {

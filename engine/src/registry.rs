@@ -517,15 +517,10 @@ impl Registry {
     /// An operator accepts the connection a device is pending on: once it has credentials,
     /// the gateway logs in over it. False if the device has no connection.
     pub fn accept(&self, id: &str) -> bool {
-        let inner = self.lock();
-        match inner.devices.get(id).and_then(|e| e.session.as_ref()) {
-            Some(slot) => {
-                slot.accepted.store(true, Ordering::Release);
-                slot.operator_login.notify_one();
-                true
-            }
-            None => false,
-        }
+        self.with_slot(id, |slot| {
+            slot.accepted.store(true, Ordering::Release);
+            slot.operator_login.notify_one();
+        })
     }
 
     /// The session of `generation` holds credentials but waits for an operator to accept its
@@ -698,10 +693,15 @@ impl Registry {
     /// device's last try, is left alone; a logged-in one too. False if the device has no
     /// session.
     pub fn request_login(&self, id: &str) -> bool {
+        self.with_slot(id, |slot| slot.login_now.notify_one())
+    }
+
+    /// Runs `f` on the live session slot of `id`; false if it has none.
+    fn with_slot(&self, id: &str, f: impl FnOnce(&Slot)) -> bool {
         let inner = self.lock();
         match inner.devices.get(id).and_then(|e| e.session.as_ref()) {
             Some(slot) => {
-                slot.login_now.notify_one();
+                f(slot);
                 true
             }
             None => false,
@@ -712,14 +712,7 @@ impl Registry {
     /// refused session's backoff or stop (not a lock the device reported). False if the
     /// device has no session.
     pub fn request_operator_login(&self, id: &str) -> bool {
-        let inner = self.lock();
-        match inner.devices.get(id).and_then(|e| e.session.as_ref()) {
-            Some(slot) => {
-                slot.operator_login.notify_one();
-                true
-            }
-            None => false,
-        }
+        self.with_slot(id, |slot| slot.operator_login.notify_one())
     }
 
     /// Forgets a device and closes its session.

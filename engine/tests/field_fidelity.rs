@@ -6,7 +6,6 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
 use homeport::device::LoginProtocol;
 use homeport::event::{DeviceState, Event, EventKind, OnlineReason};
 use homeport::gateway::device_credentials;
@@ -14,15 +13,14 @@ use homeport::store::DeviceUpdate;
 use homeport_protocol::dvrip::login::{CLIENT_VERSION, STEP_HASH, STEP_OPEN};
 use homeport_protocol::dvrip::{DvripPacket, LoginReply};
 use homeport_protocol::hash::RealmChallenge;
-use homeport_protocol::wire::{WireCodec, WireFrame};
+use homeport_protocol::wire::WireFrame;
 use homeport_simulator::CameraConfig;
 use homeport_simulator::fault::Fault;
 use homeport_simulator::firmware::Firmware;
 use homeport_simulator::snapshot::JPEG;
+use support::fake::FakeCamera;
 use support::{TestGateway, camera_with_counters, eventually, online_change, wait_for};
-use tokio::net::TcpStream;
 use tokio::sync::broadcast;
-use tokio_util::codec::Framed;
 
 fn profile(id: &str, firmware: Firmware) -> CameraConfig {
     CameraConfig {
@@ -381,39 +379,13 @@ async fn a_dvrip_snapshot_returns_the_cameras_jpeg_byte_for_byte() {
     b.cancel();
 }
 
-/// A fake camera: announces `id` and returns the framed socket.
-async fn fake_camera(gw: &TestGateway, id: &str) -> Framed<TcpStream, WireCodec> {
-    let stream = TcpStream::connect(gw.addr()).await.expect("connects");
-    let mut framed = Framed::new(stream, WireCodec::default());
-    let announcement = DvripPacket::announcement(id).expect("valid").to_frame();
-    framed
-        .send(WireFrame::Dvrip(announcement))
-        .await
-        .expect("announces");
-    framed
-}
-
-async fn next_dvrip(
-    framed: &mut Framed<TcpStream, WireCodec>,
-) -> homeport_protocol::dvrip::DvripFrame {
-    let frame = tokio::time::timeout(support::WAIT, framed.next())
-        .await
-        .expect("in time")
-        .expect("open")
-        .expect("decodes");
-    match frame {
-        WireFrame::Dvrip(frame) => frame,
-        WireFrame::Dhip(message) => panic!("a DHIP message before DVRIP: {message:?}"),
-    }
-}
-
 #[tokio::test]
 async fn the_login_is_framed_as_the_vendors_clients_frame_it() {
     let gw = TestGateway::start().await;
     add(&gw, "fake-1", "pw", LoginProtocol::Auto).await;
-    let mut camera = fake_camera(&gw, "fake-1").await;
+    let mut camera = FakeCamera::announce(gw.addr(), "fake-1").await;
     // The first thing the platform sends is the DVRIP opening, never DHIP.
-    let open = next_dvrip(&mut camera).await;
+    let open = camera.dvrip().await;
     assert_eq!(&open.header[..4], &[0xa0, 0x05, 0x00, CLIENT_VERSION]);
     assert_eq!(open.header[27], STEP_OPEN);
     assert!(
@@ -423,15 +395,11 @@ async fn the_login_is_framed_as_the_vendors_clients_frame_it() {
     assert!(open.body.is_empty());
     let challenge = RealmChallenge::new("Login to 0123456789ABCDEF", "668077460").expect("valid");
     camera
-        .send(WireFrame::Dvrip(
-            DvripPacket::RealmChallenge {
-                text: challenge.encode().into(),
-            }
-            .to_frame(),
-        ))
-        .await
-        .expect("sends");
-    let hash = next_dvrip(&mut camera).await;
+        .send(DvripPacket::RealmChallenge {
+            text: challenge.encode().into(),
+        })
+        .await;
+    let hash = camera.dvrip().await;
     assert_eq!(&hash.header[..4], &[0xa0, 0x05, 0x00, CLIENT_VERSION]);
     assert_eq!(hash.header[27], STEP_HASH);
     let DvripPacket::LoginHash { body } = DvripPacket::parse(&hash) else {
@@ -440,16 +408,18 @@ async fn the_login_is_framed_as_the_vendors_clients_frame_it() {
     assert_eq!(&body[..], challenge.login_body("admin", "pw").as_bytes());
     let mut events = gw.gateway.bus().subscribe();
     camera
-        .send(WireFrame::Dvrip(
-            DvripPacket::LoginReply(LoginReply::success(0x7fff_fff9, 4, 0x33, 5)).to_frame(),
-        ))
-        .await
-        .expect("sends");
+        .send(DvripPacket::LoginReply(LoginReply::success(
+            0x7fff_fff9,
+            4,
+            0x33,
+            5,
+        )))
+        .await;
     // JSON follows in f6 packets ending in \n\0, with the JSON id at +8: the serial number
     // and type (to pin the device's identity), then the event subscription.
     let mut methods = Vec::new();
     while !methods.iter().any(|m| m == "eventManager.attach") {
-        let frame = next_dvrip(&mut camera).await;
+        let frame = camera.dvrip().await;
         let DvripPacket::Json {
             request_id,
             session,
@@ -473,17 +443,13 @@ async fn the_login_is_framed_as_the_vendors_clients_frame_it() {
         };
         let reply = serde_json::json!({"id": request_id, "result": true, "params": params, "session": session});
         camera
-            .send(WireFrame::Dvrip(
-                DvripPacket::Json {
-                    request_id,
-                    session,
-                    is_reply: true,
-                    body: reply.to_string().into(),
-                }
-                .to_frame(),
-            ))
-            .await
-            .expect("sends");
+            .send(DvripPacket::Json {
+                request_id,
+                session,
+                is_reply: true,
+                body: reply.to_string().into(),
+            })
+            .await;
         methods.push(method);
     }
     assert_eq!(
@@ -504,7 +470,7 @@ async fn the_login_is_framed_as_the_vendors_clients_frame_it() {
         Some(4)
     );
     // The keep-life packet follows on the DVRIP timer.
-    let keepalive = next_dvrip(&mut camera).await;
+    let keepalive = camera.dvrip().await;
     assert_eq!(DvripPacket::parse(&keepalive), DvripPacket::KeepAlive);
 }
 
@@ -512,14 +478,11 @@ async fn the_login_is_framed_as_the_vendors_clients_frame_it() {
 async fn a_login_result_without_a_challenge_is_refused() {
     let gw = TestGateway::start().await;
     add(&gw, "fake-2", "pw", LoginProtocol::Dvrip).await;
-    let mut camera = fake_camera(&gw, "fake-2").await;
-    let _open = next_dvrip(&mut camera).await;
+    let mut camera = FakeCamera::announce(gw.addr(), "fake-2").await;
+    let _open = camera.dvrip().await;
     camera
-        .send(WireFrame::Dvrip(
-            DvripPacket::LoginReply(LoginReply::success(7, 1, 0x33, 5)).to_frame(),
-        ))
-        .await
-        .expect("sends");
+        .send(DvripPacket::LoginReply(LoginReply::success(7, 1, 0x33, 5)))
+        .await;
     let registry = gw.gateway.registry();
     eventually("refused", || {
         registry.view("fake-2").is_some_and(|v| {
@@ -546,21 +509,8 @@ async fn auto_tries_the_protocol_that_worked_last_time_first() {
     })
     .await;
     // The next connection of the same device is asked in DHIP first.
-    let stream = TcpStream::connect(gw.addr()).await.expect("connects");
-    let mut camera = Framed::new(stream, WireCodec::default());
-    camera
-        .send(WireFrame::Dvrip(
-            DvripPacket::announcement("learn-1")
-                .expect("valid")
-                .to_frame(),
-        ))
-        .await
-        .expect("announces");
-    let first = tokio::time::timeout(support::WAIT, camera.next())
-        .await
-        .expect("in time")
-        .expect("open")
-        .expect("decodes");
+    let mut camera = FakeCamera::announce(gw.addr(), "learn-1").await;
+    let first = camera.frame().await;
     let WireFrame::Dhip(message) = first else {
         panic!("DVRIP first although DHIP worked last time: {first:?}");
     };

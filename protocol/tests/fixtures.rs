@@ -3,8 +3,8 @@
 
 use bytes::{BufMut, BytesMut};
 use homeport_protocol::dhip::{DhipCodec, DhipHeader, DhipMessage};
+use homeport_protocol::dvrip::DvripPacket;
 use homeport_protocol::dvrip::packet::info;
-use homeport_protocol::dvrip::{DvripCodec, DvripFrame, DvripPacket};
 use homeport_protocol::hash;
 use homeport_protocol::rpc::codes;
 use homeport_protocol::rpc::login::{ChallengeParams, LoginParams};
@@ -12,13 +12,9 @@ use homeport_protocol::rpc::{Incoming, Reply};
 use homeport_protocol::wire::{Framing, detect};
 use tokio_util::codec::{Decoder, Encoder};
 
-fn hex(text: &str) -> Vec<u8> {
-    let digits: Vec<u8> = text.bytes().filter(u8::is_ascii_hexdigit).collect();
-    digits
-        .chunks(2)
-        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).expect("ascii"), 16).expect("hex"))
-        .collect()
-}
+mod common;
+
+use common::{dvrip_round_trip, hex};
 
 /// Decodes `wire` as one DHIP message and checks it re-encodes to the same bytes.
 fn dhip_round_trip(wire: &[u8]) -> DhipMessage {
@@ -30,17 +26,6 @@ fn dhip_round_trip(wire: &[u8]) -> DhipMessage {
     codec.encode(&message, &mut out).expect("encodes");
     assert_eq!(&out[..], wire, "re-encodes byte-identically");
     message
-}
-
-fn dvrip_round_trip(wire: &[u8]) -> DvripFrame {
-    let mut buf = BytesMut::from(wire);
-    let mut codec = DvripCodec::default();
-    let frame = codec.decode(&mut buf).expect("decodes").expect("complete");
-    assert!(buf.is_empty());
-    let mut out = BytesMut::new();
-    codec.encode(&frame, &mut out).expect("encodes");
-    assert_eq!(&out[..], wire, "re-encodes byte-identically");
-    frame
 }
 
 const F1_BODY: &str = r#"{"id": 0, "method": "global.login", "params": {"clientType": "", "ipAddr": "127.0.0.1", "loginType": "Direct", "password": "", "userName": "admin", "Encryption": "None"}, "session": 0}"#;

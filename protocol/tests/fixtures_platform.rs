@@ -3,34 +3,16 @@
 //! fields and each writer (used by the engine and the simulator alike) re-creates it byte for
 //! byte.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use homeport_protocol::dhip::DhipMessage;
 use homeport_protocol::dvrip::packet::{SNAP_REQUEST_LEN, alarm, info};
-use homeport_protocol::dvrip::{
-    DvripCodec, DvripFrame, DvripPacket, LoginReply, LoginResult, PlainCredentials, TextRpc,
-};
+use homeport_protocol::dvrip::{DvripPacket, LoginReply, LoginResult, PlainCredentials, TextRpc};
 use homeport_protocol::hash::{Gen0Variant, RealmChallenge, gen0};
 use homeport_protocol::rpc::Incoming;
-use tokio_util::codec::{Decoder, Encoder};
 
-fn hex(text: &str) -> Vec<u8> {
-    let digits: Vec<u8> = text.bytes().filter(u8::is_ascii_hexdigit).collect();
-    digits
-        .chunks(2)
-        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).expect("ascii"), 16).expect("hex"))
-        .collect()
-}
+mod common;
 
-fn decode(wire: &[u8]) -> DvripFrame {
-    let mut buf = BytesMut::from(wire);
-    let mut codec = DvripCodec::default();
-    let frame = codec.decode(&mut buf).expect("decodes").expect("complete");
-    assert!(buf.is_empty(), "one frame");
-    let mut out = BytesMut::new();
-    codec.encode(&frame, &mut out).expect("encodes");
-    assert_eq!(&out[..], wire, "re-encodes byte-identically");
-    frame
-}
+use common::{dvrip_round_trip as decode, hex};
 
 /// The realm of the capture (32 hex digits, elided there; any 32 work for the layout).
 const REALM: &str = "Login to 0123456789ABCDEF0123456789ABCDEF";

@@ -84,22 +84,9 @@ pub async fn gateway_for(
     allocator_as_in_the_binary();
     use homeport::device::LoginProtocol;
     use homeport::gateway::{GatewayConfig, device_credentials};
-    use homeport::listener::ListenerConfig;
-    use homeport::registry::RegistryConfig;
-    let config = GatewayConfig {
-        register: "127.0.0.1:0".parse().expect("addr"),
-        data: data.to_owned(),
-        registry: RegistryConfig {
-            max_pending: devices + 100,
-            ..RegistryConfig::default()
-        },
-        session: homeport::session::SessionConfig::default(),
-        listener: ListenerConfig {
-            max_connections: devices + 100,
-            ..ListenerConfig::default()
-        },
-        trace_devices: Vec::new(),
-    };
+    let mut config = GatewayConfig::loopback(data);
+    config.registry.max_pending = devices + 100;
+    config.listener.max_connections = devices + 100;
     let gateway = Gateway::start(config).await.expect("gateway");
     let credentials = (1..=devices)
         .map(|i| device_credentials(&format!("{prefix}{i}"), "admin", "pw", LoginProtocol::Auto))

@@ -16,6 +16,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, sleep_until};
 
 use super::End;
+use crate::device::identity::Mismatch;
 use crate::device::link::{Link, LinkError};
 use crate::device::login::{self, LoginError, LoginOk, LoginRequest, LoginTimeouts};
 use crate::device::{LoginProtocol, Message};
@@ -73,15 +74,7 @@ where
             }
             Err(LoginError::IdentityChanged(mismatch)) => {
                 // Not the device that proved itself: no hash was sent; close the connection.
-                let detail = mismatch.to_string();
-                tracing::warn!(device = %ticket.id, %detail, "refusing a login");
-                registry.identity_refused(
-                    &ticket.id,
-                    ticket.generation,
-                    &peer(registry, ticket),
-                    &detail,
-                );
-                return Err((OnlineReason::LoginFailed, Some(detail)));
+                return Err(refuse_identity(registry, ticket, &mismatch));
             }
             Err(refused) => refused,
         };
@@ -109,12 +102,17 @@ where
     }
 }
 
-/// The address of the session's connection.
-pub(super) fn peer(registry: &Registry, ticket: &Ticket) -> String {
-    registry
+/// Refuses a connection that showed another identity than the pinned one: counted, a
+/// `security` event, `login_failed`, and the end of the session.
+pub(super) fn refuse_identity(registry: &Registry, ticket: &Ticket, mismatch: &Mismatch) -> End {
+    let detail = mismatch.to_string();
+    tracing::warn!(device = %ticket.id, %detail, "refusing a login");
+    let peer = registry
         .view(&ticket.id)
         .and_then(|v| v.addr)
-        .unwrap_or_default()
+        .unwrap_or_default();
+    registry.identity_refused(&ticket.id, ticket.generation, &peer, &detail);
+    (OnlineReason::LoginFailed, Some(detail))
 }
 
 /// What to do after a failed login.

@@ -110,15 +110,7 @@ where
     };
     let pinned = registry.identity(&ticket.id);
     if let Err(mismatch) = pinned.check(shown.serial.as_deref(), shown.device_type.as_deref()) {
-        let detail = mismatch.to_string();
-        tracing::warn!(device = %ticket.id, %detail, "refusing a login");
-        registry.identity_refused(
-            &ticket.id,
-            ticket.generation,
-            &login::peer(registry, ticket),
-            &detail,
-        );
-        return (OnlineReason::LoginFailed, Some(detail));
+        return login::refuse_identity(registry, ticket, &mismatch);
     }
     if pinned.is_empty() {
         let realm = login

@@ -29,8 +29,6 @@ pub const WAIT: Duration = Duration::from_secs(15);
 /// Gateway settings with short timers for tests.
 pub fn config(data: &std::path::Path) -> GatewayConfig {
     GatewayConfig {
-        register: "127.0.0.1:0".parse().expect("addr"),
-        data: data.to_owned(),
         registry: RegistryConfig {
             max_pending: 100,
             max_pending_per_source: 16,
@@ -51,7 +49,7 @@ pub fn config(data: &std::path::Path) -> GatewayConfig {
             max_connections: 1000,
             ..ListenerConfig::default()
         },
-        trace_devices: Vec::new(),
+        ..GatewayConfig::loopback(data)
     }
 }
 

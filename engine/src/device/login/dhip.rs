@@ -22,17 +22,14 @@ pub async fn login_dhip<S: AsyncRead + AsyncWrite + Unpin>(
     link: &mut Link<S>,
     attempt: &Attempt<'_>,
 ) -> Result<LoginOk, LoginError> {
-    let Attempt {
-        user,
-        password,
-        weak,
-        first,
-        reply,
-        ..
-    } = *attempt;
+    let (user, password) = (attempt.user, attempt.password);
     link.set_session(0, Transport::Dhip);
     let (challenge, _) = link
-        .call(method::LOGIN, LoginParams::challenge_request(user), first)
+        .call(
+            method::LOGIN,
+            LoginParams::challenge_request(user),
+            attempt.first,
+        )
         .await?;
     if challenge.is_ok() {
         return Err(LoginError::Protocol(
@@ -48,7 +45,7 @@ pub async fn login_dhip<S: AsyncRead + AsyncWrite + Unpin>(
         .map_err(|e| LoginError::Protocol(format!("challenge without realm/random: {e}")))?;
     attempt.check_realm(LoginProtocol::Dhip, &params.realm)?;
     let encryption = Encryption::parse(&params.encryption);
-    if !weak && encryption != Encryption::Default {
+    if !attempt.weak && encryption != Encryption::Default {
         return Err(match encryption {
             Encryption::Other(other) => LoginError::Unsupported(other),
             weak_one => LoginError::Weak(weak_one.as_str().to_owned()),
@@ -62,7 +59,7 @@ pub async fn login_dhip<S: AsyncRead + AsyncWrite + Unpin>(
         .call(
             method::LOGIN,
             LoginParams::answer(user, hashed, kind),
-            reply,
+            attempt.reply,
         )
         .await?;
     if !answer.is_ok() {

@@ -30,25 +30,18 @@ pub async fn login_dvrip<S: AsyncRead + AsyncWrite + Unpin>(
     link: &mut Link<S>,
     attempt: &Attempt<'_>,
 ) -> Result<LoginOk, LoginError> {
-    let Attempt {
-        user,
-        password,
-        weak,
-        first,
-        reply,
-        ..
-    } = *attempt;
+    let (user, password) = (attempt.user, attempt.password);
     let mut credentials = [0u8; 16];
-    if weak {
+    if attempt.weak {
         credentials[..8].copy_from_slice(&gen0(user.as_bytes(), Gen0Variant::Dahua));
         credentials[8..].copy_from_slice(&gen0(password.as_bytes(), Gen0Variant::Dahua));
     }
     link.send_dvrip(DvripPacket::LoginOpen { credentials }.to_frame())
         .await?;
-    let answer = next_login_answer(link, first).await?;
+    let answer = next_login_answer(link, attempt.first).await?;
     let text = match answer {
         Answer::Challenge(text) => text,
-        Answer::Result(result) if weak => return finish(link, result, None),
+        Answer::Result(result) if attempt.weak => return finish(link, result, None),
         Answer::Result(LoginReply {
             result: LoginResult::NotImplemented | LoginResult::Other(_),
             ..
@@ -74,7 +67,7 @@ pub async fn login_dvrip<S: AsyncRead + AsyncWrite + Unpin>(
     let body = challenge.login_body(user, password);
     link.send_dvrip(DvripPacket::LoginHash { body: body.into() }.to_frame())
         .await?;
-    match next_login_answer(link, reply).await? {
+    match next_login_answer(link, attempt.reply).await? {
         Answer::Result(result) => finish(link, result, Some(challenge.realm().to_owned())),
         Answer::Challenge(_) => Err(LoginError::Protocol(
             "a second realm challenge instead of the login result".to_owned(),
