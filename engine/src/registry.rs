@@ -459,6 +459,7 @@ impl Registry {
         if !current(inner, id, generation) {
             return;
         }
+        // Borrowed field by field: the entry and the store queue at once.
         let Some(entry) = inner.devices.get_mut(id) else {
             return;
         };
@@ -556,10 +557,7 @@ impl Registry {
     pub fn online(&self, id: &str, generation: u64, handle: DeviceHandle, online: Online) {
         let mut guard = self.lock();
         let inner = &mut *guard;
-        if !current(inner, id, generation) {
-            return;
-        }
-        let Some(entry) = inner.devices.get_mut(id) else {
+        let Some(entry) = current_entry(inner, id, generation) else {
             return;
         };
         if let Some(slot) = entry.session.as_mut() {
@@ -632,10 +630,7 @@ impl Registry {
     pub fn detach(&self, id: &str, generation: u64, reason: OnlineReason, detail: Option<String>) {
         let mut guard = self.lock();
         let inner = &mut *guard;
-        if !current(inner, id, generation) {
-            return;
-        }
-        let Some(entry) = inner.devices.get_mut(id) else {
+        let Some(entry) = current_entry(inner, id, generation) else {
             return;
         };
         entry.session = None;
@@ -848,6 +843,14 @@ impl Registry {
 /// The IP of a `host:port` peer address.
 fn source_ip(addr: &str) -> Option<IpAddr> {
     addr.parse::<SocketAddr>().ok().map(|a| a.ip())
+}
+
+/// The entry of `id`, if the session of `generation` is still its current one.
+fn current_entry<'a>(inner: &'a mut Inner, id: &str, generation: u64) -> Option<&'a mut Entry> {
+    if !current(inner, id, generation) {
+        return None;
+    }
+    inner.devices.get_mut(id)
 }
 
 fn current(inner: &Inner, id: &str, generation: u64) -> bool {
