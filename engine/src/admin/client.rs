@@ -94,6 +94,12 @@ pub struct Device {
     /// The device's DVRIP protocol version.
     #[serde(default)]
     pub protocol_version: Option<u8>,
+    /// What the device proved at its first login (`realm`, `serial`, `device_type`).
+    #[serde(default)]
+    pub identity: Option<Value>,
+    /// Whether its connection waits for an operator's accept.
+    #[serde(default)]
+    pub awaiting_accept: bool,
     /// In this state since (RFC 3339).
     #[serde(default)]
     pub since: Option<String>,

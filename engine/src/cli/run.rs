@@ -69,11 +69,11 @@ fn connection_cap(wanted: usize) -> usize {
         .unwrap_or(wanted as u64 + FD_RESERVE);
     let cap = usize::try_from(limit.saturating_sub(FD_RESERVE)).unwrap_or(wanted);
     if cap < wanted {
-        tracing::warn!(
+        tracing::info!(
             wanted,
             cap,
             limit,
-            "listener.max_connections lowered to what the open-files limit leaves (raise it with LimitNOFILE= or ulimit -n)"
+            "device connections capped by the open-files limit (raise it with LimitNOFILE= or ulimit -n for more)"
         );
         cap.max(1)
     } else {
