@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
+# A C toolchain: SQLite (bundled) and jemalloc are built from source.
+{ command -v cc >/dev/null 2>&1 && command -v make >/dev/null 2>&1; } || need_apt+=(build-essential)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 # Real brokers for the MQTT and NATS tests (mosquitto lives in /usr/sbin).
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
