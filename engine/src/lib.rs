@@ -1,18 +1,29 @@
 //! homeport's engine: the gateway cameras actively register to.
 //!
 //! Layers, each using only those above it in this list:
-//! - [`event`] — the typed events (registered, online-changed, alarm).
+//! - [`time`] — Unix milliseconds and RFC 3339, as the engine stores and shows time.
+//! - [`cidr`] — address ranges for allow rules.
+//! - [`log_limit`] — warnings strangers can trigger, aggregated.
+//! - [`event`] — the typed events (registered, online-changed, alarm, config-applied,
+//!   sync-request, security).
 //! - [`bus`] — the internal event bus.
 //! - [`secret`] — the data directory's key, sealed passwords, the admin token.
-//! - [`device`] — the platform side of a device connection: JSON-RPC link, login, handle.
-//! - [`store`] — the embedded SQLite store: devices and their credentials.
+//! - [`device`] — the platform side of a device connection: JSON-RPC link, the logins, the
+//!   pinned identity, the command handle.
+//! - [`trace`] — redacted two-way transcripts of a device's socket.
+//! - [`store`] — the embedded SQLite store: devices, accounts, bindings, dead letters.
 //! - [`registry`] — every known or connected device, its state and its session.
 //! - [`metrics`] — counters for `/metrics`.
 //! - [`session`] — one registered device's task.
 //! - [`listener`] — the register listener.
+//! - [`sink`] — the MQTT and NATS connections.
+//! - [`wasm`] — the WebAssembly plugin host.
+//! - [`pipeline`] — pipelines from YAML: specs, compilation, stages, the runtime.
+//! - [`camera_sync`] — the camera-sync server for client apps.
 //! - [`gateway`] — the running gateway: wiring, background tasks, device operations.
 //! - [`config`] — the YAML config file and its defaults.
 //! - [`provision`] — pointing a camera's `RegisterServer` at the gateway over a direct login.
+//! - [`admin`] — the admin HTTP API and its client.
 
 #![forbid(unsafe_code)]
 
@@ -35,5 +46,6 @@ pub mod secret;
 pub mod session;
 pub mod sink;
 pub mod store;
+pub mod time;
 pub mod trace;
 pub mod wasm;

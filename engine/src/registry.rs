@@ -24,6 +24,7 @@ use crate::event::{
     DeviceState, Event, EventKind, OnlineReason, RegistrationKind, SecurityCode, now_ms,
 };
 use crate::secret::Secret;
+use crate::time::rfc3339;
 
 /// What the gateway logs in to a device with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -961,10 +962,4 @@ fn view(id: &str, entry: &Entry) -> DeviceView {
             .is_some_and(|s| entry.credentials.is_some() && !s.accepted.load(Ordering::Acquire)),
         since: rfc3339(entry.since_ms),
     }
-}
-
-/// RFC 3339 UTC with milliseconds.
-pub fn rfc3339(unix_ms: i64) -> String {
-    let time = std::time::UNIX_EPOCH + Duration::from_millis(unix_ms.max(0) as u64);
-    humantime::format_rfc3339_millis(time).to_string()
 }

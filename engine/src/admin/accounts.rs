@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{Json, Path};
-use crate::registry::rfc3339;
 use crate::secret::Secret;
 use crate::store::{AccountInfo, StoreError};
+use crate::time::rfc3339;
 
 /// An account as an operator creates it.
 #[derive(Debug, Deserialize)]

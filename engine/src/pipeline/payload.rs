@@ -14,7 +14,7 @@
 use serde_json::{Value, json};
 
 use crate::event::{Event, EventKind};
-use crate::registry::rfc3339;
+use crate::time::rfc3339;
 
 /// The event's standard JSON.
 pub fn standard(event: &Event) -> Value {

@@ -1,17 +1,17 @@
 //! One registered device's task, from its announcement to its disconnect.
 //!
-//! Wait for credentials (pending) → log in over the device's own socket ([`login`]: DVRIP
+//! Wait for credentials (pending) → log in over the device's own socket (`login`: DVRIP
 //! first, retries that never spend the device's last try) → subscribe to events (JSON
 //! `eventManager.attach`, or the legacy `0x68` subscriptions on a device that has no JSON) →
-//! serve ([`serve`]): alarms become events, commands from the device's handle run one at a
+//! serve (`serve`): alarms become events, commands from the device's handle run one at a
 //! time, keepalives run on the device's framing. A closed socket, a lost keepalive, or an
 //! order to close (replaced, removed, shutdown) ends it.
 //!
-//! - [`login`] — waiting for credentials and logging in, with the retry rules.
-//! - [`serve`] — the logged-in loop.
-//! - [`identity`] — reading the serial and type a device shows after its login, checked
+//! - `login` — waiting for credentials and logging in, with the retry rules.
+//! - `serve` — the logged-in loop.
+//! - `identity` — reading the serial and type a device shows after its login, checked
 //!   against what it proved at its first one.
-//! - [`legacy`] — legacy `0x69` alarm states turned into start / stop alarms.
+//! - `legacy` — legacy `0x69` alarm states turned into start / stop alarms.
 
 mod identity;
 mod legacy;

@@ -35,7 +35,7 @@ mod test_support;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use rusqlite::Connection;
 
@@ -52,6 +52,7 @@ pub use state::StateUpdate;
 pub use validate::{MAX_ID_LEN, MAX_PASSWORD_LEN, MAX_STATE_LEN, MAX_USERNAME_LEN};
 
 use crate::secret::{self, SecretKey};
+use crate::time::now_ms;
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "homeport.db";
@@ -156,11 +157,4 @@ impl Store {
         .await
         .map_err(StoreError::Task)?
     }
-}
-
-/// Now, in Unix milliseconds.
-pub(super) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

@@ -1,9 +1,9 @@
 //! Logging in to a device as a client, over a register socket or a direct connection.
 //!
-//! - [`dvrip`] — the DVRIP login as the vendor's own platform and clients send it: the
+//! - `dvrip` — the DVRIP login as the vendor's own platform and clients send it: the
 //!   `a0 05 00 60` opening, the realm challenge, the `user&&hashes` hash login; JSON then
 //!   travels in `f6` packets.
-//! - [`dhip`] — DHIP two-step `global.login`.
+//! - `dhip` — DHIP two-step `global.login`.
 //!
 //! `auto` tries DVRIP first (the vendor's platform speaks nothing else on the registration
 //! socket) and falls back to DHIP on the same socket when the device refuses DVRIP or does not

@@ -35,9 +35,10 @@ use super::{Flow, Outcome, Stage, StageError};
 use crate::camera_sync::texts::Reason;
 use crate::camera_sync::{Attempt, SyncHub, SyncServer};
 use crate::event::{EventKind, now_ms};
-use crate::registry::{Registry, rfc3339};
+use crate::registry::Registry;
 use crate::secret::Secret;
 use crate::store::{BindOutcome, LoginCheck, Store, StoreError};
+use crate::time::rfc3339;
 
 /// Answers app commands.
 #[derive(Debug)]
