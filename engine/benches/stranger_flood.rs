@@ -13,6 +13,9 @@
 //! "After" is read `--settle` seconds (default 12) after the last stranger hung up: jemalloc
 //! returns freed pages over its 10 s decay.
 //!
+//! With `--features system-allocator` the same runs use the system's malloc instead of
+//! jemalloc (the comparison in BENCHMARKS.md).
+//!
 //! `cargo bench -p homeport --bench stranger_flood -- [--unknown 5000] [--idle 2000] [--oversize 500] [--sources 100] [--settle 12] [--runs 3]`
 
 mod support;
@@ -233,7 +236,8 @@ fn main() {
         .collect();
     let col = |i: usize| median(results.iter().map(|r| r[i]).collect());
     println!(
-        "stranger flood: {unknown} unknown IDs, {idle} idle, {oversize} oversize, from {sources} loopback addresses; median of {runs} runs"
+        "stranger flood: {unknown} unknown IDs, {idle} idle, {oversize} oversize, from {sources} loopback addresses; median of {runs} runs; allocator {}",
+        homeport::allocator::name()
     );
     println!(
         "  RSS KiB      before {:>8.0}  during {:>8.0}  after {:>8.0}  (during - before: {:.0} KiB = {:.2} KiB per connection)",

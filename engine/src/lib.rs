@@ -1,6 +1,8 @@
 //! homeport's engine: the gateway cameras actively register to.
 //!
 //! Layers, each using only those above it in this list:
+//! - [`allocator`] — the process's allocator (jemalloc), declared once for binary, tests and
+//!   benches.
 //! - [`time`] — Unix milliseconds and RFC 3339, as the engine stores and shows time.
 //! - [`cidr`] — address ranges for allow rules.
 //! - [`log_limit`] — warnings strangers can trigger, aggregated.
@@ -28,6 +30,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod allocator;
 pub mod bus;
 pub mod camera_sync;
 pub mod cidr;

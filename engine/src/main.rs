@@ -9,13 +9,8 @@ mod cli;
 
 use clap::Parser;
 
-/// jemalloc: with its background thread it returns freed memory to the OS within seconds of
-/// a burst, where glibc's malloc keeps the high-water mark (`BENCHMARKS.md`).
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
 fn main() -> std::process::ExitCode {
-    let _ = tikv_jemalloc_ctl::background_thread::write(true);
+    homeport::allocator::start();
     let args = cli::Cli::parse();
     cli::init_logging(args.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

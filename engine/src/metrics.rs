@@ -14,7 +14,6 @@ pub struct Metrics {
     connections_refused: AtomicU64,
     bad_announcements: AtomicU64,
     duplicates_refused: AtomicU64,
-    identity_refused: AtomicU64,
 }
 
 impl Metrics {
@@ -42,11 +41,6 @@ impl Metrics {
     /// A second connection for an online, answering device was refused.
     pub fn duplicate(&self) {
         self.duplicates_refused.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// A login was refused because the device's identity differs from the pinned one.
-    pub fn identity_refused(&self) {
-        self.identity_refused.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Open device connections now.
@@ -98,7 +92,7 @@ impl Metrics {
             "homeport_identity_mismatches_total",
             "counter",
             "Logins refused because the device's realm, serial or type differs from what it proved first.",
-            &[(String::new(), get(&self.identity_refused))],
+            &[(String::new(), registry.identity_refusals())],
         );
         let counts = registry.counts();
         let states = [

@@ -405,11 +405,7 @@ impl Registry {
             DeviceState::Pending
         };
         let reason = (!known).then(|| "unknown device: add its credentials to log in".to_owned());
-        // Counted per source only once it is pending: leave the old count before the new one.
-        transition(inner, id, DeviceState::Offline, None);
-        if let Some(entry) = inner.devices.get_mut(id) {
-            entry.source = source;
-        }
+        move_source(inner, id, source);
         transition(inner, id, next, reason);
         self.bus.publish(Event::new(
             id,
@@ -863,26 +859,44 @@ fn current(inner: &Inner, id: &str, generation: u64) -> bool {
 }
 
 /// Moves a device to `state`, keeping the pending count and the store queue in step.
+/// Counts one more (or one fewer) pending connection from `source`.
+fn count_source(counts: &mut HashMap<IpAddr, usize>, source: Option<IpAddr>, more: bool) {
+    let Some(ip) = source else {
+        return;
+    };
+    if more {
+        *counts.entry(ip).or_insert(0) += 1;
+    } else if let Some(count) = counts.get_mut(&ip) {
+        *count -= 1;
+        if *count == 0 {
+            counts.remove(&ip);
+        }
+    }
+}
+
+/// Records the source a device now connects from; a pending device's count moves with it.
+fn move_source(inner: &mut Inner, id: &str, source: Option<IpAddr>) {
+    let Some(entry) = inner.devices.get_mut(id) else {
+        return;
+    };
+    let old = std::mem::replace(&mut entry.source, source);
+    if entry.state == DeviceState::Pending && old != source {
+        count_source(&mut inner.pending_by_source, old, false);
+        count_source(&mut inner.pending_by_source, source, true);
+    }
+}
+
 fn transition(inner: &mut Inner, id: &str, state: DeviceState, reason: Option<String>) {
     let Some(entry) = inner.devices.get_mut(id) else {
         return;
     };
     if entry.state == DeviceState::Pending && state != DeviceState::Pending {
         inner.pending -= 1;
-        if let Some(ip) = entry.source
-            && let Some(count) = inner.pending_by_source.get_mut(&ip)
-        {
-            *count -= 1;
-            if *count == 0 {
-                inner.pending_by_source.remove(&ip);
-            }
-        }
+        count_source(&mut inner.pending_by_source, entry.source, false);
     }
     if entry.state != DeviceState::Pending && state == DeviceState::Pending {
         inner.pending += 1;
-        if let Some(ip) = entry.source {
-            *inner.pending_by_source.entry(ip).or_insert(0) += 1;
-        }
+        count_source(&mut inner.pending_by_source, entry.source, true);
     }
     if entry.state != state {
         entry.since_ms = now_ms();

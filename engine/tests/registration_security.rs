@@ -19,7 +19,7 @@ use homeport_simulator::firmware::Firmware;
 use serde_json::{Value, json};
 use support::fake::{FakeCamera, Next};
 use support::{TestGateway, camera_with_counters, eventually};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::broadcast;
 
@@ -207,6 +207,11 @@ async fn a_duplicate_announcement_does_not_take_the_real_session_offline() {
         detail.contains(&holder) && detail.contains(peer.as_str()),
         "{detail}"
     );
+    let metrics = gw.gateway.metrics().render(registry);
+    assert!(
+        metrics.contains("homeport_duplicate_registrations_refused_total 3"),
+        "{metrics}"
+    );
     let view = registry.view("dup-1").expect("listed");
     assert!(view.online, "the proven session stays online: {view:?}");
     assert_eq!(view.addr.as_deref(), Some(holder.as_str()));
@@ -390,6 +395,11 @@ async fn forged_alarms_from_a_refused_impostor_never_reach_the_bus() {
     );
     assert!(registry.handle("pin-1").is_none());
     assert_eq!(registry.identity_refusals(), 2);
+    let metrics = gw.gateway.metrics().render(registry);
+    assert!(
+        metrics.contains("homeport_identity_mismatches_total 2"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
@@ -419,6 +429,14 @@ async fn strangers_leave_nothing_behind_and_one_address_cannot_hold_every_slot()
     header.extend_from_slice(&5000u32.to_le_bytes());
     header.resize(32, 0);
     oversize.write_all(&header).await.expect("writes");
+    let mut byte = [0u8; 1];
+    let read = tokio::time::timeout(support::WAIT, oversize.read(&mut byte))
+        .await
+        .expect("closed in time");
+    assert!(
+        matches!(read, Ok(0) | Err(_)),
+        "the oversize announcement was kept: {read:?}"
+    );
     // When they hang up, their IDs are forgotten.
     drop(strangers);
     eventually("unknown IDs forgotten", || registry.list().is_empty()).await;

@@ -1,17 +1,13 @@
-//! What the benchmarks share: the binary's allocator, command-line arguments, process memory
-//! from `/proc`, and waiting for a fleet to come online.
+//! What the benchmarks share: starting the binary's allocator, command-line arguments,
+//! process memory from `/proc`, and waiting for a fleet to come online.
 
 #![allow(dead_code, unreachable_pub)]
 
 use std::time::{Duration, Instant};
 
-/// The allocator the `homeport` binary uses, so memory figures are the binary's.
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
-/// Starts jemalloc's background thread, as the binary does at start.
+/// Starts the allocator as the binary does (the library declares it: `homeport::allocator`).
 pub fn allocator_as_in_the_binary() {
-    let _ = tikv_jemalloc_ctl::background_thread::write(true);
+    homeport::allocator::start();
 }
 
 use homeport::event::DeviceState;

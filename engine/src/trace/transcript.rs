@@ -14,7 +14,7 @@ use std::io::Write;
 use std::path::Path;
 
 use bytes::BytesMut;
-use homeport_protocol::dhip::DhipMessage;
+use homeport_protocol::dhip::{DhipHeader, DhipMessage};
 use homeport_protocol::dvrip::{DvripFrame, DvripPacket, HEADER_LEN};
 use homeport_protocol::wire::{WireCodec, WireFrame};
 use serde_json::Value;
@@ -170,11 +170,18 @@ impl Stream {
 pub(crate) fn describe(frame: &WireFrame) -> (String, String) {
     match frame {
         WireFrame::Dhip(message) => {
-            let mut header = [0u8; 32];
-            header[..4].copy_from_slice(&[0x20, 0, 0, 0]);
-            header[4..8].copy_from_slice(b"DHIP");
-            header[8..12].copy_from_slice(&message.session.to_le_bytes());
-            header[12..16].copy_from_slice(&message.request_id.to_le_bytes());
+            // The header of the (reassembled) message as one packet: the body is shown
+            // decoded and redacted, never in hex.
+            let len = u32::try_from(message.body.len()).unwrap_or(u32::MAX);
+            let header = DhipHeader {
+                session: message.session,
+                request_id: message.request_id,
+                packet_len: len,
+                reserved20: 0,
+                total_len: len,
+                reserved28: 0,
+            }
+            .to_bytes();
             (
                 format!(
                     "DHIP session {} id {}: {}",
