@@ -44,6 +44,7 @@ use homeport::bus::EventBus;
 use homeport::event::{Event, EventKind};
 use homeport::pipeline::{PipelineHost, Services, payload};
 use homeport::registry::{Registry, RegistryConfig};
+use homeport::sink::Sinks;
 use homeport::sink::mqtt::{MqttConfig, MqttSink};
 use rumqttc::{AsyncClient, MqttOptions, Packet, QoS};
 use serde_json::{Map, Value, json};
@@ -422,15 +423,12 @@ async fn bare_pipeline(
     let stop = CancellationToken::new();
     let sink = connected_sink(port, &stop).await;
     let bus = EventBus::default();
-    let services = Services {
-        registry: Arc::new(Registry::new(bus.clone(), RegistryConfig::default())),
-        store: None,
-        mqtt: Some(sink.clone()),
-        nats: None,
-        sync: None,
-        plugins: Default::default(),
-        check_only: false,
-    };
+    let services = Services::new(
+        Arc::new(Registry::new(bus.clone(), RegistryConfig::default())),
+        None,
+        Default::default(),
+    )
+    .with_sinks(Sinks::of(Some(sink.clone()), None));
     let host = PipelineHost::start(vec![pipeline_file(dir, qos)], services, bus.clone())
         .expect("pipeline compiles");
     (host, sink, bus)
@@ -508,15 +506,7 @@ async fn device_path(
     let gateway = gateway_for(devices, "cam", data.path()).await;
     let stop = CancellationToken::new();
     let sink = connected_sink(port, &stop).await;
-    let services = Services {
-        registry: Arc::clone(gateway.registry()),
-        store: Some(gateway.store().clone()),
-        mqtt: Some(sink.clone()),
-        nats: None,
-        sync: None,
-        plugins: Default::default(),
-        check_only: false,
-    };
+    let services = gateway.services().with_sinks(Sinks::of(Some(sink.clone()), None));
     let pipelines = tempfile::tempdir().expect("tempdir");
     let host = PipelineHost::start(
         vec![pipeline_file(pipelines.path(), qos)],
@@ -524,7 +514,7 @@ async fn device_path(
         gateway.bus().clone(),
     )
     .expect("pipeline compiles");
-    gateway.set_pipelines(Arc::clone(&host));
+
 
     let addr = gateway.register_addr().expect("listening").to_string();
     let sim = tokio::process::Command::new(HOMEPORT)

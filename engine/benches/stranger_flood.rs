@@ -24,12 +24,10 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use homeport::admin::{router, serve};
 use homeport::event::DeviceState;
-use homeport::gateway::{Gateway, GatewayConfig};
+use homeport::node::{AdminSettings, Node, NodeConfig};
 use support::{arg, median, rerun, rss_kib};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio_util::sync::CancellationToken;
 
 /// Opens the flood, prints `open U I O` when every connection is up, holds them until stdin
 /// closes, then closes them all and prints `closed`.
@@ -89,21 +87,18 @@ async fn flood(
     settle: Duration,
 ) -> Run {
     let data = tempfile::tempdir().expect("tempdir");
-    let mut config = GatewayConfig::loopback(data.path());
-    config.listener.announce_timeout = Duration::from_secs(60);
-    config.listener.max_connections = 15_000;
+    let mut config = NodeConfig::loopback(data.path());
+    config.gateway.listener.announce_timeout = Duration::from_secs(60);
+    config.gateway.listener.max_connections = 15_000;
+    config.admin = Some(AdminSettings {
+        addr: "127.0.0.1:0".parse().expect("addr"),
+        token: Some("bench-token".to_owned()),
+    });
     support::allocator_as_in_the_binary();
-    let gateway = Gateway::start(config).await.expect("gateway");
-    let admin = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let health = format!("http://{}/healthz", admin.local_addr().expect("addr"));
-    let stop = CancellationToken::new();
-    tokio::spawn(serve(
-        admin,
-        router(Arc::clone(&gateway), "bench-token".to_owned()),
-        stop.clone(),
-    ));
+    let node = Node::start(config).await.expect("node");
+    let gateway = Arc::clone(node.gateway());
+    let admin = node.admin().expect("admin API").addr;
+    let health = format!("http://{admin}/healthz");
     let http = reqwest::Client::new();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (rss_before, fds_before) = (rss_kib(), fds());
@@ -166,8 +161,7 @@ async fn flood(
     tokio::time::sleep(settle).await;
     let (rss_after, fds_after) = (rss_kib(), fds());
     let listed_after = gateway.registry().list().len();
-    stop.cancel();
-    gateway.shutdown().await;
+    node.shutdown().await;
     let healthz_max_ms = latencies.iter().copied().fold(0.0, f64::max);
     Run {
         rss_before,

@@ -29,7 +29,7 @@ use futures::{SinkExt, StreamExt};
 use homeport::camera_sync::{SyncConfig, SyncServer};
 use homeport::event::{DeviceState, Event, EventKind, OnlineReason};
 use homeport::gateway::{Gateway, GatewayConfig};
-use homeport::pipeline::{PipelineHost, Services};
+use homeport::pipeline::PipelineHost;
 use homeport::secret::Secret;
 use homeport_protocol::sync::{SyncLineCodec, SyncMessage};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -342,15 +342,7 @@ async fn server_run(plan: Plan) -> Run {
     )
     .await
     .expect("sync listens");
-    let services = Services {
-        registry: Arc::clone(gateway.registry()),
-        store: Some(gateway.store().clone()),
-        mqtt: None,
-        nats: None,
-        sync: Some(Arc::clone(&server)),
-        plugins: Default::default(),
-        check_only: false,
-    };
+    let services = gateway.services().with_sync(Arc::clone(&server));
     let host = PipelineHost::start(Vec::new(), services, gateway.bus().clone()).expect("pipelines");
 
     let started = Instant::now();

@@ -13,15 +13,7 @@ use homeport::pipeline::{PipelineHost, Services};
 use support::{TestGateway, cam, camera, online_change, wait_for};
 
 fn services(gateway: &Gateway) -> Services {
-    Services {
-        registry: Arc::clone(gateway.registry()),
-        store: Some(gateway.store().clone()),
-        mqtt: None,
-        nats: None,
-        sync: None,
-        plugins: Default::default(),
-        check_only: false,
-    }
+    gateway.services()
 }
 
 fn write(dir: &std::path::Path, name: &str, text: &str) -> PathBuf {
@@ -54,7 +46,6 @@ async fn register_server_example_merges_its_template_and_reports_the_result() {
     );
     let host = PipelineHost::start(vec![file], services(&gw.gateway), gw.gateway.bus().clone())
         .expect("compiles");
-    gw.gateway.set_pipelines(Arc::clone(&host));
     gw.add("cfg1", "pw").await;
     let mut events = gw.gateway.bus().subscribe();
     let stop = camera(addr, cam("cfg1", "pw"));
@@ -183,7 +174,6 @@ async fn with_auto_login_off_only_the_login_stage_logs_devices_in() {
 
 #[tokio::test]
 async fn failed_events_are_dead_lettered_listed_and_replayed_through_the_admin_api() {
-    let gw = TestGateway::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
     // At registration the device is not online yet, so apply_config fails: no retries, so it
     // goes straight to the dead-letter store.
@@ -192,13 +182,8 @@ async fn failed_events_are_dead_lettered_listed_and_replayed_through_the_admin_a
         "p.yaml",
         "pipelines:\n  - name: early-config\n    on: [registered]\n    stages:\n      - apply_config: { name: General, values: { MachineName: 'named-{{ device_id }}' } }\n    on_error: { retry: { max: 0 }, then: dead_letter }\n",
     );
-    let host = PipelineHost::start(
-        vec![file.clone()],
-        services(&gw.gateway),
-        gw.gateway.bus().clone(),
-    )
-    .expect("compiles");
-    gw.gateway.set_pipelines(Arc::clone(&host));
+    let gw = TestGateway::start_node(|node| node.pipelines = Some(vec![file.clone()])).await;
+    let host = Arc::clone(gw.node.pipelines().expect("pipelines run"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -206,7 +191,7 @@ async fn failed_events_are_dead_lettered_listed_and_replayed_through_the_admin_a
     let stop_api = tokio_util::sync::CancellationToken::new();
     tokio::spawn(homeport::admin::serve(
         listener,
-        homeport::admin::router(Arc::clone(&gw.gateway), "t0ken".to_owned()),
+        homeport::admin::router(Arc::clone(&gw.node), "t0ken".to_owned()),
         stop_api.clone(),
     ));
     let api = Api {

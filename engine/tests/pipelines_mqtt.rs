@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 
 use homeport::device::LoginProtocol;
 use homeport::gateway::device_credentials;
-use homeport::pipeline::{PipelineHost, Services};
+use homeport::pipeline::PipelineHost;
+use homeport::sink::Sinks;
 use homeport::sink::mqtt::{MqttConfig, MqttSink};
 use homeport_simulator::{Fleet, FleetConfig};
 use mosquitto::Mosquitto;
@@ -48,18 +49,9 @@ async fn setup(
     let mut config = MqttConfig::from_url(broker.url(), "test-node").expect("config");
     config.reconnect_max = Duration::from_millis(300);
     let mqtt = MqttSink::start(config, stop.clone()).expect("sink");
-    let services = Services {
-        registry: Arc::clone(gw.gateway.registry()),
-        store: Some(gw.gateway.store().clone()),
-        mqtt: Some(mqtt.clone()),
-        nats: None,
-        sync: None,
-        plugins: Default::default(),
-        check_only: false,
-    };
+    let services = gw.gateway.services().with_sinks(Sinks::of(Some(mqtt.clone()), None));
     let host = PipelineHost::start(sources, services, gw.gateway.bus().clone())
         .expect("pipelines compile");
-    gw.gateway.set_pipelines(Arc::clone(&host));
     (gw, host, mqtt, stop)
 }
 

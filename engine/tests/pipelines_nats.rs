@@ -18,7 +18,8 @@ use futures::StreamExt;
 use homeport::device::LoginProtocol;
 use homeport::event::DeviceState;
 use homeport::gateway::device_credentials;
-use homeport::pipeline::{PipelineHost, Services};
+use homeport::pipeline::PipelineHost;
+use homeport::sink::Sinks;
 use homeport::sink::nats::{NatsConfig, NatsSink};
 use homeport::store::DeadLetter;
 use homeport_simulator::{Fleet, FleetConfig};
@@ -90,15 +91,7 @@ async fn alarms_are_stored_once_in_order_and_the_kv_holds_each_status() {
     let sink = NatsSink::start(NatsConfig::from_url(server.url()), stop.clone())
         .await
         .expect("nats sink");
-    let services = Services {
-        registry: Arc::clone(gw.gateway.registry()),
-        store: Some(gw.gateway.store().clone()),
-        mqtt: None,
-        nats: Some(sink.clone()),
-        sync: None,
-        plugins: Default::default(),
-        check_only: false,
-    };
+    let services = gw.gateway.services().with_sinks(Sinks::of(None, Some(sink.clone())));
     // The shipped example (the built-in defaults do the same under other names).
     let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../pipelines/examples/alarms-nats-jetstream.yaml");

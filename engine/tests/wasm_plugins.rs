@@ -47,15 +47,11 @@ fn with_plugins(yaml: &str) -> String {
 }
 
 fn services(gw: &TestGateway, plugins: &Arc<PluginHost>) -> Services {
-    Services {
-        registry: Arc::clone(gw.gateway.registry()),
-        store: Some(gw.gateway.store().clone()),
-        mqtt: None,
-        nats: None,
-        sync: None,
-        plugins: Arc::clone(plugins),
-        check_only: false,
-    }
+    Services::new(
+        Arc::clone(gw.gateway.registry()),
+        Some(gw.gateway.store().clone()),
+        Arc::clone(plugins),
+    )
 }
 
 impl Bench {

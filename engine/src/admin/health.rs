@@ -25,7 +25,7 @@ pub(super) struct Health {
 /// `GET /metrics`.
 pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let mut body = state.gateway.metrics().render(state.gateway.registry());
-    if let Some(pipelines) = state.gateway.pipelines() {
+    if let Some(pipelines) = state.node.pipelines() {
         body.push_str(&pipelines.render_metrics().await);
     }
     (

@@ -1,5 +1,6 @@
-//! The admin HTTP API: devices, their config and snapshots, the register listener, live
-//! events, metrics and health — and the client the `homeport` CLI uses to talk to it.
+//! The admin HTTP API server: devices, their config and snapshots, the register listener,
+//! live events, metrics and health. Its bodies are the types of [`crate::admin_api`]; the
+//! client the `homeport` CLI uses is [`crate::client`].
 //!
 //! - this file — the router, bearer-token authentication, and serving with graceful shutdown.
 //! - `error` — every failure as a status and `{"error": message}`.
@@ -16,17 +17,14 @@
 //! - `accounts` — camera-sync accounts: create, list, delete, password, their cameras.
 //! - `events` — the event bus as server-sent events.
 //! - `health` — `/metrics` and `/healthz`.
-//! - [`client`] — a typed client of this API; `event_stream` reads its event stream.
 //!
 //! Everything under `/api` needs `Authorization: Bearer <token>`; `/metrics` and `/healthz` do
 //! not. Request bodies are bounded: [`MAX_IMPORT_BODY`] for imports, [`MAX_BODY`] otherwise.
 
 mod accounts;
-pub mod client;
 mod config;
 mod devices;
 mod error;
-mod event_stream;
 mod events;
 mod export;
 mod extract;
@@ -54,6 +52,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::gateway::Gateway;
+use crate::node::Node;
 use crate::secret::constant_time_eq;
 use error::ApiError;
 
@@ -66,9 +65,10 @@ pub const MAX_EVENT_STREAMS: usize = 64;
 /// How long shutdown waits for open requests before it stops waiting.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// What every handler shares.
+/// What every handler shares: the node, and through it the gateway, pipelines and sinks.
 #[derive(Debug, Clone)]
 struct AppState {
+    node: Arc<Node>,
     gateway: Arc<Gateway>,
     token: Arc<str>,
     event_streams: Arc<Semaphore>,
@@ -79,10 +79,11 @@ struct AppState {
 #[derive(Debug, Clone)]
 struct Shutdown(CancellationToken);
 
-/// The admin API for `gateway`, guarded by the bearer `token`.
-pub fn router(gateway: Arc<Gateway>, token: String) -> Router {
+/// The admin API of `node`, guarded by the bearer `token`.
+pub fn router(node: Arc<Node>, token: String) -> Router {
     let state = AppState {
-        gateway,
+        gateway: Arc::clone(node.gateway()),
+        node,
         token: token.into(),
         event_streams: Arc::new(Semaphore::new(MAX_EVENT_STREAMS)),
     };

@@ -3,23 +3,15 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::error::ApiError;
 use super::extract::Json;
-use crate::store::DeadLetter;
-
-/// The running pipelines.
-#[derive(Debug, Serialize)]
-pub(super) struct Pipelines {
-    /// Their names, in order.
-    pipelines: Vec<String>,
-}
+use crate::admin_api::{DeadLetter, DlqQuery, Pipelines, Replayed};
 
 fn host(state: &AppState) -> Result<&std::sync::Arc<crate::pipeline::PipelineHost>, ApiError> {
     state
-        .gateway
+        .node
         .pipelines()
         .ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no pipelines are running"))
 }
@@ -41,14 +33,6 @@ pub(super) async fn reload(State(state): State<AppState>) -> Result<Json<Pipelin
             format!("reload failed; the running pipelines stay:\n{errors}"),
         )),
     }
-}
-
-/// `?pipeline=NAME&limit=N` for the dead-letter list.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct DlqQuery {
-    pipeline: Option<String>,
-    limit: Option<usize>,
 }
 
 /// `GET /api/dlq`: dead letters, oldest first (default 100, at most 10 000).
@@ -74,15 +58,6 @@ async fn letters(
         .dead_letters(query.pipeline, limit)
         .await
         .map_err(|e| ApiError::internal(e.to_string()))
-}
-
-/// What a replay did.
-#[derive(Debug, Serialize)]
-pub(super) struct Replayed {
-    /// Dead letters sent back into their pipelines (and removed).
-    replayed: Vec<i64>,
-    /// Those that could not be, with why (kept).
-    failed: Vec<(i64, String)>,
 }
 
 /// `POST /api/dlq/{id}/replay`: send one dead letter back into its pipeline.

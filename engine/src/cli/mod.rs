@@ -4,9 +4,11 @@ pub(crate) mod accounts;
 pub(crate) mod check;
 pub(crate) mod devices;
 pub(crate) mod dlq;
+pub(crate) mod limits;
 pub(crate) mod plugin;
 pub(crate) mod provision;
 pub(crate) mod run;
+pub(crate) mod signals;
 pub(crate) mod sim;
 pub(crate) mod tap;
 
@@ -79,28 +81,5 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tap(args) => tap::run(args).await,
         Command::Plugin(args) => plugin::run(args).await,
         Command::Provision(args) => provision::run(args).await,
-    }
-}
-
-/// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
-pub(crate) async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }

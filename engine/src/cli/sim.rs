@@ -16,7 +16,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use super::shutdown_signal;
+use super::signals::shutdown_signal;
 
 /// Options of `homeport sim`.
 #[derive(Debug, Args)]

@@ -6,7 +6,7 @@ use anyhow::bail;
 use clap::Args;
 
 use super::devices::Connect;
-use super::shutdown_signal;
+use super::signals::shutdown_signal;
 
 /// Options of `homeport tap`.
 #[derive(Debug, Args)]

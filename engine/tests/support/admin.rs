@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use homeport::admin::client::AdminClient;
+use homeport::client::AdminClient;
 use homeport::admin::{router, serve};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
@@ -38,7 +38,7 @@ impl Api {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let stop = CancellationToken::new();
-        let app = router(Arc::clone(&gw.gateway), TOKEN.to_owned());
+        let app = router(Arc::clone(&gw.node), TOKEN.to_owned());
         let server = tokio::spawn(serve(listener, app, stop.clone()));
         Self {
             gw,

@@ -14,6 +14,7 @@ use homeport::device::LoginProtocol;
 use homeport::event::{Event, EventKind, OnlineReason};
 use homeport::gateway::{Gateway, GatewayConfig, device_credentials};
 use homeport::listener::ListenerConfig;
+use homeport::node::{Node, NodeConfig};
 use homeport::registry::RegistryConfig;
 use homeport::session::SessionConfig;
 use homeport_simulator::camera::RegisterTarget;
@@ -28,34 +29,35 @@ pub const WAIT: Duration = Duration::from_secs(15);
 
 /// Gateway settings with short timers for tests.
 pub fn config(data: &std::path::Path) -> GatewayConfig {
-    GatewayConfig {
-        registry: RegistryConfig {
-            max_pending: 100,
-            max_pending_per_source: 16,
-            restart_grace: Duration::from_secs(30),
-        },
-        session: SessionConfig {
-            reply_timeout: Duration::from_secs(2),
-            pending_timeout: Duration::from_secs(60),
-            login_backoff_min: Duration::from_millis(200),
-            login_backoff_max: Duration::from_secs(1),
-            auto_login: true,
-            fallback_timeout: Duration::from_secs(1),
-            dvrip_keepalive: Duration::from_millis(500),
-            dvrip_silence: Duration::from_secs(3),
-        },
-        listener: ListenerConfig {
-            announce_timeout: Duration::from_secs(2),
-            max_connections: 1000,
-            ..ListenerConfig::default()
-        },
-        ..GatewayConfig::loopback(data)
-    }
+    let mut config = GatewayConfig::loopback(data);
+    config.registry = RegistryConfig {
+        max_pending: 100,
+        max_pending_per_source: 16,
+        restart_grace: Duration::from_secs(30),
+    };
+    config.session = SessionConfig {
+        reply_timeout: Duration::from_secs(2),
+        pending_timeout: Duration::from_secs(60),
+        login_backoff_min: Duration::from_millis(200),
+        login_backoff_max: Duration::from_secs(1),
+        auto_login: true,
+        fallback_timeout: Duration::from_secs(1),
+        dvrip_keepalive: Duration::from_millis(500),
+        dvrip_silence: Duration::from_secs(3),
+    };
+    config.listener = ListenerConfig {
+        announce_timeout: Duration::from_secs(2),
+        max_connections: 1000,
+        ..ListenerConfig::default()
+    };
+    config
 }
 
-/// A gateway with its own temporary data directory.
+/// A node (just its gateway unless a test asks for more) with its own temporary data
+/// directory.
 pub struct TestGateway {
     pub gateway: Arc<Gateway>,
+    pub node: Arc<Node>,
     pub data: tempfile::TempDir,
 }
 
@@ -66,11 +68,21 @@ impl TestGateway {
 
     /// A gateway whose test config `change` adjusts first.
     pub async fn start_with(change: impl FnOnce(&mut GatewayConfig)) -> Self {
+        Self::start_node(|node| change(&mut node.gateway)).await
+    }
+
+    /// A node whose config (test gateway settings, nothing else) `change` adjusts first.
+    pub async fn start_node(change: impl FnOnce(&mut NodeConfig)) -> Self {
         let data = tempfile::tempdir().expect("tempdir");
-        let mut config = config(data.path());
+        let mut config = NodeConfig::loopback(data.path());
+        config.gateway = self::config(data.path());
         change(&mut config);
-        let gateway = Gateway::start(config).await.expect("gateway starts");
-        Self { gateway, data }
+        let node = Node::start(config).await.expect("node starts");
+        Self {
+            gateway: Arc::clone(node.gateway()),
+            node,
+            data,
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {

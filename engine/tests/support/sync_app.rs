@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use homeport::camera_sync::{SyncConfig, SyncServer, SyncTls};
-use homeport::pipeline::{PipelineHost, Services};
+use homeport::pipeline::PipelineHost;
 use homeport::secret::Secret;
 use homeport_protocol::sync::{SyncLineCodec, SyncMessage};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -39,15 +39,7 @@ pub async fn setup_with_tls(
     )
     .await
     .expect("listens");
-    let services = Services {
-        registry: Arc::clone(gw.gateway.registry()),
-        store: Some(gw.gateway.store().clone()),
-        mqtt: None,
-        nats: None,
-        sync: Some(Arc::clone(&server)),
-        plugins: Default::default(),
-        check_only: false,
-    };
+    let services = gw.gateway.services().with_sync(Arc::clone(&server));
     let host =
         PipelineHost::start(Vec::new(), services, gw.gateway.bus().clone()).expect("defaults");
     for name in ["alice", "bob"] {
