@@ -11,13 +11,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use homeport_protocol::wire::Framing;
 use serde::Serialize;
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::EventBus;
 use crate::device::identity::Identity;
-use crate::device::link::Transport;
 use crate::device::login::DeviceInfo;
 use crate::device::{DeviceHandle, LoginProtocol};
 use crate::event::{
@@ -45,7 +45,7 @@ pub struct Online {
     /// The login that worked (`dvrip` or `dhip`).
     pub protocol: LoginProtocol,
     /// The framing JSON travels in.
-    pub transport: Transport,
+    pub transport: Framing,
     /// What the device said about itself at login.
     pub info: DeviceInfo,
 }

@@ -8,7 +8,8 @@
 //! - [`dvrip`] — the older DVRIP framing: 32-byte command header (`a0`/`b0` realm login,
 //!   `a4`/`b4` info queries and the auto-register announcement, `f6` JSON, `0a`/`0b` logout).
 //! - [`wire`] — tells DHIP from DVRIP by a frame's first bytes, and a codec that reads both on
-//!   one socket (a registering camera announces in DVRIP, then speaks DHIP).
+//!   one socket (a registering camera announces in DVRIP, then speaks DHIP), and JSON-RPC
+//!   requests, replies and notifications framed in either.
 //! - [`hash`] — the login hashes: `Default` (two-step MD5), `OldDigest` (Gen1), the DVRIP realm
 //!   hash, and the legacy 3DES (Gen0).
 //! - [`rpc`] — JSON-RPC requests, replies and notifications, with typed params for the calls

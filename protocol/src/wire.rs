@@ -4,12 +4,18 @@
 //! announces itself with a DVRIP `b4` packet before the platform speaks DHIP to it. So the
 //! choice is made per frame: `20 00 00 00 DHIP` opens a DHIP packet, a known DVRIP command
 //! byte opens a DVRIP frame, anything else is refused at its first byte.
+//!
+//! `rpc_frame.rs` puts JSON-RPC into a frame of either framing ([`Framing::request_frame`],
+//! [`Framing::reply_frame`], [`Framing::notification_frame`]) and finds it again
+//! ([`WireFrame::try_into_rpc_body`]).
 
 use bytes::BytesMut;
 use tokio_util::codec::{Decoder, Encoder};
 
 use crate::dhip::{DHIP_MAGIC, DhipCodec, DhipError, DhipMessage};
 use crate::dvrip::{DvripCodec, DvripError, DvripFrame, command};
+
+mod rpc_frame;
 
 /// Which framing a frame uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

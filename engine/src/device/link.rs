@@ -10,9 +10,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use homeport_protocol::dhip::DhipMessage;
-use homeport_protocol::dvrip::{DvripFrame, DvripPacket};
+use homeport_protocol::dvrip::DvripFrame;
 use homeport_protocol::rpc::{Incoming, Reply, Request};
-use homeport_protocol::wire::{WireCodec, WireError, WireFrame};
+use homeport_protocol::wire::{Framing, WireCodec, WireError, WireFrame};
 use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::{Framed, FramedParts};
@@ -22,15 +22,6 @@ pub const MAX_MESSAGE: usize = 16 * 1024 * 1024;
 
 /// Notifications held while a sequential call waits for its reply.
 const MAX_HELD: usize = 256;
-
-/// Which framing JSON-RPC travels in on this link.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    /// DHIP messages.
-    Dhip,
-    /// DVRIP `f6` packets.
-    Dvrip,
-}
 
 /// What went wrong on a link. Any of these ends the connection.
 #[derive(Debug, thiserror::Error)]
@@ -69,7 +60,8 @@ pub enum Message {
 #[derive(Debug)]
 pub struct Link<S> {
     framed: Framed<S, WireCodec>,
-    transport: Transport,
+    /// The framing JSON-RPC travels in: DHIP messages, or DVRIP `f6` packets.
+    transport: Framing,
     session: u32,
     next_id: u32,
     held: VecDeque<Request>,
@@ -88,7 +80,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
     pub fn from_framed(framed: Framed<S, WireCodec>) -> Self {
         Self {
             framed,
-            transport: Transport::Dhip,
+            transport: Framing::Dhip,
             session: 0,
             next_id: 1,
             held: VecDeque::new(),
@@ -101,13 +93,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
     }
 
     /// Sets the session id and framing after a login.
-    pub fn set_session(&mut self, session: u32, transport: Transport) {
+    pub fn set_session(&mut self, session: u32, transport: Framing) {
         self.session = session;
         self.transport = transport;
     }
 
     /// The framing in use.
-    pub fn transport(&self) -> Transport {
+    pub fn transport(&self) -> Framing {
         self.transport
     }
 
@@ -131,26 +123,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1).max(1);
         let request = Request::new(id, self.session, method, params);
-        let frame = match self.transport {
-            Transport::Dhip => {
-                WireFrame::Dhip(DhipMessage::new(self.session, id, request.to_json()))
-            }
-            Transport::Dvrip => {
-                // The vendor client ends `f6` JSON with `\n\0`, counted in the lengths, and
-                // puts the JSON id at +8.
-                let mut body = request.to_json();
-                body.extend_from_slice(b"\n\0");
-                let mut frame = DvripPacket::Json {
-                    request_id: id,
-                    session: self.session,
-                    is_reply: false,
-                    body: body.into(),
-                }
-                .to_frame();
-                frame.header[3] = homeport_protocol::dvrip::login::CLIENT_VERSION;
-                WireFrame::Dvrip(frame)
-            }
-        };
+        let frame = self.transport.request_frame(&request);
         self.framed.send(frame).await?;
         Ok(id)
     }
@@ -234,12 +207,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
 
 /// Reads a frame as a JSON-RPC message (or a bare DVRIP packet).
 fn classify(frame: WireFrame) -> Result<Message, LinkError> {
-    let body: Bytes = match frame {
-        WireFrame::Dhip(message) => message.body,
-        WireFrame::Dvrip(frame) => match DvripPacket::parse(&frame) {
-            DvripPacket::Json { body, .. } => body,
-            _ => return Ok(Message::Dvrip(frame)),
-        },
+    let body = match frame.try_into_rpc_body() {
+        Ok(body) => body,
+        Err(frame) => return Ok(Message::Dvrip(frame)),
     };
     let message = DhipMessage::new(0, 0, body);
     let (json, payload) = message

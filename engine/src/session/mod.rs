@@ -25,11 +25,11 @@ use homeport_protocol::dvrip::DvripPacket;
 use homeport_protocol::dvrip::packet::alarm;
 use homeport_protocol::rpc::event::{EventAction, NotifyEventStream};
 use homeport_protocol::rpc::method;
+use homeport_protocol::wire::Framing;
 use serde_json::json;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::device::identity::{Identity, PinnedRealm};
-use crate::device::link::Transport;
 use crate::device::{DeviceHandle, Link, LinkError};
 use crate::event::{Event, EventKind, OnlineReason};
 use crate::registry::{Online, Registry, Ticket};
@@ -183,12 +183,12 @@ where
             Ok((reply, _)) => {
                 tracing::warn!(device = %ticket.id, error = ?reply.error, "device refused the event subscription");
             }
-            Err(LinkError::Timeout { .. }) if link.transport() == Transport::Dvrip => {
+            Err(LinkError::Timeout { .. }) if link.transport() == Framing::Dvrip => {
                 tracing::warn!(device = %ticket.id, "no answer to eventManager.attach; using the legacy alarm subscription");
             }
             Err(e) => return Err(e),
         }
-        if link.transport() != Transport::Dvrip {
+        if link.transport() != Framing::Dvrip {
             return Ok(Events::None);
         }
     }

@@ -13,6 +13,7 @@ use bytes::{Bytes, BytesMut};
 use homeport_protocol::dvrip::{DvripFrame, DvripPacket};
 use homeport_protocol::rpc::keepalive::KeepAliveParams;
 use homeport_protocol::rpc::{Reply, codes, method};
+use homeport_protocol::wire::Framing;
 use serde_json::Map;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
@@ -21,7 +22,7 @@ use tokio::time::{Duration, Instant, sleep_until};
 use super::legacy::LegacyAlarms;
 use super::{End, Events, SessionConfig, publish_alarms};
 use crate::device::handle::{RpcReply, json_snapshot, snapshot_params};
-use crate::device::link::{Link, Transport};
+use crate::device::link::Link;
 use crate::device::login::LoginOk;
 use crate::device::{Command, CommandError, Message};
 use crate::event::{Event, EventKind, OnlineReason};
@@ -47,7 +48,7 @@ enum InFlight {
 
 /// The session's state while it serves.
 struct Served {
-    transport: Transport,
+    transport: Framing,
     json: bool,
     json_snapshot: bool,
     next_serial: u8,
@@ -86,7 +87,7 @@ where
         next_serial: 1,
         legacy: LegacyAlarms::default(),
     };
-    let dvrip = served.transport == Transport::Dvrip;
+    let dvrip = served.transport == Framing::Dvrip;
     let interval = Duration::from_secs(u64::from(login.keep_alive));
     // DHIP: twice per interval, so one lost keepalive still leaves the device's session alive.
     let period = if dvrip {
@@ -181,7 +182,7 @@ where
                     }
                     InFlight::JsonSnapshot(_, _, reply_to) | InFlight::DvripSnapshot(_, _, reply_to) => {
                         tracing::warn!(device = %ticket.id, "snapshot timed out");
-                        if served.transport == Transport::Dvrip {
+                        if served.transport == Framing::Dvrip {
                             // No answer to the JSON call: the next one uses the DVRIP snapshot.
                             served.json_snapshot = false;
                         }
@@ -208,7 +209,7 @@ where
 {
     match command {
         Command::Probe { timeout, reply } => {
-            if served.transport == Transport::Dvrip {
+            if served.transport == Framing::Dvrip {
                 link.send_dvrip(DvripPacket::KeepAlive.to_frame())
                     .await
                     .map_err(|e| e.to_string())?;
@@ -271,7 +272,7 @@ where
                     }
                 };
             }
-            if served.transport != Transport::Dvrip {
+            if served.transport != Framing::Dvrip {
                 let _ = reply.send(Err(CommandError::Unsupported(
                     "it has no snapshot method".to_owned(),
                 )));
@@ -350,7 +351,7 @@ where
             // Any refusal over DVRIP (not only "method not found": firmware words it in its own
             // codes) means the device has the DVRIP snapshot to offer instead.
             if let Some(error) = reply.error.as_ref()
-                && served.transport == Transport::Dvrip
+                && served.transport == Framing::Dvrip
             {
                 let code = error.code;
                 tracing::info!(device = %ticket.id, code, not_found = code == codes::METHOD_NOT_FOUND, "the JSON snapshot was refused; using the DVRIP snapshot");

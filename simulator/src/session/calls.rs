@@ -12,6 +12,7 @@ use homeport_protocol::rpc::event::{AttachParams, AttachReplyParams};
 use homeport_protocol::rpc::keepalive::KeepAliveReplyParams;
 use homeport_protocol::rpc::snapshot::{SnapParams, SnapReplyParams};
 use homeport_protocol::rpc::{Reply, Request, codes, method};
+use homeport_protocol::wire::Framing;
 use serde_json::Value;
 
 use crate::camera::CONFIG_NAMES;
@@ -19,9 +20,7 @@ use crate::clock;
 use crate::fault::Fault;
 use crate::snapshot::JPEG;
 
-use super::{
-    Change, DEVICE_CLASS, DEVICE_TYPE, SOFTWARE_VERSION, Session, Subscription, Transport,
-};
+use super::{Change, DEVICE_CLASS, DEVICE_TYPE, SOFTWARE_VERSION, Session, Subscription};
 
 impl Session {
     /// Answers one call: the reply (none for an ignored keepalive), an optional binary
@@ -29,7 +28,7 @@ impl Session {
     pub(super) fn call(
         &mut self,
         request: &Request,
-        transport: Transport,
+        transport: Framing,
     ) -> (Option<Reply>, Option<&'static [u8]>, Option<Change>) {
         if request.method == method::LOGIN {
             let (reply, change) = self.login(request, transport);

@@ -4,11 +4,11 @@
 use homeport_protocol::dvrip::DvripPacket;
 use homeport_protocol::dvrip::packet::info;
 use homeport_protocol::rpc::Incoming;
-use homeport_protocol::wire::WireFrame;
+use homeport_protocol::wire::{Framing, WireFrame};
 
 use crate::fault::Fault;
 
-use super::{Change, DEVICE_TYPE, Output, SOFTWARE_VERSION, Session, Transport, encode_reply};
+use super::{Change, DEVICE_TYPE, Output, SOFTWARE_VERSION, Session};
 
 impl Session {
     /// Answers one DVRIP packet.
@@ -72,14 +72,20 @@ impl Session {
         }
     }
 
-    /// `packet` framed as this camera writes it: byte 3 carries its protocol version
-    /// (`0x78` on current firmware, `0x68` on 2010 firmware) wherever it marks a reply.
+    /// `packet` framed as this camera writes it (see [`Session::versioned`]).
     pub(super) fn dvrip_reply(&self, packet: DvripPacket) -> WireFrame {
-        let mut frame = packet.to_frame();
-        if frame.header[3] & 0x0f == 0x08 {
+        self.versioned(WireFrame::Dvrip(packet.to_frame()))
+    }
+
+    /// `frame` as this camera writes it: in DVRIP, byte 3 carries its protocol version
+    /// (`0x78` on current firmware, `0x68` on 2010 firmware) wherever it marks a reply.
+    fn versioned(&self, mut frame: WireFrame) -> WireFrame {
+        if let WireFrame::Dvrip(frame) = &mut frame
+            && frame.header[3] & 0x0f == 0x08
+        {
             frame.header[3] = (self.camera.firmware().protocol_version() << 4) | 0x08;
         }
-        WireFrame::Dvrip(frame)
+        frame
     }
 
     /// Nothing to write; says why at debug level.
@@ -122,17 +128,9 @@ impl Session {
         if request.session == 0 {
             request.session = session;
         }
-        let (answer, payload, change) = self.call(&request, Transport::Dvrip);
+        let (answer, payload, change) = self.call(&request, Framing::Dvrip);
         let replies = answer
-            .map(|answer| {
-                let body = encode_reply(&answer, payload);
-                self.dvrip_reply(DvripPacket::Json {
-                    request_id,
-                    session: answer.session,
-                    is_reply: true,
-                    body,
-                })
-            })
+            .map(|answer| self.versioned(Framing::Dvrip.reply_frame(request_id, &answer, payload)))
             .into_iter()
             .collect();
         Output { replies, change }
@@ -141,12 +139,11 @@ impl Session {
 
 #[cfg(test)]
 mod tests {
-    use homeport_protocol::dhip::DhipMessage;
     use homeport_protocol::dvrip::packet::info;
     use homeport_protocol::dvrip::{DvripPacket, LoginResult};
     use homeport_protocol::rpc::login::LoginParams;
     use homeport_protocol::rpc::{Incoming, Request, codes, method};
-    use homeport_protocol::wire::WireFrame;
+    use homeport_protocol::wire::{Framing, WireFrame};
 
     use super::super::Link;
     use super::super::test_support::{config, logged_in, one, plain, result, send, session};
@@ -158,7 +155,7 @@ mod tests {
 
     fn dhip_login_step1() -> WireFrame {
         let request = Request::new(1, 0, method::LOGIN, LoginParams::challenge_request("admin"));
-        WireFrame::Dhip(DhipMessage::new(0, 1, request.to_json()))
+        Framing::Dhip.request_frame(&request)
     }
 
     fn json_call(session: &mut Session, method: &str, params: &str) -> String {

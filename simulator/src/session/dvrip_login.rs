@@ -14,11 +14,12 @@
 
 use homeport_protocol::dvrip::{DvripPacket, LoginReply, LoginResult, PlainCredentials};
 use homeport_protocol::hash::{Gen0Variant, LoginBody, RealmChallenge, gen0};
+use homeport_protocol::wire::Framing;
 use rand::Rng;
 
 use crate::camera::LoginCheck;
 
-use super::{Change, DVRIP_DEVICE_TYPE, Login, Output, Session, Transport};
+use super::{Change, DVRIP_DEVICE_TYPE, Login, Output, Session};
 
 impl Session {
     /// An opening: the realm challenge, or on 2010 firmware the 3DES login itself.
@@ -108,7 +109,7 @@ impl Session {
     fn finish(&mut self, session: u32, user_ok: bool, password_ok: bool) -> Output {
         match self.camera.check_login(user_ok, password_ok) {
             LoginCheck::Ok => {
-                self.enter(session, Transport::Dvrip);
+                self.enter(session, Framing::Dvrip);
                 let config = self.camera.config();
                 let reply = LoginReply::success(
                     session,

@@ -8,13 +8,14 @@ use homeport_protocol::rpc::login::{
     ChallengeParams, LoginOkParams, LoginParams, LoginRefusedParams,
 };
 use homeport_protocol::rpc::{Reply, Request, codes};
+use homeport_protocol::wire::Framing;
 use rand::Rng;
 use serde_json::Value;
 
 use crate::camera::LoginCheck;
 use crate::clock;
 
-use super::{Change, Login, Session, Transport};
+use super::{Change, Login, Session};
 
 impl Session {
     /// A fresh, non-zero session id.
@@ -23,7 +24,7 @@ impl Session {
     }
 
     /// Marks the session logged in and lists its user among the camera's active users.
-    pub(super) fn enter(&mut self, session: u32, transport: Transport) {
+    pub(super) fn enter(&mut self, session: u32, transport: Framing) {
         // A new login on the same connection replaces the old session's user entry.
         self.close();
         self.login = Login::LoggedIn { session, transport };
@@ -40,7 +41,7 @@ impl Session {
     pub(super) fn login(
         &mut self,
         request: &Request,
-        transport: Transport,
+        transport: Framing,
     ) -> (Reply, Option<Change>) {
         let params = match request.params::<LoginParams>() {
             Ok(params) => params,

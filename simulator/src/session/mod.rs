@@ -17,13 +17,12 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use homeport_protocol::dhip::DhipMessage;
 use homeport_protocol::dvrip::DvripPacket;
 use homeport_protocol::hash::RealmChallenge;
 use homeport_protocol::rpc::event::{AttachParams, EventInfo, NotifyEventStream};
-use homeport_protocol::rpc::{Incoming, Reply, Request, method};
-use homeport_protocol::wire::WireFrame;
+use homeport_protocol::rpc::{Incoming, Request, method};
+use homeport_protocol::wire::{Framing, WireFrame};
 use rand::rngs::SmallRng;
 
 use crate::camera::Camera;
@@ -56,15 +55,6 @@ pub enum Link {
     Direct,
 }
 
-/// Which framing the platform logged in with; JSON notifications follow it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    /// DHIP messages.
-    Dhip,
-    /// DVRIP `f6` packets.
-    Dvrip,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Login {
     None,
@@ -78,7 +68,8 @@ enum Login {
     },
     LoggedIn {
         session: u32,
-        transport: Transport,
+        /// The framing the platform logged in with; JSON notifications follow it.
+        transport: Framing,
     },
 }
 
@@ -235,13 +226,10 @@ impl Session {
         let Ok(Incoming::Call(request)) = Incoming::parse(json) else {
             return Output::default();
         };
-        let (reply, payload, change) = self.call(&request, Transport::Dhip);
+        let (reply, payload, change) = self.call(&request, Framing::Dhip);
         Output {
             replies: reply
-                .map(|reply| {
-                    let body = encode_reply(&reply, payload);
-                    WireFrame::Dhip(DhipMessage::new(reply.session, reply.id, body))
-                })
+                .map(|reply| Framing::Dhip.reply_frame(reply.id, &reply, payload))
                 .into_iter()
                 .collect(),
             change,
@@ -253,7 +241,7 @@ impl Session {
 fn notification(
     subscription: &Subscription,
     session: u32,
-    transport: Transport,
+    transport: Framing,
     events: Vec<EventInfo>,
 ) -> WireFrame {
     let params = NotifyEventStream {
@@ -266,30 +254,7 @@ fn notification(
         method::NOTIFY_EVENT_STREAM,
         params,
     );
-    // Devices end notifications with a `\n` counted in the length.
-    let mut body = request.to_json();
-    body.push(b'\n');
-    match transport {
-        Transport::Dhip => WireFrame::Dhip(DhipMessage::new(session, subscription.attach_id, body)),
-        Transport::Dvrip => WireFrame::Dvrip(
-            DvripPacket::Json {
-                request_id: subscription.attach_id,
-                session,
-                is_reply: false,
-                body: body.into(),
-            }
-            .to_frame(),
-        ),
-    }
-}
-
-fn encode_reply(reply: &Reply, payload: Option<&[u8]>) -> Bytes {
-    let mut body = reply.to_json();
-    if let Some(payload) = payload {
-        body.push(b'\n');
-        body.extend_from_slice(payload);
-    }
-    body.into()
+    transport.notification_frame(&request)
 }
 
 #[cfg(test)]

@@ -10,11 +10,12 @@ use homeport_protocol::rpc::login::{
     ChallengeParams, LoginOkParams, LoginParams, LoginRefusedParams,
 };
 use homeport_protocol::rpc::{Reply, codes, method};
+use homeport_protocol::wire::Framing;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{Attempt, DEFAULT_KEEPALIVE, DeviceInfo, LoginError, LoginOk};
 use crate::device::LoginProtocol;
-use crate::device::link::{Link, Transport};
+use crate::device::link::Link;
 
 /// DHIP two-step `global.login`. `attempt.weak` allows the hashes that expose the password;
 /// a challenge whose realm contradicts the pin gets no hash.
@@ -23,7 +24,7 @@ pub async fn login_dhip<S: AsyncRead + AsyncWrite + Unpin>(
     attempt: &Attempt<'_>,
 ) -> Result<LoginOk, LoginError> {
     let (user, password) = (attempt.user, attempt.password);
-    link.set_session(0, Transport::Dhip);
+    link.set_session(0, Framing::Dhip);
     let (challenge, _) = link
         .call(
             method::LOGIN,
@@ -54,7 +55,7 @@ pub async fn login_dhip<S: AsyncRead + AsyncWrite + Unpin>(
     let (hashed, kind) =
         hash::password_for(&encryption, user, password, &params.realm, &params.random)
             .map_err(|_| LoginError::Unsupported(params.encryption.clone()))?;
-    link.set_session(challenge.session, Transport::Dhip);
+    link.set_session(challenge.session, Framing::Dhip);
     let (answer, _) = link
         .call(
             method::LOGIN,
@@ -74,11 +75,11 @@ pub async fn login_dhip<S: AsyncRead + AsyncWrite + Unpin>(
         .map(|p| p.keep_alive_interval)
         .unwrap_or(DEFAULT_KEEPALIVE)
         .max(1);
-    link.set_session(session, Transport::Dhip);
+    link.set_session(session, Framing::Dhip);
     Ok(LoginOk {
         session,
         keep_alive,
-        transport: Transport::Dhip,
+        transport: Framing::Dhip,
         info: DeviceInfo::default(),
         realm: Some(params.realm),
     })

@@ -14,11 +14,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use homeport_protocol::dvrip::{DvripPacket, LoginReply, LoginResult};
 use homeport_protocol::hash::{Gen0Variant, RealmChallenge, gen0};
+use homeport_protocol::wire::Framing;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{Attempt, DeviceInfo, LoginError, LoginOk};
 use crate::device::LoginProtocol;
-use crate::device::link::{Link, Transport};
+use crate::device::link::Link;
 
 /// The keepalive interval reported for a DVRIP session (the device does not say; the session
 /// keeps DVRIP links alive with `a1` packets on its own timer).
@@ -106,11 +107,11 @@ fn finish<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> Result<LoginOk, LoginError> {
     match reply.result {
         LoginResult::Success => {
-            link.set_session(reply.session, Transport::Dvrip);
+            link.set_session(reply.session, Framing::Dvrip);
             Ok(LoginOk {
                 session: reply.session,
                 keep_alive: DVRIP_KEEPALIVE,
-                transport: Transport::Dvrip,
+                transport: Framing::Dvrip,
                 info: DeviceInfo {
                     channels: Some(reply.channels),
                     device_type: Some(reply.device_type),

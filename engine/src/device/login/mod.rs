@@ -16,10 +16,11 @@ mod dvrip;
 
 use std::time::Duration;
 
+use homeport_protocol::wire::Framing;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::identity::{Mismatch, PinnedRealm};
-use super::link::{Link, LinkError, Transport};
+use super::link::{Link, LinkError};
 use super::protocol::LoginProtocol;
 
 pub use dhip::login_dhip;
@@ -55,7 +56,7 @@ pub struct LoginOk {
     /// Seconds between keepalives the device asked for (DHIP; DVRIP does not say).
     pub keep_alive: u32,
     /// The framing JSON-RPC uses from now on.
-    pub transport: Transport,
+    pub transport: Framing,
     /// What the device said about itself.
     pub info: DeviceInfo,
     /// The realm of the challenge the login answered.
