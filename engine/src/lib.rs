@@ -25,15 +25,19 @@
 //! - [`gateway`] — the running gateway: wiring, background tasks, device operations.
 //! - [`config`] — the YAML config file and its defaults.
 //! - [`provision`] — pointing a camera's `RegisterServer` at the gateway over a direct login.
-//! - [`admin`] — the admin HTTP API and its client.
+//! - [`admin_api`] — the admin API's request and response types, shared by server and client.
+//! - [`admin`] — the admin HTTP API server.
+//! - [`client`] — the typed client of the admin API the CLI uses.
 
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod admin_api;
 pub mod allocator;
 pub mod bus;
 pub mod camera_sync;
 pub mod cidr;
+pub mod client;
 pub mod config;
 pub mod device;
 pub mod event;

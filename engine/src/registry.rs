@@ -105,7 +105,7 @@ impl From<StateUpdate> for crate::store::StateUpdate {
 }
 
 /// A pinned identity as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct IdentityView {
     /// The login realm, and the login it was seen in (`dvrip:Login to …`).
     pub realm: Option<String>,
@@ -116,7 +116,7 @@ pub struct IdentityView {
 }
 
 /// A device as the API lists it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct DeviceView {
     /// Device ID.
     pub id: String,

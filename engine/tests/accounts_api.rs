@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use homeport::admin::client::ClientError;
+use homeport::client::ClientError;
 use homeport::secret::Secret;
 use homeport::store::{BindOutcome, LoginCheck};
 use reqwest::{Method, StatusCode};

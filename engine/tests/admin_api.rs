@@ -5,7 +5,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use homeport::admin::client::Message;
+use homeport::client::Message;
 use homeport::event::{Event, EventKind};
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
@@ -14,7 +14,7 @@ use support::{assert_error, cam, camera};
 use tokio::net::TcpStream;
 
 /// The next message of an event stream, within the wait.
-async fn next_message(events: &mut homeport::admin::client::EventStream) -> Message {
+async fn next_message(events: &mut homeport::client::EventStream) -> Message {
     tokio::time::timeout(WAIT, events.next())
         .await
         .expect("an event in time")

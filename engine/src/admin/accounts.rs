@@ -4,48 +4,13 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{Json, Path};
-use crate::secret::Secret;
+use crate::admin_api::{Account, AccountCamera, NewAccount, PasswordChange};
 use crate::store::{AccountInfo, StoreError};
 use crate::time::rfc3339;
-
-/// An account as an operator creates it.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct NewAccount {
-    /// The name the app logs in with.
-    username: String,
-    /// Its password (stored only as an argon2id hash).
-    password: Secret,
-}
-
-/// A new password for an account.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct PasswordChange {
-    password: Secret,
-}
-
-/// An account as the API shows it.
-#[derive(Debug, Serialize)]
-pub(super) struct Account {
-    /// The account name.
-    name: String,
-    /// Cameras bound to it.
-    cameras: usize,
-    /// When it was created (RFC 3339).
-    created: Option<String>,
-    /// The last successful login (RFC 3339).
-    last_login: Option<String>,
-    /// The peer IP of that login.
-    last_login_ip: Option<String>,
-    /// Locked after wrong passwords until then (RFC 3339); absent when not locked.
-    locked_until: Option<String>,
-}
 
 impl From<AccountInfo> for Account {
     fn from(info: AccountInfo) -> Self {
@@ -58,17 +23,6 @@ impl From<AccountInfo> for Account {
             locked_until: info.locked_until_ms.map(rfc3339),
         }
     }
-}
-
-/// A camera bound to an account.
-#[derive(Debug, Serialize)]
-pub(super) struct AccountCamera {
-    /// The camera's device ID.
-    camera_id: String,
-    /// Whether the uploaded password was confirmed by a login to the camera.
-    verified: bool,
-    /// Whether the camera is registered and logged in now.
-    online: bool,
 }
 
 /// `GET /api/accounts`: every account, sorted by name.

@@ -3,34 +3,13 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use serde::Deserialize;
 
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{Json, Path};
-use crate::device::{DeviceHandle, LoginProtocol};
-use crate::registry::DeviceView;
-use crate::secret::Secret;
+use crate::admin_api::{DeviceChange, DeviceView, NewDevice};
+use crate::device::DeviceHandle;
 use crate::store::{DeviceCredentials, DeviceUpdate};
-
-/// A device as an operator adds or imports it.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct NewDevice {
-    /// The ID the device announces.
-    pub(crate) id: String,
-    /// Login user.
-    pub(crate) username: String,
-    /// Login password.
-    pub(crate) password: Secret,
-    /// Which login to use (`auto` when absent).
-    #[serde(default)]
-    pub(crate) login_protocol: LoginProtocol,
-    /// Also accept the connection the device is pending on now, if any (the operator vouches
-    /// for the address the device list shows).
-    #[serde(default)]
-    pub(crate) accept: bool,
-}
 
 impl From<NewDevice> for DeviceCredentials {
     fn from(device: NewDevice) -> Self {
@@ -41,15 +20,6 @@ impl From<NewDevice> for DeviceCredentials {
             login_protocol: device.login_protocol,
         }
     }
-}
-
-/// A change to a device's credentials: any of the three fields.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct DeviceChange {
-    username: Option<String>,
-    password: Option<Secret>,
-    login_protocol: Option<LoginProtocol>,
 }
 
 /// `GET /api/devices`: every device the gateway stores or sees, sorted by ID.
@@ -86,7 +56,7 @@ pub(super) async fn modify(
     Path(id): Path<String>,
     Json(change): Json<DeviceChange>,
 ) -> Result<Json<DeviceView>, ApiError> {
-    if change.username.is_none() && change.password.is_none() && change.login_protocol.is_none() {
+    if change.is_empty() {
         return Err(ApiError::bad_request(
             "nothing to change: give username, password or login_protocol",
         ));

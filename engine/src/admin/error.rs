@@ -1,10 +1,11 @@
-//! The admin API's errors: every failure is a status and a JSON body `{"error": message}`.
+//! The admin API's errors: every failure is a status and an [`ErrorBody`],
+//! `{"error": message}`.
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
+use crate::admin_api::ErrorBody;
 use crate::device::CommandError;
 use crate::store::StoreError;
 
@@ -81,7 +82,10 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({ "error": self.message }))).into_response()
+        let body = ErrorBody {
+            error: self.message,
+        };
+        (self.status, Json(body)).into_response()
     }
 }
 

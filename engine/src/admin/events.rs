@@ -15,30 +15,19 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures::{Stream, StreamExt, stream};
-use serde::Deserialize;
-use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{OwnedSemaphorePermit, broadcast};
 
 use super::error::ApiError;
 use super::extract::Query;
 use super::{AppState, Shutdown};
+use crate::admin_api::{EventQuery, Lagged};
 use crate::event::Event;
 
 /// Event kinds a filter may name.
 const KINDS: [&str; 3] = ["registered", "online_changed", "alarm"];
 /// How often an idle stream sends a keep-alive comment.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
-
-/// Filters of an event stream.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct EventQuery {
-    /// Only this device's events.
-    device: Option<String>,
-    /// Only these kinds, comma-separated.
-    kind: Option<String>,
-}
 
 /// Which events a subscriber wants.
 #[derive(Debug, Clone, Default)]
@@ -122,13 +111,17 @@ async fn next_message(
         let message = match receiver.recv().await {
             Ok(event) if filter.matches(&event) => message(&event),
             Ok(_) => continue,
-            Err(RecvError::Lagged(missed)) => SseEvent::default()
-                .event("lagged")
-                .data(json!({ "missed": missed }).to_string()),
+            Err(RecvError::Lagged(missed)) => lagged(missed),
             Err(RecvError::Closed) => return None,
         };
         return Some((message, (receiver, filter, permit)));
     }
+}
+
+/// `event: lagged` with [`Lagged`] (one number: serializing it cannot fail).
+fn lagged(missed: u64) -> SseEvent {
+    let data = serde_json::to_string(&Lagged { missed }).unwrap_or_default();
+    SseEvent::default().event("lagged").data(data)
 }
 
 fn message(event: &Event) -> SseEvent {

@@ -6,36 +6,18 @@
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{Json, Query};
 use super::import::COLUMNS;
+use crate::admin_api::{ExportQuery, Format};
 use crate::device::LoginProtocol;
 use crate::store::DeviceRecord;
 
-/// Options of an export.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct ExportQuery {
-    /// `json` (default) or `csv`.
-    #[serde(default)]
-    format: ExportFormat,
-    /// Include passwords.
-    #[serde(default)]
-    secrets: bool,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum ExportFormat {
-    #[default]
-    Json,
-    Csv,
-}
-
-/// One exported device: exactly the fields an import accepts.
+/// One exported device: exactly the fields an import accepts (a row of the export file, which
+/// the client saves as it is).
 #[derive(Debug, Serialize)]
 struct Exported<'a> {
     id: &'a str,
@@ -57,16 +39,16 @@ pub(super) async fn export(
         tracing::info!(count = rows.len(), "devices exported with their passwords");
     }
     let mut response = match query.format {
-        ExportFormat::Json => Json(rows).into_response(),
-        ExportFormat::Csv => {
+        Format::Json => Json(rows).into_response(),
+        Format::Csv => {
             let body = csv(&rows, query.secrets)?;
             ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response()
         }
     };
     let headers = response.headers_mut();
     let file = match query.format {
-        ExportFormat::Json => "attachment; filename=\"homeport-devices.json\"",
-        ExportFormat::Csv => "attachment; filename=\"homeport-devices.csv\"",
+        Format::Json => "attachment; filename=\"homeport-devices.json\"",
+        Format::Csv => "attachment; filename=\"homeport-devices.csv\"",
     };
     headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static(file));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

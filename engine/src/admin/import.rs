@@ -10,13 +10,12 @@ use std::fmt;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
-use serde::Serialize;
 use serde_json::Value;
 
 use super::AppState;
-use super::devices::NewDevice;
 use super::error::ApiError;
 use super::extract::{Body, Json};
+use crate::admin_api::{Format, ImportReport, NewDevice};
 use crate::device::LoginProtocol;
 use crate::secret::Secret;
 use crate::store::{DeviceCredentials, StoreError};
@@ -24,22 +23,13 @@ use crate::store::{DeviceCredentials, StoreError};
 /// CSV column names, in the positional order.
 pub(super) const COLUMNS: [&str; 4] = ["id", "username", "password", "login_protocol"];
 
-/// What an import did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub(super) struct Imported {
-    /// Devices that were new.
-    added: usize,
-    /// Devices whose credentials were replaced.
-    updated: usize,
-}
-
 /// `POST /api/devices/import` with `Content-Type: application/json` or `text/csv`.
 pub(super) async fn import(
     State(state): State<AppState>,
     headers: HeaderMap,
     Body(body): Body,
-) -> Result<Json<Imported>, ApiError> {
-    let rows = match Format::of(&headers, &body)? {
+) -> Result<Json<ImportReport>, ApiError> {
+    let rows = match body_format(&headers, &body)? {
         Format::Csv => parse_csv(&body)?,
         Format::Json => parse_json(&body)?,
     };
@@ -52,45 +42,34 @@ pub(super) async fn import(
         updated = report.updated,
         "devices imported"
     );
-    Ok(Json(Imported {
-        added: report.added,
-        updated: report.updated,
-    }))
+    Ok(Json(report))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
-    Csv,
-    Json,
-}
-
-impl Format {
-    /// From the content type; without one, a body starting with `[` is JSON.
-    fn of(headers: &HeaderMap, body: &[u8]) -> Result<Self, ApiError> {
-        let Some(value) = headers.get(header::CONTENT_TYPE) else {
-            let first = body.iter().find(|b| !b.is_ascii_whitespace());
-            return Ok(if first == Some(&b'[') {
-                Self::Json
-            } else {
-                Self::Csv
-            });
-        };
-        let media = value
-            .to_str()
-            .unwrap_or("")
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim();
-        let media = media.to_ascii_lowercase();
-        match media.as_str() {
-            "text/csv" | "application/csv" => Ok(Self::Csv),
-            "application/json" => Ok(Self::Json),
-            _ => Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                format!("unsupported content type {media:?}: send application/json or text/csv"),
-            )),
-        }
+/// The body's format, from the content type; without one, a body starting with `[` is JSON.
+fn body_format(headers: &HeaderMap, body: &[u8]) -> Result<Format, ApiError> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        let first = body.iter().find(|b| !b.is_ascii_whitespace());
+        return Ok(if first == Some(&b'[') {
+            Format::Json
+        } else {
+            Format::Csv
+        });
+    };
+    let media = value
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim();
+    let media = media.to_ascii_lowercase();
+    match media.as_str() {
+        "text/csv" | "application/csv" => Ok(Format::Csv),
+        "application/json" => Ok(Format::Json),
+        _ => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("unsupported content type {media:?}: send application/json or text/csv"),
+        )),
     }
 }
 

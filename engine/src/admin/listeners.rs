@@ -3,28 +3,12 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Serialize;
 
 use super::AppState;
 use super::error::ApiError;
 use super::extract::Json;
+use crate::admin_api::{ListenerState, Listeners};
 use crate::gateway::GatewayError;
-
-/// One listener's state.
-#[derive(Debug, Clone, Serialize)]
-pub(super) struct ListenerState {
-    /// Accepting connections now.
-    listening: bool,
-    /// The bound address while listening.
-    addr: Option<String>,
-}
-
-/// Every listener.
-#[derive(Debug, Clone, Serialize)]
-pub(super) struct Listeners {
-    /// Where cameras register.
-    register: ListenerState,
-}
 
 fn register_state(state: &AppState) -> ListenerState {
     let addr = state.gateway.register_addr();

@@ -7,30 +7,18 @@ use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use homeport_protocol::rpc::method;
-use serde::Deserialize;
-use serde_json::Value;
 
 use super::AppState;
 use super::devices::online;
 use super::error::ApiError;
 use super::extract::{Json, Path};
+use crate::admin_api::RpcCall;
 
 /// Longest method name accepted.
 const MAX_METHOD: usize = 128;
 
 /// Methods that would break the session the gateway itself manages.
 const RESERVED: [&str; 2] = [method::LOGIN, method::LOGOUT];
-
-/// A call.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RpcCall {
-    /// The method, e.g. `magicBox.getDeviceType`.
-    method: String,
-    /// Its params (`null` when absent).
-    #[serde(default)]
-    params: Value,
-}
 
 /// `POST /api/devices/{id}/rpc` `{"method": …, "params": …}` → the device's reply.
 pub(super) async fn call(

@@ -3,21 +3,12 @@
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 
 use super::AppState;
 use super::devices::online;
 use super::error::ApiError;
 use super::extract::{Path, Query};
-
-/// Options of a snapshot.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct SnapshotQuery {
-    /// The video channel, 0-based.
-    #[serde(default)]
-    channel: u32,
-}
+use crate::admin_api::SnapshotQuery;
 
 /// `GET /api/devices/{id}/snapshot`: `image/jpeg`.
 pub(super) async fn snapshot(

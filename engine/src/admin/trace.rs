@@ -10,29 +10,14 @@
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{Json, Path};
+use crate::admin_api::{TraceChange, TraceState};
 
 /// Largest transcript served in one response (the file itself is bounded too).
 const MAX_SERVED: u64 = 64 * 1024 * 1024;
-
-/// `POST /api/devices/{id}/trace` body.
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct TraceChange {
-    enabled: bool,
-}
-
-/// Whether a device is traced, and where its transcript is.
-#[derive(Debug, Clone, Serialize)]
-pub(super) struct TraceState {
-    device: String,
-    enabled: bool,
-    path: String,
-}
 
 /// `POST /api/devices/{id}/trace`.
 pub(super) async fn set(

@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use clap::{Args, Subcommand};
-use homeport::admin::client::{Account, AccountCamera};
+use homeport::admin_api::{Account, AccountCamera};
 
 use super::devices::{Connect, PasswordArgs};
 

@@ -5,9 +5,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use homeport::admin::client::{self, AdminClient, DeviceChange, Format, NewDevice};
+use homeport::admin_api::{DeviceChange, DeviceView, Format, NewDevice};
+use homeport::client::{self, AdminClient};
 use homeport::device::LoginProtocol;
-use homeport::secret::{ADMIN_TOKEN_ENV, ADMIN_TOKEN_FILE};
+use homeport::secret::{ADMIN_TOKEN_ENV, ADMIN_TOKEN_FILE, Secret};
 
 /// Where the admin API is and how to authenticate to it.
 #[derive(Debug, Args)]
@@ -246,16 +247,15 @@ pub(crate) async fn run(args: DevicesArgs) -> anyhow::Result<()> {
             protocol,
             accept,
         } => {
-            let password = password.read()?;
             let device = NewDevice {
                 id,
                 username: user,
-                password,
-                login_protocol: protocol.map(Into::into),
+                password: Secret::new(password.read()?),
+                login_protocol: protocol.map(Into::into).unwrap_or_default(),
                 accept,
             };
             let view = client.add_device(&device).await?;
-            println!("added {} ({})", view.id, view.state);
+            println!("added {} ({})", view.id, view.state.as_str());
         }
         DevicesCommand::Modify {
             id,
@@ -265,17 +265,14 @@ pub(crate) async fn run(args: DevicesArgs) -> anyhow::Result<()> {
         } => {
             let change = DeviceChange {
                 username: user,
-                password,
+                password: password.map(Secret::new),
                 login_protocol: protocol.map(Into::into),
             };
-            if change.username.is_none()
-                && change.password.is_none()
-                && change.login_protocol.is_none()
-            {
+            if change.is_empty() {
                 bail!("nothing to change: give --user, --password or --protocol");
             }
             let view = client.modify_device(&id, &change).await?;
-            println!("modified {} ({})", view.id, view.state);
+            println!("modified {} ({})", view.id, view.state.as_str());
         }
         DevicesCommand::Show { id } => {
             let device = client.device(&id).await?;
@@ -301,7 +298,7 @@ pub(crate) async fn run(args: DevicesArgs) -> anyhow::Result<()> {
         } => {
             if on || off {
                 let state = client.set_trace(&id, on).await?;
-                let path = state["path"].as_str().unwrap_or_default();
+                let path = state.path;
                 if on {
                     println!("tracing {id} into {path}");
                 } else {
@@ -427,13 +424,13 @@ fn write_output(output: Option<&Path>, body: &[u8]) -> anyhow::Result<()> {
 }
 
 /// Columns sized to their widest cell; the reason last, as it may be long.
-fn print_table(devices: &[client::Device]) {
+fn print_table(devices: &[DeviceView]) {
     let rows: Vec<[String; 5]> = devices
         .iter()
         .map(|d| {
             [
                 d.id.clone(),
-                d.state.clone(),
+                d.state.as_str().to_owned(),
                 d.addr.clone().unwrap_or_else(|| "-".to_owned()),
                 d.last_seen.clone().unwrap_or_else(|| "-".to_owned()),
                 d.reason.clone().unwrap_or_default(),

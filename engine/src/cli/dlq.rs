@@ -38,13 +38,17 @@ enum DlqCommand {
 /// Runs `homeport dlq …`.
 pub(crate) async fn run(args: DlqArgs) -> anyhow::Result<()> {
     let client = args.connect.client()?;
-    let value = match args.command {
+    let json = match args.command {
         DlqCommand::List { pipeline, limit } => {
-            client.dead_letters(pipeline.as_deref(), limit).await?
+            let letters = client.dead_letters(pipeline.as_deref(), limit).await?;
+            serde_json::to_string_pretty(&letters)?
         }
-        DlqCommand::Replay { id, pipeline } => client.replay(id, pipeline.as_deref()).await?,
+        DlqCommand::Replay { id, pipeline } => {
+            let replayed = client.replay(id, pipeline.as_deref()).await?;
+            serde_json::to_string_pretty(&replayed)?
+        }
     };
-    println!("{}", serde_json::to_string_pretty(&value)?);
+    println!("{json}");
     Ok(())
 }
 
@@ -67,7 +71,10 @@ enum PipelinesCommand {
 pub(crate) async fn run_pipelines(args: PipelinesArgs) -> anyhow::Result<()> {
     let client = args.connect.client()?;
     match args.command {
-        PipelinesCommand::Reload => println!("{}", client.reload_pipelines().await?),
+        PipelinesCommand::Reload => {
+            let running = client.reload_pipelines().await?;
+            println!("{}", serde_json::to_string(&running)?);
+        }
     }
     Ok(())
 }

@@ -14,7 +14,7 @@ pub const MAX_DEAD_LETTERS: i64 = 100_000;
 const MAX_ERROR_LEN: usize = 4096;
 
 /// One dead letter.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DeadLetter {
     /// Its id (increasing).
     pub id: i64,

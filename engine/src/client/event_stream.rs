@@ -1,12 +1,13 @@
-//! Reading a server-sent event stream (`text/event-stream`) as the client of `/api/events`:
-//! lines in, complete messages out, each line bounded.
+//! The live event stream, `GET /api/events`: opening it, and reading its server-sent events
+//! (`text/event-stream`) — lines in, complete messages out, each line bounded.
 
 use std::pin::Pin;
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 
-use super::client::ClientError;
+use super::{AdminClient, ClientError};
+use crate::admin_api::EventQuery;
 
 /// Longest server-sent event line accepted.
 const MAX_EVENT_LINE: usize = 1024 * 1024;
@@ -22,7 +23,7 @@ pub struct Message {
     pub data: String,
 }
 
-pub(super) type ByteStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+type ByteStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 
 /// An open `/api/events` stream.
 pub struct EventStream {
@@ -40,8 +41,32 @@ impl std::fmt::Debug for EventStream {
     }
 }
 
+impl AdminClient {
+    /// Live events, optionally only one device's and only some kinds.
+    pub async fn events(
+        &self,
+        device: Option<&str>,
+        kinds: &[String],
+    ) -> Result<EventStream, ClientError> {
+        let query = EventQuery {
+            device: device.map(str::to_owned),
+            kind: (!kinds.is_empty()).then(|| kinds.join(",")),
+        };
+        let request = self
+            .http
+            .get(self.url(&["api", "events"]))
+            .query(&query)
+            .header(reqwest::header::ACCEPT, "text/event-stream");
+        let response = self.send(request).await?;
+        Ok(EventStream::new(
+            response.url().to_string(),
+            Box::pin(response.bytes_stream()),
+        ))
+    }
+}
+
 impl EventStream {
-    pub(super) fn new(url: String, body: ByteStream) -> Self {
+    fn new(url: String, body: ByteStream) -> Self {
         Self {
             url,
             body,
