@@ -1,31 +1,20 @@
-//! From parsed files to a runnable graph: every name, kind, duration, template and file is
+//! From parsed files to runnable pipelines: every name, kind, duration, template and file is
 //! checked here, before anything runs, and every problem names file:line:column, the pipeline
-//! and the stage. Nothing here does I/O except reading `apply_config` template files.
+//! and the stage. A pipeline's own options (`on`, `when`, `requires`, `on_error`, `queue`)
+//! are checked here; each stage kind checks its own options ([`stage::from_spec`]).
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
 
 use marked_yaml::Spanned;
-use serde_json::Value;
 
 use super::error::SpecError;
 use super::load::Loaded;
 use super::policy::{ErrorPolicy, Then, WhenFull};
-use super::spec::{ErrorPolicySpec, PipelineSpec, StageSpec};
-use super::stage::apply_config::{ApplyConfig, TemplateTree};
-use super::stage::camera_sync::CameraSync;
-use super::stage::debounce::Debounce;
-use super::stage::filter::Filter;
-use super::stage::log::{Level, Log};
-use super::stage::login::Login;
-use super::stage::mqtt::{MqttPayload, MqttStage};
-use super::stage::nats::NatsStage;
-use super::stage::set::Set;
-use super::stage::sync_push::SyncPush;
-use super::stage::{Stage, sample_context};
-use super::template::{Condition, Flavor, Templates};
+use super::spec::{ErrorPolicySpec, PipelineSpec};
+use super::stage::build::{Build, duration};
+use super::stage::{self, Stage};
+use super::template::{Condition, Templates};
 use super::{Services, event_kind};
 
 /// Default events a pipeline queue holds.
@@ -92,15 +81,23 @@ pub fn compile(
     }
 }
 
-/// Whether a known requirement of `spec` is not configured (the pipeline is skipped).
+/// Whether `requires` names a known requirement that is not configured (the pipeline is
+/// skipped).
 fn unmet(spec: &PipelineSpec, services: &Services) -> bool {
     !services.check_only
-        && spec.requires.iter().any(|r| match r.as_str() {
-            "mqtt" => services.mqtt.is_none(),
-            "nats" => services.nats.is_none(),
-            "sync" => services.sync.is_none(),
-            _ => false,
-        })
+        && spec
+            .requires
+            .iter()
+            .any(|r| configured(r.as_str(), services) == Some(false))
+}
+
+/// Whether the requirement `name` (a sink, or `sync`) is configured; `None` for an unknown
+/// name.
+fn configured(name: &str, services: &Services) -> Option<bool> {
+    match name {
+        "sync" => Some(services.sync.is_some()),
+        sink => services.sinks.has(sink),
+    }
 }
 
 fn pipeline_of(
@@ -130,12 +127,14 @@ fn pipeline_of(
         return Ok(None);
     }
     for required in &spec.requires {
-        match required.as_str() {
-            "mqtt" | "nats" | "sync" => {}
-            other => errors.push(here(
+        if configured(required.as_str(), services).is_none() {
+            errors.push(here(
                 required.span(),
-                format!("unknown requirement {other:?} in requires; expected mqtt, nats or sync"),
-            )),
+                format!(
+                    "unknown requirement {:?} in requires; expected mqtt, nats or sync",
+                    required.as_str()
+                ),
+            ));
         }
     }
     let mut kinds = Vec::new();
@@ -208,14 +207,16 @@ fn pipeline_of(
             },
             None => default_policy,
         };
-        let at = Position {
+        let cx = Build {
             file,
             root,
             pipeline: name,
             index,
-            all,
+            pipelines: all,
+            templates,
+            services,
         };
-        match stage_of(&at, stage, services, templates) {
+        match stage::from_spec(stage, &cx) {
             Ok(built) => stages.push((kind, built, policy)),
             Err(e) => errors.push(e.in_pipeline(name).in_stage(index, kind)),
         }
@@ -231,19 +232,6 @@ fn pipeline_of(
         capacity,
         when_full,
     }))
-}
-
-pub(super) fn duration(file: &Path, text: &Spanned<String>) -> Result<Duration, SpecError> {
-    humantime::parse_duration(text.as_str()).map_err(|e| {
-        SpecError::at(
-            file,
-            text.span(),
-            format!(
-                "bad duration {:?}: {e} (examples: 200ms, 5s, 2m)",
-                text.as_str()
-            ),
-        )
-    })
 }
 
 fn policy_of(file: &Path, spec: &ErrorPolicySpec) -> Result<ErrorPolicy, SpecError> {
@@ -267,299 +255,4 @@ fn policy_of(file: &Path, spec: &ErrorPolicySpec) -> Result<ErrorPolicy, SpecErr
         })?;
     }
     Ok(policy)
-}
-
-fn template(
-    file: &Path,
-    templates: &Templates,
-    text: &Spanned<String>,
-    flavor: Flavor,
-) -> Result<super::template::Template, SpecError> {
-    templates
-        .compile(text.as_str(), flavor)
-        .map_err(|e| SpecError::at(file, text.span(), format!("bad template: {e}")))
-}
-
-/// Where a stage is: its file, pipeline and index, and the pipelines it may route to.
-struct Position<'a> {
-    file: &'a Path,
-    root: &'a marked_yaml::Node,
-    pipeline: &'a str,
-    index: usize,
-    all: &'a HashSet<&'a str>,
-}
-
-fn stage_of(
-    at: &Position<'_>,
-    stage: &StageSpec,
-    services: &Services,
-    templates: &Templates,
-) -> Result<Box<dyn Stage>, SpecError> {
-    let (file, pipeline) = (at.file, at.pipeline);
-    let span_of = |s: &Spanned<String>| *s.span();
-    Ok(match stage {
-        StageSpec::Filter(spec) => Box::new(Filter {
-            when: templates.condition(spec.when.as_str()).map_err(|e| {
-                SpecError::at(file, spec.when.span(), format!("bad condition: {e}"))
-            })?,
-        }),
-        StageSpec::Set(spec) => {
-            let mut fields = Vec::new();
-            for (name, source) in &spec.fields {
-                fields.push((
-                    name.clone(),
-                    template(file, templates, source, Flavor::Plain)?,
-                ));
-            }
-            Box::new(Set { fields })
-        }
-        StageSpec::Log(spec) => {
-            let level = match &spec.level {
-                Some(level) => Level::parse(level.as_str()).ok_or_else(|| {
-                    SpecError::at(
-                        file,
-                        level.span(),
-                        format!(
-                            "unknown level {:?}; expected error, warn, info or debug",
-                            level.as_str()
-                        ),
-                    )
-                })?,
-                None => Level::Info,
-            };
-            let message = spec
-                .message
-                .as_ref()
-                .map(|m| template(file, templates, m, Flavor::Plain))
-                .transpose()?;
-            Box::new(Log {
-                pipeline: pipeline.to_owned(),
-                level,
-                message,
-            })
-        }
-        StageSpec::Debounce(spec) => {
-            let window = duration(file, &spec.window)?;
-            let key = spec
-                .key
-                .as_ref()
-                .map(|k| template(file, templates, k, Flavor::Plain))
-                .transpose()?;
-            Box::new(Debounce::new(window, key))
-        }
-        StageSpec::Login(spec) => {
-            let rate = spec.rate.unwrap_or(100.0);
-            if !(rate > 0.0 && rate.is_finite()) {
-                return Err(SpecError::file(
-                    file,
-                    "login rate must be a positive number",
-                ));
-            }
-            Box::new(Login::new(Arc::clone(&services.registry), rate))
-        }
-        StageSpec::ApplyConfig(spec) => {
-            let values: Value = match (&spec.template, &spec.values) {
-                (Some(path), None) => read_template_file(file, path)?,
-                (None, Some(values)) => (**values).clone(),
-                _ => {
-                    return Err(SpecError::at(
-                        file,
-                        spec.name.span(),
-                        "apply_config needs exactly one of `template` (a file) or `values` (inline)",
-                    ));
-                }
-            };
-            if !values.is_object() {
-                return Err(SpecError::at(
-                    file,
-                    spec.name.span(),
-                    "a config template must be a mapping",
-                ));
-            }
-            let tree = tree_of(&values, templates).map_err(|e| {
-                SpecError::at(
-                    file,
-                    spec.name.span(),
-                    format!("bad template in values: {e}"),
-                )
-            })?;
-            Box::new(ApplyConfig {
-                registry: Arc::clone(&services.registry),
-                name: spec.name.as_str().to_owned(),
-                values: tree,
-                dry_run: spec.dry_run,
-            })
-        }
-        StageSpec::Mqtt(spec) => {
-            let sink = services.mqtt.clone();
-            if sink.is_none() && !services.check_only {
-                return Err(SpecError::at(
-                    file,
-                    spec.topic.span(),
-                    "an mqtt stage needs an MQTT broker: start with --mqtt URL (or mark the pipeline `requires: [mqtt]`)",
-                ));
-            }
-            let topic = template(file, templates, &spec.topic, Flavor::Topic)?;
-            // A topic whose own text breaks the rules fails here, not at the first event.
-            let sample = topic
-                .render(&sample_context())
-                .map_err(|e| SpecError::at(file, spec.topic.span(), e))?;
-            crate::sink::mqtt::valid_topic(&sample)
-                .map_err(|e| SpecError::at(file, spec.topic.span(), format!("bad topic: {e}")))?;
-            let qos = match spec.qos.as_ref().map(|q| **q) {
-                None | Some(1) => crate::sink::mqtt::QoS::AtLeastOnce,
-                Some(0) => crate::sink::mqtt::QoS::AtMostOnce,
-                Some(other) => {
-                    let span = spec
-                        .qos
-                        .as_ref()
-                        .map_or_else(|| span_of(&spec.topic), |q| *q.span());
-                    return Err(SpecError::at(
-                        file,
-                        &span,
-                        format!("qos {other} is not supported; use 0 or 1"),
-                    ));
-                }
-            };
-            let payload = match &spec.payload {
-                Some(text) => {
-                    MqttPayload::Template(template(file, templates, text, Flavor::Plain)?)
-                }
-                None => MqttPayload::Standard,
-            };
-            match sink {
-                Some(sink) => Box::new(MqttStage {
-                    sink,
-                    topic,
-                    qos,
-                    retain: spec.retain,
-                    payload,
-                }),
-                None => Box::new(Checked),
-            }
-        }
-        StageSpec::CameraSync(_) | StageSpec::SyncPush(_) => {
-            let (Some(server), Some(store)) = (services.sync.clone(), services.store.clone())
-            else {
-                if services.check_only {
-                    return Ok(Box::new(Checked));
-                }
-                return Err(SpecError::file(
-                    file,
-                    format!(
-                        "a {} stage needs the camera-sync server (mark the pipeline `requires: [sync]`)",
-                        stage.kind()
-                    ),
-                ));
-            };
-            match stage {
-                StageSpec::CameraSync(_) => Box::new(CameraSync {
-                    store,
-                    registry: Arc::clone(&services.registry),
-                    server,
-                }),
-                _ => Box::new(SyncPush {
-                    store,
-                    registry: Arc::clone(&services.registry),
-                    server,
-                }),
-            }
-        }
-        StageSpec::Wasm(spec) => Box::new(super::compile_wasm::build(
-            at.file,
-            at.root,
-            at.pipeline,
-            at.index,
-            at.all,
-            spec,
-            services,
-        )?),
-        StageSpec::Nats(spec) => {
-            let sink = services.nats.clone();
-            if sink.is_none() && !services.check_only {
-                return Err(SpecError::at(
-                    file,
-                    spec.subject.span(),
-                    "a nats stage needs a NATS server: start with --nats URL (or mark the pipeline `requires: [nats]`)",
-                ));
-            }
-            let subject = template(file, templates, &spec.subject, Flavor::Subject)?;
-            let sample = subject
-                .render(&sample_context())
-                .map_err(|e| SpecError::at(file, spec.subject.span(), e))?;
-            crate::sink::nats::valid_subject(&sample).map_err(|e| {
-                SpecError::at(file, spec.subject.span(), format!("bad subject: {e}"))
-            })?;
-            let payload = spec
-                .payload
-                .as_ref()
-                .map(|text| template(file, templates, text, Flavor::Plain))
-                .transpose()?;
-            match sink {
-                Some(sink) => Box::new(NatsStage {
-                    sink,
-                    subject,
-                    jetstream: spec.jetstream,
-                    kv: spec.kv,
-                    payload,
-                }),
-                None => Box::new(Checked),
-            }
-        }
-    })
-}
-
-/// Stands in for a sink stage when only checking: never run.
-#[derive(Debug)]
-struct Checked;
-
-impl Stage for Checked {
-    fn run<'a>(
-        &'a self,
-        _flow: &'a mut super::stage::Flow,
-    ) -> futures::future::BoxFuture<'a, Result<super::stage::Outcome, super::stage::StageError>>
-    {
-        Box::pin(async {
-            Err(super::stage::StageError::new(
-                "this pipeline was built for checking only",
-            ))
-        })
-    }
-}
-
-fn read_template_file(file: &Path, path: &Spanned<String>) -> Result<Value, SpecError> {
-    let base = file.parent().unwrap_or_else(|| Path::new("."));
-    let full = base.join(path.as_str());
-    let text = std::fs::read_to_string(&full).map_err(|e| {
-        SpecError::at(
-            file,
-            path.span(),
-            format!("cannot read template file {}: {e}", full.display()),
-        )
-    })?;
-    marked_yaml::from_yaml::<Value>(0, &text).map_err(|e| {
-        SpecError::at(
-            file,
-            path.span(),
-            format!("template file {} is not YAML: {e}", full.display()),
-        )
-    })
-}
-
-fn tree_of(value: &Value, templates: &Templates) -> Result<TemplateTree, String> {
-    Ok(match value {
-        Value::String(text) => TemplateTree::Text(templates.compile(text, Flavor::Plain)?),
-        Value::Array(items) => TemplateTree::Array(
-            items
-                .iter()
-                .map(|i| tree_of(i, templates))
-                .collect::<Result<_, _>>()?,
-        ),
-        Value::Object(map) => TemplateTree::Object(
-            map.iter()
-                .map(|(k, v)| Ok((k.clone(), tree_of(v, templates)?)))
-                .collect::<Result<_, String>>()?,
-        ),
-        other => TemplateTree::Literal(other.clone()),
-    })
 }

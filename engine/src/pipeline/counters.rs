@@ -2,9 +2,10 @@
 //! `in = out + routed + dropped (all reasons) + failed + in_flight`.
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::metrics::{Exposition, Kind};
 
 /// One pipeline's counters.
 #[derive(Debug, Default)]
@@ -78,51 +79,73 @@ impl PipelineCounters {
         input.saturating_sub(done)
     }
 
-    /// Appends this pipeline's Prometheus samples.
-    pub fn render(&self, pipeline: &str, out: &mut String) {
+    /// Adds this pipeline's samples to `out` (`homeport_pipeline_*`, `homeport_stage_*`).
+    pub fn render(&self, pipeline: &str, out: &mut Exposition) {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let mut events = out.family(
+            "homeport_pipeline_events_total",
+            Kind::Counter,
+            "Events per pipeline: in = out + dropped + failed + in flight.",
+        );
         for (outcome, counter) in [
             ("in", &self.input),
             ("out", &self.output),
             ("failed", &self.failed),
             ("routed", &self.routed),
         ] {
-            let _ = writeln!(
-                out,
-                "homeport_pipeline_events_total{{pipeline=\"{pipeline}\",outcome=\"{outcome}\"}} {}",
-                get(counter)
+            events.sample(
+                &[("pipeline", pipeline), ("outcome", outcome)],
+                get(counter),
             );
         }
-        for (reason, count) in self.dropped() {
-            let _ = writeln!(
-                out,
-                "homeport_pipeline_dropped_total{{pipeline=\"{pipeline}\",reason=\"{reason}\"}} {count}"
-            );
-        }
-        let _ = writeln!(
-            out,
-            "homeport_pipeline_in_flight{{pipeline=\"{pipeline}\"}} {}",
-            self.in_flight()
+        let mut dropped = out.family(
+            "homeport_pipeline_dropped_total",
+            Kind::Counter,
+            "Events a pipeline dropped, by reason.",
         );
-        for (index, stage) in self.stages.iter().enumerate() {
-            let labels = stage_labels(pipeline, index, stage.kind);
+        for (reason, count) in self.dropped() {
+            dropped.sample(&[("pipeline", pipeline), ("reason", reason)], count);
+        }
+        out.family(
+            "homeport_pipeline_in_flight",
+            Kind::Gauge,
+            "Events queued or being processed.",
+        )
+        .sample(&[("pipeline", pipeline)], self.in_flight());
+        let names: Vec<String> = (self.stages.iter().enumerate())
+            .map(|(index, stage)| stage_name(index, stage.kind))
+            .collect();
+        let mut events = out.family(
+            "homeport_stage_events_total",
+            Kind::Counter,
+            "Events per stage, by result.",
+        );
+        for (stage, name) in self.stages.iter().zip(&names) {
             for (result, counter) in [("passed", &stage.passed), ("dropped", &stage.dropped)] {
-                let _ = writeln!(
-                    out,
-                    "homeport_stage_events_total{{{labels},result=\"{result}\"}} {}",
-                    get(counter)
-                );
+                let labels = [
+                    ("pipeline", pipeline),
+                    ("stage", name.as_str()),
+                    ("result", result),
+                ];
+                events.sample(&labels, get(counter));
             }
-            let _ = writeln!(
-                out,
-                "homeport_stage_errors_total{{{labels}}} {}",
-                get(&stage.errors)
+        }
+        let mut errors = out.family(
+            "homeport_stage_errors_total",
+            Kind::Counter,
+            "Failed stage attempts, retries included.",
+        );
+        for (stage, name) in self.stages.iter().zip(&names) {
+            errors.sample(
+                &[("pipeline", pipeline), ("stage", name.as_str())],
+                get(&stage.errors),
             );
         }
     }
 }
 
-/// The Prometheus labels of stage `index` (0-based) of `pipeline`: `pipeline="p",stage="#1 mqtt"`.
-pub fn stage_labels(pipeline: &str, index: usize, kind: &str) -> String {
-    format!("pipeline=\"{pipeline}\",stage=\"#{} {kind}\"", index + 1)
+/// How stage `index` (0-based) of kind `kind` is named in metrics, logs and dead letters:
+/// `#1 mqtt`.
+pub fn stage_name(index: usize, kind: &str) -> String {
+    format!("#{} {kind}", index + 1)
 }

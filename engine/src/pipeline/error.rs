@@ -96,3 +96,9 @@ impl fmt::Display for SpecErrors {
 }
 
 impl std::error::Error for SpecErrors {}
+
+impl From<SpecError> for SpecErrors {
+    fn from(error: SpecError) -> Self {
+        Self(vec![error])
+    }
+}

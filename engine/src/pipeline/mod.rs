@@ -3,23 +3,29 @@
 //!
 //! - [`spec`] — the YAML schema; [`load`] — reading files; [`error`] — file:line:column errors.
 //! - [`template`] — minijinja templates and conditions, with topic/subject sanitising.
-//! - [`compile`] — checking everything and building stages ([`compile_wasm`] for plugin
-//!   stages); [`policy`] — error and queue policies.
-//! - [`stage`] — the built-in stages; [`payload`] — the standard event JSON.
-//! - [`runtime`] — running a graph: per-device ordering, bounded queues, retries, dead
-//!   letters, counters, hot reload; [`counters`] — the numbers behind `/metrics`.
+//! - [`sources`] — the files given or the built-in defaults, loaded and compiled;
+//!   [`compile`] — checking a pipeline's own options; [`policy`] — error and queue policies.
+//! - [`stage`] — the built-in stages, each building itself from its spec (plugin stages
+//!   included); [`payload`] — the standard event JSON.
+//! - [`PipelineHost`] (`host`) — dispatch from the bus, hot reload, replay, `/metrics`; it
+//!   runs a `graph` of pipelines, each a few bounded shard queues (`queue`: per-device
+//!   order) drained by workers (`worker`: stages, retries, routes, dead letters);
+//!   [`counters`] — the numbers behind `/metrics`.
 
 pub mod compile;
-pub mod compile_wasm;
 pub mod counters;
 pub mod error;
+mod graph;
+mod host;
 pub mod load;
 pub mod payload;
 pub mod policy;
-pub mod runtime;
+mod queue;
+pub mod sources;
 pub mod spec;
 pub mod stage;
 pub mod template;
+mod worker;
 
 use std::sync::Arc;
 
@@ -29,7 +35,14 @@ use crate::sink::nats::NatsSink;
 use crate::store::Store;
 
 pub use error::{SpecError, SpecErrors};
-pub use runtime::PipelineHost;
+pub use host::PipelineHost;
+
+/// The running of pipelines under the path it had before it was split into `host`,
+/// `graph`, `queue`, `worker` and [`sources`].
+pub mod runtime {
+    pub use super::host::PipelineHost;
+    pub use super::sources::{DEFAULT_NAME, DEFAULT_PIPELINES, build};
+}
 
 /// What stages may use: the registry (device handles, logins), the store (dead letters), and
 /// the sinks that are configured.

@@ -87,67 +87,58 @@ pub struct QueueSpec {
     pub when_full: Option<Spanned<String>>,
 }
 
-/// One stage: a map with exactly one key, the stage kind.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StageSpec {
-    /// Drop events that do not meet a condition.
-    Filter(FilterSpec),
-    /// Add or replace fields by template.
-    Set(SetSpec),
-    /// Write a log line.
-    Log(LogSpec),
-    /// Let one event per key through per window.
-    Debounce(DebounceSpec),
-    /// Publish to MQTT.
-    Mqtt(MqttSpec),
-    /// Publish to NATS.
-    Nats(NatsSpec),
-    /// Ask the device's session to log in now.
-    Login(LoginSpec),
-    /// Merge a config template into the device's config and write it back.
-    ApplyConfig(ApplyConfigSpec),
-    /// Answer camera-sync app commands (`sync_request` events).
-    CameraSync(PolicyOnly),
-    /// Push online changes and alarms to the apps bound to the camera.
-    SyncPush(PolicyOnly),
-    /// Run a WebAssembly plugin.
-    Wasm(Box<WasmSpec>),
+/// Declares [`StageSpec`] from one line per stage kind — its YAML key, its variant and its
+/// options — with [`StageSpec::kind`] and [`StageSpec::on_error`], so adding a kind is one
+/// line here. Every options struct has an `on_error: Option<ErrorPolicySpec>` field.
+macro_rules! stage_specs {
+    ($($(#[$doc:meta])* $key:literal => $variant:ident($options:ty),)*) => {
+        /// One stage: a map with exactly one key, the stage kind.
+        #[derive(Debug, Deserialize)]
+        pub enum StageSpec {
+            $($(#[$doc])* #[serde(rename = $key)] $variant($options),)*
+        }
+
+        impl StageSpec {
+            /// The stage kind, as written in YAML.
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $(Self::$variant(_) => $key,)*
+                }
+            }
+
+            /// The stage's own error policy, if it has one.
+            pub fn on_error(&self) -> Option<&ErrorPolicySpec> {
+                match self {
+                    $(Self::$variant(options) => options.on_error.as_ref(),)*
+                }
+            }
+        }
+    };
 }
 
-impl StageSpec {
-    /// The stage kind, as written in YAML.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Filter(_) => "filter",
-            Self::Set(_) => "set",
-            Self::Log(_) => "log",
-            Self::Debounce(_) => "debounce",
-            Self::Mqtt(_) => "mqtt",
-            Self::Nats(_) => "nats",
-            Self::Login(_) => "login",
-            Self::ApplyConfig(_) => "apply_config",
-            Self::CameraSync(_) => "camera_sync",
-            Self::SyncPush(_) => "sync_push",
-            Self::Wasm(_) => "wasm",
-        }
-    }
-
-    /// The stage's own error policy, if it has one.
-    pub fn on_error(&self) -> Option<&ErrorPolicySpec> {
-        match self {
-            Self::Filter(s) => s.on_error.as_ref(),
-            Self::Set(s) => s.on_error.as_ref(),
-            Self::Log(s) => s.on_error.as_ref(),
-            Self::Debounce(s) => s.on_error.as_ref(),
-            Self::Mqtt(s) => s.on_error.as_ref(),
-            Self::Nats(s) => s.on_error.as_ref(),
-            Self::Login(s) => s.on_error.as_ref(),
-            Self::ApplyConfig(s) => s.on_error.as_ref(),
-            Self::CameraSync(s) | Self::SyncPush(s) => s.on_error.as_ref(),
-            Self::Wasm(s) => s.on_error.as_ref(),
-        }
-    }
+stage_specs! {
+    /// Drop events that do not meet a condition.
+    "filter" => Filter(FilterSpec),
+    /// Add or replace fields by template.
+    "set" => Set(SetSpec),
+    /// Write a log line.
+    "log" => Log(LogSpec),
+    /// Let one event per key through per window.
+    "debounce" => Debounce(DebounceSpec),
+    /// Publish to MQTT.
+    "mqtt" => Mqtt(MqttSpec),
+    /// Publish to NATS.
+    "nats" => Nats(NatsSpec),
+    /// Ask the device's session to log in now.
+    "login" => Login(LoginSpec),
+    /// Merge a config template into the device's config and write it back.
+    "apply_config" => ApplyConfig(ApplyConfigSpec),
+    /// Answer camera-sync app commands (`sync_request` events).
+    "camera_sync" => CameraSync(PolicyOnly),
+    /// Push online changes and alarms to the apps bound to the camera.
+    "sync_push" => SyncPush(PolicyOnly),
+    /// Run a WebAssembly plugin.
+    "wasm" => Wasm(Box<WasmSpec>),
 }
 
 /// A stage with no options but the error policy (`camera_sync: {}`, `sync_push: {}`).

@@ -196,22 +196,36 @@ impl PluginHost {
         });
     }
 
-    /// Prometheus samples of the host (reloads, cache).
-    pub fn render_metrics(&self, out: &mut String) {
-        use std::fmt::Write;
-        let _ = writeln!(
-            out,
-            "# TYPE homeport_wasm_reloads_total counter\nhomeport_wasm_reloads_total {}\n# TYPE homeport_wasm_reload_failures_total counter\nhomeport_wasm_reload_failures_total {}",
-            self.reloads.load(Ordering::Relaxed),
-            self.reload_failures.load(Ordering::Relaxed)
-        );
+    /// Adds the host's counters (plugin reloads, compilation cache) to `out`.
+    pub fn render_metrics(&self, out: &mut crate::metrics::Exposition) {
+        use crate::metrics::Kind;
+        out.family(
+            "homeport_wasm_reloads_total",
+            Kind::Counter,
+            "Changed plugin files loaded in place of the previous build.",
+        )
+        .sample(&[], self.reloads.load(Ordering::Relaxed));
+        out.family(
+            "homeport_wasm_reload_failures_total",
+            Kind::Counter,
+            "Changed plugin files refused (the previous build kept running).",
+        )
+        .sample(&[], self.reload_failures.load(Ordering::Relaxed));
         if let Some(Ok(engine)) = self.engine.get()
             && let Some((hits, misses)) = engine.cache_stats()
         {
-            let _ = writeln!(
-                out,
-                "# TYPE homeport_wasm_cache_hits_total counter\nhomeport_wasm_cache_hits_total {hits}\n# TYPE homeport_wasm_cache_misses_total counter\nhomeport_wasm_cache_misses_total {misses}"
-            );
+            out.family(
+                "homeport_wasm_cache_hits_total",
+                Kind::Counter,
+                "Plugin compilations served from the on-disk cache.",
+            )
+            .sample(&[], hits as u64);
+            out.family(
+                "homeport_wasm_cache_misses_total",
+                Kind::Counter,
+                "Plugin compilations the on-disk cache could not serve.",
+            )
+            .sample(&[], misses as u64);
         }
     }
 }

@@ -13,16 +13,66 @@
 //! Objects merge key by key; anything else replaces. Fields the template does not name keep
 //! the device's values.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use futures::future::{BoxFuture, FutureExt};
+use marked_yaml::Spanned;
 use serde_json::Value;
 
+use super::build::Build;
 use super::{Flow, Outcome, Stage, StageError};
 use crate::device::handle::merge;
 use crate::event::{Event, EventKind};
-use crate::pipeline::template::Template;
+use crate::pipeline::error::SpecError;
+use crate::pipeline::spec::ApplyConfigSpec;
+use crate::pipeline::template::{Flavor, Template, Templates};
 use crate::registry::Registry;
+
+/// Builds an `apply_config` stage; a `template` file is read now, relative to the pipeline
+/// file.
+pub fn build(spec: &ApplyConfigSpec, cx: &Build<'_>) -> Result<Box<dyn Stage>, SpecError> {
+    let values: Value = match (&spec.template, &spec.values) {
+        (Some(path), None) => read_template_file(cx.file, path)?,
+        (None, Some(values)) => (**values).clone(),
+        _ => {
+            return Err(cx.error_at(
+                spec.name.span(),
+                "apply_config needs exactly one of `template` (a file) or `values` (inline)",
+            ));
+        }
+    };
+    if !values.is_object() {
+        return Err(cx.error_at(spec.name.span(), "a config template must be a mapping"));
+    }
+    let tree = TemplateTree::compile(&values, cx.templates)
+        .map_err(|e| cx.error_at(spec.name.span(), format!("bad template in values: {e}")))?;
+    Ok(Box::new(ApplyConfig {
+        registry: Arc::clone(&cx.services.registry),
+        name: spec.name.as_str().to_owned(),
+        values: tree,
+        dry_run: spec.dry_run,
+    }))
+}
+
+fn read_template_file(file: &Path, path: &Spanned<String>) -> Result<Value, SpecError> {
+    let base = file.parent().unwrap_or_else(|| Path::new("."));
+    let full = base.join(path.as_str());
+    let text = std::fs::read_to_string(&full).map_err(|e| {
+        SpecError::at(
+            file,
+            path.span(),
+            format!("cannot read template file {}: {e}", full.display()),
+        )
+    })?;
+    marked_yaml::from_yaml::<Value>(0, &text).map_err(|e| {
+        SpecError::at(
+            file,
+            path.span(),
+            format!("template file {} is not YAML: {e}", full.display()),
+        )
+    })
+}
 
 /// A JSON value whose strings are compiled templates.
 #[derive(Debug)]
@@ -38,6 +88,25 @@ pub enum TemplateTree {
 }
 
 impl TemplateTree {
+    /// `value` with every string compiled as a template.
+    pub fn compile(value: &Value, templates: &Templates) -> Result<Self, String> {
+        Ok(match value {
+            Value::String(text) => Self::Text(templates.compile(text, Flavor::Plain)?),
+            Value::Array(items) => Self::Array(
+                items
+                    .iter()
+                    .map(|i| Self::compile(i, templates))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Value::Object(map) => Self::Object(
+                map.iter()
+                    .map(|(k, v)| Ok((k.clone(), Self::compile(v, templates)?)))
+                    .collect::<Result<_, String>>()?,
+            ),
+            other => Self::Literal(other.clone()),
+        })
+    }
+
     /// Renders to JSON; a string that renders to `true`, `false`, a number or `null` keeps
     /// that type (so `Port: "{{ fields.port }}"` can be a number).
     pub fn render(&self, context: &minijinja::Value) -> Result<Value, String> {

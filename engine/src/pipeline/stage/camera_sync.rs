@@ -31,14 +31,28 @@ use futures::future::{BoxFuture, FutureExt};
 use homeport_protocol::sync::{OnlineStatus, SyncMessage};
 use tokio_util::sync::CancellationToken;
 
+use super::build::{Build, or_checked};
 use super::{Flow, Outcome, Stage, StageError};
 use crate::camera_sync::texts::Reason;
 use crate::camera_sync::{Attempt, SyncHub, SyncServer};
 use crate::event::{EventKind, now_ms};
+use crate::pipeline::error::SpecError;
+use crate::pipeline::spec::PolicyOnly;
 use crate::registry::Registry;
 use crate::secret::Secret;
 use crate::store::{BindOutcome, LoginCheck, Store, StoreError};
 use crate::time::rfc3339;
+
+/// Builds a `camera_sync` stage.
+pub fn build(_spec: &PolicyOnly, cx: &Build<'_>) -> Result<Box<dyn Stage>, SpecError> {
+    Ok(or_checked(cx.sync("camera_sync")?, |(server, store)| {
+        Box::new(CameraSync {
+            store,
+            registry: Arc::clone(&cx.services.registry),
+            server,
+        })
+    }))
+}
 
 /// Answers app commands.
 #[derive(Debug)]

@@ -11,9 +11,23 @@ use std::time::{Duration, Instant};
 
 use futures::future::{BoxFuture, FutureExt};
 
+use super::build::Build;
 use super::{Flow, Outcome, Stage, StageError};
 use crate::event::EventKind;
-use crate::pipeline::template::Template;
+use crate::pipeline::error::SpecError;
+use crate::pipeline::spec::DebounceSpec;
+use crate::pipeline::template::{Flavor, Template};
+
+/// Builds a `debounce` stage.
+pub fn build(spec: &DebounceSpec, cx: &Build<'_>) -> Result<Box<dyn Stage>, SpecError> {
+    let window = cx.duration(&spec.window)?;
+    let key = spec
+        .key
+        .as_ref()
+        .map(|k| cx.template(k, Flavor::Plain))
+        .transpose()?;
+    Ok(Box::new(Debounce::new(window, key)))
+}
 
 /// Most keys remembered; past this the oldest are forgotten early.
 const MAX_KEYS: usize = 100_000;

@@ -2,8 +2,18 @@
 
 use futures::future::{BoxFuture, FutureExt};
 
+use super::build::Build;
 use super::{Flow, Outcome, Stage, StageError};
+use crate::pipeline::error::SpecError;
+use crate::pipeline::spec::FilterSpec;
 use crate::pipeline::template::Condition;
+
+/// Builds a `filter` stage.
+pub fn build(spec: &FilterSpec, cx: &Build<'_>) -> Result<Box<dyn Stage>, SpecError> {
+    Ok(Box::new(Filter {
+        when: cx.condition(&spec.when)?,
+    }))
+}
 
 /// Keeps events for which `when` holds.
 #[derive(Debug)]

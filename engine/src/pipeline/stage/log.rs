@@ -2,8 +2,37 @@
 
 use futures::future::{BoxFuture, FutureExt};
 
+use super::build::Build;
 use super::{Flow, Outcome, Stage, StageError};
-use crate::pipeline::template::Template;
+use crate::pipeline::error::SpecError;
+use crate::pipeline::spec::LogSpec;
+use crate::pipeline::template::{Flavor, Template};
+
+/// Builds a `log` stage.
+pub fn build(spec: &LogSpec, cx: &Build<'_>) -> Result<Box<dyn Stage>, SpecError> {
+    let level = match &spec.level {
+        Some(level) => Level::parse(level.as_str()).ok_or_else(|| {
+            cx.error_at(
+                level.span(),
+                format!(
+                    "unknown level {:?}; expected error, warn, info or debug",
+                    level.as_str()
+                ),
+            )
+        })?,
+        None => Level::Info,
+    };
+    let message = spec
+        .message
+        .as_ref()
+        .map(|m| cx.template(m, Flavor::Plain))
+        .transpose()?;
+    Ok(Box::new(Log {
+        pipeline: cx.pipeline.to_owned(),
+        level,
+        message,
+    }))
+}
 
 /// Log levels a `log` stage can use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,8 +10,23 @@ use std::time::{Duration, Instant};
 
 use futures::future::{BoxFuture, FutureExt};
 
+use super::build::Build;
 use super::{Flow, Outcome, Stage, StageError};
+use crate::pipeline::error::SpecError;
+use crate::pipeline::spec::LoginSpec;
 use crate::registry::Registry;
+
+/// Builds a `login` stage.
+pub fn build(spec: &LoginSpec, cx: &Build<'_>) -> Result<Box<dyn Stage>, SpecError> {
+    let rate = spec.rate.unwrap_or(100.0);
+    if !(rate > 0.0 && rate.is_finite()) {
+        return Err(cx.error("login rate must be a positive number"));
+    }
+    Ok(Box::new(Login::new(
+        Arc::clone(&cx.services.registry),
+        rate,
+    )))
+}
 
 /// Requests logins, at most `rate` per second across devices.
 #[derive(Debug)]

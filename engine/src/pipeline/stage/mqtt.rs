@@ -7,10 +7,48 @@
 use bytes::Bytes;
 use futures::future::{BoxFuture, FutureExt};
 
+use super::build::{Build, or_checked};
 use super::{Flow, Outcome, Stage, StageError};
+use crate::pipeline::error::SpecError;
 use crate::pipeline::payload;
-use crate::pipeline::template::Template;
-use crate::sink::mqtt::{MqttSink, Publish, QoS};
+use crate::pipeline::spec::MqttSpec;
+use crate::pipeline::template::{Flavor, Template};
+use crate::sink::mqtt::{MqttSink, Publish, QoS, valid_topic};
+
+/// Builds an `mqtt` stage; the topic template is checked against a sample event.
+pub fn build(spec: &MqttSpec, cx: &Build<'_>) -> Result<Box<dyn Stage>, SpecError> {
+    let sink = cx.needs(cx.services.sinks.mqtt.clone(), || {
+        cx.error_at(
+            spec.topic.span(),
+            "an mqtt stage needs an MQTT broker: start with --mqtt URL (or mark the pipeline `requires: [mqtt]`)",
+        )
+    })?;
+    let topic = cx.template(&spec.topic, Flavor::Topic)?;
+    valid_topic(&cx.sample(&topic, &spec.topic)?)
+        .map_err(|e| cx.error_at(spec.topic.span(), format!("bad topic: {e}")))?;
+    let qos = match &spec.qos {
+        None => QoS::AtLeastOnce,
+        Some(qos) => QoS::try_from(**qos).map_err(|_| {
+            cx.error_at(
+                qos.span(),
+                format!("qos {} is not supported; use 0 or 1", **qos),
+            )
+        })?,
+    };
+    let payload = match &spec.payload {
+        Some(text) => MqttPayload::Template(cx.template(text, Flavor::Plain)?),
+        None => MqttPayload::Standard,
+    };
+    Ok(or_checked(sink, |sink| {
+        Box::new(MqttStage {
+            sink,
+            topic,
+            qos,
+            retain: spec.retain,
+            payload,
+        })
+    }))
+}
 
 /// What is published.
 #[derive(Debug)]

@@ -5,11 +5,41 @@
 use bytes::Bytes;
 use futures::future::{BoxFuture, FutureExt};
 
+use super::build::{Build, or_checked};
 use super::{Flow, Outcome, Stage, StageError};
 use crate::event::EventKind;
+use crate::pipeline::error::SpecError;
 use crate::pipeline::payload;
-use crate::pipeline::template::Template;
-use crate::sink::nats::NatsSink;
+use crate::pipeline::spec::NatsSpec;
+use crate::pipeline::template::{Flavor, Template};
+use crate::sink::nats::{NatsSink, valid_subject};
+
+/// Builds a `nats` stage; the subject template is checked against a sample event.
+pub fn build(spec: &NatsSpec, cx: &Build<'_>) -> Result<Box<dyn Stage>, SpecError> {
+    let sink = cx.needs(cx.services.sinks.nats.clone(), || {
+        cx.error_at(
+            spec.subject.span(),
+            "a nats stage needs a NATS server: start with --nats URL (or mark the pipeline `requires: [nats]`)",
+        )
+    })?;
+    let subject = cx.template(&spec.subject, Flavor::Subject)?;
+    valid_subject(&cx.sample(&subject, &spec.subject)?)
+        .map_err(|e| cx.error_at(spec.subject.span(), format!("bad subject: {e}")))?;
+    let payload = spec
+        .payload
+        .as_ref()
+        .map(|text| cx.template(text, Flavor::Plain))
+        .transpose()?;
+    Ok(or_checked(sink, |sink| {
+        Box::new(NatsStage {
+            sink,
+            subject,
+            jetstream: spec.jetstream,
+            kv: spec.kv,
+            payload,
+        })
+    }))
+}
 
 /// Publishes to NATS.
 #[derive(Debug)]

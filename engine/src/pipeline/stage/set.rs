@@ -2,8 +2,20 @@
 
 use futures::future::{BoxFuture, FutureExt};
 
+use super::build::Build;
 use super::{Flow, Outcome, Stage, StageError};
-use crate::pipeline::template::Template;
+use crate::pipeline::error::SpecError;
+use crate::pipeline::spec::SetSpec;
+use crate::pipeline::template::{Flavor, Template};
+
+/// Builds a `set` stage.
+pub fn build(spec: &SetSpec, cx: &Build<'_>) -> Result<Box<dyn Stage>, SpecError> {
+    let mut fields = Vec::new();
+    for (name, source) in &spec.fields {
+        fields.push((name.clone(), cx.template(source, Flavor::Plain)?));
+    }
+    Ok(Box::new(Set { fields }))
+}
 
 /// Renders each field's template and stores the result.
 #[derive(Debug)]

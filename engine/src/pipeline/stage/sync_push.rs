@@ -13,11 +13,25 @@ use std::sync::Arc;
 use futures::future::{BoxFuture, FutureExt};
 use homeport_protocol::sync::SyncMessage;
 
+use super::build::{Build, or_checked};
 use super::{Flow, Outcome, Stage, StageError};
 use crate::camera_sync::SyncServer;
 use crate::event::EventKind;
+use crate::pipeline::error::SpecError;
+use crate::pipeline::spec::PolicyOnly;
 use crate::registry::Registry;
 use crate::store::{Store, StoreError};
+
+/// Builds a `sync_push` stage.
+pub fn build(_spec: &PolicyOnly, cx: &Build<'_>) -> Result<Box<dyn Stage>, SpecError> {
+    Ok(or_checked(cx.sync("sync_push")?, |(server, store)| {
+        Box::new(SyncPush {
+            store,
+            registry: Arc::clone(&cx.services.registry),
+            server,
+        })
+    }))
+}
 
 /// Pushes to bound apps.
 #[derive(Debug)]

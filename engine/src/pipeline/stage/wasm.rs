@@ -2,20 +2,30 @@
 //! sees the event as a typed record and decides: pass, drop, replace it, emit more events,
 //! or route it to another pipeline. Its failures (an error it returns, a trap, the time or
 //! memory limit) fail only this event, under the stage's error policy.
+//!
+//! Building the stage loads the plugin file (compiled, or taken from the cache), checks it
+//! against the world version, instantiates it once and gives it its config — so a missing
+//! file, a plugin for another world version, or a config the plugin refuses is an error at
+//! the stage's line, from `homeport check` as from a reload.
 
 use std::collections::{BTreeMap, HashSet};
-use std::fmt::Write;
+use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use futures::future::{BoxFuture, FutureExt};
 
+use super::build::Build;
 use super::{Flow, Outcome, Stage, StageError};
 use crate::event::Event;
+use crate::metrics::{Exposition, Kind};
+use crate::pipeline::error::SpecError;
+use crate::pipeline::spec::WasmSpec;
 use crate::wasm::bindings::types as wit;
 use crate::wasm::convert;
-use crate::wasm::limits::MAX_EMIT;
+use crate::wasm::limits::{Limits, MAX_EMIT, parse_size};
 use crate::wasm::pool::{CallError, Pool};
+use crate::wasm::state::{Grants, StageLabel};
 
 /// Most plugin emissions or routes one event may descend from.
 pub const MAX_HOPS: u8 = 8;
@@ -29,6 +39,120 @@ pub struct WasmStage {
     pub pool: Arc<Pool>,
     /// Output name → pipeline name.
     pub routes: BTreeMap<String, Arc<str>>,
+}
+
+/// Builds a `wasm` stage, with one instance warmed up.
+pub fn build(spec: &WasmSpec, cx: &Build<'_>) -> Result<Box<dyn Stage>, SpecError> {
+    let pipeline = cx.pipeline;
+    let limits = limits_of(spec, cx)?;
+    let mut grants = Grants::default();
+    if let Some(list) = &spec.grant {
+        grants = Grants::NONE;
+        for name in list {
+            if !grants.grant(name.as_str()) {
+                return Err(cx.error_at(
+                    name.span(),
+                    format!(
+                        "unknown grant {:?}; expected log, clock or kv",
+                        name.as_str()
+                    ),
+                ));
+            }
+        }
+    }
+    let mut routes = BTreeMap::new();
+    for (output, target) in &spec.routes {
+        if !cx.pipelines.contains(target.as_str()) {
+            return Err(cx.error_at(target.span(),
+                format!(
+                    "route {output:?} names pipeline {:?}, which is not defined (or is skipped: its `requires` is not configured)",
+                    target.as_str()
+                ),
+            ));
+        }
+        if target.as_str() == pipeline {
+            return Err(cx.error_at(
+                target.span(),
+                "a route back into its own pipeline would loop",
+            ));
+        }
+        routes.insert(output.clone(), Arc::from(target.as_str()));
+    }
+    let base = cx.file.parent().unwrap_or_else(|| Path::new("."));
+    let path = base.join(spec.plugin.as_str());
+    let slot = cx
+        .services
+        .plugins
+        .load(&path)
+        .map_err(|e| cx.error_at(spec.plugin.span(), e.to_string()))?;
+    let stem = path
+        .file_stem()
+        .map_or_else(|| "plugin".to_owned(), |s| s.to_string_lossy().into_owned());
+    let namespace = spec
+        .kv_namespace
+        .as_ref()
+        .map_or_else(|| format!("{pipeline}/{stem}"), |n| n.as_str().to_owned());
+    // The config as YAML typed it (`floor: 2` is a number), from the file's own nodes.
+    let config = spec.config.as_ref().map_or_else(
+        || "{}".to_owned(),
+        |c| {
+            crate::pipeline::load::typed_value_at(cx.root, c.span())
+                .unwrap_or_else(|| (**c).clone())
+                .to_string()
+        },
+    );
+    let label = StageLabel::new(pipeline, format!("#{} wasm({stem})", cx.index + 1));
+    let pool = Pool::for_stage(
+        &cx.services.plugins,
+        slot,
+        &namespace,
+        label,
+        config,
+        limits,
+        grants,
+    )
+    .map_err(|e| cx.error_at(spec.plugin.span(), e))?;
+    // One instance now: proves the plugin instantiates and accepts its config.
+    futures::executor::block_on(pool.warm()).map_err(|e| {
+        let span = spec
+            .config
+            .as_ref()
+            .map_or_else(|| *spec.plugin.span(), |c| *c.span());
+        cx.error_at(&span, format!("plugin {}: {e}", path.display()))
+    })?;
+    Ok(Box::new(WasmStage { pool, routes }))
+}
+
+fn limits_of(spec: &WasmSpec, cx: &Build<'_>) -> Result<Limits, SpecError> {
+    let mut limits = Limits::default();
+    let Some(given) = &spec.limits else {
+        return Ok(limits);
+    };
+    if let Some(time) = &given.time {
+        limits.time = cx.duration(time)?;
+        if limits.time.is_zero() {
+            return Err(cx.error_at(time.span(), "a time limit must be above zero"));
+        }
+    }
+    let size = |text: &marked_yaml::Spanned<String>| {
+        parse_size(text.as_str()).map_err(|e| cx.error_at(text.span(), e))
+    };
+    if let Some(memory) = &given.memory {
+        limits.memory = size(memory)?;
+        if limits.memory < 1 << 20 {
+            return Err(cx.error_at(
+                memory.span(),
+                "a memory limit below 1MiB leaves no room for a plugin to start",
+            ));
+        }
+    }
+    if let Some(kv) = &given.kv {
+        limits.kv_bytes = size(kv)?;
+    }
+    if let Some(entries) = &given.kv_entries {
+        limits.kv_entries = **entries;
+    }
+    Ok(limits)
 }
 
 impl Stage for WasmStage {
@@ -53,8 +177,13 @@ impl Stage for WasmStage {
         .boxed()
     }
 
-    fn render_metrics(&self, labels: &str, out: &mut String) {
+    fn render_metrics(&self, labels: &[(&str, &str)], out: &mut Exposition) {
         let stats = &self.pool.stats;
+        let mut calls = out.family(
+            "homeport_wasm_calls_total",
+            Kind::Counter,
+            "Plugin calls per wasm stage, by result.",
+        );
         for (result, counter) in [
             ("calls", &stats.calls),
             ("plugin_error", &stats.plugin_errors),
@@ -62,24 +191,45 @@ impl Stage for WasmStage {
             ("timeout", &stats.timeouts),
             ("out_of_memory", &stats.out_of_memory),
         ] {
-            let _ = writeln!(
-                out,
-                "homeport_wasm_calls_total{{{labels},result=\"{result}\"}} {}",
-                counter.load(Ordering::Relaxed)
-            );
+            let mut with_result = labels.to_vec();
+            with_result.push(("result", result));
+            calls.sample(&with_result, counter.load(Ordering::Relaxed));
         }
-        let _ = writeln!(
-            out,
-            "homeport_wasm_instances_total{{{labels}}} {}\nhomeport_wasm_recycled_total{{{labels}}} {}\nhomeport_wasm_log_suppressed_total{{{labels}}} {}",
-            stats.instances.load(Ordering::Relaxed),
-            stats.recycled.load(Ordering::Relaxed),
-            self.pool.setup().label.suppressed.load(Ordering::Relaxed),
-        );
         let (entries, bytes) = self.pool.setup().kv.usage();
-        let _ = writeln!(
-            out,
-            "homeport_wasm_kv_entries{{{labels}}} {entries}\nhomeport_wasm_kv_bytes{{{labels}}} {bytes}"
-        );
+        for (name, kind, help, value) in [
+            (
+                "homeport_wasm_instances_total",
+                Kind::Counter,
+                "Plugin instances a wasm stage created.",
+                stats.instances.load(Ordering::Relaxed),
+            ),
+            (
+                "homeport_wasm_recycled_total",
+                Kind::Counter,
+                "Plugin instances a wasm stage threw away after a failure.",
+                stats.recycled.load(Ordering::Relaxed),
+            ),
+            (
+                "homeport_wasm_log_suppressed_total",
+                Kind::Counter,
+                "Plugin log lines dropped by the rate limit.",
+                self.pool.setup().label.suppressed.load(Ordering::Relaxed),
+            ),
+            (
+                "homeport_wasm_kv_entries",
+                Kind::Gauge,
+                "Entries in a wasm stage's key-value namespace.",
+                entries as u64,
+            ),
+            (
+                "homeport_wasm_kv_bytes",
+                Kind::Gauge,
+                "Bytes in a wasm stage's key-value namespace.",
+                bytes as u64,
+            ),
+        ] {
+            out.family(name, kind, help).sample(labels, value);
+        }
     }
 }
 

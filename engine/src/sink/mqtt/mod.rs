@@ -50,6 +50,8 @@ use rumqttc::{LastWill, MqttOptions, TlsConfiguration, Transport};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::metrics::Exposition;
+
 pub use config::{FullPolicy, MqttConfig};
 pub use error::MqttError;
 pub use topic::valid_topic;
@@ -295,6 +297,76 @@ impl MqttSink {
     /// Current counters and gauges.
     pub fn stats(&self) -> MqttStats {
         self.shared.outbox().stats()
+    }
+
+    /// Adds the sink's counters and gauges to `out` (`homeport_mqtt_*`).
+    pub fn render_metrics(&self, out: &mut Exposition) {
+        use crate::metrics::Kind::{Counter, Gauge};
+        let s = self.stats();
+        for (name, kind, help, value) in [
+            (
+                "homeport_mqtt_queued",
+                Gauge,
+                "Submitted MQTT messages waiting to be handed to the broker.",
+                s.queued as u64,
+            ),
+            (
+                "homeport_mqtt_in_flight",
+                Gauge,
+                "Submitted MQTT messages handed to the broker and not yet done (QoS 1: no PUBACK yet).",
+                s.in_flight as u64,
+            ),
+            (
+                "homeport_mqtt_submitted_total",
+                Counter,
+                "MQTT messages offered to the sink: submitted = delivered + dropped_full + superseded + queued + in_flight.",
+                s.submitted,
+            ),
+            (
+                "homeport_mqtt_delivered_total",
+                Counter,
+                "Submitted MQTT messages done: QoS 1 acknowledged, QoS 0 written.",
+                s.delivered,
+            ),
+            (
+                "homeport_mqtt_dropped_full_total",
+                Counter,
+                "MQTT messages dropped because the sink's buffer was full.",
+                s.dropped_full,
+            ),
+            (
+                "homeport_mqtt_superseded_total",
+                Counter,
+                "Retained MQTT states replaced by a newer value for the same topic before being sent.",
+                s.superseded,
+            ),
+            (
+                "homeport_mqtt_resent_total",
+                Counter,
+                "MQTT messages written before a disconnect whose PUBACK had not arrived, so sent again.",
+                s.resent,
+            ),
+            (
+                "homeport_mqtt_republished_total",
+                Counter,
+                "Retained MQTT states republished from memory at the start of a connection.",
+                s.republished,
+            ),
+            (
+                "homeport_mqtt_reconnects_total",
+                Counter,
+                "MQTT connections made after the first one.",
+                s.reconnects,
+            ),
+            (
+                "homeport_mqtt_connected",
+                Gauge,
+                "Whether the MQTT broker accepted the current connection (1) or not (0).",
+                u64::from(s.connected),
+            ),
+        ] {
+            out.family(name, kind, help).sample(&[], value);
+        }
     }
 
     /// Whether the broker accepted the current connection.

@@ -47,6 +47,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::metrics::Exposition;
+
 pub use config::{JetStreamConfig, NatsConfig};
 pub use error::{BoxError, NatsError};
 pub use subject::{MAX_MSG_ID_LEN, MAX_SUBJECT_LEN, valid_kv_key, valid_subject};
@@ -380,6 +382,64 @@ impl NatsSink {
             kv_puts: load(&counters.kv_puts),
             errors: load(&counters.errors),
             connected: self.inner.client.connection_state() == State::Connected,
+        }
+    }
+
+    /// Adds the sink's counters and connection state to `out` (`homeport_nats_*`).
+    pub fn render_metrics(&self, out: &mut Exposition) {
+        use crate::metrics::Kind::{Counter, Gauge};
+        let s = self.stats();
+        for (name, kind, help, value) in [
+            (
+                "homeport_nats_published_total",
+                Counter,
+                "Core NATS publishes handed to the client (sent, or waiting for a reconnect).",
+                s.published,
+            ),
+            (
+                "homeport_nats_dropped_total",
+                Counter,
+                "Core NATS publishes dropped: buffer full, or still queued when shutdown gave up.",
+                s.dropped,
+            ),
+            (
+                "homeport_nats_js_acked_total",
+                Counter,
+                "JetStream publishes acknowledged (new or duplicate).",
+                s.js_acked,
+            ),
+            (
+                "homeport_nats_js_duplicates_total",
+                Counter,
+                "JetStream publishes acknowledged as duplicates of an already stored message id.",
+                s.js_duplicates,
+            ),
+            (
+                "homeport_nats_js_retries_total",
+                Counter,
+                "JetStream and KV attempts that failed transiently and were retried.",
+                s.js_retries,
+            ),
+            (
+                "homeport_nats_kv_puts_total",
+                Counter,
+                "NATS KV puts acknowledged.",
+                s.kv_puts,
+            ),
+            (
+                "homeport_nats_errors_total",
+                Counter,
+                "NATS operations that failed for good (refused by the server or the client).",
+                s.errors,
+            ),
+            (
+                "homeport_nats_connected",
+                Gauge,
+                "Whether the NATS client is connected (1) or not (0).",
+                u64::from(s.connected),
+            ),
+        ] {
+            out.family(name, kind, help).sample(&[], value);
         }
     }
 

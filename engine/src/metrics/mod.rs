@@ -1,10 +1,14 @@
-//! Counters the gateway exposes on `/metrics` (Prometheus text format).
+//! Counters the gateway exposes on `/metrics` (Prometheus text format), and
+//! [`exposition`], the one writer of that format every producer uses.
 
-use std::fmt::Write;
+pub mod exposition;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::event::DeviceState;
 use crate::registry::Registry;
+
+pub use exposition::{Exposition, Family, Kind};
 
 /// Process-wide counters.
 #[derive(Debug, Default)]
@@ -50,71 +54,67 @@ impl Metrics {
 
     /// The Prometheus exposition of these counters, the registry's states and the bus.
     pub fn render(&self, registry: &Registry) -> String {
-        let mut out = String::new();
-        let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, u64)]| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-            for (labels, value) in samples {
-                let _ = writeln!(out, "{name}{labels} {value}");
-            }
-        };
+        let mut out = Exposition::new();
+        self.render_into(registry, &mut out);
+        out.finish()
+    }
+
+    /// Adds these counters, the registry's states and the bus to `out`.
+    pub fn render_into(&self, registry: &Registry, out: &mut Exposition) {
         let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
-        metric(
+        out.family(
             "homeport_device_connections",
-            "gauge",
+            Kind::Gauge,
             "Device connections open now.",
-            &[(String::new(), get(&self.connections_open))],
-        );
-        metric(
+        )
+        .sample(&[], get(&self.connections_open));
+        out.family(
             "homeport_device_connections_total",
-            "counter",
+            Kind::Counter,
             "Device connections accepted since start.",
-            &[(String::new(), get(&self.connections_total))],
-        );
-        metric(
+        )
+        .sample(&[], get(&self.connections_total));
+        out.family(
             "homeport_device_connections_refused_total",
-            "counter",
+            Kind::Counter,
             "Device connections refused at the connection limit.",
-            &[(String::new(), get(&self.connections_refused))],
-        );
-        metric(
+        )
+        .sample(&[], get(&self.connections_refused));
+        out.family(
             "homeport_bad_announcements_total",
-            "counter",
+            Kind::Counter,
             "Connections closed because they did not announce a device properly.",
-            &[(String::new(), get(&self.bad_announcements))],
-        );
-        metric(
+        )
+        .sample(&[], get(&self.bad_announcements));
+        out.family(
             "homeport_duplicate_registrations_refused_total",
-            "counter",
+            Kind::Counter,
             "Connections refused because they announced the ID of an online device that still answers.",
-            &[(String::new(), get(&self.duplicates_refused))],
-        );
-        metric(
+        )
+        .sample(&[], get(&self.duplicates_refused));
+        out.family(
             "homeport_identity_mismatches_total",
-            "counter",
+            Kind::Counter,
             "Logins refused because the device's realm, serial or type differs from what it proved first.",
-            &[(String::new(), registry.identity_refusals())],
-        );
+        )
+        .sample(&[], registry.identity_refusals());
         let counts = registry.counts();
-        let states = [
+        let mut devices = out.family("homeport_devices", Kind::Gauge, "Devices by state.");
+        for state in [
             DeviceState::Pending,
             DeviceState::LoggingIn,
             DeviceState::Online,
             DeviceState::Offline,
             DeviceState::LoginFailed,
-        ]
-        .map(|s| {
-            (
-                format!("{{state=\"{}\"}}", s.as_str()),
-                counts.get(&s).copied().unwrap_or(0) as u64,
-            )
-        });
-        metric("homeport_devices", "gauge", "Devices by state.", &states);
-        metric(
+        ] {
+            let count = counts.get(&state).copied().unwrap_or(0) as u64;
+            devices.sample(&[("state", state.as_str())], count);
+        }
+        out.family(
             "homeport_events_total",
-            "counter",
+            Kind::Counter,
             "Events published since start.",
-            &[(String::new(), registry.bus().published())],
-        );
-        out
+        )
+        .sample(&[], registry.bus().published());
     }
 }

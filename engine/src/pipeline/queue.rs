@@ -1,0 +1,197 @@
+//! A pipeline shard's bounded queue: one worker pops, the dispatcher (and routing plugins)
+//! offer, and a full queue does what its [`WhenFull`] says — drop the oldest, drop the new
+//! one, or make the offer wait for room. Closing it (reload, shutdown) refuses new items and
+//! lets the worker take what is left.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::Notify;
+
+use super::policy::WhenFull;
+
+/// What became of an offered item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Offered {
+    /// It was queued.
+    Queued,
+    /// It was queued, and the oldest queued item was dropped to make room (`drop_oldest`).
+    DroppedOldest,
+    /// It was dropped: the queue was full (`drop_newest`).
+    DroppedNewest,
+    /// It was dropped: the queue is closed — also when it closed while a `block` offer was
+    /// waiting for room.
+    Closed,
+}
+
+/// A bounded queue with one consumer.
+#[derive(Debug)]
+pub(super) struct Queue<T> {
+    items: Mutex<VecDeque<T>>,
+    capacity: usize,
+    when_full: WhenFull,
+    /// Woken when an item is queued (or the queue closes).
+    ready: Notify,
+    /// Woken when an item is taken (or the queue closes).
+    room: Notify,
+    closed: AtomicBool,
+}
+
+impl<T> Queue<T> {
+    /// A queue holding at most `capacity` items (at least one).
+    pub(super) fn new(capacity: usize, when_full: WhenFull) -> Self {
+        Self {
+            items: Mutex::new(VecDeque::new()),
+            capacity: capacity.max(1),
+            when_full,
+            ready: Notify::new(),
+            room: Notify::new(),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, VecDeque<T>> {
+        // No method panics while holding the lock; a poisoned queue is still consistent.
+        self.items.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Offers `item`, applying the full-queue policy; under `block` it waits for room.
+    pub(super) async fn offer(&self, item: T) -> Offered {
+        loop {
+            let room = self.room.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            {
+                let mut items = self.lock();
+                if self.closed.load(Ordering::Acquire) {
+                    return Offered::Closed;
+                }
+                if items.len() < self.capacity {
+                    items.push_back(item);
+                    drop(items);
+                    self.ready.notify_one();
+                    return Offered::Queued;
+                }
+                match self.when_full {
+                    WhenFull::DropNewest => return Offered::DroppedNewest,
+                    WhenFull::DropOldest => {
+                        items.pop_front();
+                        items.push_back(item);
+                        drop(items);
+                        self.ready.notify_one();
+                        return Offered::DroppedOldest;
+                    }
+                    WhenFull::Block => {}
+                }
+            }
+            room.await;
+        }
+    }
+
+    /// The next item, waiting for one; `None` once closed and empty.
+    pub(super) async fn pop(&self) -> Option<T> {
+        loop {
+            let notified = self.ready.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(item) = self.lock().pop_front() {
+                self.room.notify_one();
+                return Some(item);
+            }
+            if self.closed.load(Ordering::Acquire) {
+                return None;
+            }
+            notified.await;
+        }
+    }
+
+    /// Refuses new items and wakes every waiting offer and the consumer; what is queued can
+    /// still be popped.
+    pub(super) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.ready.notify_waiters();
+        self.room.notify_waiters();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+
+    async fn drain<T>(queue: &Queue<T>) -> Vec<T> {
+        queue.close();
+        let mut out = Vec::new();
+        while let Some(item) = queue.pop().await {
+            out.push(item);
+        }
+        out
+    }
+
+    /// Whether `offer` is still waiting after the other tasks had their turn.
+    async fn still_waiting(offer: &tokio::task::JoinHandle<Offered>) -> bool {
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        !offer.is_finished()
+    }
+
+    #[tokio::test]
+    async fn drop_oldest_makes_room_by_dropping_the_front() {
+        let queue = Queue::new(2, WhenFull::DropOldest);
+        assert_eq!(queue.offer(1).await, Offered::Queued);
+        assert_eq!(queue.offer(2).await, Offered::Queued);
+        assert_eq!(queue.offer(3).await, Offered::DroppedOldest);
+        assert_eq!(drain(&queue).await, [2, 3]);
+    }
+
+    #[tokio::test]
+    async fn drop_newest_refuses_the_new_item() {
+        let queue = Queue::new(2, WhenFull::DropNewest);
+        assert_eq!(queue.offer(1).await, Offered::Queued);
+        assert_eq!(queue.offer(2).await, Offered::Queued);
+        assert_eq!(queue.offer(3).await, Offered::DroppedNewest);
+        assert_eq!(drain(&queue).await, [1, 2]);
+    }
+
+    #[tokio::test]
+    async fn a_blocked_offer_completes_when_a_pop_frees_room() {
+        let queue = Arc::new(Queue::new(1, WhenFull::Block));
+        assert_eq!(queue.offer(1).await, Offered::Queued);
+        let blocked = tokio::spawn({
+            let queue = Arc::clone(&queue);
+            async move { queue.offer(2).await }
+        });
+        assert!(still_waiting(&blocked).await, "the queue is full");
+        assert_eq!(queue.pop().await, Some(1));
+        let offered = tokio::time::timeout(Duration::from_secs(5), blocked)
+            .await
+            .expect("the offer completes")
+            .expect("the task ran");
+        assert_eq!(offered, Offered::Queued);
+        assert_eq!(drain(&queue).await, [2]);
+    }
+
+    #[tokio::test]
+    async fn a_blocked_offer_ends_as_closed_when_the_queue_closes() {
+        let queue = Arc::new(Queue::new(1, WhenFull::Block));
+        assert_eq!(queue.offer(1).await, Offered::Queued);
+        let blocked = tokio::spawn({
+            let queue = Arc::clone(&queue);
+            async move { queue.offer(2).await }
+        });
+        assert!(still_waiting(&blocked).await, "the queue is full");
+        queue.close();
+        let offered = tokio::time::timeout(Duration::from_secs(5), blocked)
+            .await
+            .expect("the offer ends")
+            .expect("the task ran");
+        assert_eq!(offered, Offered::Closed);
+        assert_eq!(queue.offer(3).await, Offered::Closed);
+        assert_eq!(queue.pop().await, Some(1), "what was queued is still taken");
+        assert_eq!(queue.pop().await, None);
+    }
+}
