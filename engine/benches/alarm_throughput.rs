@@ -506,7 +506,9 @@ async fn device_path(
     let gateway = gateway_for(devices, "cam", data.path()).await;
     let stop = CancellationToken::new();
     let sink = connected_sink(port, &stop).await;
-    let services = gateway.services().with_sinks(Sinks::of(Some(sink.clone()), None));
+    let services = gateway
+        .services()
+        .with_sinks(Sinks::of(Some(sink.clone()), None));
     let pipelines = tempfile::tempdir().expect("tempdir");
     let host = PipelineHost::start(
         vec![pipeline_file(pipelines.path(), qos)],
@@ -514,7 +516,6 @@ async fn device_path(
         gateway.bus().clone(),
     )
     .expect("pipeline compiles");
-
 
     let addr = gateway.register_addr().expect("listening").to_string();
     let sim = tokio::process::Command::new(HOMEPORT)

@@ -47,14 +47,15 @@
 //! The YAML crate is `serde_yaml_ng`, a maintained fork of the deprecated `serde_yaml` with the
 //! same API; its errors carry line and column, which every config error reports.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
 
+use serde::de::value::{MapAccessDeserializer, StrDeserializer};
+use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use crate::cidr::Cidr;
+use crate::camera_sync::SyncConfig;
 use crate::gateway::GatewayConfig;
 use crate::listener::ListenerConfig;
 use crate::registry::RegistryConfig;
@@ -120,13 +121,13 @@ pub struct FileConfig {
     pub node: Option<String>,
     /// Registry limits.
     #[serde(default)]
-    pub registry: RegistrySection,
+    pub registry: RegistryConfig,
     /// Session timers.
     #[serde(default)]
-    pub session: SessionSection,
+    pub session: SessionConfig,
     /// Listener limits.
     #[serde(default)]
-    pub listener: ListenerSection,
+    pub listener: ListenerConfig,
     /// The camera-sync server for client apps.
     #[serde(default)]
     pub camera_sync: CameraSyncSection,
@@ -135,45 +136,15 @@ pub struct FileConfig {
     pub trace_devices: Vec<String>,
 }
 
-/// `camera_sync:` section.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// `camera_sync:` section: the server's settings, and under `tls:` its certificate files.
+///
+/// `tls` is set aside as the section is read and the rest read as a [`SyncConfig`], which
+/// rejects unknown keys. (`#[serde(flatten)]` would buffer the section first, losing the line
+/// and column of its errors, and serde does not support it with `deny_unknown_fields`.)
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct CameraSyncSection {
-    /// Most accounts one camera may be bound to (default 4).
-    pub max_accounts_per_camera: Option<usize>,
-    /// Reason texts apps get: `zh` (default, the seed's) or `en`.
-    pub language: Option<crate::camera_sync::Language>,
-    /// How long a data port waits for its connection (default 30s).
-    #[serde(default, deserialize_with = "duration")]
-    pub data_window: Option<Duration>,
-    /// A main connection silent this long is closed (default 90s).
-    #[serde(default, deserialize_with = "duration")]
-    pub heartbeat_timeout: Option<Duration>,
-    /// The failure count at which backoff starts, counted per source address and per account
-    /// name for logins, per account and per source for camera passwords (default 5, at least
-    /// 1). (It used to lock the account; nothing locks an account now.)
-    pub max_failures: Option<u32>,
-    /// The longest backoff of a source address, which is refused meanwhile, and of
-    /// camera-password checks (default 15m); failures are forgotten this long after their
-    /// backoff ran out. (It used to be how long an account stayed locked.)
-    #[serde(default, deserialize_with = "duration")]
-    pub lock_for: Option<Duration>,
-    /// The first backoff step, doubling with each further failure (default 1s).
-    #[serde(default, deserialize_with = "duration")]
-    pub backoff: Option<Duration>,
-    /// The longest an account name under attack holds back a login from an address that has
-    /// not logged in to it before (default 5s; never a refusal).
-    #[serde(default, deserialize_with = "duration")]
-    pub account_delay_max: Option<Duration>,
-    /// `optional` (default): apps that ask for a data-port token must send it, seed apps get
-    /// a tokenless port under stricter rules; `required`: no data port without a token.
-    pub data_token: Option<crate::camera_sync::DataToken>,
-    /// How long a data port without a token waits for its connection, at most (default 10s).
-    #[serde(default, deserialize_with = "duration")]
-    pub tokenless_window: Option<Duration>,
-    /// Allow plain TCP on an address other than loopback without `tls` (default false: such a
-    /// listener is refused at start).
-    pub plaintext: Option<bool>,
+    /// The server's settings; keys left out keep [`SyncConfig::default`]'s values.
+    pub config: SyncConfig,
     /// TLS on the sync listener and its data ports (default: plain TCP, loopback only).
     pub tls: Option<SyncTlsSection>,
 }
@@ -189,25 +160,12 @@ pub struct SyncTlsSection {
 }
 
 impl CameraSyncSection {
-    /// The server settings: defaults overridden by this section.
-    pub fn resolve(&self) -> crate::camera_sync::SyncConfig {
-        let d = crate::camera_sync::SyncConfig::default();
-        crate::camera_sync::SyncConfig {
-            max_accounts_per_camera: self
-                .max_accounts_per_camera
-                .unwrap_or(d.max_accounts_per_camera)
-                .max(1),
-            language: self.language.unwrap_or(d.language),
-            data_window: self.data_window.unwrap_or(d.data_window),
-            heartbeat_timeout: self.heartbeat_timeout.unwrap_or(d.heartbeat_timeout),
-            max_failures: self.max_failures.unwrap_or(d.max_failures).max(1),
-            lock_for: self.lock_for.unwrap_or(d.lock_for),
-            backoff: self.backoff.unwrap_or(d.backoff),
-            account_delay_max: self.account_delay_max.unwrap_or(d.account_delay_max),
-            data_token: self.data_token.unwrap_or(d.data_token),
-            tokenless_window: self.tokenless_window.unwrap_or(d.tokenless_window),
-            plaintext: self.plaintext.unwrap_or(d.plaintext),
-            max_sessions: d.max_sessions,
+    /// The server settings, with the counts that must be at least 1 raised to 1.
+    pub fn resolve(&self) -> SyncConfig {
+        SyncConfig {
+            max_accounts_per_camera: self.config.max_accounts_per_camera.max(1),
+            max_failures: self.config.max_failures.max(1),
+            ..self.config.clone()
         }
     }
 
@@ -219,6 +177,93 @@ impl CameraSyncSection {
             .as_ref()
             .map(|tls| crate::camera_sync::SyncTls::from_pem_files(&tls.cert, &tls.key))
             .transpose()
+    }
+}
+
+impl<'de> Deserialize<'de> for CameraSyncSection {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(SectionVisitor)
+    }
+}
+
+struct SectionVisitor;
+
+impl<'de> Visitor<'de> for SectionVisitor {
+    type Value = CameraSyncSection;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the camera_sync settings")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        let mut tls = None;
+        let aside = TlsAside { map, tls: &mut tls };
+        let config = SyncConfig::deserialize(MapAccessDeserializer::new(aside))?;
+        Ok(CameraSyncSection { config, tls })
+    }
+}
+
+/// The section as [`SyncConfig`] reads it: the `tls` entry is set aside on the way.
+struct TlsAside<'a, A> {
+    map: A,
+    tls: &'a mut Option<SyncTlsSection>,
+}
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for TlsAside<'_, A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        mut seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        loop {
+            match self.map.next_key_seed(TlsOr(seed))? {
+                None => return Ok(None),
+                Some(Ok(key)) => return Ok(Some(key)),
+                Some(Err(unused)) => {
+                    if self.tls.is_some() {
+                        return Err(de::Error::duplicate_field("tls"));
+                    }
+                    *self.tls = Some(self.map.next_value()?);
+                    seed = unused;
+                }
+            }
+        }
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
+        self.map.next_value_seed(seed)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        self.map.size_hint()
+    }
+}
+
+/// Reads one key of the section: `tls` hands the [`SyncConfig`] key seed back unused, any
+/// other key goes to it (inside the YAML reader, so an unknown key's error names its line).
+struct TlsOr<K>(K);
+
+impl<'de, K: DeserializeSeed<'de>> DeserializeSeed<'de> for TlsOr<K> {
+    type Value = Result<K::Value, K>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_identifier(self)
+    }
+}
+
+impl<'de, K: DeserializeSeed<'de>> Visitor<'de> for TlsOr<K> {
+    type Value = Result<K::Value, K>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a camera_sync key")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
+        if key == "tls" {
+            return Ok(Err(self.0));
+        }
+        self.0.deserialize(StrDeserializer::<E>::new(key)).map(Ok)
     }
 }
 
@@ -252,64 +297,6 @@ impl MqttOptions {
             config.ca_file.clone_from(&self.ca_file);
         }
     }
-}
-
-/// `registry:` section.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RegistrySection {
-    /// Unknown devices kept waiting for credentials at once.
-    pub max_pending: Option<usize>,
-    /// Of those, most from one source address.
-    pub max_pending_per_source: Option<usize>,
-    /// Grace window after a restart.
-    #[serde(default, deserialize_with = "duration")]
-    pub restart_grace: Option<Duration>,
-}
-
-/// `session:` section.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SessionSection {
-    /// Per-call reply timeout.
-    #[serde(default, deserialize_with = "duration")]
-    pub reply_timeout: Option<Duration>,
-    /// How long an unknown device waits for credentials.
-    #[serde(default, deserialize_with = "duration")]
-    pub pending_timeout: Option<Duration>,
-    /// First wait after a refused login.
-    #[serde(default, deserialize_with = "duration")]
-    pub login_backoff_min: Option<Duration>,
-    /// Longest wait between logins.
-    #[serde(default, deserialize_with = "duration")]
-    pub login_backoff_max: Option<Duration>,
-    /// Log in as soon as credentials are known (default true); when false, only a pipeline's
-    /// `login` stage starts a login.
-    pub auto_login: Option<bool>,
-    /// How long `auto` waits for the first protocol's answer before it tries the other.
-    #[serde(default, deserialize_with = "duration")]
-    pub fallback_timeout: Option<Duration>,
-    /// How often a DVRIP session sends the `a1` keep-life packet.
-    #[serde(default, deserialize_with = "duration")]
-    pub dvrip_keepalive: Option<Duration>,
-    /// How long a DVRIP session may stay silent before it is declared dead.
-    #[serde(default, deserialize_with = "duration")]
-    pub dvrip_silence: Option<Duration>,
-}
-
-/// `listener:` section.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListenerSection {
-    /// Time to announce.
-    #[serde(default, deserialize_with = "duration")]
-    pub announce_timeout: Option<Duration>,
-    /// Device connections at once.
-    pub max_connections: Option<usize>,
-    /// Networks whose pending connections may be logged in over without an operator's
-    /// acceptance (`203.0.113.0/24`, `2001:db8::/32`, single addresses).
-    #[serde(default)]
-    pub trusted_networks: Vec<Cidr>,
 }
 
 /// Where each listener binds and where data lives, after defaults, file and flags.
@@ -387,9 +374,6 @@ impl FileConfig {
                 .or_else(|| self.data.clone())
                 .unwrap_or(defaults.data),
         };
-        let registry = RegistryConfig::default();
-        let session = SessionConfig::default();
-        let listener = ListenerConfig::default();
         let mut trace_devices = self.trace_devices.clone();
         trace_devices.extend(flags.trace_devices.iter().cloned());
         trace_devices.dedup();
@@ -397,53 +381,9 @@ impl FileConfig {
             trace_devices,
             register: addresses.register,
             data: addresses.data.clone(),
-            registry: RegistryConfig {
-                max_pending: self.registry.max_pending.unwrap_or(registry.max_pending),
-                max_pending_per_source: self
-                    .registry
-                    .max_pending_per_source
-                    .unwrap_or(registry.max_pending_per_source),
-                restart_grace: self
-                    .registry
-                    .restart_grace
-                    .unwrap_or(registry.restart_grace),
-            },
-            session: SessionConfig {
-                reply_timeout: self.session.reply_timeout.unwrap_or(session.reply_timeout),
-                pending_timeout: self
-                    .session
-                    .pending_timeout
-                    .unwrap_or(session.pending_timeout),
-                login_backoff_min: self
-                    .session
-                    .login_backoff_min
-                    .unwrap_or(session.login_backoff_min),
-                login_backoff_max: self
-                    .session
-                    .login_backoff_max
-                    .unwrap_or(session.login_backoff_max),
-                auto_login: self.session.auto_login.unwrap_or(session.auto_login),
-                fallback_timeout: self
-                    .session
-                    .fallback_timeout
-                    .unwrap_or(session.fallback_timeout),
-                dvrip_keepalive: self
-                    .session
-                    .dvrip_keepalive
-                    .unwrap_or(session.dvrip_keepalive),
-                dvrip_silence: self.session.dvrip_silence.unwrap_or(session.dvrip_silence),
-            },
-            listener: ListenerConfig {
-                announce_timeout: self
-                    .listener
-                    .announce_timeout
-                    .unwrap_or(listener.announce_timeout),
-                max_connections: self
-                    .listener
-                    .max_connections
-                    .unwrap_or(listener.max_connections),
-                trusted_networks: Arc::from(self.listener.trusted_networks.clone()),
-            },
+            registry: self.registry,
+            session: self.session,
+            listener: self.listener.clone(),
         };
         (addresses, gateway)
     }
@@ -462,20 +402,22 @@ pub struct Flags {
     pub data: Option<PathBuf>,
     /// `--trace-device` (added to the file's `trace_devices`).
     pub trace_devices: Vec<String>,
-}
-
-/// A human duration (`5s`, `200ms`, `2m`).
-fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
-    let text = String::deserialize(deserializer)?;
-    humantime::parse_duration(&text).map(Some).map_err(|e| {
-        serde::de::Error::custom(format!(
-            "bad duration {text:?}: {e} (examples: 500ms, 10s, 2m)"
-        ))
-    })
+    /// `--pipelines` (instead of the file's `pipelines`).
+    pub pipelines: Vec<PathBuf>,
+    /// `--mqtt`.
+    pub mqtt: Option<String>,
+    /// `--nats`.
+    pub nats: Option<String>,
+    /// `--node`.
+    pub node: Option<String>,
+    /// `--sync-plaintext`.
+    pub sync_plaintext: bool,
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
@@ -507,6 +449,98 @@ mod tests {
         let err = FileConfig::parse("session:\n  reply_timeout: soon\n", Path::new("h.yaml"))
             .expect_err("bad duration");
         assert!(err.to_string().contains("bad duration"), "{err}");
+        assert!(err.to_string().starts_with("h.yaml:2:"), "{err}");
+    }
+
+    /// The example at the top of this file, without its `//! ` prefixes.
+    fn documented_example() -> String {
+        include_str!("config.rs")
+            .lines()
+            .skip_while(|line| *line != "//! ```yaml")
+            .skip(1)
+            .take_while(|line| *line != "//! ```")
+            .map(|line| {
+                format!(
+                    "{}\n",
+                    line.trim_start_matches("//!")
+                        .strip_prefix(' ')
+                        .unwrap_or("")
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_documented_example_parses_and_its_values_are_the_defaults() {
+        let file = FileConfig::parse(&documented_example(), Path::new("doc.yaml")).expect("parses");
+        let (addresses, gateway) = file.resolve(&Flags::default());
+        assert_eq!(addresses, Addresses::default());
+        assert_eq!(gateway.registry, RegistryConfig::default());
+        assert_eq!(gateway.session, SessionConfig::default());
+        assert_eq!(gateway.listener, ListenerConfig::default());
+        assert_eq!(file.camera_sync.resolve(), SyncConfig::default());
+        assert_eq!(
+            file.camera_sync.tls,
+            Some(SyncTlsSection {
+                cert: PathBuf::from("sync.pem"),
+                key: PathBuf::from("sync.key"),
+            })
+        );
+        assert_eq!(file.mqtt_options.buffer, Some(100_000));
+        assert_eq!(file.trace_devices, ["cam1"]);
+    }
+
+    #[test]
+    fn camera_sync_errors_name_their_line_and_counts_are_at_least_one() {
+        let err = FileConfig::parse(
+            "camera_sync:\n  plaintext: true\n  lock: 1m\n",
+            Path::new("h.yaml"),
+        )
+        .expect_err("unknown key");
+        assert!(err.to_string().starts_with("h.yaml:3:"), "{err}");
+        assert!(err.to_string().contains("lock"), "{err}");
+        let err = FileConfig::parse("camera_sync:\n  max_sessions: 3\n", Path::new("h.yaml"))
+            .expect_err("not settable from the file");
+        assert!(err.to_string().contains("max_sessions"), "{err}");
+        let err = FileConfig::parse(
+            "camera_sync:\n  tls: { cert: a.pem, key: a.key }\n  backoff: soon\n",
+            Path::new("h.yaml"),
+        )
+        .expect_err("bad duration");
+        assert!(err.to_string().starts_with("h.yaml:3:"), "{err}");
+        assert!(err.to_string().contains("bad duration"), "{err}");
+        let file = FileConfig::parse(
+            "camera_sync:\n  max_accounts_per_camera: 0\n  max_failures: 0\n  backoff: 3s\n",
+            Path::new("h.yaml"),
+        )
+        .expect("parses");
+        let config = file.camera_sync.resolve();
+        assert_eq!(
+            (config.max_accounts_per_camera, config.max_failures),
+            (1, 1)
+        );
+        assert_eq!(config.backoff, Duration::from_secs(3));
+        assert_eq!(config.max_sessions, SyncConfig::default().max_sessions);
+    }
+
+    #[test]
+    fn sections_keep_the_defaults_of_keys_left_out() {
+        let text = "registry:\n  max_pending: 7\nlistener:\n  trusted_networks: [203.0.113.0/24]\n";
+        let (_, gateway) = FileConfig::parse(text, Path::new("h.yaml"))
+            .expect("parses")
+            .resolve(&Flags::default());
+        assert_eq!(gateway.registry.max_pending, 7);
+        assert_eq!(
+            gateway.registry.max_pending_per_source,
+            RegistryConfig::default().max_pending_per_source
+        );
+        assert_eq!(gateway.listener.trusted_networks.len(), 1);
+        assert_eq!(
+            gateway.listener.max_connections,
+            ListenerConfig::default().max_connections
+        );
+        let err = FileConfig::parse("listener:\n  max_conections: 3\n", Path::new("h.yaml"))
+            .expect_err("unknown key");
         assert!(err.to_string().starts_with("h.yaml:2:"), "{err}");
     }
 }

@@ -13,16 +13,14 @@ use tokio_util::task::TaskTracker;
 
 use crate::bus::EventBus;
 use crate::device::LoginProtocol;
-use crate::event::DeviceState;
 use crate::listener::{self, ListenerConfig, Shared};
 use crate::log_limit::LogLimiter;
 use crate::metrics::Metrics;
-use crate::pipeline::PipelineHost;
-use crate::registry::{Credentials, Loaded, Registry, RegistryConfig};
-use crate::secret::Secret;
+use crate::pipeline::Services;
+use crate::registry::{Registry, RegistryConfig};
 use crate::session::SessionConfig;
 use crate::store::{
-    DeviceCredentials, DeviceRecord, DeviceUpdate, ImportReport, Store, StoreError,
+    Credentials, DeviceCredentials, DeviceRecord, DeviceUpdate, ImportReport, Store, StoreError,
 };
 use crate::trace::Traces;
 
@@ -92,7 +90,6 @@ pub struct Gateway {
     shutdown: CancellationToken,
     listening: Mutex<Option<(SocketAddr, CancellationToken)>>,
     listened_on: Mutex<Option<SocketAddr>>,
-    pipelines: std::sync::OnceLock<Arc<PipelineHost>>,
     traces: Arc<Traces>,
     warnings: Arc<LogLimiter>,
 }
@@ -106,20 +103,7 @@ impl Gateway {
             .await
             .map_err(|e| StoreError::Invalid(format!("store task failed: {e}")))??;
         let registry = Arc::new(Registry::new(EventBus::default(), config.registry));
-        let loaded = store
-            .devices()
-            .await?
-            .into_iter()
-            .map(|record| Loaded {
-                state: DeviceState::parse(&record.state),
-                last_addr: record.last_addr.clone(),
-                last_seen_ms: record.last_seen_ms,
-                identity: record.identity.clone(),
-                credentials: credentials(&record),
-                id: record.id,
-            })
-            .collect();
-        registry.load(loaded);
+        registry.load(store.devices().await?);
         let traces = Arc::new(Traces::new(&config.data));
         for id in &config.trace_devices {
             let path = traces.enable(id).map_err(|e| {
@@ -138,7 +122,6 @@ impl Gateway {
             shutdown: CancellationToken::new(),
             listening: Mutex::new(None),
             listened_on: Mutex::new(None),
-            pipelines: std::sync::OnceLock::new(),
         });
         gateway.start_listening().await?;
         gateway.tracker.spawn(flush_states(
@@ -173,14 +156,15 @@ impl Gateway {
         &self.store
     }
 
-    /// Attaches the running pipelines (once).
-    pub fn set_pipelines(&self, host: Arc<PipelineHost>) {
-        let _ = self.pipelines.set(host);
-    }
-
-    /// The running pipelines, if any.
-    pub fn pipelines(&self) -> Option<&Arc<PipelineHost>> {
-        self.pipelines.get()
+    /// What pipeline stages may use of this gateway: its registry and store, with the
+    /// built-in plugin host and no sinks or camera-sync server (add them with
+    /// [`Services::with_sinks`] and [`Services::with_sync`]).
+    pub fn services(&self) -> Services {
+        Services::new(
+            Arc::clone(&self.registry),
+            Some(self.store.clone()),
+            Default::default(),
+        )
     }
 
     /// Which devices' sockets are traced.
@@ -273,7 +257,7 @@ impl Gateway {
     pub async fn add_device(&self, device: DeviceCredentials) -> Result<(), StoreError> {
         self.store.add_device(device.clone()).await?;
         self.registry
-            .set_credentials(&device.id, to_credentials(&device));
+            .set_credentials(&device.id, device.credentials, None);
         Ok(())
     }
 
@@ -284,7 +268,8 @@ impl Gateway {
         update: DeviceUpdate,
     ) -> Result<DeviceRecord, StoreError> {
         let record = self.store.update_device(id, update).await?;
-        self.registry.set_credentials(id, credentials(&record));
+        self.registry
+            .set_credentials(id, record.credentials.clone(), record.learned_protocol);
         Ok(record)
     }
 
@@ -294,9 +279,9 @@ impl Gateway {
         devices: Vec<DeviceCredentials>,
     ) -> Result<ImportReport, StoreError> {
         let report = self.store.upsert_devices(devices.clone()).await?;
-        for device in &devices {
+        for device in devices {
             self.registry
-                .set_credentials(&device.id, to_credentials(device));
+                .set_credentials(&device.id, device.credentials, None);
         }
         Ok(report)
     }
@@ -336,10 +321,6 @@ impl Gateway {
             tracing::warn!("some sessions did not close within {SHUTDOWN_WAIT:?}");
         }
         flush(&self.registry, &self.store).await;
-        if let Some(pipelines) = self.pipelines.get() {
-            // Events already published (alarms that arrived before the sessions closed) finish.
-            pipelines.shutdown().await;
-        }
     }
 }
 
@@ -358,24 +339,6 @@ fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(BACKLOG)
 }
 
-fn credentials(record: &DeviceRecord) -> Credentials {
-    Credentials {
-        username: record.username.clone(),
-        password: record.password.clone(),
-        protocol: record.login_protocol,
-        learned: record.learned_protocol,
-    }
-}
-
-fn to_credentials(device: &DeviceCredentials) -> Credentials {
-    Credentials {
-        username: device.username.clone(),
-        password: device.password.clone(),
-        protocol: device.login_protocol,
-        learned: None,
-    }
-}
-
 /// A credentials record for the store.
 pub fn device_credentials(
     id: &str,
@@ -385,9 +348,7 @@ pub fn device_credentials(
 ) -> DeviceCredentials {
     DeviceCredentials {
         id: id.to_owned(),
-        username: username.to_owned(),
-        password: Secret::new(password),
-        login_protocol: protocol,
+        credentials: Credentials::new(username, password, protocol),
     }
 }
 
@@ -397,10 +358,7 @@ async fn flush(registry: &Registry, store: &Store) {
         return;
     }
     let count = updates.len();
-    if let Err(e) = store
-        .record_states(updates.into_iter().map(Into::into).collect())
-        .await
-    {
+    if let Err(e) = store.record_states(updates).await {
         tracing::error!(error = %e, count, "cannot record device states");
     }
 }

@@ -4,6 +4,7 @@
 //! - [`allocator`] — the process's allocator (jemalloc), declared once for binary, tests and
 //!   benches.
 //! - [`time`] — Unix milliseconds and RFC 3339, as the engine stores and shows time.
+//! - [`de`] — deserialisers for config values: human durations (one parser), shared lists.
 //! - [`cidr`] — address ranges for allow rules.
 //! - [`log_limit`] — warnings strangers can trigger, aggregated.
 //! - [`event`] — the typed events (registered, online-changed, alarm, config-applied,
@@ -39,6 +40,7 @@ pub mod camera_sync;
 pub mod cidr;
 pub mod client;
 pub mod config;
+pub mod de;
 pub mod device;
 pub mod event;
 pub mod gateway;
@@ -46,6 +48,7 @@ pub mod listener;
 #[macro_use]
 pub mod log_limit;
 pub mod metrics;
+pub mod node;
 pub mod pipeline;
 pub mod provision;
 pub mod registry;

@@ -57,16 +57,19 @@ async fn live_holder(shared: &Shared, id: &str) -> Option<String> {
     }
 }
 
-/// Limits of the register listener.
-#[derive(Debug, Clone)]
+/// Limits of the register listener (the config file's `listener:` section).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ListenerConfig {
     /// How long a new connection has to complete its announcement.
+    #[serde(deserialize_with = "crate::de::duration")]
     pub announce_timeout: Duration,
     /// Most device connections at once (announcing, pending and logged in); `homeport run`
     /// lowers it to what the process's descriptor limit leaves after a reserve.
     pub max_connections: usize,
     /// Networks whose pending connections may be logged in over as soon as credentials
     /// appear; from anywhere else an operator accepts such a connection first.
+    #[serde(deserialize_with = "crate::de::shared_list")]
     pub trusted_networks: Arc<[Cidr]>,
 }
 

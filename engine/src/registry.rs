@@ -23,18 +23,15 @@ use crate::device::{DeviceHandle, LoginProtocol};
 use crate::event::{
     DeviceState, Event, EventKind, OnlineReason, RegistrationKind, SecurityCode, now_ms,
 };
-use crate::secret::Secret;
+use crate::store::{Credentials, DeviceRecord, StateUpdate};
 use crate::time::rfc3339;
 
-/// What the gateway logs in to a device with.
+/// What a session logs in with: the device's credentials, and the protocol `auto` tries
+/// first.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Credentials {
-    /// Login user.
-    pub username: String,
-    /// Login password.
-    pub password: Secret,
-    /// Which login to use.
-    pub protocol: LoginProtocol,
+pub struct LoginPlan {
+    /// The stored credentials.
+    pub credentials: Credentials,
     /// The protocol an `auto` login last succeeded with, tried first.
     pub learned: Option<LoginProtocol>,
 }
@@ -50,14 +47,16 @@ pub struct Online {
     pub info: DeviceInfo,
 }
 
-/// Limits and windows of the registry.
-#[derive(Debug, Clone, Copy)]
+/// Limits and windows of the registry (the config file's `registry:` section).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct RegistryConfig {
     /// Most connections of unknown devices kept waiting for credentials at once.
     pub max_pending: usize,
     /// Most of those from one source address, so one address cannot hold every slot.
     pub max_pending_per_source: usize,
     /// Devices online before a restart stay listed online this long without coming back.
+    #[serde(deserialize_with = "crate::de::duration")]
     pub restart_grace: Duration,
 }
 
@@ -67,39 +66,6 @@ impl Default for RegistryConfig {
             max_pending: 1000,
             max_pending_per_source: 16,
             restart_grace: Duration::from_secs(120),
-        }
-    }
-}
-
-/// A state change for the store.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StateUpdate {
-    /// Device ID.
-    pub id: String,
-    /// New state name.
-    pub state: DeviceState,
-    /// Why, if known.
-    pub reason: Option<String>,
-    /// Last address, if known.
-    pub last_addr: Option<String>,
-    /// Last seen, Unix ms.
-    pub last_seen_ms: Option<i64>,
-    /// The protocol an `auto` login just learned, to remember.
-    pub learned_protocol: Option<LoginProtocol>,
-    /// An identity to pin (or, empty, to forget).
-    pub pinned: Option<Identity>,
-}
-
-impl From<StateUpdate> for crate::store::StateUpdate {
-    fn from(update: StateUpdate) -> Self {
-        Self {
-            id: update.id,
-            state: update.state.as_str().to_owned(),
-            reason: Some(update.reason.unwrap_or_default()),
-            last_addr: update.last_addr,
-            last_seen_ms: update.last_seen_ms,
-            learned_protocol: update.learned_protocol,
-            pinned: update.pinned,
         }
     }
 }
@@ -172,7 +138,7 @@ pub struct Ticket {
     /// This registration's generation.
     pub generation: u64,
     /// Current credentials; changes when an operator adds or edits them.
-    pub credentials: watch::Receiver<Option<Credentials>>,
+    pub credentials: watch::Receiver<Option<LoginPlan>>,
     /// Fired when the session must close (replaced, removed, shutdown).
     pub close: CancellationToken,
     /// Why it was told to close.
@@ -193,7 +159,7 @@ pub struct Ticket {
 struct Slot {
     generation: u64,
     handle: Option<DeviceHandle>,
-    credentials: watch::Sender<Option<Credentials>>,
+    credentials: watch::Sender<Option<LoginPlan>>,
     close: CancellationToken,
     close_reason: Arc<OnceLock<OnlineReason>>,
     login_now: Arc<Notify>,
@@ -211,7 +177,7 @@ impl Slot {
 
 #[derive(Debug)]
 struct Entry {
-    credentials: Option<Credentials>,
+    credentials: Option<LoginPlan>,
     state: DeviceState,
     reason: Option<String>,
     addr: Option<String>,
@@ -226,7 +192,7 @@ struct Entry {
 }
 
 impl Entry {
-    fn new(credentials: Option<Credentials>) -> Self {
+    fn new(credentials: Option<LoginPlan>) -> Self {
         Self {
             credentials,
             state: DeviceState::Offline,
@@ -265,23 +231,6 @@ pub struct Registry {
     identity_refusals: AtomicU64,
 }
 
-/// A stored device, as loaded at start.
-#[derive(Debug, Clone)]
-pub struct Loaded {
-    /// Device ID.
-    pub id: String,
-    /// Its credentials.
-    pub credentials: Credentials,
-    /// Its state when the last process stopped.
-    pub state: Option<DeviceState>,
-    /// Last address.
-    pub last_addr: Option<String>,
-    /// Last seen, Unix ms.
-    pub last_seen_ms: Option<i64>,
-    /// What it proved at its first login.
-    pub identity: Identity,
-}
-
 impl Registry {
     /// An empty registry publishing on `bus`.
     pub fn new(bus: EventBus, config: RegistryConfig) -> Self {
@@ -307,15 +256,18 @@ impl Registry {
 
     /// Loads stored devices. Those online when the last process stopped stay online for the
     /// restart grace window; [`Registry::expire_grace`] ends it for those that do not return.
-    pub fn load(&self, devices: Vec<Loaded>) {
+    pub fn load(&self, devices: Vec<DeviceRecord>) {
         let mut inner = self.lock();
         let grace_until = Instant::now() + self.config.restart_grace;
         for device in devices {
-            let mut entry = Entry::new(Some(device.credentials));
+            let mut entry = Entry::new(Some(LoginPlan {
+                credentials: device.credentials,
+                learned: device.learned_protocol,
+            }));
             entry.identity = device.identity;
             entry.addr = device.last_addr;
             entry.last_seen_ms = device.last_seen_ms;
-            if device.state == Some(DeviceState::Online) {
+            if DeviceState::parse(&device.state) == Some(DeviceState::Online) {
                 entry.state = DeviceState::Online;
                 entry.reason =
                     Some("restarted; waiting for the device to register again".to_owned());
@@ -467,15 +419,7 @@ impl Registry {
         let update = inner
             .dirty
             .entry(id.to_owned())
-            .or_insert_with(|| StateUpdate {
-                id: id.to_owned(),
-                state: entry.state,
-                reason: entry.reason.clone(),
-                last_addr: entry.addr.clone(),
-                last_seen_ms: entry.last_seen_ms,
-                learned_protocol: None,
-                pinned: None,
-            });
+            .or_insert_with(|| state_update(id, entry));
         update.pinned = Some(identity);
     }
 
@@ -664,19 +608,26 @@ impl Registry {
     }
 
     /// Stores or replaces a device's credentials; a waiting or refused session retries at once.
-    pub fn set_credentials(&self, id: &str, credentials: Credentials) {
+    /// `learned`, when given, replaces the protocol `auto` tries first (the stored one, after
+    /// an update); otherwise the one known is kept.
+    pub fn set_credentials(
+        &self,
+        id: &str,
+        credentials: Credentials,
+        learned: Option<LoginProtocol>,
+    ) {
         let mut inner = self.lock();
         let entry = inner
             .devices
             .entry(id.to_owned())
             .or_insert_with(|| Entry::new(None));
-        let mut credentials = credentials;
-        if credentials.learned.is_none() {
-            credentials.learned = entry.credentials.as_ref().and_then(|c| c.learned);
-        }
-        entry.credentials = Some(credentials.clone());
+        let plan = LoginPlan {
+            credentials,
+            learned: learned.or_else(|| entry.credentials.as_ref().and_then(|c| c.learned)),
+        };
+        entry.credentials = Some(plan.clone());
         if let Some(slot) = &entry.session {
-            slot.credentials.send_replace(Some(credentials));
+            slot.credentials.send_replace(Some(plan));
         }
     }
 
@@ -789,9 +740,9 @@ impl Registry {
     /// will log in with); `None` if the gateway holds no credentials for it.
     pub fn password_matches(&self, id: &str, password: &str) -> Option<bool> {
         let inner = self.lock();
-        let credentials = inner.devices.get(id)?.credentials.as_ref()?;
+        let plan = inner.devices.get(id)?.credentials.as_ref()?;
         Some(crate::secret::constant_time_eq(
-            credentials.password.expose().as_bytes(),
+            plan.credentials.password.expose().as_bytes(),
             password.as_bytes(),
         ))
     }
@@ -903,18 +854,18 @@ fn transition(inner: &mut Inner, id: &str, state: DeviceState, reason: Option<St
     }
     entry.state = state;
     entry.reason = reason;
-    inner.dirty.insert(
-        id.to_owned(),
-        StateUpdate {
-            id: id.to_owned(),
-            state,
-            reason: entry.reason.clone(),
-            last_addr: entry.addr.clone(),
-            last_seen_ms: entry.last_seen_ms,
-            learned_protocol: None,
-            pinned: None,
-        },
-    );
+    inner.dirty.insert(id.to_owned(), state_update(id, entry));
+}
+
+/// What the store records of `entry` now: state, reason (none clears the stored one),
+/// address and last seen.
+fn state_update(id: &str, entry: &Entry) -> StateUpdate {
+    StateUpdate {
+        reason: Some(entry.reason.clone().unwrap_or_default()),
+        last_addr: entry.addr.clone(),
+        last_seen_ms: entry.last_seen_ms,
+        ..StateUpdate::new(id, entry.state.as_str())
+    }
 }
 
 fn offline_event(
@@ -959,8 +910,14 @@ fn view(id: &str, entry: &Entry) -> DeviceView {
         last_seen: entry.last_seen_ms.map(rfc3339),
         reason: entry.reason.clone(),
         known: entry.credentials.is_some(),
-        username: entry.credentials.as_ref().map(|c| c.username.clone()),
-        login_protocol: entry.credentials.as_ref().map(|c| c.protocol),
+        username: entry
+            .credentials
+            .as_ref()
+            .map(|c| c.credentials.username.clone()),
+        login_protocol: entry
+            .credentials
+            .as_ref()
+            .map(|c| c.credentials.login_protocol),
         connected_with: entry.credentials.as_ref().and_then(|c| c.learned),
         channels: entry.info.channels,
         device_type: entry.info.device_type,
@@ -977,3 +934,6 @@ fn view(id: &str, entry: &Entry) -> DeviceView {
         since: rfc3339(entry.since_ms),
     }
 }
+
+#[cfg(test)]
+mod tests;

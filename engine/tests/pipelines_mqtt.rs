@@ -49,7 +49,10 @@ async fn setup(
     let mut config = MqttConfig::from_url(broker.url(), "test-node").expect("config");
     config.reconnect_max = Duration::from_millis(300);
     let mqtt = MqttSink::start(config, stop.clone()).expect("sink");
-    let services = gw.gateway.services().with_sinks(Sinks::of(Some(mqtt.clone()), None));
+    let services = gw
+        .gateway
+        .services()
+        .with_sinks(Sinks::of(Some(mqtt.clone()), None));
     let host = PipelineHost::start(sources, services, gw.gateway.bus().clone())
         .expect("pipelines compile");
     (gw, host, mqtt, stop)

@@ -91,7 +91,10 @@ async fn alarms_are_stored_once_in_order_and_the_kv_holds_each_status() {
     let sink = NatsSink::start(NatsConfig::from_url(server.url()), stop.clone())
         .await
         .expect("nats sink");
-    let services = gw.gateway.services().with_sinks(Sinks::of(None, Some(sink.clone())));
+    let services = gw
+        .gateway
+        .services()
+        .with_sinks(Sinks::of(None, Some(sink.clone())));
     // The shipped example (the built-in defaults do the same under other names).
     let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../pipelines/examples/alarms-nats-jetstream.yaml");

@@ -9,15 +9,13 @@ use super::error::ApiError;
 use super::extract::{Json, Path};
 use crate::admin_api::{DeviceChange, DeviceView, NewDevice};
 use crate::device::DeviceHandle;
-use crate::store::{DeviceCredentials, DeviceUpdate};
+use crate::store::{Credentials, DeviceCredentials, DeviceUpdate};
 
 impl From<NewDevice> for DeviceCredentials {
     fn from(device: NewDevice) -> Self {
         Self {
             id: device.id,
-            username: device.username,
-            password: device.password,
-            login_protocol: device.login_protocol,
+            credentials: Credentials::new(device.username, device.password, device.login_protocol),
         }
     }
 }

@@ -58,9 +58,9 @@ pub(super) async fn export(
 fn exported(record: &DeviceRecord, secrets: bool) -> Exported<'_> {
     Exported {
         id: &record.id,
-        username: &record.username,
-        password: secrets.then(|| record.password.expose()),
-        login_protocol: record.login_protocol,
+        username: &record.credentials.username,
+        password: secrets.then(|| record.credentials.password.expose()),
+        login_protocol: record.credentials.login_protocol,
     }
 }
 

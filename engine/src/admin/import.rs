@@ -18,7 +18,7 @@ use super::extract::{Body, Json};
 use crate::admin_api::{Format, ImportReport, NewDevice};
 use crate::device::LoginProtocol;
 use crate::secret::Secret;
-use crate::store::{DeviceCredentials, StoreError};
+use crate::store::{Credentials, DeviceCredentials, StoreError};
 
 /// CSV column names, in the positional order.
 pub(super) const COLUMNS: [&str; 4] = ["id", "username", "password", "login_protocol"];
@@ -203,10 +203,12 @@ impl Columns {
             place,
             device: DeviceCredentials {
                 id: field(self.id).trim().to_owned(),
-                username: field(self.username).trim().to_owned(),
-                // Spaces may be part of a password: taken exactly as written.
-                password: Secret::new(field(self.password)),
-                login_protocol,
+                credentials: Credentials {
+                    username: field(self.username).trim().to_owned(),
+                    // Spaces may be part of a password: taken exactly as written.
+                    password: Secret::new(field(self.password)),
+                    login_protocol,
+                },
             },
         })
     }
@@ -307,8 +309,14 @@ mod tests {
     fn csv_without_a_header_is_positional_with_an_optional_protocol() {
         let rows = parse_csv(b"cam1,admin,pw1\ncam2,admin,pw2,dvrip\n").expect("parses");
         assert_eq!(ids(&rows), ["cam1", "cam2"]);
-        assert_eq!(rows[0].device.login_protocol, LoginProtocol::Auto);
-        assert_eq!(rows[1].device.login_protocol, LoginProtocol::Dvrip);
+        assert_eq!(
+            rows[0].device.credentials.login_protocol,
+            LoginProtocol::Auto
+        );
+        assert_eq!(
+            rows[1].device.credentials.login_protocol,
+            LoginProtocol::Dvrip
+        );
         assert_eq!(rows[1].place, Place::Line(2));
     }
 
@@ -316,7 +324,7 @@ mod tests {
     fn csv_quoted_fields_keep_commas_quotes_and_line_breaks() {
         let body = b"id,username,password\r\ncam1,admin,\"a,b \"\"c\"\"\nd\"\ncam2,admin,x\n";
         let rows = parse_csv(body).expect("parses");
-        assert_eq!(rows[0].device.password.expose(), "a,b \"c\"\nd");
+        assert_eq!(rows[0].device.credentials.password.expose(), "a,b \"c\"\nd");
         assert_eq!(rows[1].place, Place::Line(4));
     }
 
@@ -325,9 +333,12 @@ mod tests {
         let rows =
             parse_csv(b"login_protocol,password,id,username\ndhip,pw,cam1,root\n").expect("parses");
         assert_eq!(rows[0].device.id, "cam1");
-        assert_eq!(rows[0].device.username, "root");
-        assert_eq!(rows[0].device.password.expose(), "pw");
-        assert_eq!(rows[0].device.login_protocol, LoginProtocol::Dhip);
+        assert_eq!(rows[0].device.credentials.username, "root");
+        assert_eq!(rows[0].device.credentials.password.expose(), "pw");
+        assert_eq!(
+            rows[0].device.credentials.login_protocol,
+            LoginProtocol::Dhip
+        );
     }
 
     #[test]

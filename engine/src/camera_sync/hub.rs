@@ -24,35 +24,43 @@ use super::texts::Language;
 /// Lines queued for one app before it is considered stuck.
 pub const SESSION_QUEUE: usize = 1024;
 
-/// Settings of the camera-sync server.
-#[derive(Debug, Clone)]
+/// Settings of the camera-sync server (the config file's `camera_sync:` section, less `tls`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct SyncConfig {
     /// Most accounts one camera may be bound to.
     pub max_accounts_per_camera: usize,
     /// Texts apps get.
     pub language: Language,
     /// How long a data port waits for its one connection.
+    #[serde(deserialize_with = "crate::de::duration")]
     pub data_window: Duration,
     /// A main connection silent this long is closed.
+    #[serde(deserialize_with = "crate::de::duration")]
     pub heartbeat_timeout: Duration,
     /// The failure count (per source address, per account name, and for camera passwords per
     /// account and per source) at which backoff starts; fewer failures cost nothing.
     pub max_failures: u32,
     /// The longest backoff of a source address (and of camera-password checks); failures are
     /// also forgotten this long after their backoff ran out.
+    #[serde(deserialize_with = "crate::de::duration")]
     pub lock_for: Duration,
     /// The first backoff step; it doubles with each further failure.
+    #[serde(deserialize_with = "crate::de::duration")]
     pub backoff: Duration,
     /// The longest an account name under attack holds back a login from an address that has
     /// not logged in to it before (never a refusal).
+    #[serde(deserialize_with = "crate::de::duration")]
     pub account_delay_max: Duration,
     /// Whether data connections must present the one-time token.
     pub data_token: DataToken,
     /// How long a port without a token (a seed client's) waits for its connection, at most.
+    #[serde(deserialize_with = "crate::de::duration")]
     pub tokenless_window: Duration,
     /// Whether plain TCP is allowed on an address other than loopback (without TLS).
     pub plaintext: bool,
     /// Most app connections at once.
+    #[serde(skip)]
     pub max_sessions: usize,
 }
 

@@ -5,6 +5,7 @@
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
@@ -48,8 +49,13 @@ struct RunPluginArgs {
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     grant: Option<Vec<String>>,
     /// Time limit per call.
-    #[arg(long, value_name = "DURATION", default_value = "100ms")]
-    time: humantime::Duration,
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "100ms",
+        value_parser = homeport::de::parse_duration
+    )]
+    time: Duration,
     /// Memory limit per instance.
     #[arg(long, value_name = "SIZE", default_value = "64MiB")]
     memory: String,
@@ -102,7 +108,7 @@ async fn run_events(args: RunPluginArgs) -> anyhow::Result<()> {
         }
     }
     let limits = Limits {
-        time: *args.time,
+        time: args.time,
         memory: parse_size(&args.memory).map_err(anyhow::Error::msg)?,
         ..Limits::default()
     };

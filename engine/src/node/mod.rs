@@ -119,9 +119,7 @@ impl Node {
             pipelines.shutdown().await;
         }
         if !self.sinks.close(SINKS_CLOSE_WAIT).await {
-            tracing::warn!(
-                "the MQTT/NATS connections did not close within {SINKS_CLOSE_WAIT:?}"
-            );
+            tracing::warn!("the MQTT/NATS connections did not close within {SINKS_CLOSE_WAIT:?}");
         }
         self.tasks.close();
         self.tasks.wait().await;

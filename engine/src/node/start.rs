@@ -166,16 +166,15 @@ impl Node {
                     },
                     None => None,
                 };
-                let admin = admin_listener
-                    .as_ref()
-                    .zip(admin_token)
-                    .and_then(|(listener, (token, token_created))| {
+                let admin = admin_listener.as_ref().zip(admin_token).and_then(
+                    |(listener, (token, token_created))| {
                         Some(AdminEndpoint {
                             addr: listener.local_addr().ok()?,
                             token,
                             token_created,
                         })
-                    });
+                    },
+                );
                 let node = Arc::new(Self {
                     gateway: started.gateway.take().expect("started"),
                     sinks: started.sinks.take().unwrap_or_default(),
@@ -213,7 +212,14 @@ async fn start_parts(
     config: &NodeConfig,
     root: &CancellationToken,
     started: &mut Started,
-) -> Result<(Arc<PluginHost>, Option<Arc<PipelineHost>>, CancellationToken), NodeError> {
+) -> Result<
+    (
+        Arc<PluginHost>,
+        Option<Arc<PipelineHost>>,
+        CancellationToken,
+    ),
+    NodeError,
+> {
     let gateway = Gateway::start(config.gateway.clone()).await?;
     started.gateway = Some(Arc::clone(&gateway));
     let sinks = Sinks::start(config.sinks.clone(), root.child_token()).await?;
@@ -260,10 +266,7 @@ async fn start_parts(
 }
 
 /// The admin token: the one given, or the data directory's (created on first start).
-fn admin_token(
-    data: &std::path::Path,
-    given: Option<String>,
-) -> Result<(String, bool), NodeError> {
+fn admin_token(data: &std::path::Path, given: Option<String>) -> Result<(String, bool), NodeError> {
     let failed = |source| NodeError::Data {
         path: data.to_owned(),
         source,

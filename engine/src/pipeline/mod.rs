@@ -30,8 +30,7 @@ mod worker;
 use std::sync::Arc;
 
 use crate::registry::Registry;
-use crate::sink::mqtt::MqttSink;
-use crate::sink::nats::NatsSink;
+use crate::sink::Sinks;
 use crate::store::Store;
 
 pub use error::{SpecError, SpecErrors};
@@ -52,10 +51,8 @@ pub struct Services {
     pub registry: Arc<Registry>,
     /// The store, for dead letters; `None` for offline checks.
     pub store: Option<Store>,
-    /// The MQTT connection, if `--mqtt` was given.
-    pub mqtt: Option<MqttSink>,
-    /// The NATS connection, if `--nats` was given.
-    pub nats: Option<NatsSink>,
+    /// The MQTT and NATS connections that are configured.
+    pub sinks: Sinks,
     /// The camera-sync server, if it runs.
     pub sync: Option<Arc<crate::camera_sync::SyncServer>>,
     /// The WebAssembly plugin host (engine, loaded plugins, key-value namespaces); kept
@@ -67,21 +64,46 @@ pub struct Services {
 }
 
 impl Services {
+    /// Services around a registry and (for dead letters) a store, with no sinks and no
+    /// camera-sync server; add those with [`Services::with_sinks`] and
+    /// [`Services::with_sync`].
+    pub fn new(
+        registry: Arc<Registry>,
+        store: Option<Store>,
+        plugins: Arc<crate::wasm::PluginHost>,
+    ) -> Self {
+        Self {
+            registry,
+            store,
+            sinks: Sinks::none(),
+            sync: None,
+            plugins,
+            check_only: false,
+        }
+    }
+
     /// Services without a gateway: a registry of its own, no store, sinks or camera-sync
     /// server — for checking pipelines (`check_only`) or running stages on their own.
     pub fn offline(plugins: Arc<crate::wasm::PluginHost>, check_only: bool) -> Self {
-        Self {
-            registry: Arc::new(Registry::new(
-                crate::bus::EventBus::default(),
-                crate::registry::RegistryConfig::default(),
-            )),
-            store: None,
-            mqtt: None,
-            nats: None,
-            sync: None,
-            plugins,
-            check_only,
-        }
+        let registry = Arc::new(Registry::new(
+            crate::bus::EventBus::default(),
+            crate::registry::RegistryConfig::default(),
+        ));
+        let mut services = Self::new(registry, None, plugins);
+        services.check_only = check_only;
+        services
+    }
+
+    /// These services publishing to `sinks`.
+    pub fn with_sinks(mut self, sinks: Sinks) -> Self {
+        self.sinks = sinks;
+        self
+    }
+
+    /// These services answering camera-sync apps through `server`.
+    pub fn with_sync(mut self, server: Arc<crate::camera_sync::SyncServer>) -> Self {
+        self.sync = Some(server);
+        self
     }
 }
 

@@ -21,7 +21,7 @@ use crate::device::link::{Link, LinkError};
 use crate::device::login::{self, LoginError, LoginOk, LoginRequest, LoginTimeouts};
 use crate::device::{LoginProtocol, Message};
 use crate::event::OnlineReason;
-use crate::registry::{Credentials, Registry, Ticket};
+use crate::registry::{LoginPlan, Registry, Ticket};
 
 use super::SessionConfig;
 
@@ -37,7 +37,10 @@ where
 {
     let mut backoff = config.login_backoff_min;
     loop {
-        let credentials = wait_for_credentials(
+        let LoginPlan {
+            credentials,
+            learned,
+        } = wait_for_credentials(
             link,
             ticket,
             registry,
@@ -49,8 +52,8 @@ where
         let pinned = registry.identity(&ticket.id);
         let request = LoginRequest {
             pinned_realm: pinned.realm.as_ref(),
-            protocol: credentials.protocol,
-            learned: credentials.learned,
+            protocol: credentials.login_protocol,
+            learned,
             user: &credentials.username,
             password: credentials.password.expose(),
             timeouts: LoginTimeouts {
@@ -160,7 +163,7 @@ async fn wait_for_credentials<S>(
     registry: &Registry,
     timeout: Duration,
     auto_login: bool,
-) -> Result<Credentials, End>
+) -> Result<LoginPlan, End>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -170,15 +173,15 @@ where
     let login_now = Arc::clone(&ticket.login_now);
     let operator = Arc::clone(&ticket.operator_login);
     loop {
-        let credentials = ticket.credentials.borrow_and_update().clone();
-        if let Some(credentials) = credentials {
+        let plan = ticket.credentials.borrow_and_update().clone();
+        if let Some(plan) = plan {
             if !ticket.accepted.load(Ordering::Acquire) {
                 if !told {
                     registry.awaiting_accept(&ticket.id, ticket.generation);
                     told = true;
                 }
             } else if asked {
-                return Ok(credentials);
+                return Ok(plan);
             }
         }
         tokio::select! {

@@ -17,6 +17,8 @@ mod identity;
 mod legacy;
 mod login;
 mod serve;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,27 +36,35 @@ use crate::device::{DeviceHandle, Link, LinkError};
 use crate::event::{Event, EventKind, OnlineReason};
 use crate::registry::{Online, Registry, Ticket};
 
-/// Timers of a device session.
-#[derive(Debug, Clone, Copy)]
+/// Timers of a device session (the config file's `session:` section).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct SessionConfig {
     /// How long a device has to answer one call (login steps, commands, keepalives).
+    #[serde(deserialize_with = "crate::de::duration")]
     pub reply_timeout: Duration,
     /// How long `auto` waits for the first answer of the first protocol before it tries the
     /// other (the vendor SDK waits 5 s).
+    #[serde(deserialize_with = "crate::de::duration")]
     pub fallback_timeout: Duration,
     /// How long an unknown device may wait for credentials before it is disconnected.
+    #[serde(deserialize_with = "crate::de::duration")]
     pub pending_timeout: Duration,
     /// First wait after a refused login; doubles up to `login_backoff_max`.
+    #[serde(deserialize_with = "crate::de::duration")]
     pub login_backoff_min: Duration,
     /// Longest wait between login attempts.
+    #[serde(deserialize_with = "crate::de::duration")]
     pub login_backoff_max: Duration,
     /// Log in as soon as credentials are known; when off, a device logs in only when a
     /// pipeline's `login` stage asks.
     pub auto_login: bool,
     /// How often a DVRIP session sends the `a1` keep-life packet (the vendor SDK: 10 s).
+    #[serde(deserialize_with = "crate::de::duration")]
     pub dvrip_keepalive: Duration,
     /// How long a DVRIP session may stay silent before it is declared dead (the vendor SDK:
     /// 60 s without any data).
+    #[serde(deserialize_with = "crate::de::duration")]
     pub dvrip_silence: Duration,
 }
 

@@ -1,4 +1,5 @@
-//! Device rows: the credentials an operator supplies and the record the registry keeps.
+//! Device rows: the credentials the gateway logs in with, what an operator supplies to add a
+//! device, and the record the registry loads.
 
 use rusqlite::Row;
 
@@ -6,11 +7,10 @@ use super::{LoginProtocol, StoreError, validate};
 use crate::device::identity::{Identity, PinnedRealm};
 use crate::secret::{Secret, SecretKey};
 
-/// What an operator supplies to register a device (add or import).
+/// What the gateway logs in to a device with: stored here, held by the registry, handed to
+/// the device's session.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeviceCredentials {
-    /// The ID the device announces when it registers.
-    pub id: String,
+pub struct Credentials {
     /// Login username on the device.
     pub username: String,
     /// Login password on the device; sealed at rest.
@@ -19,12 +19,36 @@ pub struct DeviceCredentials {
     pub login_protocol: LoginProtocol,
 }
 
+impl Credentials {
+    /// Credentials with `login_protocol`.
+    pub fn new(
+        username: impl Into<String>,
+        password: impl Into<Secret>,
+        login_protocol: LoginProtocol,
+    ) -> Self {
+        Self {
+            username: username.into(),
+            password: password.into(),
+            login_protocol,
+        }
+    }
+}
+
+/// What an operator supplies to register a device (add or import): its ID and credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceCredentials {
+    /// The ID the device announces when it registers.
+    pub id: String,
+    /// What to log in with.
+    pub credentials: Credentials,
+}
+
 impl DeviceCredentials {
     /// Checks the ID, username and password bounds.
     pub fn validate(&self) -> Result<(), StoreError> {
         validate::device_id(&self.id)?;
-        validate::username(&self.id, &self.username)?;
-        validate::password(&self.id, self.password.expose())
+        validate::username(&self.id, &self.credentials.username)?;
+        validate::password(&self.id, self.credentials.password.expose())
     }
 }
 
@@ -33,12 +57,8 @@ impl DeviceCredentials {
 pub struct DeviceRecord {
     /// The device ID.
     pub id: String,
-    /// Login username.
-    pub username: String,
-    /// Login password (decrypted).
-    pub password: Secret,
-    /// How to log in.
-    pub login_protocol: LoginProtocol,
+    /// What to log in with (the password decrypted).
+    pub credentials: Credentials,
     /// The address it last registered from, e.g. `203.0.113.7:50312`.
     pub last_addr: Option<String>,
     /// When it was last seen, in Unix milliseconds.
@@ -156,9 +176,11 @@ pub(super) fn record_from_row(key: &SecretKey, row: &Row<'_>) -> Result<DeviceRe
     Ok(DeviceRecord {
         identity,
         learned_protocol,
-        username: row.get(1).map_err(column)?,
-        password: Secret::from(password),
-        login_protocol,
+        credentials: Credentials {
+            username: row.get(1).map_err(column)?,
+            password: Secret::from(password),
+            login_protocol,
+        },
         last_addr: row.get(4).map_err(column)?,
         last_seen_ms: row.get(5).map_err(column)?,
         state: row.get(6).map_err(column)?,

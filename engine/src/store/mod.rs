@@ -3,7 +3,8 @@
 //! - [`Store`] (this file) — opening the file and the cheap cloneable handle whose async methods
 //!   run SQLite work on tokio's blocking pool.
 //! - `schema` — migrations keyed on `PRAGMA user_version`.
-//! - `device` — [`DeviceCredentials`], [`DeviceRecord`], [`DeviceUpdate`], [`ImportReport`].
+//! - `device` — [`Credentials`], [`DeviceCredentials`], [`DeviceRecord`], [`DeviceUpdate`],
+//!   [`ImportReport`].
 //! - [`LoginProtocol`] comes from the device layer, which defines the logins.
 //! - `registry` — add, update, import, delete and list devices.
 //! - `state` — [`StateUpdate`] batches and the restart grace query.
@@ -45,7 +46,7 @@ pub use account::{
 };
 pub use binding::{BindOutcome, Binding};
 pub use dead_letter::{DeadLetter, MAX_DEAD_LETTERS};
-pub use device::{DeviceCredentials, DeviceRecord, DeviceUpdate, ImportReport};
+pub use device::{Credentials, DeviceCredentials, DeviceRecord, DeviceUpdate, ImportReport};
 pub use error::StoreError;
 pub use schema::SCHEMA_VERSION;
 pub use state::StateUpdate;

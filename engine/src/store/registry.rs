@@ -163,7 +163,7 @@ fn insert(
     creds: &DeviceCredentials,
     now: i64,
 ) -> Result<bool, StoreError> {
-    let sealed = seal_password(key, &creds.id, &creds.password)?;
+    let sealed = seal_password(key, &creds.id, &creds.credentials.password)?;
     let inserted = conn
         .prepare_cached(
             "INSERT INTO devices (id, username, password, login_protocol, created_at, updated_at)
@@ -173,9 +173,9 @@ fn insert(
         .and_then(|mut stmt| {
             stmt.execute(params![
                 creds.id,
-                creds.username,
+                creds.credentials.username,
                 sealed,
-                creds.login_protocol.as_str(),
+                creds.credentials.login_protocol.as_str(),
                 now,
             ])
         })
@@ -190,7 +190,7 @@ fn replace_credentials(
     creds: &DeviceCredentials,
     now: i64,
 ) -> Result<(), StoreError> {
-    let sealed = seal_password(key, &creds.id, &creds.password)?;
+    let sealed = seal_password(key, &creds.id, &creds.credentials.password)?;
     conn.prepare_cached(
         "UPDATE devices SET username = ?2, password = ?3, login_protocol = ?4, updated_at = ?5
          WHERE id = ?1",
@@ -198,9 +198,9 @@ fn replace_credentials(
     .and_then(|mut stmt| {
         stmt.execute(params![
             creds.id,
-            creds.username,
+            creds.credentials.username,
             sealed,
-            creds.login_protocol.as_str(),
+            creds.credentials.login_protocol.as_str(),
             now,
         ])
     })
@@ -248,9 +248,9 @@ mod tests {
             .expect("read")
             .expect("present");
         assert_eq!(record.id, "cam-1");
-        assert_eq!(record.username, "admin");
-        assert_eq!(record.password.expose(), "pw-1");
-        assert_eq!(record.login_protocol, LoginProtocol::Auto);
+        assert_eq!(record.credentials.username, "admin");
+        assert_eq!(record.credentials.password.expose(), "pw-1");
+        assert_eq!(record.credentials.login_protocol, LoginProtocol::Auto);
         assert_eq!(record.state, "offline");
         assert_eq!(
             (record.last_addr, record.last_seen_ms, record.reason),
@@ -281,7 +281,7 @@ mod tests {
             .await
             .expect("read")
             .expect("present");
-        assert_eq!(record.password.expose(), "first");
+        assert_eq!(record.credentials.password.expose(), "first");
     }
 
     #[tokio::test]
@@ -303,7 +303,7 @@ mod tests {
             .await
             .expect("read")
             .expect("present");
-        assert_eq!(record.password.expose(), secret);
+        assert_eq!(record.credentials.password.expose(), secret);
     }
 
     #[tokio::test]
@@ -354,9 +354,9 @@ mod tests {
             .update_device("cam-1", update)
             .await
             .expect("updated");
-        assert_eq!(record.username, "admin");
-        assert_eq!(record.password.expose(), "new");
-        assert_eq!(record.login_protocol, LoginProtocol::Dvrip);
+        assert_eq!(record.credentials.username, "admin");
+        assert_eq!(record.credentials.password.expose(), "new");
+        assert_eq!(record.credentials.login_protocol, LoginProtocol::Dvrip);
 
         let update = DeviceUpdate {
             username: Some("operator".to_owned()),
@@ -367,8 +367,8 @@ mod tests {
             .update_device("cam-1", update)
             .await
             .expect("updated");
-        assert_eq!(record.username, "operator");
-        assert_eq!(record.password.expose(), "new");
+        assert_eq!(record.credentials.username, "operator");
+        assert_eq!(record.credentials.password.expose(), "new");
         assert_eq!(
             t.store
                 .device("cam-1")
@@ -455,7 +455,7 @@ mod tests {
             .await
             .expect("read")
             .expect("present");
-        assert_eq!(cam1.password.expose(), "new");
+        assert_eq!(cam1.credentials.password.expose(), "new");
         assert_eq!(cam1.state, "online", "an import keeps the state");
         assert_eq!(cam1.last_addr.as_deref(), Some("192.0.2.1:1000"));
         assert_eq!(t.store.devices().await.expect("listed").len(), 2);
@@ -495,7 +495,7 @@ mod tests {
             assert!(matches!(err, StoreError::Invalid(_)), "{err}");
         }
         let mut no_user = creds("cam-1", "pw");
-        no_user.username.clear();
+        no_user.credentials.username.clear();
         assert!(matches!(
             t.store.add_device(no_user).await,
             Err(StoreError::Invalid(_))

@@ -14,7 +14,8 @@ const MAX_REASON_LEN: usize = 1024;
 /// Longest address kept, in bytes; longer ones are cut at a character boundary.
 const MAX_ADDR_LEN: usize = 128;
 
-/// One device's new state; `None` fields leave the stored column as it is.
+/// One device's new state, as the registry queues it for a batch; `None` fields leave the
+/// stored column as it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateUpdate {
     /// The device ID; updates for unregistered IDs are skipped.

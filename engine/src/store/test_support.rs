@@ -3,8 +3,7 @@
 use rusqlite::Connection;
 use tempfile::TempDir;
 
-use super::{DB_FILE, DeviceCredentials, LoginProtocol, Store};
-use crate::secret::Secret;
+use super::{Credentials, DB_FILE, DeviceCredentials, LoginProtocol, Store};
 
 /// A store opened in its own temporary data directory (removed on drop).
 pub(super) struct TestStore {
@@ -42,8 +41,6 @@ impl TestStore {
 pub(super) fn creds(id: &str, password: &str) -> DeviceCredentials {
     DeviceCredentials {
         id: id.to_owned(),
-        username: "admin".to_owned(),
-        password: Secret::new(password),
-        login_protocol: LoginProtocol::Auto,
+        credentials: Credentials::new("admin", password, LoginProtocol::Auto),
     }
 }

@@ -111,16 +111,7 @@ pub fn or_checked<T>(service: Option<T>, make: impl FnOnce(T) -> Box<dyn Stage>)
 
 /// Reads a human duration (`200ms`, `5s`) of `file`.
 pub fn duration(file: &Path, text: &Spanned<String>) -> Result<Duration, SpecError> {
-    humantime::parse_duration(text.as_str()).map_err(|e| {
-        SpecError::at(
-            file,
-            text.span(),
-            format!(
-                "bad duration {:?}: {e} (examples: 200ms, 5s, 2m)",
-                text.as_str()
-            ),
-        )
-    })
+    crate::de::parse_duration(text.as_str()).map_err(|e| SpecError::at(file, text.span(), e))
 }
 
 /// Stands in for a stage whose service is missing when only checking: never run.

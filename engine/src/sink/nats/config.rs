@@ -6,7 +6,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_nats::ServerAddr;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 use super::error::NatsError;
 use super::subject::{check_bucket_name, check_filter, check_stream_name};
@@ -50,13 +50,13 @@ pub struct JetStreamConfig {
     /// Subject filters the stream captures; `publish_js` only accepts subjects they match.
     pub subjects: Vec<String>,
     /// How long the server remembers a `Nats-Msg-Id` to drop duplicates (`2m`).
-    #[serde(deserialize_with = "duration")]
+    #[serde(deserialize_with = "crate::de::duration")]
     pub duplicate_window: Duration,
     /// Create the stream at start, or update it to this config when it exists. When `false`
     /// the stream must already exist and its own subjects are used.
     pub create: bool,
     /// How long one publish attempt waits for the server's ack before it is retried (`2s`).
-    #[serde(deserialize_with = "duration")]
+    #[serde(deserialize_with = "crate::de::duration")]
     pub ack_timeout: Duration,
 }
 
@@ -277,16 +277,6 @@ fn default_bucket() -> Option<String> {
 
 fn default_buffer() -> usize {
     10_000
-}
-
-/// A human duration (`500ms`, `2s`, `2m`).
-fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
-    let text = String::deserialize(deserializer)?;
-    humantime::parse_duration(&text).map_err(|e| {
-        serde::de::Error::custom(format!(
-            "bad duration {text:?}: {e} (examples: 500ms, 10s, 2m)"
-        ))
-    })
 }
 
 #[cfg(test)]
