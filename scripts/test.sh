@@ -29,6 +29,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== no import cycles between files"
+for crate in engine protocol simulator; do python3 scripts/import-cycles.py "$crate/src"; done
 echo "== independent client self-test"
 python3 tests/clients/fake_device_selftest.py >/dev/null
 echo "== plugins (wasm32-wasip2)"

@@ -163,19 +163,19 @@ fn main() {
 async fn breakdown(services: &Services, events: &[Arc<Event>]) {
     use homeport::wasm::convert;
     use homeport::wasm::limits::Limits;
-    use homeport::wasm::pool::Pool;
     use homeport::wasm::state::Grants;
     let plugin = plugins::plugin("misbehave");
-    let pool = Pool::standalone(
-        &services.plugins,
-        &plugin,
-        "bench",
-        "{}".to_owned(),
-        Limits::default(),
-        Grants::default(),
-    )
-    .await
-    .expect("loads");
+    let pool = services
+        .plugins
+        .standalone_pool(
+            &plugin,
+            "bench",
+            "{}".to_owned(),
+            Limits::default(),
+            Grants::default(),
+        )
+        .await
+        .expect("loads");
     let mut fields = Map::new();
     let started = Instant::now();
     for event in events {

@@ -18,7 +18,14 @@ use std::str::FromStr;
 use homeport_protocol::dvrip::packet::{ANNOUNCED_ID_LEN, MAX_DEVICE_ID, PORTABLE_DEVICE_ID};
 use homeport_protocol::dvrip::{DvripPacket, PacketError};
 
-use crate::session::Link;
+/// Which socket a session is on: the camera treats them differently per firmware.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Link {
+    /// The connection the camera dialled to its register server and announced itself on.
+    Register,
+    /// A connection a client opened to the camera's service port (37777).
+    Direct,
+}
 
 /// Body size of a 2010-era announcement: the SDK's 48-byte `DEV_SERIAL_NUM_LEN` field.
 pub const LEGACY_ANNOUNCED_ID_LEN: usize = 48;

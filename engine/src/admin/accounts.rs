@@ -5,9 +5,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 
-use super::AppState;
 use super::error::ApiError;
 use super::extract::{Json, Path};
+use super::state::AppState;
 use crate::admin_api::{Account, AccountCamera, NewAccount, PasswordChange};
 use crate::store::{AccountInfo, StoreError};
 use crate::time::rfc3339;
@@ -27,7 +27,7 @@ impl From<AccountInfo> for Account {
 
 /// `GET /api/accounts`: every account, sorted by name.
 pub(super) async fn list(State(state): State<AppState>) -> Result<Json<Vec<Account>>, ApiError> {
-    let accounts = state.gateway.store().accounts().await?;
+    let accounts = state.gateway().store().accounts().await?;
     Ok(Json(accounts.into_iter().map(Account::from).collect()))
 }
 
@@ -37,7 +37,7 @@ pub(super) async fn add(
     State(state): State<AppState>,
     Json(new): Json<NewAccount>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let store = state.gateway.store();
+    let store = state.gateway().store();
     match store.add_account(&new.username, &new.password).await {
         Ok(()) => {}
         Err(StoreError::AlreadyExists { id }) => {
@@ -61,7 +61,7 @@ pub(super) async fn delete(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if state.gateway.store().delete_account(&name).await? {
+    if state.gateway().store().delete_account(&name).await? {
         tracing::info!(account = %name, "account deleted");
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -76,7 +76,7 @@ pub(super) async fn set_password(
     Path(name): Path<String>,
     Json(change): Json<PasswordChange>,
 ) -> Result<Json<Account>, ApiError> {
-    let store = state.gateway.store();
+    let store = state.gateway().store();
     if !store.set_account_password(&name, &change.password).await? {
         return Err(unknown_account(&name));
     }
@@ -94,11 +94,11 @@ pub(super) async fn cameras(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<Vec<AccountCamera>>, ApiError> {
-    let store = state.gateway.store();
+    let store = state.gateway().store();
     if store.account(&name).await?.is_none() {
         return Err(unknown_account(&name));
     }
-    let registry = state.gateway.registry();
+    let registry = state.gateway().registry();
     let cameras = store
         .account_cameras(&name)
         .await?

@@ -5,10 +5,10 @@
 use axum::extract::State;
 use serde_json::Value;
 
-use super::AppState;
 use super::devices::online;
 use super::error::ApiError;
 use super::extract::{Json, Path};
+use super::state::AppState;
 
 /// Longest config table name accepted.
 const MAX_NAME: usize = 64;

@@ -4,9 +4,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 
-use super::AppState;
 use super::error::ApiError;
 use super::extract::{Json, Path};
+use super::state::AppState;
 use crate::admin_api::{DeviceChange, DeviceView, NewDevice};
 use crate::device::DeviceHandle;
 use crate::store::{Credentials, DeviceCredentials, DeviceUpdate};
@@ -22,7 +22,7 @@ impl From<NewDevice> for DeviceCredentials {
 
 /// `GET /api/devices`: every device the gateway stores or sees, sorted by ID.
 pub(super) async fn list(State(state): State<AppState>) -> Json<Vec<DeviceView>> {
-    Json(state.gateway.registry().list())
+    Json(state.gateway().registry().list())
 }
 
 /// `GET /api/devices/{id}`.
@@ -40,9 +40,9 @@ pub(super) async fn add(
 ) -> Result<impl IntoResponse, ApiError> {
     let id = device.id.clone();
     let accept = device.accept;
-    state.gateway.add_device(device.into()).await?;
+    state.gateway().add_device(device.into()).await?;
     tracing::info!(device = %id, "device added");
-    if accept && state.gateway.registry().accept(&id) {
+    if accept && state.gateway().registry().accept(&id) {
         tracing::info!(device = %id, "pending connection accepted by an operator");
     }
     Ok((StatusCode::CREATED, Json(view(&state, &id)?)))
@@ -64,7 +64,7 @@ pub(super) async fn modify(
         password: change.password,
         login_protocol: change.login_protocol,
     };
-    state.gateway.update_device(&id, update).await?;
+    state.gateway().update_device(&id, update).await?;
     tracing::info!(device = %id, "device modified");
     view(&state, &id).map(Json)
 }
@@ -74,7 +74,7 @@ pub(super) async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if state.gateway.delete_device(&id).await? {
+    if state.gateway().delete_device(&id).await? {
         tracing::info!(device = %id, "device deleted");
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -84,7 +84,7 @@ pub(super) async fn delete(
 
 fn view(state: &AppState, id: &str) -> Result<DeviceView, ApiError> {
     state
-        .gateway
+        .gateway()
         .registry()
         .view(id)
         .ok_or_else(|| ApiError::unknown_device(id))
@@ -93,7 +93,7 @@ fn view(state: &AppState, id: &str) -> Result<DeviceView, ApiError> {
 /// The handle of an online device: 404 if the gateway does not know it, 503 if it is not
 /// logged in now.
 pub(super) fn online(state: &AppState, id: &str) -> Result<DeviceHandle, ApiError> {
-    let registry = state.gateway.registry();
+    let registry = state.gateway().registry();
     if let Some(handle) = registry.handle(id) {
         return Ok(handle);
     }

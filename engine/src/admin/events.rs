@@ -20,7 +20,7 @@ use tokio::sync::{OwnedSemaphorePermit, broadcast};
 
 use super::error::ApiError;
 use super::extract::Query;
-use super::{AppState, Shutdown};
+use super::state::{AppState, Shutdown};
 use crate::admin_api::{EventQuery, Lagged};
 use crate::event::Event;
 
@@ -87,7 +87,7 @@ pub(super) async fn events(
             )
         })?;
     // Subscribed before the response starts, so the client sees everything after it.
-    let receiver = state.gateway.bus().subscribe();
+    let receiver = state.gateway().bus().subscribe();
     let hello = stream::once(async { Ok(SseEvent::default().comment("subscribed")) });
     let events = stream::unfold((receiver, filter, permit), next_message).map(Ok);
     let stop = shutdown

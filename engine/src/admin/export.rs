@@ -8,10 +8,10 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::AppState;
 use super::error::ApiError;
 use super::extract::{Json, Query};
 use super::import::COLUMNS;
+use super::state::AppState;
 use crate::admin_api::{ExportQuery, Format};
 use crate::device::LoginProtocol;
 use crate::store::DeviceRecord;
@@ -32,7 +32,7 @@ pub(super) async fn export(
     State(state): State<AppState>,
     Query(query): Query<ExportQuery>,
 ) -> Result<Response, ApiError> {
-    let mut records = state.gateway.export_devices().await?;
+    let mut records = state.gateway().export_devices().await?;
     records.sort_by(|a, b| a.id.cmp(&b.id));
     let rows: Vec<Exported<'_>> = records.iter().map(|r| exported(r, query.secrets)).collect();
     if query.secrets {

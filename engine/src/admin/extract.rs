@@ -23,8 +23,8 @@ fn rejected(status: StatusCode, text: String) -> ApiError {
             status,
             format!(
                 "request body is too large (limit {} MiB, {} MiB for imports)",
-                super::MAX_BODY >> 20,
-                super::MAX_IMPORT_BODY >> 20
+                super::state::MAX_BODY >> 20,
+                super::state::MAX_IMPORT_BODY >> 20
             ),
         ),
         StatusCode::UNPROCESSABLE_ENTITY => ApiError::bad_request(text),

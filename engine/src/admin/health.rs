@@ -5,8 +5,8 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use serde::Serialize;
 
-use super::AppState;
 use super::extract::Json;
+use super::state::AppState;
 use crate::event::DeviceState;
 
 /// What `/healthz` reports.
@@ -24,7 +24,7 @@ pub(super) struct Health {
 
 /// `GET /metrics`.
 pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let mut body = state.gateway.metrics().render(state.gateway.registry());
+    let mut body = state.gateway().metrics().render(state.gateway().registry());
     if let Some(pipelines) = state.node.pipelines() {
         body.push_str(&pipelines.render_metrics().await);
     }
@@ -39,10 +39,10 @@ pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
 
 /// `GET /healthz`.
 pub(super) async fn healthz(State(state): State<AppState>) -> Json<Health> {
-    let counts = state.gateway.registry().counts();
+    let counts = state.gateway().registry().counts();
     Json(Health {
         status: "ok",
-        register: state.gateway.register_addr().map(|a| a.to_string()),
+        register: state.gateway().register_addr().map(|a| a.to_string()),
         devices: counts.values().sum(),
         online: counts.get(&DeviceState::Online).copied().unwrap_or(0),
     })

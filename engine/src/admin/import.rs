@@ -12,9 +12,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use serde_json::Value;
 
-use super::AppState;
 use super::error::ApiError;
 use super::extract::{Body, Json};
+use super::state::AppState;
 use crate::admin_api::{Format, ImportReport, NewDevice};
 use crate::device::LoginProtocol;
 use crate::secret::Secret;
@@ -35,7 +35,7 @@ pub(super) async fn import(
     };
     let count = rows.len();
     let devices = rows.into_iter().map(|row| row.device).collect();
-    let report = state.gateway.import_devices(devices).await?;
+    let report = state.gateway().import_devices(devices).await?;
     tracing::info!(
         count,
         added = report.added,

@@ -3,6 +3,7 @@
 //! client the `homeport` CLI uses is [`crate::client`].
 //!
 //! - this file — the router, bearer-token authentication, and serving with graceful shutdown.
+//! - `state` — what every handler shares (the node, the token) and the body limits.
 //! - `error` — every failure as a status and `{"error": message}`.
 //! - `extract` — body, query and path extractors whose rejections are JSON errors too.
 //! - `devices` — list, show, add, modify, delete.
@@ -34,6 +35,7 @@ mod listeners;
 mod pipelines;
 mod rpc;
 mod snapshot;
+mod state;
 mod trace;
 mod trust;
 
@@ -48,45 +50,20 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Extension, Router};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::gateway::Gateway;
 use crate::node::Node;
 use crate::secret::constant_time_eq;
 use error::ApiError;
+use state::{AppState, Shutdown};
+pub use state::{MAX_BODY, MAX_EVENT_STREAMS, MAX_IMPORT_BODY};
 
-/// Largest request body, except imports.
-pub const MAX_BODY: usize = 1024 * 1024;
-/// Largest import body.
-pub const MAX_IMPORT_BODY: usize = 4 * 1024 * 1024;
-/// Most `/api/events` streams open at once.
-pub const MAX_EVENT_STREAMS: usize = 64;
 /// How long shutdown waits for open requests before it stops waiting.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// What every handler shares: the node, and through it the gateway, pipelines and sinks.
-#[derive(Debug, Clone)]
-struct AppState {
-    node: Arc<Node>,
-    gateway: Arc<Gateway>,
-    token: Arc<str>,
-    event_streams: Arc<Semaphore>,
-}
-
-/// Tells long-lived responses (event streams) that the server is shutting down; [`serve`]
-/// adds it so that graceful shutdown does not wait on them forever.
-#[derive(Debug, Clone)]
-struct Shutdown(CancellationToken);
-
 /// The admin API of `node`, guarded by the bearer `token`.
 pub fn router(node: Arc<Node>, token: String) -> Router {
-    let state = AppState {
-        gateway: Arc::clone(node.gateway()),
-        node,
-        token: token.into(),
-        event_streams: Arc::new(Semaphore::new(MAX_EVENT_STREAMS)),
-    };
+    let state = AppState::new(node, token);
     let api = Router::new()
         .route("/api/devices", get(devices::list).post(devices::add))
         .route(

@@ -4,9 +4,9 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 
-use super::AppState;
 use super::error::ApiError;
 use super::extract::Json;
+use super::state::AppState;
 use crate::admin_api::{DeadLetter, DlqQuery, Pipelines, Replayed};
 
 fn host(state: &AppState) -> Result<&std::sync::Arc<crate::pipeline::PipelineHost>, ApiError> {
@@ -53,7 +53,7 @@ async fn letters(
 ) -> Result<Vec<DeadLetter>, ApiError> {
     let limit = query.limit.unwrap_or(default).min(max);
     state
-        .gateway
+        .gateway()
         .store()
         .dead_letters(query.pipeline, limit)
         .await
@@ -66,7 +66,7 @@ pub(super) async fn replay_one(
     Path(id): Path<i64>,
 ) -> Result<Json<Replayed>, ApiError> {
     let letter = state
-        .gateway
+        .gateway()
         .store()
         .dead_letter(id)
         .await
@@ -93,7 +93,7 @@ async fn replay(state: &AppState, letters: Vec<DeadLetter>) -> Result<Json<Repla
     for letter in letters {
         match host.replay(&letter).await {
             Ok(()) => {
-                let _ = state.gateway.store().remove_dead_letter(letter.id).await;
+                let _ = state.gateway().store().remove_dead_letter(letter.id).await;
                 done.replayed.push(letter.id);
             }
             Err(why) => done.failed.push((letter.id, why)),

@@ -8,10 +8,10 @@ use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use homeport_protocol::rpc::method;
 
-use super::AppState;
 use super::devices::online;
 use super::error::ApiError;
 use super::extract::{Json, Path};
+use super::state::AppState;
 use crate::admin_api::RpcCall;
 
 /// Longest method name accepted.

@@ -4,10 +4,10 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
 use super::devices::online;
 use super::error::ApiError;
 use super::extract::{Path, Query};
+use super::state::AppState;
 use crate::admin_api::SnapshotQuery;
 
 /// `GET /api/devices/{id}/snapshot`: `image/jpeg`.

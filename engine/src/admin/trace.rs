@@ -11,9 +11,9 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
 use super::error::ApiError;
 use super::extract::{Json, Path};
+use super::state::AppState;
 use crate::admin_api::{TraceChange, TraceState};
 
 /// Largest transcript served in one response (the file itself is bounded too).
@@ -27,7 +27,7 @@ pub(super) async fn set(
 ) -> Result<Json<TraceState>, ApiError> {
     crate::store::validate::device_id(&id).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let path = state
-        .gateway
+        .gateway()
         .set_tracing(&id, change.enabled)
         .map_err(|e| ApiError::internal(format!("cannot open the transcript of {id:?}: {e}")))?;
     tracing::info!(device = %id, enabled = change.enabled, path = %path.display(), "device trace changed");
@@ -43,7 +43,7 @@ pub(super) async fn download(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let traces = state.gateway.traces();
+    let traces = state.gateway().traces();
     let path = traces.path(&id);
     let on = traces.is_on(&id);
     let read = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
@@ -87,5 +87,5 @@ pub(super) async fn download(
 
 /// `GET /api/traces`.
 pub(super) async fn list(State(state): State<AppState>) -> Json<Vec<String>> {
-    Json(state.gateway.traces().traced())
+    Json(state.gateway().traces().traced())
 }

@@ -10,9 +10,9 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 
-use super::AppState;
 use super::error::ApiError;
 use super::extract::Path;
+use super::state::AppState;
 
 fn not_connected(id: &str) -> ApiError {
     ApiError::new(
@@ -26,7 +26,7 @@ pub(super) async fn accept(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if state.gateway.registry().accept(&id) {
+    if state.gateway().registry().accept(&id) {
         tracing::info!(device = %id, "pending connection accepted by an operator");
         Ok(StatusCode::ACCEPTED)
     } else {
@@ -39,7 +39,7 @@ pub(super) async fn login(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if state.gateway.registry().request_operator_login(&id) {
+    if state.gateway().registry().request_operator_login(&id) {
         tracing::info!(device = %id, "login requested by an operator");
         Ok(StatusCode::ACCEPTED)
     } else {
@@ -52,7 +52,7 @@ pub(super) async fn forget_identity(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if state.gateway.forget_identity(&id).await? {
+    if state.gateway().forget_identity(&id).await? {
         tracing::info!(device = %id, "pinned identity forgotten by an operator");
         Ok(StatusCode::NO_CONTENT)
     } else {

@@ -36,13 +36,6 @@ pub const TOKEN_WAIT: Duration = Duration::from_secs(5);
 /// Connections to one token port presenting their token at once; more are refused.
 pub const MAX_CANDIDATES: usize = 4;
 
-/// A data port waiting for its connection.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Waiting {
-    main: u64,
-    peer: IpAddr,
-}
-
 /// Removes a port from the waiting list however its task ends.
 struct Listed<'a> {
     server: &'a SyncServer,
@@ -51,7 +44,7 @@ struct Listed<'a> {
 
 impl Drop for Listed<'_> {
     fn drop(&mut self) {
-        self.server.waiting_ports().remove(&self.port);
+        self.server.waiting.remove(self.port);
     }
 }
 
@@ -61,25 +54,6 @@ fn new_token() -> String {
 }
 
 impl SyncServer {
-    fn waiting_ports(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<u16, Waiting>> {
-        self.waiting
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// How many main sessions from `peer` wait for a data port now.
-    fn sessions_waiting_from(&self, peer: IpAddr) -> usize {
-        let mut mains: Vec<u64> = self
-            .waiting_ports()
-            .values()
-            .filter(|w| w.peer == peer)
-            .map(|w| w.main)
-            .collect();
-        mains.sort_unstable();
-        mains.dedup();
-        mains.len()
-    }
-
     /// Opens a one-connection data port for main session `main`, with a token when `token`;
     /// `None` if none can be had (or a tokenless one is asked for while tokens are required).
     pub async fn open_data_port(self: &Arc<Self>, main: u64, token: bool) -> Option<DataPort> {
@@ -102,7 +76,7 @@ impl SyncServer {
             Some(_) => config.data_window,
             None => config.data_window.min(config.tokenless_window),
         };
-        self.waiting_ports().insert(port, Waiting { main, peer });
+        self.waiting.insert(port, main, peer);
         let server = Arc::clone(self);
         let expected = token.clone();
         self.tracker.spawn(async move {
@@ -149,7 +123,7 @@ impl SyncServer {
                 tracing::warn!(main = wait.main, port = wait.port, %from, expected = %wait.peer, "refusing a data connection from another address");
                 continue;
             }
-            let waiting = self.sessions_waiting_from(wait.peer);
+            let waiting = self.waiting.sessions_from(wait.peer);
             if waiting != 1 {
                 tracing::warn!(main = wait.main, port = wait.port, %from, waiting, "refusing a data connection without a token: more than one session from that address waits for a data port");
                 continue;

@@ -11,6 +11,7 @@
 //! - [`throttle`] — the failure ledgers and backoff behind the guard (pure state).
 //! - [`hash_slots`] — the two-queue semaphore capping concurrent login hashes.
 //! - [`texts`] — the reason texts apps display (Chinese by default, English selectable).
+//! - [`waiting`] — the data ports waiting for their connection.
 //! - [`tls`] — TLS on the listener and data ports (rustls, PEM files).
 //!
 //! The connection tasks only frame lines: every command becomes a `sync_request` event, and
@@ -25,6 +26,7 @@ pub mod server;
 pub mod texts;
 pub mod throttle;
 pub mod tls;
+pub mod waiting;
 
 pub use guard::{Attempt, Guard, GuardStats};
 pub use hub::{DataToken, SyncConfig, SyncHub};

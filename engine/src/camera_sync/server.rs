@@ -17,9 +17,9 @@
 //!
 //! [`data_port`]: super::data_port
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
@@ -32,10 +32,10 @@ use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::data_port::Waiting;
 use super::guard::Guard;
 use super::hub::{SyncConfig, SyncHub};
 use super::tls::SyncTls;
+use super::waiting::WaitingPorts;
 use crate::bus::EventBus;
 use crate::event::{Event, EventKind};
 
@@ -72,7 +72,7 @@ pub struct SyncServer {
     pub(super) tls: Option<SyncTls>,
     guard: Guard,
     /// Data ports waiting for their connection, by port.
-    pub(super) waiting: Mutex<HashMap<u16, Waiting>>,
+    pub(super) waiting: WaitingPorts,
     pub(super) tracker: TaskTracker,
     pub(super) shutdown: CancellationToken,
 }
@@ -120,7 +120,7 @@ impl SyncServer {
             guard: Guard::new(&config),
             hub: Arc::new(SyncHub::new(config)),
             bus,
-            waiting: Mutex::new(HashMap::new()),
+            waiting: WaitingPorts::default(),
             tracker: TaskTracker::new(),
             shutdown: CancellationToken::new(),
         });

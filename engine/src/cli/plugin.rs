@@ -14,7 +14,6 @@ use homeport::pipeline::stage::wasm::WasmStage;
 use homeport::pipeline::stage::{Flow, Outcome, Stage, StageError};
 use homeport::wasm::PluginHost;
 use homeport::wasm::limits::{Limits, parse_size};
-use homeport::wasm::pool::Pool;
 use homeport::wasm::state::Grants;
 use serde_json::{Map, Value, json};
 
@@ -114,16 +113,10 @@ async fn run_events(args: RunPluginArgs) -> anyhow::Result<()> {
     };
     let config: Value = serde_json::from_str(&args.config).context("--config is not JSON")?;
     let host = PluginHost::new(args.plugin_cache.clone());
-    let pool = Pool::standalone(
-        &host,
-        &args.plugin,
-        "cli",
-        config.to_string(),
-        limits,
-        grants,
-    )
-    .await
-    .map_err(anyhow::Error::msg)?;
+    let pool = host
+        .standalone_pool(&args.plugin, "cli", config.to_string(), limits, grants)
+        .await
+        .map_err(anyhow::Error::msg)?;
     // The stage itself, so every rule of a real `wasm` stage applies (emit and hop limits,
     // routes, what a replacement may change).
     let routes = args

@@ -48,7 +48,7 @@ impl WasmEngine {
                     format!(
                         "cannot use the plugin cache {}: {}",
                         dir.display(),
-                        super::describe(&e)
+                        super::describe::describe(&e)
                     )
                 })?;
                 config.cache(Some(cache.clone()));
@@ -59,14 +59,19 @@ impl WasmEngine {
         let engine = Engine::new(&config).map_err(|e| {
             format!(
                 "cannot start the WebAssembly engine: {}",
-                super::describe(&e)
+                super::describe::describe(&e)
             )
         })?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .map_err(|e| format!("cannot link WASI: {}", super::describe(&e)))?;
+            .map_err(|e| format!("cannot link WASI: {}", super::describe::describe(&e)))?;
         Bindings::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
-            .map_err(|e| format!("cannot link the host functions: {}", super::describe(&e)))?;
+            .map_err(|e| {
+                format!(
+                    "cannot link the host functions: {}",
+                    super::describe::describe(&e)
+                )
+            })?;
         let weak = engine.weak();
         std::thread::Builder::new()
             .name("wasm-epoch".to_owned())

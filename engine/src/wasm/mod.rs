@@ -7,11 +7,13 @@
 //! - [`plugin`] — compiling and checking a file; the slot that reloads it when it changes.
 //! - [`pool`] — a stage's instances: init with config, reuse, limits, recycling after traps.
 //! - [`state`] — what an instance's store holds and the host functions (log, clock, kv).
+//! - [`describe`] — the one-line text of a wasmtime error.
 //! - [`kv`] — the host-held key-value namespaces; [`limits`] — per-stage limits;
 //!   [`convert`] — events to and from WIT records; [`output`] — the plugin's stdout/stderr.
 
 pub mod bindings;
 pub mod convert;
+pub mod describe;
 pub mod engine;
 pub mod kv;
 pub mod limits;
@@ -24,35 +26,18 @@ pub mod world;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+pub use describe::describe;
 use engine::WasmEngine;
-use kv::KvStore;
+use kv::{KvStore, Quota};
+use limits::Limits;
 use plugin::{PluginError, PluginSlot};
-
-/// The text of a wasmtime error: its chain of causes, without the backtrace.
-pub fn describe(error: &wasmtime::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    for cause in error.chain() {
-        let text = cause.to_string();
-        // Wasm backtraces are useful to plugin authors in debug logs, not in one-line errors.
-        let text = text
-            .split("wasm backtrace:")
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .trim_end_matches("error while executing at")
-            .trim()
-            .to_owned();
-        if !text.is_empty() && !parts.contains(&text) {
-            parts.push(text);
-        }
-    }
-    parts.join(": ")
-}
+use pool::Pool;
+use state::{Grants, StageLabel};
 
 /// Everything plugins share in one process: the engine (created at the first plugin), the
 /// loaded plugin files, and the key-value namespaces (which outlive pipeline reloads).
@@ -61,6 +46,8 @@ pub struct PluginHost {
     cache_dir: Option<PathBuf>,
     engine: OnceLock<Result<Arc<WasmEngine>, String>>,
     slots: Mutex<HashMap<PathBuf, Arc<PluginSlot>>>,
+    /// Every stage's pool and the slot it runs, so a reload can ask each user of a file.
+    users: Mutex<Vec<(Weak<PluginSlot>, Weak<Pool>)>>,
     /// The key-value namespaces.
     pub kv: KvStore,
     /// Plugin files reloaded after a change.
@@ -115,6 +102,67 @@ impl PluginHost {
         Ok(slot)
     }
 
+    /// A pool for a stage named by `label`, of the plugin in `slot`, with the key-value
+    /// namespace `namespace` (bounded by `limits`); registered so that a reload of the file
+    /// checks the stage's config against the new build.
+    pub fn stage_pool(
+        &self,
+        slot: Arc<PluginSlot>,
+        namespace: &str,
+        label: StageLabel,
+        config: String,
+        limits: Limits,
+        grants: Grants,
+    ) -> Result<Arc<Pool>, String> {
+        let kv = self.kv.space(
+            namespace,
+            Quota {
+                bytes: limits.kv_bytes,
+                entries: limits.kv_entries,
+            },
+        );
+        let setup = pool::Setup {
+            config,
+            limits,
+            grants,
+            kv,
+            label: Arc::new(label),
+        };
+        let pool = Pool::new(Arc::clone(&slot), self.engine()?, setup);
+        let mut users = self.users.lock().unwrap_or_else(PoisonError::into_inner);
+        users.retain(|(_, user)| user.strong_count() > 0);
+        users.push((Arc::downgrade(&slot), Arc::downgrade(&pool)));
+        Ok(pool)
+    }
+
+    /// A pool outside any pipeline (`homeport plugin run`, benchmarks): the plugin at `path`,
+    /// with its own key-value namespace `name` and one instance warmed.
+    pub async fn standalone_pool(
+        &self,
+        path: &Path,
+        name: &str,
+        config: String,
+        limits: Limits,
+        grants: Grants,
+    ) -> Result<Arc<Pool>, String> {
+        let slot = self.load(path).map_err(|e| e.to_string())?;
+        let label = StageLabel::new(name, "wasm".to_owned());
+        let pool = self.stage_pool(slot, name, label, config, limits, grants)?;
+        pool.warm().await.map_err(|e| e.to_string())?;
+        Ok(pool)
+    }
+
+    /// The live pools running `slot`.
+    fn users_of(&self, slot: &Arc<PluginSlot>) -> Vec<Arc<Pool>> {
+        let mut users = self.users.lock().unwrap_or_else(PoisonError::into_inner);
+        users.retain(|(_, user)| user.strong_count() > 0);
+        users
+            .iter()
+            .filter(|(of, _)| std::ptr::eq(of.as_ptr(), Arc::as_ptr(slot)))
+            .filter_map(|(_, user)| user.upgrade())
+            .collect()
+    }
+
     /// Looks at every loaded plugin file once: a changed file is compiled, checked against
     /// the config of every stage using it, and swapped in; if anything fails, the previous
     /// build stays and the failure is logged once. Returns the files reloaded.
@@ -146,7 +194,7 @@ impl PluginHost {
             let result = match compiled {
                 Ok((plugin, _)) => {
                     let mut refusal = None;
-                    for user in slot.users() {
+                    for user in self.users_of(&slot) {
                         if let Err(e) = user.accepts(&plugin).await {
                             refusal = Some(format!(
                                 "stage {} of pipeline {:?}: {e}",

@@ -6,7 +6,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::SystemTime;
 
 use wasmtime::component::Component;
@@ -14,7 +14,6 @@ use wasmtime::component::Component;
 use super::bindings::PluginPre;
 use super::engine::WasmEngine;
 use super::limits::MAX_PLUGIN_FILE;
-use super::pool::Pool;
 use super::state::HostState;
 use super::world;
 
@@ -112,7 +111,7 @@ pub(crate) fn compile(engine: &WasmEngine, path: &Path) -> Result<(Plugin, Stamp
             path,
             format!(
                 "needs something this host does not provide: {}",
-                super::describe(&e)
+                super::describe::describe(&e)
             ),
         )
     })?;
@@ -122,7 +121,7 @@ pub(crate) fn compile(engine: &WasmEngine, path: &Path) -> Result<(Plugin, Stamp
             format!(
                 "its handler does not match {}: {}",
                 world::supported(),
-                super::describe(&e)
+                super::describe::describe(&e)
             ),
         )
     })?;
@@ -161,7 +160,6 @@ pub struct PluginSlot {
     stamp: Mutex<Stamp>,
     /// The stamp of a changed file that failed to load, so it is reported once.
     refused: Mutex<Option<Stamp>>,
-    users: Mutex<Vec<Weak<Pool>>>,
 }
 
 impl PluginSlot {
@@ -172,7 +170,6 @@ impl PluginSlot {
             generation: AtomicU64::new(0),
             stamp: Mutex::new(stamp),
             refused: Mutex::new(None),
-            users: Mutex::new(Vec::new()),
         }
     }
 
@@ -189,18 +186,6 @@ impl PluginSlot {
     /// The generation now.
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
-    }
-
-    pub(crate) fn add_user(&self, pool: &Arc<Pool>) {
-        let mut users = self.users.lock().unwrap_or_else(PoisonError::into_inner);
-        users.retain(|user| user.strong_count() > 0);
-        users.push(Arc::downgrade(pool));
-    }
-
-    pub(crate) fn users(&self) -> Vec<Arc<Pool>> {
-        let mut users = self.users.lock().unwrap_or_else(PoisonError::into_inner);
-        users.retain(|user| user.strong_count() > 0);
-        users.iter().filter_map(Weak::upgrade).collect()
     }
 
     pub(crate) fn stamp(&self) -> Stamp {

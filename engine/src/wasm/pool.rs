@@ -110,53 +110,7 @@ impl Pool {
             idle: Mutex::new(Vec::new()),
             stats: PoolStats::default(),
         });
-        slot.add_user(&pool);
         pool
-    }
-
-    /// A pool for a stage named by `label`, of the plugin in `slot`, with the key-value
-    /// namespace `namespace` (bounded by `limits`).
-    pub fn for_stage(
-        host: &super::PluginHost,
-        slot: Arc<PluginSlot>,
-        namespace: &str,
-        label: StageLabel,
-        config: String,
-        limits: Limits,
-        grants: Grants,
-    ) -> Result<Arc<Self>, String> {
-        let kv = host.kv.space(
-            namespace,
-            super::kv::Quota {
-                bytes: limits.kv_bytes,
-                entries: limits.kv_entries,
-            },
-        );
-        let setup = Setup {
-            config,
-            limits,
-            grants,
-            kv,
-            label: Arc::new(label),
-        };
-        Ok(Self::new(slot, host.engine()?, setup))
-    }
-
-    /// A pool outside any pipeline (`homeport plugin run`, benchmarks): the plugin at `path`
-    /// loaded into `host`, with its own key-value namespace `name` and one instance warmed.
-    pub async fn standalone(
-        host: &super::PluginHost,
-        path: &std::path::Path,
-        name: &str,
-        config: String,
-        limits: Limits,
-        grants: Grants,
-    ) -> Result<Arc<Self>, String> {
-        let slot = host.load(path).map_err(|e| e.to_string())?;
-        let label = StageLabel::new(name, "wasm".to_owned());
-        let pool = Self::for_stage(host, slot, name, label, config, limits, grants)?;
-        pool.warm().await.map_err(|e| e.to_string())?;
-        Ok(pool)
     }
 
     /// The plugin slot.
@@ -329,7 +283,7 @@ fn classify(
     if state.limiter.hit {
         return CallError::OutOfMemory(setup.limits.memory);
     }
-    let mut message = super::describe(error);
+    let mut message = super::describe::describe(error);
     if let Some(line) = state.tail.last_line() {
         message.push_str(&format!(" (the plugin's last output: {line})"));
     }

@@ -9,8 +9,10 @@ use std::str::FromStr;
 use super::command::CommandName;
 use super::error::ParseError;
 use super::escape::{Separator, escape_into, split_unescaped, unescape};
-use super::message::MAX_QUERY_IDS;
 use super::status::OnlineStatus;
+
+/// Most camera IDs one `CheckCaramerOnlineStatus` may ask about (seed: "within 20").
+pub const MAX_QUERY_IDS: usize = 20;
 
 /// Longest offending value copied into an error, in characters.
 pub(super) const VALUE_PREVIEW_CHARS: usize = 32;

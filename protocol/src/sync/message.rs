@@ -35,8 +35,7 @@ use super::escape::Separator;
 use super::fields::{LineWriter, Reader};
 use super::status::OnlineStatus;
 
-/// Most camera IDs one `CheckCaramerOnlineStatus` may ask about (seed: "within 20").
-pub const MAX_QUERY_IDS: usize = 20;
+pub use super::fields::MAX_QUERY_IDS;
 
 /// One camera-sync message, a variant per [`CommandName`] with the seed's fields typed.
 ///

@@ -26,6 +26,7 @@ use homeport_protocol::wire::{Framing, WireFrame};
 use rand::rngs::SmallRng;
 
 use crate::camera::Camera;
+pub use crate::firmware::Link;
 
 mod calls;
 mod dvrip;
@@ -45,15 +46,6 @@ pub const DEVICE_CLASS: &str = "IPC";
 pub const SOFTWARE_VERSION: &str = "2.800.0000004.0.R";
 /// Product type at +12 of a DVRIP login success, as the captured IPC sends it.
 pub const DVRIP_DEVICE_TYPE: u8 = 0x33;
-
-/// Which socket a session is on: the camera treats them differently per firmware.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Link {
-    /// The connection the camera dialled to its register server and announced itself on.
-    Register,
-    /// A connection a client opened to the camera's service port (37777).
-    Direct,
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Login {

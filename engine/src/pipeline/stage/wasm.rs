@@ -102,16 +102,11 @@ pub fn build(spec: &WasmSpec, cx: &Build<'_>) -> Result<Box<dyn Stage>, SpecErro
         },
     );
     let label = StageLabel::new(pipeline, format!("#{} wasm({stem})", cx.index + 1));
-    let pool = Pool::for_stage(
-        &cx.services.plugins,
-        slot,
-        &namespace,
-        label,
-        config,
-        limits,
-        grants,
-    )
-    .map_err(|e| cx.error_at(spec.plugin.span(), e))?;
+    let pool = cx
+        .services
+        .plugins
+        .stage_pool(slot, &namespace, label, config, limits, grants)
+        .map_err(|e| cx.error_at(spec.plugin.span(), e))?;
     // One instance now: proves the plugin instantiates and accepts its config.
     futures::executor::block_on(pool.warm()).map_err(|e| {
         let span = spec

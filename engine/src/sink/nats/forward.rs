@@ -14,7 +14,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::Counters;
+use super::counters::Counters;
 
 /// How long shutdown keeps trying to hand over and flush what is queued.
 const SHUTDOWN_FLUSH: Duration = Duration::from_secs(5);

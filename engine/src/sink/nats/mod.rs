@@ -5,6 +5,7 @@
 //! - `config` — [`NatsConfig`], [`JetStreamConfig`], URL parsing and redaction.
 //! - `subject` — [`valid_subject`], [`valid_kv_key`] and the other name checks.
 //! - `error` — [`NatsError`].
+//! - `counters` — what the sink counts, shared with the forwarding task.
 //! - `forward` — the task draining the outage buffer of core publishes into async-nats.
 //! - `retry` — which JetStream failures are retried, and the waits between attempts.
 //! - `setup` — creating or finding the stream and the bucket at start.
@@ -28,6 +29,7 @@
 //!   arrive.
 
 mod config;
+mod counters;
 mod error;
 mod forward;
 mod retry;
@@ -54,6 +56,7 @@ pub use error::{BoxError, NatsError};
 pub use subject::{MAX_MSG_ID_LEN, MAX_SUBJECT_LEN, valid_kv_key, valid_subject};
 
 use config::Auth;
+use counters::Counters;
 use forward::Outbound;
 use retry::Verdict;
 use setup::{JetStreamTarget, KvTarget, setup_bucket, setup_stream};
@@ -108,17 +111,6 @@ pub struct NatsStats {
     pub errors: u64,
     /// Whether the client is connected right now.
     pub connected: bool,
-}
-
-#[derive(Debug, Default)]
-struct Counters {
-    published: AtomicU64,
-    dropped: AtomicU64,
-    js_acked: AtomicU64,
-    js_duplicates: AtomicU64,
-    js_retries: AtomicU64,
-    kv_puts: AtomicU64,
-    errors: AtomicU64,
 }
 
 /// The server's answer to a JetStream publish.
