@@ -100,17 +100,17 @@ impl std::fmt::Debug for Pool {
 }
 
 impl Pool {
-    /// A pool for `slot`'s plugin with `setup`; registered with the slot so reloads can check
-    /// the stage's config against a new build.
-    pub fn new(slot: Arc<PluginSlot>, engine: Arc<WasmEngine>, setup: Setup) -> Arc<Self> {
-        let pool = Arc::new(Self {
-            slot: Arc::clone(&slot),
+    /// A pool for `slot`'s plugin with `setup`. Only the host makes pools
+    /// ([`super::PluginHost::stage_pool`]), so that a reload can check each stage's config
+    /// against a new build.
+    pub(super) fn new(slot: Arc<PluginSlot>, engine: Arc<WasmEngine>, setup: Setup) -> Arc<Self> {
+        Arc::new(Self {
+            slot,
             engine,
             setup,
             idle: Mutex::new(Vec::new()),
             stats: PoolStats::default(),
-        });
-        pool
+        })
     }
 
     /// The plugin slot.
