@@ -38,6 +38,15 @@ pub enum DeviceState {
 }
 
 impl DeviceState {
+    /// Every state, in lifecycle order.
+    pub const ALL: [Self; 5] = [
+        Self::Pending,
+        Self::LoggingIn,
+        Self::Online,
+        Self::Offline,
+        Self::LoginFailed,
+    ];
+
     /// The state's name in the API and the store.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -271,13 +280,7 @@ mod tests {
 
     #[test]
     fn state_names_round_trip() {
-        for state in [
-            DeviceState::Pending,
-            DeviceState::LoggingIn,
-            DeviceState::Online,
-            DeviceState::Offline,
-            DeviceState::LoginFailed,
-        ] {
+        for state in DeviceState::ALL {
             assert_eq!(DeviceState::parse(state.as_str()), Some(state));
         }
     }

@@ -100,13 +100,7 @@ impl Metrics {
         .sample(&[], registry.identity_refusals());
         let counts = registry.counts();
         let mut devices = out.family("homeport_devices", Kind::Gauge, "Devices by state.");
-        for state in [
-            DeviceState::Pending,
-            DeviceState::LoggingIn,
-            DeviceState::Online,
-            DeviceState::Offline,
-            DeviceState::LoginFailed,
-        ] {
+        for state in DeviceState::ALL {
             let count = counts.get(&state).copied().unwrap_or(0) as u64;
             devices.sample(&[("state", state.as_str())], count);
         }

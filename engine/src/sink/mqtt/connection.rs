@@ -16,7 +16,7 @@ use tokio::time::{Instant, sleep, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use super::outbox::FEED_AHEAD;
-use super::{QoS, Shared};
+use super::Shared;
 
 /// First wait before reconnecting; it doubles after each failed attempt.
 const FIRST_RETRY: Duration = Duration::from_millis(100);
@@ -198,10 +198,7 @@ impl Connection {
     fn feed(&self, client: &AsyncClient) {
         let mut outbox = self.shared.outbox();
         while let Some(message) = outbox.next_to_feed() {
-            let qos = match message.qos {
-                QoS::AtMostOnce => rumqttc::QoS::AtMostOnce,
-                QoS::AtLeastOnce => rumqttc::QoS::AtLeastOnce,
-            };
+            let qos = rumqttc::QoS::from(message.qos);
             // The outbox never hands over more than the channel holds, so this send is ready at
             // once; `publish_bytes` shares the payload instead of copying it.
             let sent = client
