@@ -135,6 +135,18 @@ impl Session {
             .collect();
         Output { replies, change }
     }
+
+    /// A `68` on a logged-in session: the kind's states now, and the subscription remembered.
+    fn alarm_subscribe(&mut self, op: u8, kind: u8) -> Output {
+        if self.logged_in().is_none() {
+            return self.ignore("an alarm subscription before login");
+        }
+        let states = self
+            .legacy
+            .subscribe(op, kind, self.camera.config().channels);
+        let reply = DvripPacket::AlarmState { op, kind, states };
+        Output::one(self.dvrip_reply(reply), Some(Change::Attached))
+    }
 }
 
 #[cfg(test)]

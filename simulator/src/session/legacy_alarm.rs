@@ -16,8 +16,6 @@ use homeport_protocol::dvrip::DvripPacket;
 use homeport_protocol::dvrip::packet::alarm;
 use homeport_protocol::rpc::event::{EventAction, EventInfo};
 
-use super::{Change, Output, Session};
-
 /// What one connection has subscribed to, and the states it reports.
 ///
 /// Bounded: at most 256 subscribed kinds (one byte), states for the kinds of
@@ -41,9 +39,11 @@ impl LegacyAlarms {
         states.into()
     }
 
-    /// Remembers a subscription.
-    fn subscribe(&mut self, op: u8, kind: u8) {
+    /// Remembers a subscription (`op` is echoed in every push), and returns the kind's
+    /// state bytes now, one per channel of a camera with `channels`.
+    pub(super) fn subscribe(&mut self, op: u8, kind: u8, channels: u32) -> Bytes {
         self.subscribed.insert(kind, op);
+        self.states(kind, channel_count(channels))
     }
 
     /// Forgets every subscription (the session ended); states stay as the camera knows them.
@@ -91,20 +91,6 @@ fn channel_count(channels: u32) -> usize {
     usize::from(u8::try_from(channels).unwrap_or(u8::MAX))
 }
 
-impl Session {
-    /// A `68` on a logged-in session: the kind's states now, and the subscription remembered.
-    pub(super) fn alarm_subscribe(&mut self, op: u8, kind: u8) -> Output {
-        if self.logged_in().is_none() {
-            return self.ignore("an alarm subscription before login");
-        }
-        self.legacy.subscribe(op, kind);
-        let channels = channel_count(self.camera.config().channels);
-        let states = self.legacy.states(kind, channels);
-        let reply = DvripPacket::AlarmState { op, kind, states };
-        Output::one(self.dvrip_reply(reply), Some(Change::Attached))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,7 +109,7 @@ mod tests {
     #[test]
     fn starts_stops_and_pulses_of_a_subscribed_kind_become_state_packets() {
         let mut legacy = LegacyAlarms::default();
-        legacy.subscribe(2, alarm::MOTION);
+        legacy.subscribe(2, alarm::MOTION, 3);
         let start = legacy.apply(&event("VideoMotion", EventAction::Start, 1), 3);
         assert_eq!(states(&start), [vec![0, 1, 0]]);
         let pulse = legacy.apply(&event("VideoMotion", EventAction::Pulse, 0), 3);
@@ -146,7 +132,7 @@ mod tests {
     #[test]
     fn unsubscribed_kinds_state_reports_and_foreign_channels_are_not_pushed_but_tracked() {
         let mut legacy = LegacyAlarms::default();
-        legacy.subscribe(2, alarm::MOTION);
+        legacy.subscribe(2, alarm::MOTION, 2);
         for (code, action, channel) in [
             ("VideoLoss", EventAction::Start, 0),
             ("VideoMotionInfo", EventAction::State, 0),

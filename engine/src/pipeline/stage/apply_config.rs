@@ -21,7 +21,8 @@ use marked_yaml::Spanned;
 use serde_json::Value;
 
 use super::build::Build;
-use super::{Flow, Outcome, Stage, StageError};
+use super::contract::{Outcome, Stage, StageError};
+use super::flow::Flow;
 use crate::device::handle::merge;
 use crate::event::{Event, EventKind};
 use crate::pipeline::error::SpecError;

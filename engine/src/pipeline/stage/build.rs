@@ -10,7 +10,8 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use marked_yaml::{Span, Spanned};
 
-use super::{Flow, Outcome, Stage, StageError, sample_context};
+use super::contract::{Outcome, Stage, StageError};
+use super::flow::{Flow, sample_context};
 use crate::camera_sync::SyncServer;
 use crate::pipeline::Services;
 use crate::pipeline::error::SpecError;

@@ -32,7 +32,8 @@ use homeport_protocol::sync::{OnlineStatus, SyncMessage};
 use tokio_util::sync::CancellationToken;
 
 use super::build::{Build, or_checked};
-use super::{Flow, Outcome, Stage, StageError};
+use super::contract::{Outcome, Stage, StageError};
+use super::flow::Flow;
 use crate::camera_sync::texts::Reason;
 use crate::camera_sync::{Attempt, SyncHub, SyncServer};
 use crate::event::{EventKind, now_ms};

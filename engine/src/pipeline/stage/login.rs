@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use futures::future::{BoxFuture, FutureExt};
 
 use super::build::Build;
-use super::{Flow, Outcome, Stage, StageError};
+use super::contract::{Outcome, Stage, StageError};
+use super::flow::Flow;
 use crate::pipeline::error::SpecError;
 use crate::pipeline::spec::LoginSpec;
 use crate::registry::Registry;

@@ -8,7 +8,8 @@ use bytes::Bytes;
 use futures::future::{BoxFuture, FutureExt};
 
 use super::build::{Build, or_checked};
-use super::{Flow, Outcome, Stage, StageError};
+use super::contract::{Outcome, Stage, StageError};
+use super::flow::Flow;
 use crate::pipeline::error::SpecError;
 use crate::pipeline::payload;
 use crate::pipeline::spec::MqttSpec;

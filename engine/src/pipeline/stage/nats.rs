@@ -6,7 +6,8 @@ use bytes::Bytes;
 use futures::future::{BoxFuture, FutureExt};
 
 use super::build::{Build, or_checked};
-use super::{Flow, Outcome, Stage, StageError};
+use super::contract::{Outcome, Stage, StageError};
+use super::flow::Flow;
 use crate::event::EventKind;
 use crate::pipeline::error::SpecError;
 use crate::pipeline::payload;

@@ -3,7 +3,8 @@
 use futures::future::{BoxFuture, FutureExt};
 
 use super::build::Build;
-use super::{Flow, Outcome, Stage, StageError};
+use super::contract::{Outcome, Stage, StageError};
+use super::flow::Flow;
 use crate::pipeline::error::SpecError;
 use crate::pipeline::spec::SetSpec;
 use crate::pipeline::template::{Flavor, Template};

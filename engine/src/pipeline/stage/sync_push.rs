@@ -14,7 +14,8 @@ use futures::future::{BoxFuture, FutureExt};
 use homeport_protocol::sync::SyncMessage;
 
 use super::build::{Build, or_checked};
-use super::{Flow, Outcome, Stage, StageError};
+use super::contract::{Outcome, Stage, StageError};
+use super::flow::Flow;
 use crate::camera_sync::SyncServer;
 use crate::event::EventKind;
 use crate::pipeline::error::SpecError;

@@ -16,7 +16,8 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use futures::future::{BoxFuture, FutureExt};
 
 use super::build::Build;
-use super::{Flow, Outcome, Stage, StageError};
+use super::contract::{Outcome, Stage, StageError};
+use super::flow::Flow;
 use crate::event::Event;
 use crate::metrics::{Exposition, Kind};
 use crate::pipeline::error::SpecError;

@@ -15,8 +15,8 @@ use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, Outgo
 use tokio::time::{Instant, sleep, sleep_until};
 use tokio_util::sync::CancellationToken;
 
-use super::Shared;
 use super::outbox::FEED_AHEAD;
+use super::shared::Shared;
 
 /// First wait before reconnecting; it doubles after each failed attempt.
 const FIRST_RETRY: Duration = Duration::from_millis(100);

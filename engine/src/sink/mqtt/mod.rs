@@ -4,6 +4,8 @@
 //! - [`topic`] — [`valid_topic`]: topics the sink refuses.
 //! - `outbox` — the sink's bounded queue and remembered retained states (no async).
 //! - `connection` — the task that drives rumqttc, reconnects and drains on shutdown.
+//! - [`publish`] — [`Publish`] and [`QoS`]; [`stats`] — [`MqttStats`].
+//! - `shared` — what the handle and the connection task share (the outbox, the wake-up).
 //! - `tls` — the rustls client configuration for `mqtts://`.
 //! - [`MqttSink`] (here) — the cheap cloneable handle.
 //!
@@ -39,11 +41,14 @@ pub mod config;
 mod connection;
 pub mod error;
 mod outbox;
+pub mod publish;
+mod shared;
+pub mod stats;
 mod tls;
 pub mod topic;
 
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use rumqttc::{LastWill, MqttOptions, TlsConfiguration, Transport};
@@ -54,133 +59,19 @@ use crate::metrics::Exposition;
 
 pub use config::{FullPolicy, MqttConfig};
 pub use error::MqttError;
+pub use publish::{Publish, QoS};
+pub use stats::MqttStats;
 pub use topic::valid_topic;
 
 use connection::Connection;
-use error::preview;
 use outbox::{Limits, Message, OFFLINE, Outbox};
+use shared::Shared;
 use topic::MAX_TOPIC_LEN;
 
 /// Messages the MQTT client may have unacknowledged on the wire at once.
 const MAX_IN_FLIGHT: u16 = 100;
 /// Largest packet accepted from the broker (the sink only receives acknowledgements).
 const MAX_INCOMING_PACKET: usize = 64 * 1024;
-
-/// MQTT quality of service; QoS 2 is not offered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum QoS {
-    /// QoS 0: sent once, not acknowledged.
-    AtMostOnce,
-    /// QoS 1: re-sent until the broker acknowledges it.
-    AtLeastOnce,
-}
-
-impl TryFrom<u8> for QoS {
-    type Error = MqttError;
-
-    fn try_from(value: u8) -> Result<Self, MqttError> {
-        match value {
-            0 => Ok(Self::AtMostOnce),
-            1 => Ok(Self::AtLeastOnce),
-            _ => Err(MqttError::InvalidConfig {
-                field: "qos",
-                reason: format!("must be 0 or 1 (QoS 2 is not supported), not {value}"),
-            }),
-        }
-    }
-}
-
-impl From<QoS> for rumqttc::QoS {
-    fn from(qos: QoS) -> Self {
-        match qos {
-            QoS::AtMostOnce => Self::AtMostOnce,
-            QoS::AtLeastOnce => Self::AtLeastOnce,
-        }
-    }
-}
-
-/// One message to publish.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Publish {
-    /// Topic name; see [`valid_topic`].
-    pub topic: String,
-    /// Payload, shared (not copied) until it is written.
-    pub payload: Bytes,
-    /// Quality of service.
-    pub qos: QoS,
-    /// Whether the broker keeps it as the topic's retained message. For state that must be
-    /// republished after a broker restart use [`MqttSink::set_retained`] instead.
-    pub retain: bool,
-}
-
-/// Counters and gauges of one sink, for `/metrics`.
-///
-/// Submitted messages add up: `submitted = delivered + dropped_full + superseded + queued +
-/// in_flight`. The gateway status and republished states are not submitted messages; they are
-/// counted in `published`, `acked`, `republished` and `republish_pending`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct MqttStats {
-    /// Submitted messages waiting to be handed to the broker.
-    pub queued: usize,
-    /// Submitted messages handed to the broker and not yet done (QoS 1: no PUBACK yet).
-    pub in_flight: usize,
-    /// Messages offered through `publish`, `set_retained` and `clear_retained` (refused ones
-    /// included, invalid ones not).
-    pub submitted: u64,
-    /// PUBLISH packets written to the socket, re-sends and republished states included.
-    pub published: u64,
-    /// PUBACKs received.
-    pub acked: u64,
-    /// Submitted messages done: QoS 1 acknowledged, QoS 0 written.
-    pub delivered: u64,
-    /// Messages dropped because the buffer was full (either policy).
-    pub dropped_full: u64,
-    /// Retained states replaced by a newer value for the same topic before being sent.
-    pub superseded: u64,
-    /// Messages written before a disconnect whose PUBACK had not arrived: they are sent again
-    /// and are the only ones a subscriber may receive twice.
-    pub resent: u64,
-    /// Retained states republished from memory at the start of a connection.
-    pub republished: u64,
-    /// Status and republished states of the current connection not yet acknowledged.
-    pub republish_pending: usize,
-    /// Retained states remembered.
-    pub retained: usize,
-    /// Connections made after the first one.
-    pub reconnects: u64,
-    /// Whether the broker accepted the current connection.
-    pub connected: bool,
-}
-
-/// What the handle and the connection task share.
-struct Shared {
-    outbox: Mutex<Outbox>,
-    /// Wakes the connection task when something is queued.
-    wake: Notify,
-    /// Cancelled when the connection task has ended.
-    finished: CancellationToken,
-    status_topic: String,
-    max_payload: usize,
-}
-
-impl Shared {
-    fn outbox(&self) -> MutexGuard<'_, Outbox> {
-        // The outbox's invariants hold between its methods, none of which panics by design.
-        self.outbox.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn check(&self, topic: &str, payload: &Bytes) -> Result<(), MqttError> {
-        valid_topic(topic)?;
-        if payload.len() > self.max_payload {
-            return Err(MqttError::PayloadTooLarge {
-                topic: preview(topic),
-                len: payload.len(),
-                max: self.max_payload,
-            });
-        }
-        Ok(())
-    }
-}
 
 /// A running MQTT sink; clones share one connection and one queue.
 #[derive(Clone)]

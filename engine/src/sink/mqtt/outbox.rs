@@ -17,7 +17,8 @@ use bytes::Bytes;
 
 use super::config::FullPolicy;
 use super::error::{MqttError, preview};
-use super::{MqttStats, QoS};
+use super::publish::QoS;
+use super::stats::MqttStats;
 
 /// Messages handed to the MQTT client that it has not written yet, at most (the capacity of its
 /// request channel, so handing over never blocks).

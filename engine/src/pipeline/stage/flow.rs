@@ -1,0 +1,167 @@
+//! One event on its way through a pipeline ([`Flow`]): the event, the fields stages set, the
+//! events they emit, and the template context built from them (the event itself converted
+//! only when a template looks inside it).
+
+use std::sync::{Arc, OnceLock};
+
+use minijinja::value::{Enumerator, Object, ObjectRepr};
+use serde_json::{Map, Value as Json};
+
+use crate::event::Event;
+use crate::pipeline::template::{Flavor, sanitize};
+
+/// One event on its way through a pipeline.
+#[derive(Debug)]
+pub struct Flow {
+    /// The event.
+    pub event: Arc<Event>,
+    /// Fields added by `set` stages, visible to later templates as `fields.NAME`.
+    pub fields: Map<String, Json>,
+    /// Events stages produced (e.g. `config_applied`), published when the event is done.
+    pub emitted: Vec<Arc<Event>>,
+    context: Option<minijinja::Value>,
+}
+
+impl Flow {
+    /// A flow for `event`.
+    pub fn new(event: Arc<Event>) -> Self {
+        Self {
+            event,
+            fields: Map::new(),
+            emitted: Vec::new(),
+            context: None,
+        }
+    }
+
+    /// The template context: `event`, `device_id`, `device_topic`, `device_subject`, `kind`,
+    /// `fields`.
+    pub fn context(&mut self) -> &minijinja::Value {
+        let (event, fields) = (&self.event, &self.fields);
+        self.context.get_or_insert_with(|| {
+            minijinja::context! {
+                // Converted only if a template reads it: most (topics, keys) use `device_id`.
+                event => minijinja::Value::from_object(LazyEvent { event: Arc::clone(event), full: OnceLock::new() }),
+                device_id => event.device.clone(),
+                // The ID as it appears inside topics and subjects, for payloads that name them.
+                device_topic => sanitize(&event.device, Flavor::Topic),
+                device_subject => sanitize(&event.device, Flavor::Subject),
+                kind => event.kind_name(),
+                fields => minijinja::Value::from_serialize(fields),
+            }
+        })
+    }
+
+    /// Replaces the event and its fields (a plugin's `replace`) and refreshes the template
+    /// context.
+    pub fn replace(&mut self, event: Arc<Event>, fields: Map<String, Json>) {
+        self.event = event;
+        self.fields = fields;
+        self.context = None;
+    }
+
+    /// Sets a field and refreshes the template context.
+    pub fn set_field(&mut self, name: &str, value: Json) {
+        self.fields.insert(name.to_owned(), value);
+        self.context = None;
+    }
+}
+
+/// The event as templates see it (`event.code`, `event|tojson`, …), converted from the typed
+/// event the first time a template looks inside it, and at most once per event.
+#[derive(Debug)]
+struct LazyEvent {
+    event: Arc<Event>,
+    full: OnceLock<minijinja::Value>,
+}
+
+impl LazyEvent {
+    fn full(&self) -> &minijinja::Value {
+        self.full
+            .get_or_init(|| minijinja::Value::from_serialize(&*self.event))
+    }
+}
+
+impl Object for LazyEvent {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
+        self.full()
+            .get_item(key)
+            .ok()
+            .filter(|value| !value.is_undefined())
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        match self.full().try_iter() {
+            Ok(keys) => Enumerator::Iter(Box::new(keys.collect::<Vec<_>>().into_iter())),
+            Err(_) => Enumerator::Empty,
+        }
+    }
+
+    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
+        self.full().len()
+    }
+}
+
+/// A context shaped like a real alarm's, for checking templates when a pipeline compiles.
+pub fn sample_context() -> minijinja::Value {
+    let event = Event::new(
+        "sample-device",
+        crate::event::EventKind::Alarm {
+            channel: 0,
+            code: "VideoMotion".to_owned(),
+            action: "start".to_owned(),
+            device_time: None,
+            device_utc: None,
+            data: Map::new(),
+        },
+    );
+    Flow::new(event).context().clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::template::Templates;
+
+    fn render(flow: &mut Flow, source: &str) -> String {
+        Templates::new()
+            .compile(source, Flavor::Plain)
+            .expect("compiles")
+            .render(flow.context())
+            .expect("renders")
+    }
+
+    #[test]
+    fn the_lazy_event_reads_like_the_event_json() {
+        let mut flow = Flow::new(Event::new(
+            "cam1",
+            crate::event::EventKind::Alarm {
+                channel: 3,
+                code: "VideoMotion".to_owned(),
+                action: "start".to_owned(),
+                device_time: None,
+                device_utc: Some(7),
+                data: Map::new(),
+            },
+        ));
+        let json: serde_json::Value = serde_json::to_value(&*flow.event).expect("json");
+        assert_eq!(
+            render(&mut flow, "{{ event.code }}/{{ event.channel }}"),
+            "VideoMotion/3"
+        );
+        assert_eq!(render(&mut flow, "{{ event.nothing }}"), "");
+        assert_eq!(render(&mut flow, "{{ 'code' in event }}"), "True");
+        assert_eq!(
+            render(&mut flow, "{{ event|length }}"),
+            json.as_object().map_or(0, |o| o.len()).to_string()
+        );
+        let keys = render(&mut flow, "{% for key in event %}{{ key }},{% endfor %}");
+        assert!(keys.contains("code,") && keys.contains("device,"), "{keys}");
+        let back: serde_json::Value =
+            serde_json::from_str(&render(&mut flow, "{{ event|tojson }}")).expect("tojson");
+        assert_eq!(back, json);
+    }
+}
