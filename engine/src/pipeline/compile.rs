@@ -16,6 +16,7 @@ use super::stage::build::{Build, duration};
 use super::stage::{self, Stage};
 use super::template::{Condition, Templates};
 use super::{Services, event_kind};
+use crate::sink::Sinks;
 
 /// Default events a pipeline queue holds.
 pub const DEFAULT_CAPACITY: usize = 10_000;
@@ -131,8 +132,9 @@ fn pipeline_of(
             errors.push(here(
                 required.span(),
                 format!(
-                    "unknown requirement {:?} in requires; expected mqtt, nats or sync",
-                    required.as_str()
+                    "unknown requirement {:?} in requires; expected {} or sync",
+                    required.as_str(),
+                    Sinks::NAMES.join(", ")
                 ),
             ));
         }

@@ -79,8 +79,11 @@ impl Sinks {
         })
     }
 
+    /// The names a pipeline's `requires` may give for a sink.
+    pub const NAMES: [&str; 2] = ["mqtt", "nats"];
+
     /// Whether the sink a pipeline's `requires` names is configured; `None` for a name that
-    /// is no sink.
+    /// is no sink (one of [`Sinks::NAMES`] or none).
     pub fn has(&self, name: &str) -> Option<bool> {
         match name {
             "mqtt" => Some(self.mqtt.is_some()),
