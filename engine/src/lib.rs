@@ -1,5 +1,8 @@
 //! homeport's engine: the gateway cameras actively register to.
 //!
+//! `docs/architecture.md` walks one alarm from the socket to the MQTT PUBACK through these
+//! modules, and says who owns which task and how the process shuts down.
+//!
 //! Layers, each using only those above it in this list:
 //! - [`allocator`] — the process's allocator (jemalloc), declared once for binary, tests and
 //!   benches.
@@ -9,7 +12,7 @@
 //! - [`log_limit`] — warnings strangers can trigger, aggregated.
 //! - [`event`] — the typed events (registered, online-changed, alarm, config-applied,
 //!   sync-request, security).
-//! - [`bus`] — the internal event bus.
+//! - [`bus`] — the internal event bus: lossless to the pipelines, lossy to observers.
 //! - [`secret`] — the data directory's key, sealed passwords, the admin token.
 //! - [`device`] — the platform side of a device connection: JSON-RPC link, the logins, the
 //!   pinned identity, the command handle.
@@ -21,9 +24,12 @@
 //! - [`listener`] — the register listener.
 //! - [`sink`] — the MQTT and NATS connections.
 //! - [`wasm`] — the WebAssembly plugin host.
-//! - [`pipeline`] — pipelines from YAML: specs, compilation, stages, the runtime.
+//! - [`pipeline`] — pipelines from YAML: specs, compilation, stages, queues, workers, host.
 //! - [`camera_sync`] — the camera-sync server for client apps.
 //! - [`gateway`] — the running gateway: wiring, background tasks, device operations.
+//! - [`node`] — the whole process as a library: [`node::Node::start`] starts the gateway,
+//!   sinks, camera-sync server, plugin host, pipelines and admin API on one cancellation
+//!   tree; [`node::Node::shutdown`] stops them in order.
 //! - [`config`] — the YAML config file and its defaults.
 //! - [`provision`] — pointing a camera's `RegisterServer` at the gateway over a direct login.
 //! - [`admin_api`] — the admin API's request and response types, shared by server and client.

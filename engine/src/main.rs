@@ -1,7 +1,17 @@
-//! The `homeport` command.
+//! The `homeport` command: argument parsing over the library (everything that runs lives in
+//! the library; see its crate map).
 //!
-//! - `homeport sim …` — simulated cameras: a registering fleet, or one camera listening like
-//!   its 37777 service port ([`cli::sim`]).
+//! - `cli::run` — `homeport run`: flags and config file into a `NodeConfig`, `Node::start`, the
+//!   banner, then wait for a signal (`cli::signals`: SIGINT/SIGTERM stop, SIGHUP reloads
+//!   pipelines) and `Node::shutdown`; `cli::limits` sizes the connection cap to the descriptor
+//!   limit.
+//! - `cli::devices`, `cli::accounts`, `cli::dlq`, `cli::tap` — admin API commands through
+//!   `homeport::client`.
+//! - `cli::check` — `homeport check`: pipeline files checked offline.
+//! - `cli::plugin` — `homeport plugin run`: one WebAssembly stage on events from stdin.
+//! - `cli::provision` — point a camera's register server at the gateway over a direct login.
+//! - `cli::sim` — simulated cameras: a registering fleet, or one camera listening like its
+//!   37777 service port.
 
 #![forbid(unsafe_code)]
 
