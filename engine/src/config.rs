@@ -9,7 +9,7 @@
 //! mqtt: mqtt://127.0.0.1:1883 # MQTT broker for the mqtt stages
 //! mqtt_options:               # all optional
 //!   buffer: 100000            # messages kept while the broker is away…
-//!   when_full: drop_oldest    # …then drop_oldest or drop_newest (counted either way)
+//!   when_full: block          # …then wait (block), or drop_oldest / drop_newest (counted)
 //! nats: nats://127.0.0.1:4222 # NATS server for the nats stages
 //! node: gw1                   # this gateway's name in topics
 //! registry:
@@ -275,7 +275,7 @@ pub struct MqttOptions {
     pub client_id: Option<String>,
     /// Messages kept while the broker is away (default 100 000).
     pub buffer: Option<usize>,
-    /// `drop_oldest` (default) or `drop_newest` when the buffer is full.
+    /// `block` (default), `drop_oldest` or `drop_newest` when the buffer is full.
     pub when_full: Option<crate::sink::mqtt::FullPolicy>,
     /// CA certificate file for `mqtts://` (default: the system's roots).
     pub ca_file: Option<PathBuf>,

@@ -3,6 +3,10 @@
 //! Arrivals are a Poisson process (exponential gaps), so load tests see bursts and lulls like
 //! a real fleet. A `Start` schedules its own `Stop` a few seconds later; while a condition is
 //! open on a channel, a new arrival for it becomes a pulse instead, so pairs never overlap.
+//!
+//! Every event carries `SimSeq` in its data: 1, 2, 3… per generator (one per connection), so
+//! a test can check that none was lost, doubled or reordered on the way. With a limit the
+//! generator stops after that many events.
 
 use std::time::{Duration, Instant};
 
@@ -48,6 +52,10 @@ pub struct AlarmGenerator {
     next_arrival: Option<Instant>,
     /// Open conditions: code, channel, when their `Stop` is due. At most codes × channels.
     open: Vec<(&'static str, u32, Instant)>,
+    /// Events produced so far (the last `SimSeq`).
+    produced: u64,
+    /// Stop after this many events.
+    limit: Option<u64>,
 }
 
 impl AlarmGenerator {
@@ -60,11 +68,26 @@ impl AlarmGenerator {
             rng,
             next_arrival,
             open: Vec::new(),
+            produced: 0,
+            limit: None,
         }
+    }
+
+    /// The same generator, stopping after `limit` events (none: never).
+    pub fn with_limit(mut self, limit: Option<u64>) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    fn exhausted(&self) -> bool {
+        self.limit.is_some_and(|limit| self.produced >= limit)
     }
 
     /// When the next event is due, if ever.
     pub fn next_due(&self) -> Option<Instant> {
+        if self.exhausted() {
+            return None;
+        }
         let first_stop = self.open.iter().map(|(_, _, at)| *at).min();
         match (self.next_arrival, first_stop) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -88,6 +111,14 @@ impl AlarmGenerator {
             events.push(self.arrival(now));
             let after = self.next_arrival.unwrap_or(now);
             self.next_arrival = gap(&mut self.rng, self.rate).map(|gap| after + gap);
+        }
+        if let Some(limit) = self.limit {
+            let left = limit.saturating_sub(self.produced);
+            events.truncate(usize::try_from(left).unwrap_or(usize::MAX));
+        }
+        for event in &mut events {
+            self.produced += 1;
+            event.data.insert("SimSeq".to_owned(), json!(self.produced));
         }
         events
     }

@@ -44,6 +44,8 @@ pub struct CameraConfig {
     pub password: String,
     /// Mean alarms per second once a platform has attached.
     pub alarm_rate: f64,
+    /// Alarms per connection after which the camera sends no more (none: no end).
+    pub alarm_limit: Option<u64>,
     /// Video channels (alarm indexes are `0..channels`).
     pub channels: u32,
     /// Seconds between keepalives the camera asks for at login.
@@ -97,6 +99,7 @@ impl CameraConfig {
             user: user.into(),
             password: password.into(),
             alarm_rate: 0.0,
+            alarm_limit: None,
             channels: 1,
             keep_alive_interval: 60,
             faults: Vec::new(),

@@ -176,12 +176,15 @@ where
                 // JSON attach) keep the same generator, so open conditions still get their stop.
                 Some(Change::Attached) if alarms.is_none() => {
                     let seed = SmallRng::from_rng(&mut rng);
-                    alarms = Some(AlarmGenerator::new(
-                        config.alarm_rate,
-                        config.channels,
-                        seed,
-                        Instant::now().into_std(),
-                    ));
+                    alarms = Some(
+                        AlarmGenerator::new(
+                            config.alarm_rate,
+                            config.channels,
+                            seed,
+                            Instant::now().into_std(),
+                        )
+                        .with_limit(config.alarm_limit),
+                    );
                 }
                 Some(Change::Attached) => {}
                 Some(Change::KeptAlive) => {

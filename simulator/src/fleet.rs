@@ -33,6 +33,8 @@ pub struct FleetConfig {
     pub password: String,
     /// Mean alarms per camera per second, once attached.
     pub alarm_rate: f64,
+    /// Alarms per camera connection after which it sends no more (none: no end).
+    pub alarm_limit: Option<u64>,
     /// Video channels per camera.
     pub channels: u32,
     /// Keepalive interval the cameras ask for, in seconds.
@@ -64,6 +66,7 @@ impl FleetConfig {
             user: "admin".to_owned(),
             password: password.into(),
             alarm_rate: 0.0,
+            alarm_limit: None,
             channels: 1,
             keep_alive_interval: 60,
             faults: FaultPlan::default(),
@@ -88,6 +91,7 @@ impl FleetConfig {
         let device_id = format!("{}{}", self.id_prefix, index + 1);
         CameraConfig {
             alarm_rate: self.alarm_rate,
+            alarm_limit: self.alarm_limit,
             channels: self.channels,
             keep_alive_interval: self.keep_alive_interval,
             faults: self.faults.faults_for(index, self.devices),

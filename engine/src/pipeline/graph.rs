@@ -62,19 +62,39 @@ impl Running {
         &self.shards[(hasher.finish() as usize) % self.shards.len()]
     }
 
-    /// Queues an event on its device's shard, applying the queue policy when full; what is
-    /// dropped is counted.
-    pub(super) async fn offer(&self, event: impl Into<Queued>) {
+    /// Queues an event on its device's shard, waiting for room when it is full under `block`;
+    /// what a drop policy drops is counted. `false` when the queue is closed (a reload or
+    /// shutdown): nothing was queued or counted.
+    pub(super) async fn offer(&self, event: impl Into<Queued>) -> bool {
         let event = event.into();
-        self.counters.input.fetch_add(1, Ordering::AcqRel);
         let shard = self.shard_of(&event.event.device);
-        match shard.offer(event).await {
+        let offered = shard.offer(event).await;
+        self.count(offered)
+    }
+
+    /// Queues an event now, over the bound of a full `block` queue (see
+    /// [`EventBus::publish`](crate::bus::EventBus::publish)); `false` when closed.
+    pub(super) fn push(&self, event: impl Into<Queued>) -> bool {
+        let event = event.into();
+        let offered = self.shard_of(&event.event.device).push_now(event);
+        self.count(offered)
+    }
+
+    fn count(&self, offered: Offered) -> bool {
+        match offered {
             Offered::Queued => {}
             Offered::DroppedOldest | Offered::DroppedNewest => {
                 self.counters.drop_for("queue_full");
             }
-            Offered::Closed => self.counters.drop_for("reload"),
+            Offered::Closed => return false,
         }
+        self.counters.input.fetch_add(1, Ordering::AcqRel);
+        true
+    }
+
+    /// Events queued in its shards now.
+    pub(super) fn queued(&self) -> usize {
+        self.shards.iter().map(Queue::len).sum()
     }
 }
 

@@ -1,24 +1,25 @@
-//! [`PipelineHost`]: the running pipelines. One dispatcher reads the event bus and offers
-//! each event to every pipeline whose `on` takes it; reload builds the new graph aside, lets
-//! the old one drain, and swaps — or keeps the old one if the new one does not compile;
-//! replay puts a dead letter back into its pipeline; `/metrics` reads the counters.
+//! [`PipelineHost`]: the running pipelines. It is the event bus's [`Consumer`]: a published
+//! event goes straight from the publishing task into the shard queue of every pipeline whose
+//! `on` takes it (so dispatch runs on every core the publishers run on, and a `block` queue
+//! makes the publisher wait). Reload builds the new graph aside, swaps it in at once (new
+//! events queue there), lets the old one drain and only then starts the new workers, so a
+//! device's events never run in both; or keeps the old one if the new one does not compile.
+//! Replay puts a dead letter back into its pipeline; `/metrics` reads the counters.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
-use tokio::sync::{RwLock, broadcast};
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
+use futures::future::{BoxFuture, FutureExt};
 
 use super::Services;
 use super::counters::stage_name;
 use super::error::{SpecError, SpecErrors};
-use super::graph::Graph;
+use super::graph::{Graph, Running};
 use super::sources::build;
 use super::worker;
-use crate::bus::EventBus;
+use crate::bus::{Consumer, EventBus};
 use crate::event::Event;
 use crate::metrics::{Exposition, Kind};
 use crate::store::DeadLetter;
@@ -26,7 +27,7 @@ use crate::store::DeadLetter;
 /// How long a reload or shutdown waits for queued events to finish.
 const DRAIN: Duration = Duration::from_secs(10);
 
-/// The running pipelines, their dispatcher, and reload.
+/// The running pipelines, and reload.
 #[derive(Debug)]
 pub struct PipelineHost {
     services: Services,
@@ -34,13 +35,24 @@ pub struct PipelineHost {
     bus: EventBus,
     graph: RwLock<Arc<Graph>>,
     reloading: tokio::sync::Mutex<()>,
-    lagged: AtomicU64,
-    shutdown: CancellationToken,
-    dispatcher: TaskTracker,
+}
+
+/// The bus's handle on the host (the bus holds it; the host outlives its attachment).
+#[derive(Debug)]
+struct Attached(Arc<PipelineHost>);
+
+impl Consumer for Attached {
+    fn send(&self, event: Arc<Event>) -> BoxFuture<'_, ()> {
+        self.0.deliver(event).boxed()
+    }
+
+    fn push(&self, event: Arc<Event>) {
+        self.0.deliver_now(&event);
+    }
 }
 
 impl PipelineHost {
-    /// Compiles the pipelines at `sources` and starts them on `bus`.
+    /// Compiles the pipelines at `sources`, starts their workers and attaches them to `bus`.
     pub fn start(
         sources: Vec<PathBuf>,
         services: Services,
@@ -52,21 +64,21 @@ impl PipelineHost {
             sources,
             graph: RwLock::new(Arc::clone(&graph)),
             reloading: tokio::sync::Mutex::new(()),
-            lagged: AtomicU64::new(0),
-            shutdown: CancellationToken::new(),
-            dispatcher: TaskTracker::new(),
             bus: bus.clone(),
         });
         host.spawn_workers(&graph);
-        let receiver = bus.subscribe();
-        host.dispatcher.spawn(Arc::clone(&host).dispatch(receiver));
+        bus.attach(Arc::new(Attached(Arc::clone(&host))));
         tracing::info!(pipelines = graph.pipelines.len(), "pipelines started");
         Ok(host)
     }
 
     /// Names of the running pipelines.
     pub async fn names(&self) -> Vec<String> {
-        self.graph.read().await.names()
+        self.current().names()
+    }
+
+    fn current(&self) -> Arc<Graph> {
+        Arc::clone(&self.graph.read().unwrap_or_else(PoisonError::into_inner))
     }
 
     fn spawn_workers(&self, graph: &Arc<Graph>) {
@@ -83,31 +95,49 @@ impl PipelineHost {
         }
     }
 
-    async fn dispatch(self: Arc<Self>, mut events: broadcast::Receiver<Arc<Event>>) {
-        loop {
-            let received = tokio::select! {
-                () = self.shutdown.cancelled() => return,
-                received = events.recv() => received,
-            };
-            match received {
-                Ok(event) => {
-                    let graph = self.graph.read().await;
-                    let kind = event.kind_name();
-                    for pipeline in &graph.pipelines {
-                        if pipeline.pipeline.kinds.contains(&kind) {
-                            pipeline.offer(Arc::clone(&event)).await;
-                        }
-                    }
-                }
-                Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    self.lagged.fetch_add(missed, Ordering::Relaxed);
-                    tracing::warn!(
-                        missed,
-                        "pipelines fell behind the event bus; events were missed"
-                    );
-                }
-                Err(broadcast::error::RecvError::Closed) => return,
+    /// Offers `event` to every pipeline that takes its kind, waiting for room under `block`.
+    async fn deliver(&self, event: Arc<Event>) {
+        let graph = self.current();
+        let kind = event.kind_name();
+        for pipeline in graph
+            .pipelines
+            .iter()
+            .filter(|p| p.pipeline.kinds.contains(&kind))
+        {
+            if !pipeline.offer(Arc::clone(&event)).await {
+                self.after_reload(pipeline, &event);
             }
+        }
+    }
+
+    /// Offers `event` to every pipeline that takes its kind, without waiting.
+    fn deliver_now(&self, event: &Arc<Event>) {
+        let graph = self.current();
+        let kind = event.kind_name();
+        for pipeline in graph
+            .pipelines
+            .iter()
+            .filter(|p| p.pipeline.kinds.contains(&kind))
+        {
+            if !pipeline.push(Arc::clone(event)) {
+                self.after_reload(pipeline, event);
+            }
+        }
+    }
+
+    /// `closed` refused `event` because a reload replaced its graph: the pipeline of the same
+    /// name in the graph now running takes it (the new graph's workers start only once the old
+    /// one drained, so order holds); if there is none, it is counted as dropped by the reload.
+    fn after_reload(&self, closed: &Running, event: &Arc<Event>) {
+        let graph = self.current();
+        let name = closed.pipeline.name.as_str();
+        let taken = graph
+            .find(name)
+            .filter(|fresh| !std::ptr::eq(Arc::as_ptr(fresh), closed))
+            .is_some_and(|fresh| fresh.push(Arc::clone(event)));
+        if !taken {
+            closed.counters.input.fetch_add(1, Ordering::AcqRel);
+            closed.counters.drop_for("reload");
         }
     }
 
@@ -126,21 +156,23 @@ impl PipelineHost {
                 )])
             })??;
         let fresh = Arc::new(Graph::new(compiled));
-        self.spawn_workers(&fresh);
-        // Hold the dispatcher while the old graph drains, so a device's events never run in
-        // the old and the new graph at once.
-        let mut current = self.graph.write().await;
-        current.close();
-        if tokio::time::timeout(DRAIN, current.workers.wait())
+        // New events queue in the new graph from now on; its workers start once the old graph
+        // has drained, so a device's events never run in the old and the new graph at once.
+        let old = std::mem::replace(
+            &mut *self.graph.write().unwrap_or_else(PoisonError::into_inner),
+            Arc::clone(&fresh),
+        );
+        old.close();
+        if tokio::time::timeout(DRAIN, old.workers.wait())
             .await
             .is_err()
         {
             tracing::warn!(
-                "old pipelines did not drain within {DRAIN:?}; their remaining events are dropped"
+                "old pipelines did not drain within {DRAIN:?}; the new ones start beside them"
             );
         }
+        self.spawn_workers(&fresh);
         let names = fresh.names();
-        *current = fresh;
         tracing::info!(?names, "pipelines reloaded");
         Ok(names)
     }
@@ -150,11 +182,14 @@ impl PipelineHost {
     pub async fn replay(&self, letter: &DeadLetter) -> Result<(), String> {
         let event: Event = serde_json::from_str(&letter.event)
             .map_err(|e| format!("dead letter {} is not an event: {e}", letter.id))?;
-        let graph = self.graph.read().await;
+        let event = Arc::new(event);
+        let graph = self.current();
         let pipeline = graph
             .find(&letter.pipeline)
             .ok_or_else(|| format!("pipeline {:?} is not running", letter.pipeline))?;
-        pipeline.offer(Arc::new(event)).await;
+        if !pipeline.offer(Arc::clone(&event)).await {
+            self.after_reload(pipeline, &event);
+        }
         Ok(())
     }
 
@@ -169,9 +204,20 @@ impl PipelineHost {
     /// Adds the samples of every pipeline and stage, the plugin host, the bus and the sinks
     /// to `out`.
     pub async fn render_metrics_into(&self, out: &mut Exposition) {
-        let graph = Arc::clone(&*self.graph.read().await);
+        let graph = self.current();
         for pipeline in &graph.pipelines {
             pipeline.counters.render(&pipeline.pipeline.name, out);
+        }
+        let mut queued = out.family(
+            "homeport_pipeline_queued",
+            Kind::Gauge,
+            "Events waiting in a pipeline's queues.",
+        );
+        for pipeline in &graph.pipelines {
+            queued.sample(
+                &[("pipeline", pipeline.pipeline.name.as_str())],
+                pipeline.queued() as u64,
+            );
         }
         for pipeline in &graph.pipelines {
             let name = pipeline.pipeline.name.as_str();
@@ -181,18 +227,12 @@ impl PipelineHost {
             }
         }
         self.services.plugins.render_metrics(out);
-        out.family(
-            "homeport_pipeline_bus_lagged_total",
-            Kind::Counter,
-            "Events the pipelines missed because they fell behind the bus.",
-        )
-        .sample(&[], self.lagged.load(Ordering::Relaxed));
         self.services.sinks.render_metrics(out);
     }
 
     /// Counters of one pipeline: (in, out, failed, dropped total, in flight).
     pub async fn totals(&self, name: &str) -> Option<(u64, u64, u64, u64, u64)> {
-        let graph = self.graph.read().await;
+        let graph = self.current();
         let c = &graph.find(name)?.counters;
         Some((
             c.input.load(Ordering::Acquire),
@@ -203,12 +243,11 @@ impl PipelineHost {
         ))
     }
 
-    /// Stops dispatching, lets queued events finish (bounded), and returns.
+    /// Detaches from the bus (later events reach observers only), lets queued events finish
+    /// (bounded), and returns.
     pub async fn shutdown(&self) {
-        self.shutdown.cancel();
-        self.dispatcher.close();
-        self.dispatcher.wait().await;
-        let graph = self.graph.read().await;
+        self.bus.detach();
+        let graph = self.current();
         graph.close();
         if tokio::time::timeout(DRAIN, graph.workers.wait())
             .await

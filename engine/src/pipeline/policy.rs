@@ -59,13 +59,14 @@ impl ErrorPolicy {
 /// What a full pipeline queue does with a new event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum WhenFull {
-    /// Drop the oldest queued event of that queue (counted) and take the new one.
+    /// Make the publisher wait for room: a device session stops reading its camera until
+    /// there is, so nothing is lost (the default).
     #[default]
+    Block,
+    /// Drop the oldest queued event of that queue (counted) and take the new one.
     DropOldest,
     /// Drop the new event (counted).
     DropNewest,
-    /// Wait for room (holds up every pipeline behind the bus; lagging is then counted).
-    Block,
 }
 
 impl WhenFull {

@@ -1,6 +1,7 @@
-//! A pipeline shard's bounded queue: one worker pops, the dispatcher (and routing plugins)
-//! offer, and a full queue does what its [`WhenFull`] says — drop the oldest, drop the new
-//! one, or make the offer wait for room. Closing it (reload, shutdown) refuses new items and
+//! A pipeline shard's bounded queue: one worker pops, publishers (device sessions through the
+//! bus, routing plugins) offer, and a full queue does what its [`WhenFull`] says — drop the oldest, drop the new
+//! one, or make the offer wait for room (waiting offers get room in the order they came:
+//! the fairness between blocked producers). Closing it (reload, shutdown) refuses new items and
 //! lets the worker take what is left.
 
 use std::collections::VecDeque;
@@ -89,6 +90,36 @@ impl<T> Queue<T> {
         }
     }
 
+    /// Queues `item` without waiting: as [`Queue::offer`], except that under `block` a full
+    /// queue takes it over its capacity (for items whose producer cannot wait).
+    pub(super) fn push_now(&self, item: T) -> Offered {
+        let mut items = self.lock();
+        if self.closed.load(Ordering::Acquire) {
+            return Offered::Closed;
+        }
+        let offered = if items.len() < self.capacity {
+            Offered::Queued
+        } else {
+            match self.when_full {
+                WhenFull::DropNewest => return Offered::DroppedNewest,
+                WhenFull::DropOldest => {
+                    items.pop_front();
+                    Offered::DroppedOldest
+                }
+                WhenFull::Block => Offered::Queued,
+            }
+        };
+        items.push_back(item);
+        drop(items);
+        self.ready.notify_one();
+        offered
+    }
+
+    /// Items queued now.
+    pub(super) fn len(&self) -> usize {
+        self.lock().len()
+    }
+
     /// The next item, waiting for one; `None` once closed and empty.
     pub(super) async fn pop(&self) -> Option<T> {
         loop {
@@ -173,6 +204,52 @@ mod tests {
             .expect("the task ran");
         assert_eq!(offered, Offered::Queued);
         assert_eq!(drain(&queue).await, [2]);
+    }
+
+    #[tokio::test]
+    async fn an_item_pushed_now_goes_over_a_full_block_queue_and_obeys_the_drop_policies() {
+        let queue = Queue::new(1, WhenFull::Block);
+        assert_eq!(queue.push_now(1), Offered::Queued);
+        assert_eq!(queue.push_now(2), Offered::Queued);
+        assert_eq!(queue.len(), 2);
+        assert_eq!(drain(&queue).await, [1, 2]);
+        let oldest = Queue::new(1, WhenFull::DropOldest);
+        assert_eq!(oldest.push_now(1), Offered::Queued);
+        assert_eq!(oldest.push_now(2), Offered::DroppedOldest);
+        assert_eq!(drain(&oldest).await, [2]);
+        let newest = Queue::new(1, WhenFull::DropNewest);
+        assert_eq!(newest.push_now(1), Offered::Queued);
+        assert_eq!(newest.push_now(2), Offered::DroppedNewest);
+        assert_eq!(drain(&newest).await, [1]);
+        assert_eq!(newest.push_now(3), Offered::Closed);
+    }
+
+    #[tokio::test]
+    async fn blocked_offers_are_let_in_in_the_order_they_waited() {
+        let queue = Arc::new(Queue::new(1, WhenFull::Block));
+        assert_eq!(queue.offer(0).await, Offered::Queued);
+        let mut waiting = Vec::new();
+        for i in 1..=3 {
+            let queue = Arc::clone(&queue);
+            let offer = tokio::spawn(async move { queue.offer(i).await });
+            assert!(still_waiting(&offer).await);
+            waiting.push(offer);
+        }
+        let mut order = Vec::new();
+        for _ in 0..4 {
+            order.push(queue.pop().await.expect("an item"));
+            for _ in 0..10 {
+                tokio::task::yield_now().await;
+            }
+        }
+        assert_eq!(
+            order,
+            [0, 1, 2, 3],
+            "one producer per freed slot, first come first in"
+        );
+        for offer in waiting {
+            assert_eq!(offer.await.expect("ran"), Offered::Queued);
+        }
     }
 
     #[tokio::test]

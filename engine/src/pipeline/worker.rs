@@ -84,7 +84,7 @@ async fn run_stages(
                 }
                 Ok(Outcome::Route(target)) => {
                     stage_counters.passed.fetch_add(1, Ordering::Relaxed);
-                    route(flow, &target, routes).await;
+                    route(flow, &target, routes);
                     counters.routed.fetch_add(1, Ordering::AcqRel);
                     return;
                 }
@@ -123,22 +123,23 @@ async fn run_stages(
     counters.output.fetch_add(1, Ordering::AcqRel);
 }
 
-/// Hands a routed event to the pipeline `target` (same graph), with its fields.
-async fn route(flow: &Flow, target: &str, routes: &[Arc<Running>]) {
+/// Hands a routed event to the pipeline `target` (same graph), with its fields. It is pushed
+/// without waiting: a worker that waited for room in a pipeline routing back to its own could
+/// wait forever; routed events are bounded by the events taken in and their hop limit.
+fn route(flow: &Flow, target: &str, routes: &[Arc<Running>]) {
     let mut event = (*flow.event).clone();
     event.hops = event.hops.saturating_add(1);
-    match routes.iter().find(|p| p.pipeline.name == target) {
-        Some(pipeline) => {
-            pipeline
-                .offer(Queued {
-                    event: Arc::new(event),
-                    fields: Some(flow.fields.clone()),
-                })
-                .await;
-        }
-        None => {
-            tracing::warn!(pipeline = %target, device = %flow.event.device, "routed event lost: the target pipeline is not running");
-        }
+    let taken = routes
+        .iter()
+        .find(|p| p.pipeline.name == target)
+        .is_some_and(|pipeline| {
+            pipeline.push(Queued {
+                event: Arc::new(event),
+                fields: Some(flow.fields.clone()),
+            })
+        });
+    if !taken {
+        tracing::warn!(pipeline = %target, device = %flow.event.device, "routed event lost: the target pipeline is not running");
     }
 }
 

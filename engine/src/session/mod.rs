@@ -209,8 +209,10 @@ where
     Ok(Events::Legacy)
 }
 
-/// Turns a `client.notifyEventStream` into alarm events, one per entry, in order.
-fn publish_alarms(registry: &Registry, id: &str, params: &serde_json::Value) {
+/// Turns a `client.notifyEventStream` into alarm events, one per entry, in order, each sent
+/// once the pipelines have room for it (so a camera the pipelines cannot keep up with is not
+/// read meanwhile).
+async fn publish_alarms(registry: &Registry, id: &str, params: &serde_json::Value) {
     let stream: NotifyEventStream = match serde_json::from_value(params.clone()) {
         Ok(stream) => stream,
         Err(e) => {
@@ -234,6 +236,6 @@ fn publish_alarms(registry: &Registry, id: &str, params: &serde_json::Value) {
             action,
             data: info.data,
         };
-        registry.bus().publish(Event::new(id, kind));
+        registry.bus().send(Event::new(id, kind)).await;
     }
 }

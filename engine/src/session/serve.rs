@@ -138,11 +138,17 @@ where
                     }
                     Ok(Message::Call(call)) if call.method == method::NOTIFY_EVENT_STREAM => {
                         if events == Events::Json {
-                            publish_alarms(registry, &ticket.id, &call.params);
+                            let started = Instant::now();
+                            publish_alarms(registry, &ticket.id, &call.params).await;
+                            busy(started, &mut last_heard, &mut in_flight);
                         }
                     }
                     Ok(Message::Call(call)) => tracing::debug!(device = %ticket.id, method = %call.method, "ignoring a device call"),
-                    Ok(Message::Dvrip(frame)) => on_dvrip(&frame, &mut served, &mut in_flight, registry, ticket),
+                    Ok(Message::Dvrip(frame)) => {
+                        let started = Instant::now();
+                        on_dvrip(&frame, &mut served, &mut in_flight, registry, ticket).await;
+                        busy(started, &mut last_heard, &mut in_flight);
+                    }
                     Err(e) => return (OnlineReason::SocketClosed, Some(e.to_string())),
                 }
             }
@@ -369,8 +375,21 @@ where
     Ok(())
 }
 
+/// Time the session spent waiting for the pipelines to take its alarms (since `started`) is
+/// not the device's silence: the timers move on by as much.
+fn busy(started: Instant, last_heard: &mut Instant, in_flight: &mut Option<(InFlight, Instant)>) {
+    let waited = started.elapsed();
+    if waited < Duration::from_millis(10) {
+        return;
+    }
+    *last_heard = (*last_heard + waited).min(Instant::now());
+    if let Some((_, deadline)) = in_flight.as_mut() {
+        *deadline += waited;
+    }
+}
+
 /// A DVRIP packet that is not JSON: keep-life answers, legacy alarms, snapshot pieces.
-fn on_dvrip(
+async fn on_dvrip(
     frame: &DvripFrame,
     served: &mut Served,
     in_flight: &mut Option<(InFlight, Instant)>,
@@ -389,7 +408,7 @@ fn on_dvrip(
                     device_utc: None,
                     data: Map::new(),
                 };
-                registry.bus().publish(Event::new(&ticket.id, event));
+                registry.bus().send(Event::new(&ticket.id, event)).await;
             }
         }
         DvripPacket::SnapData { serial, chunk, .. } => {

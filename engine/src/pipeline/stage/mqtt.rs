@@ -100,12 +100,13 @@ impl Stage for MqttStage {
                     .map_err(|e| StageError::new(e.to_string()))?;
             } else {
                 self.sink
-                    .publish(Publish {
+                    .send(Publish {
                         topic,
                         payload: body,
                         qos: self.qos,
                         retain: false,
                     })
+                    .await
                     .map_err(|e| StageError::new(e.to_string()))?;
             }
             Ok(Outcome::Continue)

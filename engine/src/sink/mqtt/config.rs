@@ -38,10 +38,14 @@ const MQTTS_PORT: u16 = 8883;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FullPolicy {
-    /// Drop the oldest waiting message to make room for the new one.
+    /// Make the publisher wait for room ([`MqttSink::send`](super::MqttSink::send)): nothing
+    /// is lost, and the pipeline (and, behind it, the cameras) slow down to what the broker
+    /// takes. `publish`, which cannot wait, queues over the bound.
     #[default]
+    Block,
+    /// Drop the oldest waiting message to make room for the new one (counted).
     DropOldest,
-    /// Refuse the new message with [`MqttError::BufferFull`].
+    /// Refuse the new message with [`MqttError::BufferFull`] (counted).
     DropNewest,
 }
 
@@ -378,7 +382,7 @@ mod tests {
         let config = MqttConfig::from_url("mqtt://broker", "gw-1").expect("valid");
         assert_eq!(config.client_id, "homeport-gw-1");
         assert_eq!(config.buffer, DEFAULT_BUFFER);
-        assert_eq!(config.when_full, FullPolicy::DropOldest);
+        assert_eq!(config.when_full, FullPolicy::Block);
         assert_eq!(config.status_topic(), "homeport/gateway/gw-1/status");
 
         for node in ["", "a/b", "a+", "#"] {

@@ -177,10 +177,12 @@ impl Connection {
                     );
                 }
                 Ok(Event::Incoming(Packet::PubAck(ack))) => {
-                    self.shared.outbox().on_puback(ack.pkid)
+                    self.shared.outbox().on_puback(ack.pkid);
+                    self.shared.room.notify_waiters();
                 }
                 Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {
                     self.shared.outbox().on_written(pkid);
+                    self.shared.room.notify_waiters();
                 }
                 Ok(Event::Outgoing(Outgoing::Disconnect)) => return End::Finished,
                 Ok(_) => {}
@@ -218,6 +220,7 @@ impl Connection {
 
     fn begin_shutdown(&self, deadline: &mut Option<Instant>) {
         self.shared.outbox().begin_shutdown();
+        self.shared.room.notify_waiters();
         *deadline = Some(Instant::now() + self.shutdown_timeout);
         tracing::info!(
             broker = %self.broker,

@@ -135,6 +135,7 @@ impl MqttSink {
         let shared = Arc::new(Shared {
             outbox: Mutex::new(Outbox::new(limits, status_topic.clone())),
             wake: Notify::new(),
+            room: Notify::new(),
             finished: CancellationToken::new(),
             status_topic,
             max_payload: config.max_payload,
@@ -157,6 +158,26 @@ impl MqttSink {
     /// `drop_newest` ([`MqttError::BufferFull`]), a sink that is shutting down.
     pub fn publish(&self, publish: Publish) -> Result<(), MqttError> {
         self.shared.check(&publish.topic, &publish.payload)?;
+        self.submit(publish)
+    }
+
+    /// Publishes `publish` as [`MqttSink::publish`] does, but while the buffer is full under
+    /// [`FullPolicy::Block`] (the default) waits for room first: the way pipeline stages
+    /// publish, so that nothing is dropped.
+    pub async fn send(&self, publish: Publish) -> Result<(), MqttError> {
+        self.shared.check(&publish.topic, &publish.payload)?;
+        loop {
+            let room = self.shared.room.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            if self.shared.outbox().has_room() {
+                return self.submit(publish);
+            }
+            room.await;
+        }
+    }
+
+    fn submit(&self, publish: Publish) -> Result<(), MqttError> {
         self.shared.outbox().submit(Message {
             topic: publish.topic,
             payload: publish.payload,

@@ -146,6 +146,12 @@ impl Outbox {
         }
     }
 
+    /// Whether a publisher that can wait should queue a message now: not while the buffer is
+    /// full under [`FullPolicy::Block`] (closing, it goes on to learn the sink is closed).
+    pub(crate) fn has_room(&self) -> bool {
+        self.closing || self.live < self.limits.buffer || self.limits.when_full != FullPolicy::Block
+    }
+
     /// Queues a message (the topic and payload are already checked).
     pub(crate) fn submit(&mut self, message: Message) -> Result<(), MqttError> {
         self.push(message).map(|_| ())
@@ -347,15 +353,20 @@ impl Outbox {
         }
         self.stats.submitted += 1;
         if self.live >= self.limits.buffer {
-            self.stats.dropped_full += 1;
             match self.limits.when_full {
                 FullPolicy::DropNewest => {
+                    self.stats.dropped_full += 1;
                     return Err(MqttError::BufferFull {
                         capacity: self.limits.buffer,
                         topic: preview(&message.topic),
                     });
                 }
-                FullPolicy::DropOldest => self.drop_oldest(),
+                FullPolicy::DropOldest => {
+                    self.stats.dropped_full += 1;
+                    self.drop_oldest();
+                }
+                // The waiting publishers wait in `has_room`; one that cannot wait goes over.
+                FullPolicy::Block => {}
             }
         }
         let seq = self.next_seq;

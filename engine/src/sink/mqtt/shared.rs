@@ -16,6 +16,8 @@ pub(super) struct Shared {
     pub(super) outbox: Mutex<Outbox>,
     /// Wakes the connection task when something is queued.
     pub(super) wake: Notify,
+    /// Wakes the publishers waiting for room when messages are done (or the sink closes).
+    pub(super) room: Notify,
     /// Cancelled when the connection task has ended.
     pub(super) finished: CancellationToken,
     pub(super) status_topic: String,
