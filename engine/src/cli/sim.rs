@@ -51,6 +51,10 @@ pub(crate) struct SimArgs {
         default_value_t = 0.0
     )]
     alarm_rate: f64,
+    /// Each camera stops raising alarms after this many (it stays connected), so a run can
+    /// wait for every alarm to arrive before it stops the cameras.
+    #[arg(long, value_name = "N")]
+    alarm_count: Option<u64>,
     /// Stop after this many seconds (default: run until Ctrl-C).
     #[arg(long, value_name = "SECONDS")]
     duration: Option<f64>,
@@ -138,6 +142,7 @@ async fn run_fleet(server: String, args: &SimArgs, stop: CancellationToken) -> a
     let config = FleetConfig {
         user: args.user.clone(),
         alarm_rate: args.alarm_rate,
+        alarm_limit: args.alarm_count,
         channels: args.channels,
         keep_alive_interval: args.keepalive_interval,
         faults: args.fault_plan()?,
@@ -174,6 +179,7 @@ async fn run_direct(listen: &str, args: &SimArgs, stop: CancellationToken) -> an
     let plan = args.fault_plan()?;
     let config = CameraConfig {
         alarm_rate: args.alarm_rate,
+        alarm_limit: args.alarm_count,
         channels: args.channels,
         keep_alive_interval: args.keepalive_interval,
         // One camera: every fault named applies, whatever its share.
