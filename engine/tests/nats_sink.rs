@@ -350,6 +350,44 @@ async fn core_publishes_wait_out_an_outage_in_a_bounded_buffer() {
     .await;
 }
 
+/// Under the default `when_full: block`, `send` waits out a full buffer instead of dropping:
+/// every message of an outage far larger than the buffer is delivered, in order.
+#[tokio::test]
+async fn send_waits_for_room_through_an_outage_and_drops_nothing() {
+    const SENT: usize = 2_000;
+    let mut server = NatsServer::start();
+    let mut config = config(&server);
+    config.buffer = 50;
+    let sink = NatsSink::start(config, CancellationToken::new())
+        .await
+        .expect("sink starts");
+
+    server.kill();
+    wait_until("the sink to notice", || !sink.stats().connected).await;
+    let producer = {
+        let sink = sink.clone();
+        tokio::spawn(async move {
+            for i in 0..SENT {
+                sink.send("homeport.core.status", Bytes::from(format!("{i}")))
+                    .await
+                    .expect("send waits, never fails");
+            }
+        })
+    };
+    // The producer fills the buffer (and the client's queue) and then waits.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!producer.is_finished(), "a full buffer makes send wait");
+    assert_eq!(sink.stats().dropped, 0, "nothing dropped while waiting");
+
+    server.restart();
+    producer.await.expect("producer done");
+    let stored = read_stream(&server.url(), "HOMEPORT", SENT as u64).await;
+    let payloads: Vec<String> = stored.into_iter().map(|(_, _, payload)| payload).collect();
+    let expected: Vec<String> = (0..SENT).map(|i| i.to_string()).collect();
+    assert_eq!(payloads, expected, "every message delivered once, in order");
+    assert_eq!(sink.stats().dropped, 0);
+}
+
 #[tokio::test]
 async fn shutdown_ends_retries_with_a_clear_error() {
     let mut server = NatsServer::start();

@@ -4,8 +4,11 @@
 //! stages that publish, and closes them last at shutdown so that what is queued is delivered
 //! and each says goodbye (MQTT: the retained `offline` status).
 
+pub mod full_policy;
 pub mod mqtt;
 pub mod nats;
+
+pub use full_policy::FullPolicy;
 
 use std::time::Duration;
 

@@ -91,7 +91,8 @@ impl Stage for NatsStage {
                     .map_err(|e| StageError::new(e.to_string()))?;
             } else {
                 self.sink
-                    .publish(&subject, body)
+                    .send(&subject, body)
+                    .await
                     .map_err(|e| StageError::new(e.to_string()))?;
             }
             if let Some(state) = state {

@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use percent_encoding::percent_decode_str;
-use serde::{Deserialize, Serialize};
+
+pub use crate::sink::full_policy::FullPolicy;
 use url::{Host, Url};
 
 use super::error::MqttError;
@@ -33,21 +34,6 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 const MQTT_PORT: u16 = 1883;
 /// Port of `mqtts://` when the URL names none.
 const MQTTS_PORT: u16 = 8883;
-
-/// What `publish` does when the buffer is full.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FullPolicy {
-    /// Make the publisher wait for room ([`MqttSink::send`](super::MqttSink::send)): nothing
-    /// is lost, and the pipeline (and, behind it, the cameras) slow down to what the broker
-    /// takes. `publish`, which cannot wait, queues over the bound.
-    #[default]
-    Block,
-    /// Drop the oldest waiting message to make room for the new one (counted).
-    DropOldest,
-    /// Refuse the new message with [`MqttError::BufferFull`] (counted).
-    DropNewest,
-}
 
 /// Settings of one MQTT sink (one broker connection).
 #[derive(Clone)]

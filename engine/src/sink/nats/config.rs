@@ -9,6 +9,7 @@ use async_nats::ServerAddr;
 use serde::Deserialize;
 
 use super::error::NatsError;
+use crate::sink::full_policy::FullPolicy;
 use super::subject::{check_bucket_name, check_filter, check_stream_name};
 
 /// Largest accepted `buffer`.
@@ -36,9 +37,14 @@ pub struct NatsConfig {
     #[serde(default = "default_bucket")]
     pub kv_bucket: Option<String>,
     /// Core publishes kept while the server is away (on top of async-nats' own command queue);
-    /// when full, `publish` fails with `BufferFull` and the drop is counted.
+    /// when full, [`NatsConfig::when_full`] applies.
     #[serde(default = "default_buffer")]
     pub buffer: usize,
+    /// What a core publish does when `buffer` messages are waiting: `block` (the default: the
+    /// stage waits for room, so the pipeline and the cameras slow down and nothing is lost) or
+    /// `drop_newest` (the publish fails with `BufferFull`, counted). `drop_oldest` is refused.
+    #[serde(default)]
+    pub when_full: FullPolicy,
 }
 
 /// The JetStream stream alarms are stored in.
@@ -82,6 +88,7 @@ impl NatsConfig {
             jetstream: default_jetstream(),
             kv_bucket: default_bucket(),
             buffer: default_buffer(),
+            when_full: FullPolicy::default(),
         }
     }
 
@@ -100,6 +107,12 @@ impl NatsConfig {
             return Err(invalid(
                 "buffer",
                 format!("{} is outside 1..={MAX_BUFFER}", self.buffer),
+            ));
+        }
+        if self.when_full == FullPolicy::DropOldest {
+            return Err(invalid(
+                "when_full",
+                "drop_oldest is not available for NATS core publishes: use block or drop_newest",
             ));
         }
         if let Some(js) = &self.jetstream {
@@ -146,6 +159,7 @@ impl fmt::Debug for NatsConfig {
             .field("jetstream", &self.jetstream)
             .field("kv_bucket", &self.kv_bucket)
             .field("buffer", &self.buffer)
+            .field("when_full", &self.when_full)
             .finish()
     }
 }
@@ -369,6 +383,18 @@ mod tests {
                 .expect_err("buffer")
                 .to_string()
                 .contains("buffer")
+        );
+        let mut config = NatsConfig::from_url("nats://h");
+        config.when_full = FullPolicy::DropOldest;
+        let error = config.validate().expect_err("drop_oldest").to_string();
+        assert!(error.contains("when_full") && error.contains("drop_newest"), "{error}");
+        let config: NatsConfig =
+            serde_yaml_ng::from_str("url: nats://h\nwhen_full: drop_newest\n").expect("parses");
+        assert_eq!(config.when_full, FullPolicy::DropNewest);
+        assert_eq!(
+            NatsConfig::from_url("nats://h").when_full,
+            FullPolicy::Block,
+            "block is the default"
         );
         let mut config = NatsConfig::from_url("nats://h");
         config.kv_bucket = Some("homeport.devices".to_owned());

@@ -21,10 +21,11 @@
 //!   one after another (await each) are stored in call order; concurrent calls have no order.
 //! - **KV** ([`NatsSink::put_state`]): same retry rule; a retried put may store the same value
 //!   twice as consecutive revisions, which is harmless for last-value state.
-//! - **Core** ([`NatsSink::publish`]): at most once, never waits. While the server is away
-//!   messages wait in a bounded buffer (`buffer` plus async-nats' 512-command queue) and go out in
-//!   order after the reconnect; when the buffer is full the publish fails with
-//!   [`NatsError::BufferFull`] and is counted in [`NatsStats::dropped`]. Messages already written
+//! - **Core** ([`NatsSink::send`], [`NatsSink::publish`]): at most once. While the server is
+//!   away messages wait in a bounded buffer (`buffer` plus async-nats' 512-command queue) and go
+//!   out in order after the reconnect. When the buffer is full, `send` waits for room under
+//!   `when_full: block` (the default); `publish`, and `send` under `drop_newest`, fail with
+//!   [`NatsError::BufferFull`], counted in [`NatsStats::dropped`]. Messages already written
 //!   to the socket when the connection dies can be lost: use JetStream for anything that must
 //!   arrive.
 
@@ -50,6 +51,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::metrics::Exposition;
+use crate::sink::full_policy::FullPolicy;
 
 pub use config::{JetStreamConfig, NatsConfig};
 pub use error::{BoxError, NatsError};
@@ -87,6 +89,7 @@ struct Inner {
     kv: Option<KvTarget>,
     queue: mpsc::Sender<Outbound>,
     capacity: usize,
+    when_full: FullPolicy,
     counters: Arc<Counters>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
@@ -200,6 +203,7 @@ impl NatsSink {
                 kv,
                 queue,
                 capacity: config.buffer,
+                when_full: config.when_full,
                 counters,
                 shutdown,
                 tasks,
@@ -207,28 +211,28 @@ impl NatsSink {
         })
     }
 
+    /// Core NATS publish as the sink's [`NatsConfig::when_full`] says: under `block` (the
+    /// default) it waits until the buffer has room, so nothing is dropped and the caller slows
+    /// down to what the server takes (waiting callers get room first come, first served);
+    /// under `drop_newest` it is [`NatsSink::publish`].
+    pub async fn send(&self, subject: &str, payload: Bytes) -> Result<(), NatsError> {
+        if self.inner.when_full != FullPolicy::Block {
+            return self.publish(subject, payload);
+        }
+        let inner = &self.inner;
+        let message = self.outbound(subject, payload)?;
+        tokio::select! {
+            sent = inner.queue.send(message) => sent.map_err(|_| self.closed_error(subject)),
+            () = inner.shutdown.cancelled() => Err(self.closed_error(subject)),
+        }
+    }
+
     /// Core NATS publish. Never waits: the message is queued for the connection (kept in order
     /// through an outage) or, when the buffer is full, dropped, counted and reported as
     /// [`NatsError::BufferFull`].
     pub fn publish(&self, subject: &str, payload: Bytes) -> Result<(), NatsError> {
         let inner = &self.inner;
-        let counted = |error: NatsError| {
-            inner.counters.errors.fetch_add(1, Ordering::Relaxed);
-            error
-        };
-        valid_subject(subject).map_err(counted)?;
-        self.check_size(subject, payload.len(), 0)
-            .map_err(counted)?;
-        if inner.shutdown.is_cancelled() {
-            return Err(counted(NatsError::ShuttingDown {
-                what: "publish",
-                subject: subject.to_owned(),
-            }));
-        }
-        let message = Outbound {
-            subject: Subject::from(subject),
-            payload,
-        };
+        let message = self.outbound(subject, payload)?;
         match inner.queue.try_send(message) {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Full(_)) => {
@@ -246,10 +250,35 @@ impl NatsSink {
                     capacity: inner.capacity,
                 })
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(counted(NatsError::ShuttingDown {
-                what: "publish",
-                subject: subject.to_owned(),
-            })),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(self.closed_error(subject)),
+        }
+    }
+
+    /// A checked core publish, or why it cannot be sent at all (counted).
+    fn outbound(&self, subject: &str, payload: Bytes) -> Result<Outbound, NatsError> {
+        let inner = &self.inner;
+        let counted = |error: NatsError| {
+            inner.counters.errors.fetch_add(1, Ordering::Relaxed);
+            error
+        };
+        valid_subject(subject).map_err(counted)?;
+        self.check_size(subject, payload.len(), 0)
+            .map_err(counted)?;
+        if inner.shutdown.is_cancelled() {
+            return Err(self.closed_error(subject));
+        }
+        Ok(Outbound {
+            subject: Subject::from(subject),
+            payload,
+        })
+    }
+
+    /// The error of a publish the closing sink no longer takes (counted).
+    fn closed_error(&self, subject: &str) -> NatsError {
+        self.inner.counters.errors.fetch_add(1, Ordering::Relaxed);
+        NatsError::ShuttingDown {
+            what: "publish",
+            subject: subject.to_owned(),
         }
     }
 
