@@ -10,12 +10,17 @@
 //!   them (`Event::new(device, EventKind::Alarm { .. })`, 100 devices), through one pipeline
 //!   (`on: [alarm]`, one `mqtt` stage) and the `MqttSink` to the same broker and subscriber,
 //!   measured the same way. The injector keeps at most `WINDOW` events between the bus and
-//!   the sink's socket, so no queue overflows (the default queue policies drop the oldest).
-//! - **Device path.** `homeport sim --devices D --alarm-rate R` (a child process) against an
-//!   in-process gateway running the same pipeline; alarms delivered per second at the
-//!   subscriber, and whether the subscriber got every alarm the simulator wrote.
-//! - **Latency.** Alarms at a fixed rate, QoS 1, through the pipeline and through the floor
-//!   publisher; each carries its send time (`data.t_ns`) and the subscriber computes p50/p99.
+//!   the sink's socket.
+//! - **Device path.** `homeport sim --devices D --alarm-rate R --alarm-count R×seconds` (a
+//!   child process) against an in-process gateway running the same pipeline under the default
+//!   policies (`block` everywhere); alarms delivered per second at the subscriber, and whether
+//!   the subscriber got every alarm the simulator wrote (the run waits for them all before it
+//!   stops the cameras, so none is cut off in a socket).
+//! - **Latency.** Alarms at a fixed rate, QoS 1, through the floor publisher, through
+//!   `MqttSink::send` alone, and through the pipeline, in alternating rounds; each carries its
+//!   send time (`data.t_ns`) and the subscriber computes p50/p99. Each p99 is also divided by
+//!   the floor's p99 of the same round, and the median of those ratios reported: on a shared
+//!   machine a whole round's tail moves together.
 //!
 //! Every measurement runs in a fresh process (the command re-runs itself), all against the
 //! one broker this command starts. Alongside each rate the command reports CPU time per alarm
@@ -24,7 +29,7 @@
 //!
 //! `cargo bench -p homeport --bench alarm_throughput -- [--runs 3] [--messages 150000]
 //! [--devices 100] [--alarm-rates 300,500,700] [--device-seconds 5] [--latency-rate 5000]
-//! [--latency-seconds 4]`
+//! [--latency-seconds 4] [--latency-runs N (default: --runs)]`
 
 mod support;
 
@@ -45,7 +50,7 @@ use homeport::event::{Event, EventKind};
 use homeport::pipeline::{PipelineHost, Services, payload};
 use homeport::registry::{Registry, RegistryConfig};
 use homeport::sink::Sinks;
-use homeport::sink::mqtt::{MqttConfig, MqttSink};
+use homeport::sink::mqtt::{MqttConfig, MqttSink, Publish};
 use rumqttc::{AsyncClient, MqttOptions, Packet, QoS};
 use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
@@ -643,6 +648,34 @@ async fn floor_latency(port: u16, rate: f64, secs: f64) -> String {
     latency_report(&arrivals, sent, got)
 }
 
+/// The sink alone: `MqttSink::send` of the standard payload, no bus and no pipeline (what the
+/// pipeline adds is the difference to the pipeline row).
+async fn sink_latency(port: u16, rate: f64, secs: f64) -> String {
+    let arrivals = start_subscriber(port, QoS::AtLeastOnce);
+    let stop = CancellationToken::new();
+    let sink = connected_sink(port, &stop).await;
+    let (template, at) = floor_payload();
+    let topics = topics();
+    arrivals
+        .record_after_ns
+        .store(now_ns() + WARMUP.as_nanos() as u64, Ordering::Relaxed);
+    let sent = paced(rate, secs, async |i| {
+        let mut body = template.clone();
+        body[at..at + 16].copy_from_slice((T_OFFSET + now_ns()).to_string().as_bytes());
+        sink.send(Publish {
+            topic: topics[i as usize % DEVICE_IDS].clone(),
+            payload: Bytes::from(body),
+            qos: homeport::sink::mqtt::QoS::AtLeastOnce,
+            retain: false,
+        })
+        .await
+        .expect("send");
+    })
+    .await;
+    let got = wait_for(&arrivals, sent).await;
+    latency_report(&arrivals, sent, got)
+}
+
 async fn pipeline_latency(port: u16, rate: f64, secs: f64) -> String {
     let arrivals = start_subscriber(port, QoS::AtLeastOnce);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -735,6 +768,7 @@ fn main() {
                 "device" => device_path(port, broker, qos, devices, rate, secs).await,
                 "floor-latency" => floor_latency(port, rate, secs).await,
                 "pipeline-latency" => pipeline_latency(port, rate, secs).await,
+                "sink-latency" => sink_latency(port, rate, secs).await,
                 other => panic!("unknown measurement {other}"),
             }
         });
@@ -756,6 +790,9 @@ fn main() {
     let device_secs: f64 = arg_or("--device-seconds", 5.0);
     let latency_rate: f64 = arg_or("--latency-rate", 5000.0);
     let latency_secs: f64 = arg_or("--latency-seconds", 4.0);
+    // A p99 on a shared machine moves a lot from one round to the next: more rounds than
+    // the throughput figures need.
+    let latency_runs: usize = arg_or("--latency-runs", runs).max(1);
     let broker = mosquitto::Mosquitto::start();
     let common = [
         "--port".to_owned(),
@@ -806,8 +843,8 @@ fn main() {
         }
     }
     let mut latency: HashMap<&str, Vec<Measured>> = HashMap::new();
-    for _ in 0..runs {
-        for kind in ["floor-latency", "pipeline-latency"] {
+    for _ in 0..latency_runs {
+        for kind in ["floor-latency", "sink-latency", "pipeline-latency"] {
             let extra = strings(&[
                 "--rate",
                 &latency_rate.to_string(),
@@ -885,24 +922,40 @@ fn main() {
         }
     }
     println!(
-        "\n| latency at {} alarms/s for {latency_secs} s, QoS 1 | alarms measured | p50 | p99 | max |",
+        "\n| latency at {} alarms/s for {latency_secs} s, QoS 1 | alarms measured | p50 | p99 | max | \
+         p99 ÷ the floor's p99 in the same round: median (range) |",
         thousands(latency_rate)
     );
-    println!("|---|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|");
+    let floor_p99: Vec<f64> = latency["floor-latency"]
+        .iter()
+        .map(|r| r.get("p99_us").copied().unwrap_or(f64::NAN))
+        .collect();
     for (kind, label) in [
         ("floor-latency", "floor: bare rumqttc publisher"),
+        ("sink-latency", "sink: `MqttSink::send`, no pipeline"),
         (
             "pipeline-latency",
             "pipeline: bus → `mqtt` stage → MqttSink",
         ),
     ] {
         let results = &latency[kind];
+        // Rounds alternate floor, sink, pipeline: a ratio within one round cancels most of
+        // the machine's noise, which moves every p99 of a round together.
+        let ratios: Vec<f64> = results
+            .iter()
+            .zip(&floor_p99)
+            .map(|(r, floor)| r.get("p99_us").copied().unwrap_or(f64::NAN) / floor)
+            .collect();
+        let low = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+        let high = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         println!(
-            "| {label} | {} | {:.2} ms | {:.2} ms | {:.2} ms |",
+            "| {label} | {} | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ({low:.2} – {high:.2}) |",
             thousands(med(results, "measured")),
             med(results, "p50_us") / 1e3,
             med(results, "p99_us") / 1e3,
             med(results, "max_us") / 1e3,
+            median(ratios.clone()),
         );
     }
 }

@@ -75,10 +75,15 @@ impl EventBus {
 
     /// Makes `consumer` the one that gets every event from now on (replacing any other).
     pub fn attach(&self, consumer: Arc<dyn Consumer>) {
-        *self
+        let replaced = self
             .consumer
             .write()
-            .unwrap_or_else(PoisonError::into_inner) = Some(consumer);
+            .unwrap_or_else(PoisonError::into_inner)
+            .replace(consumer);
+        if replaced.is_some() {
+            // Two pipeline hosts on one bus: the first one gets nothing more.
+            tracing::warn!("a second event consumer attached to the bus replaced the first");
+        }
     }
 
     /// Detaches the consumer: events from now on go to observers only.

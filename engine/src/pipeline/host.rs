@@ -98,12 +98,7 @@ impl PipelineHost {
     /// Offers `event` to every pipeline that takes its kind, waiting for room under `block`.
     async fn deliver(&self, event: Arc<Event>) {
         let graph = self.current();
-        let kind = event.kind_name();
-        for pipeline in graph
-            .pipelines
-            .iter()
-            .filter(|p| p.pipeline.kinds.contains(&kind))
-        {
+        for pipeline in takers(&graph, &event) {
             if !pipeline.offer(Arc::clone(&event)).await {
                 self.after_reload(pipeline, &event);
             }
@@ -113,12 +108,7 @@ impl PipelineHost {
     /// Offers `event` to every pipeline that takes its kind, without waiting.
     fn deliver_now(&self, event: &Arc<Event>) {
         let graph = self.current();
-        let kind = event.kind_name();
-        for pipeline in graph
-            .pipelines
-            .iter()
-            .filter(|p| p.pipeline.kinds.contains(&kind))
-        {
+        for pipeline in takers(&graph, event) {
             if !pipeline.push(Arc::clone(event)) {
                 self.after_reload(pipeline, event);
             }
@@ -256,4 +246,13 @@ impl PipelineHost {
             tracing::warn!("pipelines did not drain within {DRAIN:?}");
         }
     }
+}
+
+/// The pipelines of `graph` that take `event`'s kind.
+fn takers<'a>(graph: &'a Graph, event: &Event) -> impl Iterator<Item = &'a Arc<Running>> {
+    let kind = event.kind_name();
+    graph
+        .pipelines
+        .iter()
+        .filter(move |p| p.pipeline.kinds.contains(&kind))
 }
