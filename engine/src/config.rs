@@ -11,6 +11,9 @@
 //!   buffer: 100000            # messages kept while the broker is away…
 //!   when_full: block          # …then wait (block), or drop_oldest / drop_newest (counted)
 //! nats: nats://127.0.0.1:4222 # NATS server for the nats stages
+//! nats_options:               # all optional
+//!   buffer: 10000             # core publishes kept while the server is away…
+//!   when_full: block          # …then wait (block), or drop_newest (counted)
 //! node: gw1                   # this gateway's name in topics
 //! registry:
 //!   max_pending: 1000         # unknown devices kept waiting for credentials
@@ -117,6 +120,9 @@ pub struct FileConfig {
     pub mqtt_options: MqttOptions,
     /// NATS server URL (`nats://[user:pass@]host[:port]`).
     pub nats: Option<String>,
+    /// NATS connection options.
+    #[serde(default)]
+    pub nats_options: NatsOptions,
     /// This gateway's name in MQTT topics and NATS client names (default: the host name).
     pub node: Option<String>,
     /// Registry limits.
@@ -264,6 +270,28 @@ impl<'de, K: DeserializeSeed<'de>> Visitor<'de> for TlsOr<K> {
             return Ok(Err(self.0));
         }
         self.0.deserialize(StrDeserializer::<E>::new(key)).map(Ok)
+    }
+}
+
+/// `nats_options:` section.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NatsOptions {
+    /// Core publishes kept while the server is away (default 10 000).
+    pub buffer: Option<usize>,
+    /// `block` (default) or `drop_newest` when the buffer is full.
+    pub when_full: Option<crate::sink::FullPolicy>,
+}
+
+impl NatsOptions {
+    /// Applies these options to a sink config.
+    pub fn apply(&self, config: &mut crate::sink::nats::NatsConfig) {
+        if let Some(buffer) = self.buffer {
+            config.buffer = buffer;
+        }
+        if let Some(when_full) = self.when_full {
+            config.when_full = when_full;
+        }
     }
 }
 
@@ -487,6 +515,11 @@ mod tests {
             })
         );
         assert_eq!(file.mqtt_options.buffer, Some(100_000));
+        assert_eq!(file.nats_options.buffer, Some(10_000));
+        assert_eq!(
+            file.nats_options.when_full,
+            Some(crate::sink::FullPolicy::Block)
+        );
         assert_eq!(file.trace_devices, ["cam1"]);
     }
 

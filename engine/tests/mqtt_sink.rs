@@ -239,6 +239,31 @@ async fn ten_thousand_qos1_messages_arrive_exactly_once_and_in_order() {
     shut_down(&sink, &shutdown).await;
 }
 
+/// An idle connection stays up: the broker drops a client that sends nothing for 1.5 × its
+/// keep-alive, so without pings the sink would have reconnected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_connection_is_kept_alive_by_pings() {
+    let broker = Mosquitto::start();
+    let mut subscriber =
+        Subscriber::connect(broker.port(), "idle-sub", true, "homeport/test/#").await;
+    let shutdown = CancellationToken::new();
+    let mut settings = config(&broker.url(), "idle");
+    settings.keep_alive = Duration::from_secs(1);
+    let sink = MqttSink::start(settings, shutdown.clone()).expect("starts");
+    wait_for(&sink, "connected", |s| s.connected).await;
+    // Mosquitto checks keep-alives lazily: a silent client is gone within a few seconds more.
+    sleep(Duration::from_secs(8)).await;
+    sink.publish(qos1("homeport/test/idle", 1)).expect("queued");
+    let received = subscriber.collect_until(WAIT, |_| true).await;
+    assert_eq!(received.len(), 1);
+    let stats = wait_for(&sink, "the PUBACK", |s| s.delivered == 1).await;
+    assert_eq!(
+        stats.reconnects, 0,
+        "the connection never dropped: {stats:?}"
+    );
+    shut_down(&sink, &shutdown).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_restart_mid_stream_loses_nothing_and_keeps_per_topic_order() {
     // A steady stream (100 messages every 50 ms for about 4 s: before, during and after the

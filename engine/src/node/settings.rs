@@ -37,14 +37,14 @@ impl NodeConfig {
             }
             None => None,
         };
-        let nats = flags
-            .nats
-            .clone()
-            .or_else(|| file.nats.clone())
-            .map(|url| NatsConfig {
+        let nats = flags.nats.clone().or_else(|| file.nats.clone()).map(|url| {
+            let mut config = NatsConfig {
                 name: format!("homeport-{node}"),
                 ..NatsConfig::from_url(url)
-            });
+            };
+            file.nats_options.apply(&mut config);
+            config
+        });
         let mut sync = file.camera_sync.resolve();
         sync.plaintext |= flags.sync_plaintext;
         let pipelines = if flags.pipelines.is_empty() {

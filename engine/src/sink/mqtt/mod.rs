@@ -1,9 +1,11 @@
-//! The MQTT sink: one broker connection (rumqttc) that pipeline stages publish through.
+//! The MQTT sink: one broker connection (MQTT 3.1.1, spoken by the sink itself) that pipeline
+//! stages publish through.
 //!
 //! - [`config`] — [`MqttConfig`], the broker URL parser and the checks run before start.
 //! - [`topic`] — [`valid_topic`]: topics the sink refuses.
 //! - `outbox` — the sink's bounded queue and remembered retained states (no async).
-//! - `connection` — the task that drives rumqttc, reconnects and drains on shutdown.
+//! - `connection` — the task that talks to the broker, reconnects and drains on shutdown.
+//! - `packet` — the MQTT 3.1.1 packets it writes and reads (no I/O).
 //! - [`publish`] — [`Publish`] and [`QoS`]; [`stats`] — [`MqttStats`].
 //! - `shared` — what the handle and the connection task share (the outbox, the wake-up).
 //! - `tls` — the rustls client configuration for `mqtts://`.
@@ -41,6 +43,7 @@ pub mod config;
 mod connection;
 pub mod error;
 mod outbox;
+mod packet;
 pub mod publish;
 mod shared;
 pub mod stats;
@@ -51,7 +54,6 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use rumqttc::{LastWill, MqttOptions, TlsConfiguration, Transport};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -63,13 +65,13 @@ pub use publish::{Publish, QoS};
 pub use stats::MqttStats;
 pub use topic::valid_topic;
 
-use connection::Connection;
+use connection::{Connection, Dial};
 use outbox::{Limits, Message, OFFLINE, Outbox};
 use shared::Shared;
-use topic::MAX_TOPIC_LEN;
 
-/// Messages the MQTT client may have unacknowledged on the wire at once.
-const MAX_IN_FLIGHT: u16 = 100;
+/// QoS 1 messages unacknowledged on the wire at once (the most a broken connection can make
+/// arrive twice). Measured: 500 against 100 is 1.2× the QoS 1 throughput to a local mosquitto.
+const MAX_IN_FLIGHT: usize = 500;
 /// Largest packet accepted from the broker (the sink only receives acknowledgements).
 const MAX_INCOMING_PACKET: usize = 64 * 1024;
 
@@ -102,30 +104,27 @@ impl MqttSink {
         let endpoint = config.validate()?;
         let status_topic = config.status_topic();
 
-        let mut options = MqttOptions::new(
-            config.client_id.clone(),
-            endpoint.host.clone(),
-            endpoint.port,
-        );
-        options
-            .set_keep_alive(config.keep_alive)
-            .set_clean_session(true)
-            .set_inflight(MAX_IN_FLIGHT)
-            .set_max_packet_size(MAX_INCOMING_PACKET, config.max_payload + MAX_TOPIC_LEN + 16)
-            .set_last_will(LastWill::new(
-                status_topic.clone(),
-                OFFLINE,
-                rumqttc::QoS::AtLeastOnce,
-                true,
-            ));
-        if let Some(user) = &endpoint.username {
-            let password = endpoint.password.as_ref().map_or("", |p| p.expose());
-            options.set_credentials(user.clone(), password);
-        }
-        if endpoint.tls {
-            let tls = tls::client_config(config.ca_file.as_deref())?;
-            options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(tls)));
-        }
+        let dial = Dial {
+            host: endpoint.host.clone(),
+            port: endpoint.port,
+            tls: if endpoint.tls {
+                Some(tls::client_config(config.ca_file.as_deref())?)
+            } else {
+                None
+            },
+            client_id: config.client_id.clone(),
+            keep_alive: config.keep_alive,
+            username: endpoint.username.clone(),
+            password: endpoint
+                .password
+                .as_ref()
+                .map(|p| p.expose().to_owned())
+                .filter(|_| endpoint.username.is_some()),
+            will_topic: status_topic.clone(),
+            will_payload: OFFLINE.as_bytes(),
+            max_in_flight: MAX_IN_FLIGHT,
+            max_incoming: MAX_INCOMING_PACKET,
+        };
 
         let limits = Limits {
             buffer: config.buffer,
@@ -142,7 +141,7 @@ impl MqttSink {
         });
         let connection = Connection {
             shared: Arc::clone(&shared),
-            options,
+            dial,
             broker: endpoint.to_string(),
             reconnect_max: config.reconnect_max,
             shutdown_timeout: config.shutdown_timeout,

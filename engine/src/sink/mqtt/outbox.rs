@@ -20,8 +20,8 @@ use super::error::{MqttError, preview};
 use super::publish::QoS;
 use super::stats::MqttStats;
 
-/// Messages handed to the MQTT client that it has not written yet, at most (the capacity of its
-/// request channel, so handing over never blocks).
+/// Messages handed to the connection that it has not written yet, at most: what one write to
+/// the broker's socket carries.
 pub(crate) const FEED_AHEAD: usize = 64;
 /// Dead slots tolerated in the queue before it is compacted (when they also outnumber the live).
 const COMPACT_AFTER: usize = 1024;
@@ -222,23 +222,7 @@ impl Outbox {
         Some(message)
     }
 
-    /// Takes back the message last returned by [`Self::next_to_feed`]: the client refused it.
-    pub(crate) fn unfeed(&mut self, message: Message) {
-        match self.unwritten.pop_back() {
-            Some(Target::Queue(seq)) => {
-                self.next_feed = seq;
-                self.live_sent -= 1;
-            }
-            Some(Target::Prelude) => {
-                self.prelude_in_flight -= 1;
-                self.prelude.push_front(message);
-            }
-            Some(Target::Farewell) => self.farewell = Farewell::Waiting,
-            None => {}
-        }
-    }
-
-    /// The client wrote a PUBLISH (packet id 0 for QoS 0): the oldest message handed over.
+    /// The connection wrote a PUBLISH (packet id 0 for QoS 0): the oldest message handed over.
     pub(crate) fn on_written(&mut self, pkid: u16) {
         let Some(target) = self.unwritten.pop_front() else {
             tracing::warn!(

@@ -28,15 +28,6 @@ impl TryFrom<u8> for QoS {
     }
 }
 
-impl From<QoS> for rumqttc::QoS {
-    fn from(qos: QoS) -> Self {
-        match qos {
-            QoS::AtMostOnce => Self::AtMostOnce,
-            QoS::AtLeastOnce => Self::AtLeastOnce,
-        }
-    }
-}
-
 /// One message to publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Publish {

@@ -9,8 +9,8 @@ use async_nats::ServerAddr;
 use serde::Deserialize;
 
 use super::error::NatsError;
-use crate::sink::full_policy::FullPolicy;
 use super::subject::{check_bucket_name, check_filter, check_stream_name};
+use crate::sink::full_policy::FullPolicy;
 
 /// Largest accepted `buffer`.
 const MAX_BUFFER: usize = 1_000_000;
@@ -387,7 +387,10 @@ mod tests {
         let mut config = NatsConfig::from_url("nats://h");
         config.when_full = FullPolicy::DropOldest;
         let error = config.validate().expect_err("drop_oldest").to_string();
-        assert!(error.contains("when_full") && error.contains("drop_newest"), "{error}");
+        assert!(
+            error.contains("when_full") && error.contains("drop_newest"),
+            "{error}"
+        );
         let config: NatsConfig =
             serde_yaml_ng::from_str("url: nats://h\nwhen_full: drop_newest\n").expect("parses");
         assert_eq!(config.when_full, FullPolicy::DropNewest);
