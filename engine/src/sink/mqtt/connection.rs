@@ -187,7 +187,7 @@ impl Connection {
             );
         }
         loop {
-            if let Err(error) = self.write_ready(&mut link).await {
+            if let Err(error) = self.write_ready(&mut link, *deadline).await {
                 return lost(error, true);
             }
             if deadline.is_some() && self.shared.outbox().drained() {
@@ -306,15 +306,21 @@ impl Connection {
 
     /// Writes every message the outbox may hand over now (in batches of up to
     /// [`FEED_AHEAD`](super::outbox::FEED_AHEAD)), and anything else waiting in the write buffer.
-    async fn write_ready(&self, link: &mut Link) -> Result<(), String> {
+    /// A write that the broker does not take within [`NETWORK_TIMEOUT`] (or by the shutdown
+    /// deadline) ends the connection.
+    async fn write_ready(&self, link: &mut Link, deadline: Option<Instant>) -> Result<(), String> {
         loop {
             let written = self.encode_ready(link);
             if link.write.is_empty() {
                 return Ok(());
             }
-            timeout(NETWORK_TIMEOUT, flush(link))
+            let limit = deadline.map_or(NETWORK_TIMEOUT, |at| {
+                at.saturating_duration_since(Instant::now())
+                    .min(NETWORK_TIMEOUT)
+            });
+            timeout(limit, flush(link))
                 .await
-                .map_err(|_| format!("a write took longer than {NETWORK_TIMEOUT:?}"))?
+                .map_err(|_| format!("the broker took no data for {limit:?}"))?
                 .map_err(|e| e.to_string())?;
             if written.is_empty() {
                 return Ok(());
