@@ -622,23 +622,34 @@ async fn paced(rate: f64, secs: f64, mut send: impl AsyncFnMut(u64)) -> u64 {
     total
 }
 
+/// Starts recording latencies once the warm-up is over.
+fn record_after_warmup(arrivals: &Arrivals) {
+    arrivals
+        .record_after_ns
+        .store(now_ns() + WARMUP.as_nanos() as u64, Ordering::Relaxed);
+}
+
+/// The standard payload `template` with its `t_ns` digits (at `at`) set to now.
+fn stamped(template: &[u8], at: usize) -> Bytes {
+    let mut body = template.to_vec();
+    body[at..at + 16].copy_from_slice((T_OFFSET + now_ns()).to_string().as_bytes());
+    Bytes::from(body)
+}
+
 async fn floor_latency(port: u16, rate: f64, secs: f64) -> String {
     let arrivals = start_subscriber(port, QoS::AtLeastOnce);
     let client = floor_publisher(port).await;
     let (template, at) = floor_payload();
     let topics = topics();
-    arrivals
-        .record_after_ns
-        .store(now_ns() + WARMUP.as_nanos() as u64, Ordering::Relaxed);
+    record_after_warmup(&arrivals);
     let sent = paced(rate, secs, async |i| {
-        let mut body = template.clone();
-        body[at..at + 16].copy_from_slice((T_OFFSET + now_ns()).to_string().as_bytes());
+        let body = stamped(&template, at);
         client
             .publish_bytes(
                 topics[i as usize % DEVICE_IDS].clone(),
                 QoS::AtLeastOnce,
                 false,
-                Bytes::from(body),
+                body,
             )
             .await
             .expect("publish");
@@ -656,15 +667,12 @@ async fn sink_latency(port: u16, rate: f64, secs: f64) -> String {
     let sink = connected_sink(port, &stop).await;
     let (template, at) = floor_payload();
     let topics = topics();
-    arrivals
-        .record_after_ns
-        .store(now_ns() + WARMUP.as_nanos() as u64, Ordering::Relaxed);
+    record_after_warmup(&arrivals);
     let sent = paced(rate, secs, async |i| {
-        let mut body = template.clone();
-        body[at..at + 16].copy_from_slice((T_OFFSET + now_ns()).to_string().as_bytes());
+        let body = stamped(&template, at);
         sink.send(Publish {
             topic: topics[i as usize % DEVICE_IDS].clone(),
-            payload: Bytes::from(body),
+            payload: body,
             qos: homeport::sink::mqtt::QoS::AtLeastOnce,
             retain: false,
         })
@@ -681,9 +689,7 @@ async fn pipeline_latency(port: u16, rate: f64, secs: f64) -> String {
     let dir = tempfile::tempdir().expect("tempdir");
     let (host, sink, bus) = bare_pipeline(port, 1, dir.path()).await;
     let ids = device_ids();
-    arrivals
-        .record_after_ns
-        .store(now_ns() + WARMUP.as_nanos() as u64, Ordering::Relaxed);
+    record_after_warmup(&arrivals);
     let sent = paced(rate, secs, async |i| {
         bus.publish(alarm(&ids[i as usize % DEVICE_IDS], now_ns()));
     })

@@ -306,18 +306,23 @@ async fn a_server_killed_mid_stream_loses_and_doubles_nothing() {
     assert!(ack.duplicate, "dedup state survives a restart");
 }
 
-#[tokio::test]
-async fn core_publishes_wait_out_an_outage_in_a_bounded_buffer() {
-    const SENT: usize = 2_000;
+/// A sink with a `buffer`-message outage buffer, connected, whose server is then killed.
+async fn sink_in_an_outage(buffer: usize) -> (NatsServer, NatsSink) {
     let mut server = NatsServer::start();
     let mut config = config(&server);
-    config.buffer = 50;
+    config.buffer = buffer;
     let sink = NatsSink::start(config, CancellationToken::new())
         .await
         .expect("sink starts");
-
     server.kill();
     wait_until("the sink to notice", || !sink.stats().connected).await;
+    (server, sink)
+}
+
+#[tokio::test]
+async fn core_publishes_wait_out_an_outage_in_a_bounded_buffer() {
+    const SENT: usize = 2_000;
+    let (mut server, sink) = sink_in_an_outage(50).await;
     let mut accepted = Vec::new();
     let mut dropped = 0u64;
     for i in 0..SENT {
@@ -355,15 +360,7 @@ async fn core_publishes_wait_out_an_outage_in_a_bounded_buffer() {
 #[tokio::test]
 async fn send_waits_for_room_through_an_outage_and_drops_nothing() {
     const SENT: usize = 2_000;
-    let mut server = NatsServer::start();
-    let mut config = config(&server);
-    config.buffer = 50;
-    let sink = NatsSink::start(config, CancellationToken::new())
-        .await
-        .expect("sink starts");
-
-    server.kill();
-    wait_until("the sink to notice", || !sink.stats().connected).await;
+    let (mut server, sink) = sink_in_an_outage(50).await;
     let producer = {
         let sink = sink.clone();
         tokio::spawn(async move {
