@@ -70,7 +70,8 @@ use outbox::{Limits, Message, OFFLINE, Outbox};
 use shared::Shared;
 
 /// QoS 1 messages unacknowledged on the wire at once (the most a broken connection can make
-/// arrive twice). Measured: 500 against 100 is 1.2× the QoS 1 throughput to a local mosquitto.
+/// arrive twice). Single device-path runs of `alarm_throughput` (QoS 1, 100 000/s offered):
+/// 33 441 and 36 789 alarms/s with 500, 29 960 with 100.
 const MAX_IN_FLIGHT: usize = 500;
 /// Largest packet accepted from the broker (the sink only receives acknowledgements).
 const MAX_INCOMING_PACKET: usize = 64 * 1024;
@@ -115,11 +116,7 @@ impl MqttSink {
             client_id: config.client_id.clone(),
             keep_alive: config.keep_alive,
             username: endpoint.username.clone(),
-            password: endpoint
-                .password
-                .as_ref()
-                .map(|p| p.expose().to_owned())
-                .filter(|_| endpoint.username.is_some()),
+            password: endpoint.password.as_ref().map(|p| p.expose().to_owned()),
             will_topic: status_topic.clone(),
             will_payload: OFFLINE.as_bytes(),
             max_in_flight: MAX_IN_FLIGHT,
