@@ -2,7 +2,9 @@
 //! on one thread (a current-thread runtime: one core), in the same process and the same
 //! rounds, so the ratio is fair on a noisy machine.
 //!
-//! Pairs measured, per event, each stage called on a fresh flow as a pipeline worker does:
+//! Pairs measured, per event, each stage called on fresh flows as a pipeline worker does —
+//! once with one event per call (a pipeline with nothing queued) and once with the events in
+//! batches of 32 (a worker's batch when events queue up: one `process-batch` call each):
 //! - pass-through: a built-in stage that lets every event through, and the `misbehave` test
 //!   plugin on an alarm it has no mode for (it looks at the code and passes);
 //! - the same filter: `filter: { when: 'event.code not in ["VideoLoss"]' }`, and the
@@ -56,13 +58,28 @@ fn alarm(i: usize) -> Arc<Event> {
     )
 }
 
-/// Nanoseconds per event for `stage` over `events`.
-async fn per_event(stage: &dyn Stage, events: &[Arc<Event>]) -> f64 {
+/// A pipeline worker's largest batch.
+const BATCH: usize = 32;
+
+/// Nanoseconds per event for `stage` over `events`, `batch` events per call (1: `run`, more:
+/// `run_batch`).
+async fn per_event(stage: &dyn Stage, events: &[Arc<Event>], batch: usize) -> f64 {
     let started = Instant::now();
-    for event in events {
-        let mut flow = Flow::new(Arc::clone(event));
-        let outcome = stage.run(&mut flow).await.expect("stage runs");
-        assert_eq!(outcome, Outcome::Continue);
+    if batch == 1 {
+        for event in events {
+            let mut flow = Flow::new(Arc::clone(event));
+            let outcome = stage.run(&mut flow).await.expect("stage runs");
+            assert_eq!(outcome, Outcome::Continue);
+        }
+    } else {
+        for chunk in events.chunks(batch) {
+            let mut flows: Vec<Flow> = chunk.iter().map(|e| Flow::new(Arc::clone(e))).collect();
+            let results = stage.run_batch(flows.iter_mut().collect()).await;
+            assert_eq!(results.len(), chunk.len());
+            for result in results {
+                assert_eq!(result.expect("stage runs"), Outcome::Continue);
+            }
+        }
     }
     started.elapsed().as_nanos() as f64 / events.len() as f64
 }
@@ -137,22 +154,25 @@ fn main() {
     runtime.block_on(async {
         // Warm up: instances created, code paged in.
         for (_, native, wasm) in &pairs {
-            per_event(*native, &events[..1000]).await;
-            per_event(*wasm, &events[..1000]).await;
+            per_event(*native, &events[..1000], BATCH).await;
+            per_event(*wasm, &events[..1000], BATCH).await;
         }
-        for (name, native, wasm) in &pairs {
-            let (mut natives, mut wasms) = (Vec::new(), Vec::new());
-            for _ in 0..rounds {
-                natives.push(per_event(*native, &events).await);
-                wasms.push(per_event(*wasm, &events).await);
+        for batch in [1, BATCH] {
+            println!("{batch} event(s) per call:");
+            for (name, native, wasm) in &pairs {
+                let (mut natives, mut wasms) = (Vec::new(), Vec::new());
+                for _ in 0..rounds {
+                    natives.push(per_event(*native, &events, batch).await);
+                    wasms.push(per_event(*wasm, &events, batch).await);
+                }
+                let (native, wasm) = (median(natives), median(wasms));
+                println!(
+                    "  {name:28} built-in {native:8.0} ns/event   wasm {wasm:8.0} ns/event   added {:6.0} ns   wasm {:9.0} events/s   ratio {:.2}",
+                    wasm - native,
+                    1e9 / wasm,
+                    wasm / native.max(1.0)
+                );
             }
-            let (native, wasm) = (median(natives), median(wasms));
-            println!(
-                "{name:28} built-in {native:8.0} ns/event   wasm {wasm:8.0} ns/event   added {:6.0} ns   wasm {:9.0} events/s   ratio {:.2}",
-                wasm - native,
-                1e9 / wasm,
-                wasm / native.max(1.0)
-            );
         }
         breakdown(&services, &events).await;
     });

@@ -11,6 +11,11 @@ pub(crate) fn fields() -> Vec<crate::Field> {
     imp::fields()
 }
 
+/// Makes event `index` of a batch call the current one.
+pub(crate) fn enter(index: usize) {
+    imp::enter(index);
+}
+
 #[cfg(target_arch = "wasm32")]
 mod imp {
     use crate::bindings::homeport::plugin::current as host;
@@ -21,6 +26,11 @@ mod imp {
 
     pub(super) fn fields() -> Vec<crate::Field> {
         host::fields()
+    }
+
+    pub(super) fn enter(index: usize) {
+        // The host never sends more events than a u32 counts.
+        host::enter(u32::try_from(index).unwrap_or(u32::MAX));
     }
 }
 
@@ -35,4 +45,6 @@ mod imp {
     pub(super) fn fields() -> Vec<crate::Field> {
         Vec::new()
     }
+
+    pub(super) fn enter(_index: usize) {}
 }

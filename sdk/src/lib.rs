@@ -1,6 +1,6 @@
 //! Write homeport pipeline plugins in Rust.
 //!
-//! A plugin is a WebAssembly component for the WIT world `homeport:plugin/plugin@0.1.0`
+//! A plugin is a WebAssembly component for the WIT world `homeport:plugin/plugin@0.1.1`
 //! (`wit/plugin.wit`). This crate hides the component glue: implement [`Plugin`], call
 //! [`export_plugin!`], build with `cargo build --release --target wasm32-wasip2`.
 //!
@@ -46,5 +46,5 @@ pub use plugin::{NoConfig, Plugin, parse_config};
 /// What [`export_plugin!`] expands to calls; not part of the API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::plugin::{Instance, init_instance, process_instance};
+    pub use crate::plugin::{Instance, init_instance, process_batch_instance, process_instance};
 }

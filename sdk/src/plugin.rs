@@ -1,5 +1,6 @@
 //! The [`Plugin`] trait and [`export_plugin!`](crate::export_plugin): how a Rust type
-//! becomes the component's `handler` export.
+//! becomes the component's `handler` and `batch` exports (a batch is the same `process`, once
+//! per event, with the host told which event is current).
 
 use std::cell::RefCell;
 use std::thread::LocalKey;
@@ -112,7 +113,34 @@ pub fn process_instance<P: Plugin>(
     })
 }
 
-/// Exports a [`Plugin`] type as the component's `handler`. Use it once, in the plugin
+/// The `batch.process-batch` export: each event in turn, made current first, so that
+/// [`Event::id`], [`Event::fields`] and log lines are about it.
+pub fn process_batch_instance<P: Plugin>(
+    slot: &'static LocalKey<Instance<P>>,
+    events: Vec<crate::bindings::homeport::plugin::types::Event>,
+) -> Vec<Result<crate::bindings::homeport::plugin::types::Decision, String>> {
+    slot.with(|slot| match slot.borrow_mut().as_mut() {
+        Some(plugin) => events
+            .into_iter()
+            .enumerate()
+            .map(|(index, event)| {
+                // The host starts a call on the first event.
+                if index > 0 {
+                    crate::current::enter(index);
+                }
+                plugin
+                    .process(Event::from_host(event))
+                    .map(Decision::into_wit)
+            })
+            .collect(),
+        None => events
+            .iter()
+            .map(|_| Err("process called before a successful init".to_owned()))
+            .collect(),
+    })
+}
+
+/// Exports a [`Plugin`] type as the component's `handler` and `batch`. Use it once, in the plugin
 /// crate's root.
 ///
 /// The expansion includes the component-model export glue, which is `unsafe`; it carries
@@ -148,7 +176,20 @@ macro_rules! export_plugin {
                 }
             }
 
-            // Only on wasm32: the export names (`homeport:plugin/handler@0.1.0#init`) are not
+            impl $crate::bindings::exports::homeport::plugin::batch::Guest for Export {
+                fn process_batch(
+                    events: ::std::vec::Vec<$crate::bindings::homeport::plugin::types::Event>,
+                ) -> ::std::vec::Vec<
+                    ::core::result::Result<
+                        $crate::bindings::homeport::plugin::types::Decision,
+                        ::std::string::String,
+                    >,
+                > {
+                    $crate::__private::process_batch_instance::<$plugin>(&INSTANCE, events)
+                }
+            }
+
+            // Only on wasm32: the export names (`homeport:plugin/handler@0.1.1#init`) are not
             // symbols a native linker's version script accepts, and natively the plugin is
             // driven by `testing::Harness` instead.
             #[cfg(target_arch = "wasm32")]

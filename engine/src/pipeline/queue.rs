@@ -137,6 +137,23 @@ impl<T> Queue<T> {
         }
     }
 
+    /// Waits for an item, then moves it and up to `max - 1` more that are queued now into
+    /// `out` (in order, without waiting for more); false once closed and empty.
+    pub(super) async fn pop_many(&self, max: usize, out: &mut Vec<T>) -> bool {
+        let Some(first) = self.pop().await else {
+            return false;
+        };
+        out.push(first);
+        let mut items = self.lock();
+        let take = items.len().min(max.saturating_sub(1));
+        out.extend(items.drain(..take));
+        drop(items);
+        for _ in 0..take {
+            self.room.notify_one();
+        }
+        true
+    }
+
     /// Refuses new items and wakes every waiting offer and the consumer; what is queued can
     /// still be popped.
     pub(super) fn close(&self) {
@@ -168,6 +185,49 @@ mod tests {
             tokio::task::yield_now().await;
         }
         !offer.is_finished()
+    }
+
+    #[tokio::test]
+    async fn pop_many_takes_what_is_queued_up_to_its_maximum_in_order() {
+        let queue = Queue::new(8, WhenFull::Block);
+        for item in 1..=5 {
+            assert_eq!(queue.offer(item).await, Offered::Queued);
+        }
+        let mut out = Vec::new();
+        assert!(queue.pop_many(3, &mut out).await);
+        assert_eq!(out, [1, 2, 3]);
+        out.clear();
+        assert!(queue.pop_many(3, &mut out).await);
+        assert_eq!(out, [4, 5]);
+        queue.close();
+        out.clear();
+        assert!(!queue.pop_many(3, &mut out).await);
+        assert!(out.is_empty());
+    }
+
+    #[tokio::test]
+    async fn pop_many_makes_room_for_every_waiting_offer() {
+        let queue = Arc::new(Queue::new(2, WhenFull::Block));
+        assert_eq!(queue.offer(1).await, Offered::Queued);
+        assert_eq!(queue.offer(2).await, Offered::Queued);
+        let waiting: Vec<_> = [3, 4]
+            .into_iter()
+            .map(|item| {
+                let queue = Arc::clone(&queue);
+                tokio::spawn(async move { queue.offer(item).await })
+            })
+            .collect();
+        for offer in &waiting {
+            assert!(still_waiting(offer).await, "the queue is full");
+        }
+        let mut out = Vec::new();
+        assert!(queue.pop_many(8, &mut out).await);
+        assert_eq!(out, [1, 2]);
+        for offer in waiting {
+            let offered = tokio::time::timeout(Duration::from_secs(5), offer).await;
+            assert_eq!(offered.ok().and_then(Result::ok), Some(Offered::Queued));
+        }
+        assert_eq!(drain(&queue).await.len(), 2);
     }
 
     #[tokio::test]

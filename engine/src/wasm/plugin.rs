@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::SystemTime;
 
-use wasmtime::component::Component;
+use wasmtime::component::{Component, ComponentExportIndex};
 
-use super::bindings::PluginPre;
+use super::bindings::{BATCH_EXPORT, BATCH_FUNC, PluginPre};
 use super::engine::WasmEngine;
 use super::limits::MAX_PLUGIN_FILE;
 use super::state::HostState;
@@ -67,6 +67,8 @@ pub struct Plugin {
     /// Its size in bytes.
     pub size: u64,
     pub(crate) pre: PluginPre<HostState>,
+    /// Its `batch.process-batch` export, if it has one (plugins built against 0.1.0 do not).
+    pub(crate) batch: Option<ComponentExportIndex>,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -75,6 +77,7 @@ impl std::fmt::Debug for Plugin {
             .field("path", &self.path)
             .field("digest", &format_args!("{:016x}", self.digest))
             .field("size", &self.size)
+            .field("batch", &self.batch.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -125,12 +128,16 @@ pub(crate) fn compile(engine: &WasmEngine, path: &Path) -> Result<(Plugin, Stamp
             ),
         )
     })?;
+    let batch = component
+        .get_export_index(None, BATCH_EXPORT)
+        .and_then(|interface| component.get_export_index(Some(&interface), BATCH_FUNC));
     Ok((
         Plugin {
             path: path.to_owned(),
             digest,
             size: stamp.len,
             pre,
+            batch,
         },
         stamp,
     ))

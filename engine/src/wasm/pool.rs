@@ -1,16 +1,22 @@
 //! A stage's plugin instances: created from the pre-instantiated plugin, initialised with the
 //! stage's config, reused across events, and thrown away after a trap, a timeout or running
 //! out of memory (the next event gets a fresh one). Every call runs under the stage's time
-//! limit: the epoch callback yields to the runtime each tick and stops the call at its
-//! deadline.
+//! limit (for each of its events): the epoch callback yields to the runtime each tick and
+//! stops the call at its deadline.
+//!
+//! Events that queue up at a stage go to the plugin several at a time (`process-batch`), so
+//! the fixed cost of a call — entering the instance on its own stack, arming the limits — is
+//! paid once per batch. When a batch call traps or runs out of time, only the event the plugin
+//! was deciding on fails; the others are run again one at a time on a fresh instance.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use wasmtime::component::Func;
 use wasmtime::{Store, UpdateDeadline};
 
-use super::bindings::{Bindings, types as wit};
+use super::bindings::{BatchParams, BatchResults, Bindings, types as wit};
 use super::engine::WasmEngine;
 use super::kv::KvSpace;
 use super::limits::Limits;
@@ -19,6 +25,8 @@ use super::state::{Grants, HostState, StageLabel};
 
 /// Idle instances kept per stage.
 const MAX_IDLE: usize = 8;
+/// Most events in one `process-batch` call (the world's contract).
+pub const MAX_BATCH: usize = 64;
 
 /// How a call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -58,8 +66,10 @@ pub struct Setup {
 /// Counters of one stage's plugin.
 #[derive(Debug, Default)]
 pub struct PoolStats {
-    /// `process` calls.
+    /// Events handed to the plugin (one `process` call each, or part of a batch).
     pub calls: AtomicU64,
+    /// `process-batch` calls (each with several events).
+    pub batches: AtomicU64,
     /// Calls where the plugin returned an error.
     pub plugin_errors: AtomicU64,
     /// Calls that trapped.
@@ -77,6 +87,8 @@ pub struct PoolStats {
 struct Instance {
     store: Store<HostState>,
     bindings: Bindings,
+    /// `process-batch`, for a plugin that exports it.
+    batch: Option<Func>,
     generation: u64,
 }
 
@@ -158,10 +170,30 @@ impl Pool {
         });
         self.stats.instances.fetch_add(1, Ordering::Relaxed);
         begin(&mut store, setup.limits.init_time);
-        let bindings = match plugin.pre.instantiate_async(&mut store).await {
-            Ok(bindings) => bindings,
+        let instance = match plugin
+            .pre
+            .instance_pre()
+            .instantiate_async(&mut store)
+            .await
+        {
+            Ok(instance) => instance,
             Err(e) => return Err(classify(&store, &e, setup, setup.limits.init_time)),
         };
+        let bindings = Bindings::new(&mut store, &instance)
+            .map_err(|e| CallError::Trap(super::describe::describe(&e)))?;
+        let batch = plugin
+            .batch
+            .as_ref()
+            .and_then(|index| instance.get_func(&mut store, index));
+        if let Some(func) = batch {
+            func.typed::<BatchParams<'_>, BatchResults>(&store)
+                .map_err(|e| {
+                    CallError::Trap(format!(
+                        "its batch.process-batch export does not have the world's signature: {}",
+                        super::describe::describe(&e)
+                    ))
+                })?;
+        }
         match bindings
             .homeport_plugin_handler()
             .call_init(&mut store, &setup.config)
@@ -170,6 +202,7 @@ impl Pool {
             Ok(Ok(())) => Ok(Instance {
                 store,
                 bindings,
+                batch,
                 generation,
             }),
             Ok(Err(refusal)) => Err(CallError::Config(refusal)),
@@ -195,6 +228,19 @@ impl Pool {
         }
     }
 
+    /// An instance for the next call: an idle one of the current build, or a new one.
+    async fn instance(&self) -> Result<Instance, CallError> {
+        match self.take() {
+            Some(instance) => Ok(instance),
+            None => {
+                let (plugin, generation) = self.slot.current();
+                self.instantiate(&plugin, generation)
+                    .await
+                    .inspect_err(|e| self.count(e))
+            }
+        }
+    }
+
     /// Runs the plugin on one event: its record, and its id and fields, which the plugin
     /// fetches through `current` if it wants them. The fields are lent to the instance for
     /// the call (moved in and back, never copied).
@@ -205,21 +251,13 @@ impl Pool {
         fields: &mut serde_json::Map<String, serde_json::Value>,
     ) -> Result<wit::Decision, CallError> {
         self.stats.calls.fetch_add(1, Ordering::Relaxed);
-        let mut instance = match self.take() {
-            Some(instance) => instance,
-            None => {
-                let (plugin, generation) = self.slot.current();
-                self.instantiate(&plugin, generation)
-                    .await
-                    .inspect_err(|e| self.count(e))?
-            }
-        };
+        let mut instance = self.instance().await?;
         begin(&mut instance.store, self.setup.limits.time);
         let state = instance.store.data_mut();
-        state.device.clear();
-        state.device.push_str(event.device);
-        state.id = id;
-        std::mem::swap(&mut state.fields, fields);
+        state.lend(
+            std::iter::once((event.device, id)),
+            std::slice::from_mut(fields),
+        );
         let result = instance
             .bindings
             .homeport_plugin_handler()
@@ -227,26 +265,119 @@ impl Pool {
             .await;
         let state = instance.store.data_mut();
         state.deadline = None;
-        std::mem::swap(&mut state.fields, fields);
+        state.give_back(std::slice::from_mut(fields));
         match result {
-            Ok(Ok(decision)) => {
+            Ok(answer) => {
                 self.give_back(instance);
-                Ok(decision)
+                self.answer(answer)
             }
-            Ok(Err(message)) => {
+            Err(e) => Err(self.failed(&instance, &e)),
+        }
+    }
+
+    /// Runs the plugin on several events (`ids[i]` and `fields[i]` are `events[i]`'s), in one
+    /// `process-batch` call when the plugin has it and there is more than one; one result per
+    /// event, in order. Errors are per event, as from [`Pool::process`]: a call that traps or
+    /// runs out of time fails the event being decided on, and the others are run again one at a
+    /// time.
+    pub async fn process_batch(
+        &self,
+        events: &[wit::EventParam<'_>],
+        ids: &[uuid::Uuid],
+        fields: &mut [serde_json::Map<String, serde_json::Value>],
+    ) -> Vec<Result<wit::Decision, CallError>> {
+        let count = events.len().min(ids.len()).min(fields.len());
+        let (events, ids, fields) = (&events[..count], &ids[..count], &mut fields[..count]);
+        let mut instance = match self.instance().await {
+            Ok(instance) => instance,
+            Err(error) => return vec![Err(error); count],
+        };
+        let batch = instance.batch.filter(|_| (2..=MAX_BATCH).contains(&count));
+        let Some(func) = batch else {
+            self.give_back(instance);
+            return self.one_by_one(events, ids, fields, None).await;
+        };
+        self.stats.calls.fetch_add(count as u64, Ordering::Relaxed);
+        self.stats.batches.fetch_add(1, Ordering::Relaxed);
+        let budget = self.setup.limits.time.saturating_mul(count as u32);
+        begin(&mut instance.store, budget);
+        let state = instance.store.data_mut();
+        state.lend(
+            events.iter().map(|e| e.device).zip(ids.iter().copied()),
+            fields,
+        );
+        let result = match func.typed::<BatchParams<'_>, BatchResults>(&instance.store) {
+            Ok(typed) => typed
+                .call_async(&mut instance.store, (events,))
+                .await
+                .map(|(answers,)| answers),
+            Err(e) => Err(e),
+        };
+        let state = instance.store.data_mut();
+        state.deadline = None;
+        state.give_back(fields);
+        let deciding = state.position;
+        match result {
+            Ok(answers) if answers.len() == count => {
                 self.give_back(instance);
-                let error = CallError::Plugin(message);
-                self.count(&error);
-                Err(error)
+                answers.into_iter().map(|a| self.answer(a)).collect()
+            }
+            Ok(answers) => {
+                self.give_back(instance);
+                let error = CallError::Plugin(format!(
+                    "process-batch answered {} results for {count} events",
+                    answers.len()
+                ));
+                (0..count)
+                    .map(|_| {
+                        self.count(&error);
+                        Err(error.clone())
+                    })
+                    .collect()
             }
             Err(e) => {
-                // The instance may be in any state after a trap: never reuse it.
-                self.stats.recycled.fetch_add(1, Ordering::Relaxed);
-                let error = classify(&instance.store, &e, &self.setup, self.setup.limits.time);
-                self.count(&error);
-                Err(error)
+                let error = self.failed(&instance, &e);
+                self.one_by_one(events, ids, fields, Some((deciding, error)))
+                    .await
             }
         }
+    }
+
+    /// Runs each event in its own call, except `failed`'s, whose result is known.
+    async fn one_by_one(
+        &self,
+        events: &[wit::EventParam<'_>],
+        ids: &[uuid::Uuid],
+        fields: &mut [serde_json::Map<String, serde_json::Value>],
+        failed: Option<(usize, CallError)>,
+    ) -> Vec<Result<wit::Decision, CallError>> {
+        let mut results = Vec::with_capacity(events.len());
+        for (index, ((event, id), fields)) in events.iter().zip(ids).zip(fields).enumerate() {
+            let result = match &failed {
+                Some((at, error)) if *at == index => Err(error.clone()),
+                _ => self.process(event.clone(), *id, fields).await,
+            };
+            results.push(result);
+        }
+        results
+    }
+
+    /// What the plugin answered for one event, counted.
+    fn answer(&self, answer: Result<wit::Decision, String>) -> Result<wit::Decision, CallError> {
+        answer.map_err(|message| {
+            let error = CallError::Plugin(message);
+            self.count(&error);
+            error
+        })
+    }
+
+    /// A call that trapped: the instance is dropped (it may be in any state), the failure
+    /// counted.
+    fn failed(&self, instance: &Instance, error: &wasmtime::Error) -> CallError {
+        self.stats.recycled.fetch_add(1, Ordering::Relaxed);
+        let error = classify(&instance.store, error, &self.setup, self.setup.limits.time);
+        self.count(&error);
+        error
     }
 
     fn count(&self, error: &CallError) {

@@ -133,6 +133,17 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
     }
 }
 
+/// One event of a call, beyond its record: what `current` answers for it.
+#[derive(Debug, Default)]
+pub struct Subject {
+    /// Its device, for log lines.
+    pub device: String,
+    /// Its id (`current.id`).
+    pub id: uuid::Uuid,
+    /// Its fields (`current.fields`), lent by the flow for the call.
+    pub fields: serde_json::Map<String, serde_json::Value>,
+}
+
 /// The data of one plugin instance's store.
 pub struct HostState {
     wasi: WasiCtx,
@@ -142,12 +153,11 @@ pub struct HostState {
     grants: Grants,
     kv: Arc<KvSpace>,
     label: Arc<StageLabel>,
-    /// The device of the event being processed, for log lines.
-    pub device: String,
-    /// The id of the event being processed (`current.id`).
-    pub id: uuid::Uuid,
-    /// Its fields (`current.fields`).
-    pub fields: serde_json::Map<String, serde_json::Value>,
+    /// The events of the call being made, in its order: what `current` answers about and
+    /// whose device log lines name.
+    pub subjects: Vec<Subject>,
+    /// Which of them the plugin is deciding on (`current.enter`).
+    pub position: usize,
     /// When the current call must end.
     pub deadline: Option<Instant>,
     /// Set when the epoch callback stopped a call for its deadline.
@@ -186,13 +196,41 @@ impl HostState {
             grants,
             kv,
             label,
-            device: String::new(),
-            id: uuid::Uuid::nil(),
-            fields: serde_json::Map::new(),
+            subjects: Vec::new(),
+            position: 0,
             deadline: None,
             timed_out: false,
             tail,
         }
+    }
+
+    /// Makes the events of the next call the ones `current` answers about: their devices and
+    /// ids, and their fields, moved in (the caller takes them back with [`Self::give_back`]).
+    pub fn lend<'a>(
+        &mut self,
+        events: impl ExactSizeIterator<Item = (&'a str, uuid::Uuid)>,
+        fields: &mut [serde_json::Map<String, serde_json::Value>],
+    ) {
+        self.subjects.resize_with(events.len(), Subject::default);
+        for ((subject, (device, id)), fields) in self.subjects.iter_mut().zip(events).zip(fields) {
+            subject.device.clear();
+            subject.device.push_str(device);
+            subject.id = id;
+            std::mem::swap(&mut subject.fields, fields);
+        }
+        self.position = 0;
+    }
+
+    /// Hands the fields lent by [`Self::lend`] back (as the plugin left them).
+    pub fn give_back(&mut self, fields: &mut [serde_json::Map<String, serde_json::Value>]) {
+        for (subject, fields) in self.subjects.iter_mut().zip(fields) {
+            std::mem::swap(&mut subject.fields, fields);
+        }
+    }
+
+    /// The event the plugin is deciding on.
+    fn subject(&self) -> Option<&Subject> {
+        self.subjects.get(self.position)
     }
 
     fn denied(&self, call: &str, grant: &str) -> wasmtime::Error {
@@ -241,11 +279,28 @@ impl types::Host for HostState {}
 
 impl current::Host for HostState {
     fn id(&mut self) -> wasmtime::Result<String> {
-        Ok(self.id.to_string())
+        Ok(self
+            .subject()
+            .map_or_else(String::new, |subject| subject.id.to_string()))
     }
 
     fn fields(&mut self) -> wasmtime::Result<Vec<types::Field>> {
-        Ok(super::convert::fields_to_wit(&self.fields))
+        Ok(self
+            .subject()
+            .map(|subject| super::convert::fields_to_wit(&subject.fields))
+            .unwrap_or_default())
+    }
+
+    fn enter(&mut self, index: u32) -> wasmtime::Result<()> {
+        let index = usize::try_from(index).unwrap_or(usize::MAX);
+        if index >= self.subjects.len() {
+            return Err(wasmtime::format_err!(
+                "the plugin called current.enter({index}), but the call has {} events",
+                self.subjects.len()
+            ));
+        }
+        self.position = index;
+        Ok(())
     }
 }
 
@@ -269,7 +324,8 @@ impl log::Host for HostState {
             }
             rendered.push_str(&format!("{key}={value:?}"));
         }
-        let (pipeline, stage, device) = (&self.label.pipeline, &self.label.stage, &self.device);
+        let device = self.subject().map_or("", |subject| subject.device.as_str());
+        let (pipeline, stage) = (&self.label.pipeline, &self.label.stage);
         match level {
             log::Level::Error => {
                 tracing::error!(target: "homeport::plugin", %pipeline, %stage, %device, fields = %rendered, "{message}")

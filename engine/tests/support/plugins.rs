@@ -8,12 +8,13 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 /// Every plugin package the tests use.
-const PACKAGES: [&str; 5] = [
+const PACKAGES: [&str; 6] = [
     "code-filter",
     "debounce",
     "enrich",
     "misbehave",
     "future-world",
+    "one-at-a-time",
 ];
 
 fn workspace() -> PathBuf {

@@ -54,6 +54,22 @@ pub trait Stage: Send + Sync + std::fmt::Debug {
     /// Runs the stage on `flow`.
     fn run<'a>(&'a self, flow: &'a mut Flow) -> BoxFuture<'a, Result<Outcome, StageError>>;
 
+    /// Runs the stage on several flows that reached it together, in their order: one result
+    /// per flow, in the same order. The default runs them one at a time; a stage whose calls
+    /// have a fixed cost (a plugin) takes them in one call.
+    fn run_batch<'a>(
+        &'a self,
+        flows: Vec<&'a mut Flow>,
+    ) -> BoxFuture<'a, Vec<Result<Outcome, StageError>>> {
+        Box::pin(async move {
+            let mut results = Vec::with_capacity(flows.len());
+            for flow in flows {
+                results.push(self.run(flow).await);
+            }
+            results
+        })
+    }
+
     /// Adds the stage's own samples to `out`, with `labels` (pipeline and stage) on each; most
     /// stages have none beyond the pipeline's counters.
     fn render_metrics(&self, labels: &[(&str, &str)], out: &mut Exposition) {

@@ -25,7 +25,7 @@ use crate::pipeline::spec::WasmSpec;
 use crate::wasm::bindings::types as wit;
 use crate::wasm::convert;
 use crate::wasm::limits::{Limits, MAX_EMIT, parse_size};
-use crate::wasm::pool::{CallError, Pool};
+use crate::wasm::pool::{CallError, MAX_BATCH, Pool};
 use crate::wasm::state::{Grants, StageLabel};
 
 /// Most plugin emissions or routes one event may descend from.
@@ -119,6 +119,15 @@ pub fn build(spec: &WasmSpec, cx: &Build<'_>) -> Result<Box<dyn Stage>, SpecErro
     Ok(Box::new(WasmStage { pool, routes }))
 }
 
+/// A failed call, as the stage's error policy sees it.
+fn stage_error(error: CallError) -> StageError {
+    match error {
+        // The config cannot change between attempts.
+        CallError::Config(_) => StageError::permanent(error.to_string()),
+        _ => StageError::new(error.to_string()),
+    }
+}
+
 fn limits_of(spec: &WasmSpec, cx: &Build<'_>) -> Result<Limits, SpecError> {
     let mut limits = Limits::default();
     let Some(given) = &spec.limits else {
@@ -163,12 +172,24 @@ impl Stage for WasmStage {
                 .pool
                 .process(input, flow.event.id, &mut flow.fields)
                 .await
-                .map_err(|error| match error {
-                    // The config cannot change between attempts.
-                    CallError::Config(_) => StageError::permanent(error.to_string()),
-                    _ => StageError::new(error.to_string()),
-                })?;
+                .map_err(stage_error)?;
             self.apply(flow, decision)
+        }
+        .boxed()
+    }
+
+    /// The flows' events go to the plugin in one `process-batch` call (several calls past
+    /// [`MAX_BATCH`]); kinds the plugin's world does not have pass untouched.
+    fn run_batch<'a>(
+        &'a self,
+        mut flows: Vec<&'a mut Flow>,
+    ) -> BoxFuture<'a, Vec<Result<Outcome, StageError>>> {
+        async move {
+            let mut results: Vec<Result<Outcome, StageError>> = Vec::with_capacity(flows.len());
+            for chunk in flows.chunks_mut(MAX_BATCH) {
+                results.extend(self.call_batch(chunk).await);
+            }
+            results
         }
         .boxed()
     }
@@ -178,7 +199,7 @@ impl Stage for WasmStage {
         let mut calls = out.family(
             "homeport_wasm_calls_total",
             Kind::Counter,
-            "Plugin calls per wasm stage, by result.",
+            "Events a wasm stage handed its plugin (alone or in a batch), by result.",
         );
         for (result, counter) in [
             ("calls", &stats.calls),
@@ -198,6 +219,12 @@ impl Stage for WasmStage {
                 Kind::Counter,
                 "Plugin instances a wasm stage created.",
                 stats.instances.load(Ordering::Relaxed),
+            ),
+            (
+                "homeport_wasm_batches_total",
+                Kind::Counter,
+                "Calls that took several events at once (process-batch) per wasm stage.",
+                stats.batches.load(Ordering::Relaxed),
             ),
             (
                 "homeport_wasm_recycled_total",
@@ -230,6 +257,34 @@ impl Stage for WasmStage {
 }
 
 impl WasmStage {
+    /// One `process-batch` call for `flows` (at most [`MAX_BATCH`]).
+    async fn call_batch(&self, flows: &mut [&mut Flow]) -> Vec<Result<Outcome, StageError>> {
+        let events: Vec<Arc<Event>> = flows.iter().map(|flow| Arc::clone(&flow.event)).collect();
+        let texts: Vec<convert::Texts> = events.iter().map(|e| convert::Texts::of(e)).collect();
+        let mut inputs = Vec::with_capacity(events.len());
+        let (mut ids, mut fields, mut taken) = (Vec::new(), Vec::new(), Vec::new());
+        for (index, (event, texts)) in events.iter().zip(&texts).enumerate() {
+            if let Some(input) = convert::to_wit(event, texts) {
+                inputs.push(input);
+                ids.push(event.id);
+                fields.push(std::mem::take(&mut flows[index].fields));
+                taken.push(index);
+            }
+        }
+        let decisions = self.pool.process_batch(&inputs, &ids, &mut fields).await;
+        // A kind the plugin's world does not have: passed on untouched.
+        let mut results: Vec<Result<Outcome, StageError>> =
+            (0..flows.len()).map(|_| Ok(Outcome::Continue)).collect();
+        for ((index, fields), decision) in taken.into_iter().zip(fields).zip(decisions) {
+            let flow = &mut *flows[index];
+            flow.fields = fields;
+            results[index] = decision
+                .map_err(stage_error)
+                .and_then(|decision| self.apply(flow, decision));
+        }
+        results
+    }
+
     fn apply(&self, flow: &mut Flow, decision: wit::Decision) -> Result<Outcome, StageError> {
         if decision.emit.len() > MAX_EMIT {
             return Err(StageError::permanent(format!(
