@@ -135,7 +135,35 @@ fn plugin_inspect_names_the_world_and_refuses_another_version() {
     );
     assert!(output.status.success(), "{}", text(&output.stderr));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
-    assert_eq!(report["exports"][0], "homeport:plugin/handler@0.1.0");
+    let exports = |report: &serde_json::Value| -> Vec<String> {
+        let mut names: Vec<String> = report["exports"]
+            .as_array()
+            .expect("exports")
+            .iter()
+            .map(|n| n.as_str().expect("a name").to_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(
+        exports(&report),
+        [
+            "homeport:plugin/batch@0.1.1",
+            "homeport:plugin/handler@0.1.1"
+        ]
+    );
+    // A plugin built against 0.1.0 has no batch export, and is still accepted.
+    let output = homeport(
+        &[
+            "plugin",
+            "inspect",
+            &plugin("one-at-a-time").display().to_string(),
+        ],
+        "",
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(exports(&report), ["homeport:plugin/handler@0.1.0"]);
     let output = homeport(
         &[
             "plugin",

@@ -86,10 +86,19 @@ struct Inner {
     last_sweep: Option<Instant>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Entry {
     value: Vec<u8>,
     expires: Option<Instant>,
+}
+
+/// What a key held before a call wrote it: put back by [`KvSpace::undo`] when the call's
+/// writes must not count (a `process-batch` call that trapped, whose events run again one at
+/// a time).
+#[derive(Debug)]
+pub struct Before {
+    key: String,
+    entry: Option<Entry>,
 }
 
 fn cost(key: &str, value: &[u8]) -> usize {
@@ -202,6 +211,27 @@ impl KvSpace {
         live
     }
 
+    /// What `key` holds now, to put back with [`Self::undo`].
+    pub fn before(&self, key: &str) -> Before {
+        Before {
+            key: key.to_owned(),
+            entry: self.lock().map.get(key).cloned(),
+        }
+    }
+
+    /// Puts back what the keys held, latest first (so a key journalled twice ends as it was
+    /// first, if it was journalled twice). A value put back counts against the quota as it did before.
+    pub fn undo(&self, journal: Vec<Before>) {
+        let mut inner = self.lock();
+        for before in journal.into_iter().rev() {
+            inner.remove(&before.key);
+            if let Some(entry) = before.entry {
+                inner.bytes += cost(&before.key, &entry.value);
+                inner.map.insert(before.key, entry);
+            }
+        }
+    }
+
     /// Entries and bytes held now (expired entries not yet swept included).
     pub fn usage(&self) -> (usize, usize) {
         let inner = self.lock();
@@ -270,6 +300,22 @@ mod tests {
             kv.set(&"k".repeat(MAX_KEY + 1), vec![], None, now),
             Err(KvRefusal::TooLarge)
         );
+    }
+
+    #[test]
+    fn undo_puts_back_what_each_key_held_and_its_cost() {
+        let kv = space(1024, 10);
+        let now = Instant::now();
+        kv.set("kept", b"1".to_vec(), None, now).expect("fits");
+        let journal = vec![kv.before("kept"), kv.before("new")];
+        kv.set("kept", b"22".to_vec(), None, now).expect("fits");
+        kv.set("new", b"3".to_vec(), None, now).expect("fits");
+        let journal = [journal, vec![kv.before("kept")]].concat();
+        assert!(kv.delete("kept", now));
+        kv.undo(journal);
+        assert_eq!(kv.get("kept", now), Some(b"1".to_vec()));
+        assert_eq!(kv.get("new", now), None);
+        assert_eq!(kv.usage(), (1, cost("kept", b"1")));
     }
 
     #[test]

@@ -319,10 +319,13 @@ impl Pool {
         let deciding = state.position;
         match result {
             Ok(answers) if answers.len() == count => {
+                instance.store.data_mut().settle_writes(false);
                 self.give_back(instance);
                 answers.into_iter().map(|a| self.answer(a)).collect()
             }
             Ok(answers) => {
+                // Every event fails: none of their writes stand.
+                instance.store.data_mut().settle_writes(true);
                 self.give_back(instance);
                 let error = CallError::Plugin(format!(
                     "process-batch answered {} results for {count} events",
@@ -336,6 +339,9 @@ impl Pool {
                     .collect()
             }
             Err(e) => {
+                // The events run again one by one: the writes they made in this call must
+                // not count twice.
+                instance.store.data_mut().settle_writes(true);
                 let error = self.failed(&instance, &e);
                 self.one_by_one(events, ids, fields, Some((deciding, error)))
                     .await

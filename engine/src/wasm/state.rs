@@ -2,6 +2,7 @@
 //! with nothing in it (no files, network, environment or arguments), a memory limiter, the
 //! stage's grants, its key-value namespace, and where its log lines go.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -10,7 +11,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::{clock, current, kv, log, types};
-use super::kv::{KvRefusal, KvSpace};
+use super::kv::{Before, KvRefusal, KvSpace};
 use super::output::Tail;
 
 /// Host functions a stage lets its plugin call (`grant:` in the pipeline YAML).
@@ -158,6 +159,10 @@ pub struct HostState {
     pub subjects: Vec<Subject>,
     /// Which of them the plugin is deciding on (`current.enter`).
     pub position: usize,
+    /// In a call for several events: what each key the call wrote held before, so the writes
+    /// can be undone if the call traps and its events run again one at a time.
+    /// Each key once (the keys journalled, so the journal never outgrows the namespace).
+    journal: Option<(Vec<Before>, HashSet<String>)>,
     /// When the current call must end.
     pub deadline: Option<Instant>,
     /// Set when the epoch callback stopped a call for its deadline.
@@ -198,6 +203,7 @@ impl HostState {
             label,
             subjects: Vec::new(),
             position: 0,
+            journal: None,
             deadline: None,
             timed_out: false,
             tail,
@@ -219,6 +225,28 @@ impl HostState {
             std::mem::swap(&mut subject.fields, fields);
         }
         self.position = 0;
+        self.journal = (self.subjects.len() > 1).then(Default::default);
+    }
+
+    /// Ends the journal of the call just made; with `undo`, its key-value writes are undone
+    /// first (a call for several events that trapped). A call of one event keeps no journal:
+    /// its writes stand, as they did before batches.
+    pub fn settle_writes(&mut self, undo: bool) {
+        if let Some((journal, _)) = self.journal.take()
+            && undo
+        {
+            self.kv.undo(journal);
+        }
+    }
+
+    /// Journals `key` before the call's first write to it.
+    fn journal(&mut self, key: &str) {
+        if let Some((journal, keys)) = &mut self.journal
+            && !keys.contains(key)
+        {
+            keys.insert(key.to_owned());
+            journal.push(self.kv.before(key));
+        }
     }
 
     /// Hands the fields lent by [`Self::lend`] back (as the plugin left them).
@@ -387,6 +415,7 @@ impl kv::Host for HostState {
             return Err(self.denied("kv.set", "kv"));
         }
         let ttl = ttl_ms.map(Duration::from_millis);
+        self.journal(&key);
         Ok(self
             .kv
             .set(&key, value, ttl, Instant::now())
@@ -400,6 +429,7 @@ impl kv::Host for HostState {
         if !self.grants.kv {
             return Err(self.denied("kv.delete", "kv"));
         }
+        self.journal(&key);
         Ok(self.kv.delete(&key, Instant::now()))
     }
 }
