@@ -14,7 +14,8 @@
 //!
 //! `cargo bench -p homeport --bench wasm_stage [-- --events 200000 --rounds 5]`
 //! (builds the plugins for wasm32-wasip2 first). Prints medians and ratios, then where a
-//! pass-through call's time goes; `--breakdown-only` prints just that (for profiling).
+//! pass-through call's time goes; `--breakdown-only` prints just that, and `--only NAME
+//! [--batch N]` runs only one plugin (for profiling).
 
 #[path = "../tests/support/plugins.rs"]
 mod plugins;
@@ -151,6 +152,23 @@ fn main() {
         runtime.block_on(breakdown(&services, &events));
         return;
     }
+    // For profiling: only the plugin of one pair, at one batch size, for every round.
+    if let Some(only) = support::arg("--only") {
+        let batch = support::arg("--batch")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(BATCH);
+        let (_, _, wasm) = pairs
+            .iter()
+            .find(|(name, _, _)| name.starts_with(only.as_str()))
+            .expect("--only names a pair: pass-through, code filter or enrich");
+        runtime.block_on(async {
+            for _ in 0..rounds {
+                let ns = per_event(*wasm, &events, batch).await;
+                println!("  {only}: {ns:.0} ns/event, {batch} per call");
+            }
+        });
+        return;
+    }
     runtime.block_on(async {
         // Warm up: instances created, code paged in.
         for (_, native, wasm) in &pairs {
@@ -179,7 +197,8 @@ fn main() {
 }
 
 /// Where a pass-through call's time goes: converting the event to its WIT record, and the
-/// call itself (lowering, the guest, lifting the decision).
+/// call itself (lowering, the guest, lifting the decision), alone and in batches, with the
+/// bench's alarm and with the smallest alarm record the world allows.
 async fn breakdown(services: &Services, events: &[Arc<Event>]) {
     use homeport::wasm::convert;
     use homeport::wasm::limits::Limits;
@@ -196,26 +215,12 @@ async fn breakdown(services: &Services, events: &[Arc<Event>]) {
         )
         .await
         .expect("loads");
-    let mut fields = Map::new();
     let started = Instant::now();
     for event in events {
         let texts = convert::Texts::of(event);
-        std::hint::black_box(convert::to_wit(event, &texts).expect("in the world"));
+        std::hint::black_box(convert::to_wit(event, texts.get(0)).expect("in the world"));
     }
     let convert_ns = started.elapsed().as_nanos() as f64 / events.len() as f64;
-    let texts: Vec<convert::Texts> = events.iter().map(|e| convert::Texts::of(e)).collect();
-    let started = Instant::now();
-    for (event, texts) in events.iter().zip(&texts) {
-        pool.process(
-            convert::to_wit(event, texts).expect("in the world"),
-            event.id,
-            &mut fields,
-        )
-        .await
-        .expect("passes");
-    }
-    let call_ns = started.elapsed().as_nanos() as f64 / events.len() as f64;
-    // The floor: the smallest alarm record the world allows (empty strings, no data).
     let small = Event::new(
         "",
         EventKind::Alarm {
@@ -227,19 +232,30 @@ async fn breakdown(services: &Services, events: &[Arc<Event>]) {
             data: Map::new(),
         },
     );
-    let small_texts = convert::Texts::of(&small);
-    let started = Instant::now();
-    for _ in 0..events.len() {
-        pool.process(
-            convert::to_wit(&small, &small_texts).expect("in the world"),
-            small.id,
-            &mut fields,
-        )
-        .await
-        .expect("passes");
+    let smallest: Vec<Arc<Event>> = (0..events.len()).map(|_| Arc::clone(&small)).collect();
+    let mut row = format!("pass-through breakdown   to WIT record {convert_ns:5.0} ns");
+    for batch in [1, BATCH] {
+        for (what, events) in [("call", events), ("smallest record", &smallest[..])] {
+            let started = Instant::now();
+            for events in events.chunks(batch) {
+                let mut texts = convert::Texts::with_capacity(events.len());
+                for event in events {
+                    texts.push(event);
+                }
+                let inputs: Vec<_> = events
+                    .iter()
+                    .enumerate()
+                    .map(|(i, event)| convert::to_wit(event, texts.get(i)).expect("in the world"))
+                    .collect();
+                let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.id).collect();
+                let mut fields = vec![Map::new(); events.len()];
+                for result in pool.process_batch(&inputs, &ids, &mut fields).await {
+                    result.expect("passes");
+                }
+            }
+            let ns = started.elapsed().as_nanos() as f64 / events.len() as f64;
+            row.push_str(&format!("   {what} ({batch}/call) {ns:5.0} ns"));
+        }
     }
-    let floor_ns = started.elapsed().as_nanos() as f64 / events.len() as f64;
-    println!(
-        "pass-through breakdown        to WIT record {convert_ns:6.0} ns   call {call_ns:6.0} ns   call with the smallest record {floor_ns:6.0} ns"
-    );
+    println!("{row}");
 }

@@ -8,6 +8,7 @@ mod plugins;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use homeport::event::{Event, EventKind};
 use homeport::pipeline::Services;
@@ -35,12 +36,16 @@ fn alarm(device: &str, code: &str) -> Arc<Event> {
 }
 
 async fn pool(package: &str, grants: Grants) -> Arc<Pool> {
+    pool_with(package, grants, Limits::default()).await
+}
+
+async fn pool_with(package: &str, grants: Grants, limits: Limits) -> Arc<Pool> {
     let host = PluginHost::new(Some(plugins::cache_dir()));
     host.standalone_pool(
         &plugins::plugin(package),
         "batch-test",
         "{}".to_owned(),
-        Limits::default(),
+        limits,
         grants,
     )
     .await
@@ -49,11 +54,14 @@ async fn pool(package: &str, grants: Grants) -> Arc<Pool> {
 
 /// `events` through `pool` in one `process_batch`, event `i` carrying the field `n` = `i`.
 async fn batch(pool: &Pool, events: &[Arc<Event>]) -> Vec<Result<Decision, CallError>> {
-    let texts: Vec<convert::Texts> = events.iter().map(|e| convert::Texts::of(e)).collect();
+    let mut texts = convert::Texts::with_capacity(events.len());
+    for event in events {
+        texts.push(event);
+    }
     let inputs: Vec<_> = events
         .iter()
-        .zip(&texts)
-        .map(|(event, texts)| convert::to_wit(event, texts).expect("in the world"))
+        .enumerate()
+        .map(|(i, event)| convert::to_wit(event, texts.get(i)).expect("in the world"))
         .collect();
     let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.id).collect();
     let mut fields: Vec<Map<String, Value>> = (0..events.len())
@@ -160,6 +168,31 @@ async fn a_trap_mid_batch_fails_only_its_event_and_its_writes_do_not_count_twice
     let results = batch(&pool, &[alarm("cam1", "Count"), alarm("cam1", "Count")]).await;
     let decision = results[1].as_ref().expect("passes");
     assert_eq!(field(decision, "count"), Some(json!(5)));
+}
+
+#[tokio::test]
+async fn an_event_that_spins_in_a_batch_gets_one_event_s_time_and_the_others_pass() {
+    let limit = Duration::from_millis(200);
+    let limits = Limits {
+        time: limit,
+        ..Limits::default()
+    };
+    let pool = pool_with("misbehave", Grants::default(), limits).await;
+    let mut events: Vec<Arc<Event>> = (0..20).map(|_| alarm("cam1", "VideoMotion")).collect();
+    events[3] = alarm("cam1", "Spin");
+    let started = Instant::now();
+    let results = batch(&pool, &events).await;
+    let took = started.elapsed();
+    for (i, result) in results.iter().enumerate() {
+        match (i, result) {
+            (3, Err(CallError::Timeout(after))) => assert_eq!(*after, limit),
+            (3, other) => panic!("the spinning event: {other:?}"),
+            (_, other) => assert!(other.is_ok(), "event {i}: {other:?}"),
+        }
+    }
+    assert_eq!(load(&pool.stats.timeouts), 1);
+    // Its own time from `current.enter`, not the whole call's (20 × 200 ms).
+    assert!(took < limit * 10, "the batch took {took:?}");
 }
 
 /// Log lines written by `tracing`, captured.

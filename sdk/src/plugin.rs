@@ -124,10 +124,8 @@ pub fn process_batch_instance<P: Plugin>(
             .into_iter()
             .enumerate()
             .map(|(index, event)| {
-                // The host starts a call on the first event.
-                if index > 0 {
-                    crate::current::enter(index);
-                }
+                // Also the first: entering an event starts its own time limit.
+                crate::current::enter(index);
                 plugin
                     .process(Event::from_host(event))
                     .map(Decision::into_wit)

@@ -7,38 +7,74 @@ use serde_json::{Map, Value};
 use super::bindings::types as wit;
 use crate::event::{DeviceState, Event, EventKind, OnlineReason, RegistrationKind};
 
-/// Text an event's record needs that the event does not hold as text: the JSON of its alarm
-/// data or config table. The record borrows everything else from the event itself, so
+/// Text the records of a call need that their events do not hold as text: the JSON of each
+/// alarm's data or config table, written one after the other into one buffer (one allocation
+/// for a whole batch). The records borrow everything else from the events themselves, so
 /// nothing is copied twice on its way into the guest.
 #[derive(Debug, Default)]
 pub struct Texts {
-    json: String,
+    /// The texts, one after the other (serde_json writes UTF-8 only).
+    json: Vec<u8>,
+    /// Where each event's text ends in `json`.
+    ends: Vec<usize>,
 }
 
 impl Texts {
-    /// The texts of `event`.
+    /// Room for about `events` events.
+    pub fn with_capacity(events: usize) -> Self {
+        Self {
+            json: Vec::with_capacity(events * 64),
+            ends: Vec::with_capacity(events),
+        }
+    }
+
+    /// The texts of `event` alone.
     pub fn of(event: &Event) -> Self {
-        let json = match &event.kind {
-            EventKind::Alarm { data, .. } if !data.is_empty() => {
-                serde_json::to_string(data).unwrap_or_else(|_| "{}".to_owned())
+        let mut texts = Self::with_capacity(1);
+        texts.push(event);
+        texts
+    }
+
+    /// Appends the texts of the next event.
+    pub fn push(&mut self, event: &Event) {
+        let mark = self.json.len();
+        let written = match &event.kind {
+            EventKind::Alarm { data, .. } if data.is_empty() => {
+                self.json.extend_from_slice(b"{}");
+                Ok(())
             }
-            EventKind::Alarm { .. } => "{}".to_owned(),
-            EventKind::ConfigApplied { table, .. } => table.to_string(),
-            _ => String::new(),
+            EventKind::Alarm { data, .. } => serde_json::to_writer(&mut self.json, data),
+            EventKind::ConfigApplied { table, .. } => serde_json::to_writer(&mut self.json, table),
+            _ => Ok(()),
         };
-        Self { json }
+        if written.is_err() {
+            // Maps of JSON values always serialise; this keeps the record valid regardless.
+            self.json.truncate(mark);
+            self.json.extend_from_slice(b"{}");
+        }
+        self.ends.push(self.json.len());
+    }
+
+    /// The text of event `index` (in the order pushed).
+    pub fn get(&self, index: usize) -> &str {
+        let end = self.ends.get(index).copied().unwrap_or(0);
+        let start = match index {
+            0 => 0,
+            _ => self.ends.get(index - 1).copied().unwrap_or(end),
+        };
+        std::str::from_utf8(self.json.get(start..end).unwrap_or_default()).unwrap_or("")
     }
 }
 
-/// The WIT record of `event`, borrowing from it and its `texts`.
+/// The WIT record of `event`, borrowing from it and `json`, its text in [`Texts`].
 ///
 /// `None` for a kind the world does not have (`security` events are newer than
 /// `homeport:plugin@0.1.0`): a plugin never sees those.
-pub fn to_wit<'a>(event: &'a Event, texts: &'a Texts) -> Option<wit::EventParam<'a>> {
+pub fn to_wit<'a>(event: &'a Event, json: &'a str) -> Option<wit::EventParam<'a>> {
     Some(wit::EventParam {
         at_ms: event.at_ms,
         device: &event.device,
-        kind: kind_to_wit(&event.kind, &texts.json)?,
+        kind: kind_to_wit(&event.kind, json)?,
     })
 }
 
@@ -358,7 +394,7 @@ mod tests {
         for kind in kinds {
             let event = Event::new("cam1", kind.clone());
             let texts = Texts::of(&event);
-            let record = to_wit(&event, &texts).expect("a kind of the world");
+            let record = to_wit(&event, texts.get(0)).expect("a kind of the world");
             assert_eq!(record.device, "cam1");
             assert_eq!(record.at_ms, event.at_ms);
             let back = kind_from_wit(echo(&record.kind), &event.kind).expect("converts");

@@ -37,6 +37,9 @@ impl WasmEngine {
     pub fn new(cache_dir: Option<&Path>) -> Result<Self, String> {
         let mut config = Config::new();
         config.epoch_interruption(true);
+        if std::env::var_os("HOMEPORT_PERFMAP").is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let cache = match cache_dir {
             Some(dir) => {
                 std::fs::create_dir_all(dir).map_err(|e| {

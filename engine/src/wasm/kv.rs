@@ -307,10 +307,10 @@ mod tests {
         let kv = space(1024, 10);
         let now = Instant::now();
         kv.set("kept", b"1".to_vec(), None, now).expect("fits");
-        let journal = vec![kv.before("kept"), kv.before("new")];
+        let mut journal = vec![kv.before("kept"), kv.before("new")];
         kv.set("kept", b"22".to_vec(), None, now).expect("fits");
         kv.set("new", b"3".to_vec(), None, now).expect("fits");
-        let journal = [journal, vec![kv.before("kept")]].concat();
+        journal.push(kv.before("kept"));
         assert!(kv.delete("kept", now));
         kv.undo(journal);
         assert_eq!(kv.get("kept", now), Some(b"1".to_vec()));

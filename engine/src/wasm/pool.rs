@@ -302,6 +302,7 @@ impl Pool {
         let budget = self.setup.limits.time.saturating_mul(count as u32);
         begin(&mut instance.store, budget);
         let state = instance.store.data_mut();
+        state.batch_limits = state.deadline.map(|end| (end, self.setup.limits.time));
         state.lend(
             events.iter().map(|e| e.device).zip(ids.iter().copied()),
             fields,
@@ -315,6 +316,7 @@ impl Pool {
         };
         let state = instance.store.data_mut();
         state.deadline = None;
+        state.batch_limits = None;
         state.give_back(fields);
         let deciding = state.position;
         match result {

@@ -165,6 +165,9 @@ pub struct HostState {
     journal: Option<(Vec<Before>, HashSet<String>)>,
     /// When the current call must end.
     pub deadline: Option<Instant>,
+    /// In a call for several events: when the whole call must end, and the time each event
+    /// gets from its `current.enter` (the deadline becomes the earlier of the two).
+    pub batch_limits: Option<(Instant, Duration)>,
     /// Set when the epoch callback stopped a call for its deadline.
     pub timed_out: bool,
     /// What the plugin printed last.
@@ -205,6 +208,7 @@ impl HostState {
             position: 0,
             journal: None,
             deadline: None,
+            batch_limits: None,
             timed_out: false,
             tail,
         }
@@ -328,6 +332,10 @@ impl current::Host for HostState {
             ));
         }
         self.position = index;
+        if let Some((call_end, per_event)) = self.batch_limits {
+            // The event entered gets its own time, within what is left of the call's.
+            self.deadline = Some(call_end.min(Instant::now() + per_event));
+        }
         Ok(())
     }
 }

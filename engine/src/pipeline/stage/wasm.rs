@@ -164,7 +164,7 @@ impl Stage for WasmStage {
     fn run<'a>(&'a self, flow: &'a mut Flow) -> BoxFuture<'a, Result<Outcome, StageError>> {
         async move {
             let texts = convert::Texts::of(&flow.event);
-            let Some(input) = convert::to_wit(&flow.event, &texts) else {
+            let Some(input) = convert::to_wit(&flow.event, texts.get(0)) else {
                 // A kind the plugin's world does not have: passed on untouched.
                 return Ok(Outcome::Continue);
             };
@@ -260,11 +260,14 @@ impl WasmStage {
     /// One `process-batch` call for `flows` (at most [`MAX_BATCH`]).
     async fn call_batch(&self, flows: &mut [&mut Flow]) -> Vec<Result<Outcome, StageError>> {
         let events: Vec<Arc<Event>> = flows.iter().map(|flow| Arc::clone(&flow.event)).collect();
-        let texts: Vec<convert::Texts> = events.iter().map(|e| convert::Texts::of(e)).collect();
+        let mut texts = convert::Texts::with_capacity(events.len());
+        for event in &events {
+            texts.push(event);
+        }
         let mut inputs = Vec::with_capacity(events.len());
         let (mut ids, mut fields, mut taken) = (Vec::new(), Vec::new(), Vec::new());
-        for (index, (event, texts)) in events.iter().zip(&texts).enumerate() {
-            if let Some(input) = convert::to_wit(event, texts) {
+        for (index, event) in events.iter().enumerate() {
+            if let Some(input) = convert::to_wit(event, texts.get(index)) {
                 inputs.push(input);
                 ids.push(event.id);
                 fields.push(std::mem::take(&mut flows[index].fields));
