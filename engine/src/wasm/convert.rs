@@ -66,6 +66,11 @@ impl Texts {
     }
 }
 
+/// Whether the plugins' world has `kind`: [`to_wit`] gives a record exactly for these.
+pub fn in_world(kind: &EventKind) -> bool {
+    !matches!(kind, EventKind::Security { .. })
+}
+
 /// The WIT record of `event`, borrowing from it and `json`, its text in [`Texts`].
 ///
 /// `None` for a kind the world does not have (`security` events are newer than
@@ -394,12 +399,64 @@ mod tests {
         for kind in kinds {
             let event = Event::new("cam1", kind.clone());
             let texts = Texts::of(&event);
+            assert!(in_world(&event.kind));
             let record = to_wit(&event, texts.get(0)).expect("a kind of the world");
             assert_eq!(record.device, "cam1");
             assert_eq!(record.at_ms, event.at_ms);
             let back = kind_from_wit(echo(&record.kind), &event.kind).expect("converts");
             assert_eq!(back, kind);
         }
+    }
+
+    #[test]
+    fn security_events_are_not_in_the_world_and_have_no_record() {
+        let event = Event::new(
+            "cam1",
+            EventKind::Security {
+                code: crate::event::SecurityCode::DuplicateId,
+                peer: "127.0.0.1:1".to_owned(),
+                detail: String::new(),
+            },
+        );
+        assert!(!in_world(&event.kind));
+        assert!(to_wit(&event, "").is_none());
+    }
+
+    #[test]
+    fn a_batch_s_texts_are_each_event_s_own() {
+        let mut data = Map::new();
+        data.insert("Name".to_owned(), Value::from("zone \"1\""));
+        let alarm = |data: Map<String, Value>| {
+            Event::new(
+                "cam1",
+                EventKind::Alarm {
+                    channel: 0,
+                    code: "X".to_owned(),
+                    action: "start".to_owned(),
+                    device_time: None,
+                    device_utc: None,
+                    data,
+                },
+            )
+        };
+        let online = Event::new(
+            "cam1",
+            EventKind::OnlineChanged {
+                online: true,
+                state: DeviceState::Online,
+                reason: OnlineReason::LoginOk,
+                detail: None,
+                since_ms: None,
+            },
+        );
+        let mut texts = Texts::with_capacity(3);
+        for event in [alarm(data.clone()), online, alarm(Map::new())] {
+            texts.push(&event);
+        }
+        assert_eq!(json_of("data", texts.get(0)), Ok(Value::Object(data)));
+        assert_eq!(texts.get(1), "");
+        assert_eq!(texts.get(2), "{}");
+        assert_eq!(texts.get(3), "", "past the end");
     }
 
     #[test]

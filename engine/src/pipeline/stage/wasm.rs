@@ -259,23 +259,28 @@ impl Stage for WasmStage {
 impl WasmStage {
     /// One `process-batch` call for `flows` (at most [`MAX_BATCH`]).
     async fn call_batch(&self, flows: &mut [&mut Flow]) -> Vec<Result<Outcome, StageError>> {
-        let events: Vec<Arc<Event>> = flows.iter().map(|flow| Arc::clone(&flow.event)).collect();
-        let mut texts = convert::Texts::with_capacity(events.len());
-        for event in &events {
-            texts.push(event);
-        }
-        let mut inputs = Vec::with_capacity(events.len());
-        let (mut ids, mut fields, mut taken) = (Vec::new(), Vec::new(), Vec::new());
-        for (index, event) in events.iter().enumerate() {
-            if let Some(input) = convert::to_wit(event, texts.get(index)) {
-                inputs.push(input);
-                ids.push(event.id);
-                fields.push(std::mem::take(&mut flows[index].fields));
-                taken.push(index);
+        // Kinds the plugin's world does not have pass on untouched.
+        let taken: Vec<usize> = (0..flows.len())
+            .filter(|&index| convert::in_world(&flows[index].event.kind))
+            .collect();
+        // The fields are lent to the plugin, the events borrowed for the call.
+        let mut fields: Vec<_> = taken
+            .iter()
+            .map(|&index| std::mem::take(&mut flows[index].fields))
+            .collect();
+        let decisions = {
+            let mut texts = convert::Texts::with_capacity(taken.len());
+            for &index in &taken {
+                texts.push(&flows[index].event);
             }
-        }
-        let decisions = self.pool.process_batch(&inputs, &ids, &mut fields).await;
-        // A kind the plugin's world does not have: passed on untouched.
+            let inputs: Vec<_> = taken
+                .iter()
+                .enumerate()
+                .filter_map(|(at, &index)| convert::to_wit(&flows[index].event, texts.get(at)))
+                .collect();
+            let ids: Vec<uuid::Uuid> = taken.iter().map(|&index| flows[index].event.id).collect();
+            self.pool.process_batch(&inputs, &ids, &mut fields).await
+        };
         let mut results: Vec<Result<Outcome, StageError>> =
             (0..flows.len()).map(|_| Ok(Outcome::Continue)).collect();
         for ((index, fields), decision) in taken.into_iter().zip(fields).zip(decisions) {
