@@ -37,7 +37,8 @@ impl WasmEngine {
     pub fn new(cache_dir: Option<&Path>) -> Result<Self, String> {
         let mut config = Config::new();
         config.epoch_interruption(true);
-        if std::env::var_os("HOMEPORT_PERFMAP").is_some() {
+        // For profiling plugins: `perf` then names their functions (docs/plugins.md).
+        if std::env::var_os("HOMEPORT_WASM_PERFMAP").is_some() {
             config.profiler(wasmtime::ProfilingStrategy::PerfMap);
         }
         let cache = match cache_dir {
