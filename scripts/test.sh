@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs homeport's whole test suite: formatting, lints, and every test.
 # Installs what the tests need when it is missing: python3 (the independent client),
-# mosquitto and nats-server (real brokers for the sink tests), and the wasm32-wasip2 target
-# (the plugins the WebAssembly tests load are built with it).
+# mosquitto and nats-server (real brokers for the sink tests), promtool, systemd-analyze,
+# curl and prometheus_client (the operations tests), and the wasm32-wasip2 target (the
+# plugins the WebAssembly tests load are built with it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,10 @@ command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 # Real brokers for the MQTT and NATS tests (mosquitto lives in /usr/sbin).
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
 command -v nats-server >/dev/null 2>&1 || need_apt+=(nats-server)
+# The operations tests: promtool checks /metrics, systemd-analyze the unit, curl asks the API.
+command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
+command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing: ${need_apt[*]}"
   if [ "$(id -u)" -eq 0 ]; then
@@ -23,6 +28,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+# The reference OpenMetrics and Prometheus text parsers (Python).
+python3 -c 'import prometheus_client' 2>/dev/null || python3 -m pip install --quiet prometheus_client
 rustup target list --installed 2>/dev/null | grep -q '^wasm32-wasip2$' || rustup target add wasm32-wasip2
 
 echo "== cargo fmt --check"

@@ -377,11 +377,17 @@ impl FileConfig {
         }
         serde_yaml_ng::from_str(text).map_err(|e| {
             let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
+            // The YAML error ends with its own position: the error's prefix already says it.
+            let message = e.to_string();
+            let suffix = format!(" at line {line} column {column}");
+            let message = message
+                .strip_suffix(&suffix)
+                .map_or_else(|| message.clone(), str::to_owned);
             ConfigError::Invalid {
                 path: path.to_owned(),
                 line,
                 column,
-                message: e.to_string(),
+                message,
             }
         })
     }
@@ -474,6 +480,10 @@ mod tests {
         let text = err.to_string();
         assert!(text.starts_with("h.yaml:2:"), "{text}");
         assert!(text.contains("regsiter"), "{text}");
+        assert!(
+            !text.contains(" at line "),
+            "the position is given once: {text}"
+        );
         let err = FileConfig::parse("session:\n  reply_timeout: soon\n", Path::new("h.yaml"))
             .expect_err("bad duration");
         assert!(err.to_string().contains("bad duration"), "{err}");

@@ -96,6 +96,23 @@ pub enum OnlineReason {
     LoggedOut,
 }
 
+impl OnlineReason {
+    /// The name events and logs carry (`socket_closed`, …), as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::LoginOk => "login_ok",
+            Self::LoginFailed => "login_failed",
+            Self::KeepaliveLost => "keepalive_lost",
+            Self::SocketClosed => "socket_closed",
+            Self::Replaced => "replaced",
+            Self::GatewayShutdown => "gateway_shutdown",
+            Self::NotBackAfterRestart => "not_back_after_restart",
+            Self::Removed => "removed",
+            Self::LoggedOut => "logged_out",
+        }
+    }
+}
+
 /// What happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -256,6 +273,26 @@ pub const KINDS: [&str; 6] = [
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reason_names_are_their_serialised_names() {
+        for reason in [
+            OnlineReason::LoginOk,
+            OnlineReason::LoginFailed,
+            OnlineReason::KeepaliveLost,
+            OnlineReason::SocketClosed,
+            OnlineReason::Replaced,
+            OnlineReason::GatewayShutdown,
+            OnlineReason::NotBackAfterRestart,
+            OnlineReason::Removed,
+            OnlineReason::LoggedOut,
+        ] {
+            assert_eq!(
+                serde_json::to_value(reason).expect("serialises"),
+                reason.as_str()
+            );
+        }
+    }
 
     #[test]
     fn events_serialise_flat_with_their_kind() {

@@ -208,7 +208,12 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Shared) {
     if id.len() > PORTABLE_DEVICE_ID {
         tracing::warn!(%peer, device = %id, len = id.len(), "device ID longer than {PORTABLE_DEVICE_ID} bytes: the vendor's older platforms drop such IDs; keep IDs short for the widest compatibility");
     }
-    tracing::info!(%peer, device = %id, "device registered");
+    if ticket.accepted.load(std::sync::atomic::Ordering::Relaxed) {
+        tracing::info!(%peer, device = %id, "device registered");
+    } else {
+        // Anyone can announce an unknown ID: these lines are aggregated.
+        crate::info_limited!(shared.warnings, "pending_registered", %peer, device = %id, pending = true, "device registered");
+    }
     framed.get_mut().attach(&id);
     // The announcement bound stays until the device has logged in (the session raises it);
     // bytes read past the announcement stay buffered.

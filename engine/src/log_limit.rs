@@ -84,6 +84,19 @@ macro_rules! warn_limited {
     };
 }
 
+/// Logs an info line of `kind` through `limiter`, like [`warn_limited!`].
+#[macro_export]
+macro_rules! info_limited {
+    ($limiter:expr, $kind:literal, $($arg:tt)+) => {
+        if let $crate::log_limit::Verdict::Log { earlier } = $limiter.check($kind) {
+            if earlier > 0 {
+                tracing::info!(kind = $kind, "… and {earlier} more like the next one in the last {:?}", $crate::log_limit::WINDOW);
+            }
+            tracing::info!($($arg)+);
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

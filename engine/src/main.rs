@@ -9,6 +9,8 @@
 //!   `homeport::client`.
 //! - `cli::check` — `homeport check`: pipeline files checked offline.
 //! - `cli::plugin` — `homeport plugin run`: one WebAssembly stage on events from stdin.
+//! - `cli::logging` — stderr as text or JSON lines; `cli::report` — a failed command's
+//!   causes, each once, and a hint; `cli::token` — `homeport token`.
 //! - `cli::provision` — point a camera's register server at the gateway over a direct login.
 //! - `cli::sim` — simulated cameras: a registering fleet, or one camera listening like its
 //!   37777 service port.
@@ -22,7 +24,7 @@ use clap::Parser;
 fn main() -> std::process::ExitCode {
     homeport::allocator::start();
     let args = cli::Cli::parse();
-    cli::init_logging(args.verbose);
+    cli::init_logging(&args);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -36,7 +38,7 @@ fn main() -> std::process::ExitCode {
     match runtime.block_on(cli::run(args)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("homeport: {e:#}");
+            eprintln!("homeport: {}", cli::report::render(&e));
             std::process::ExitCode::FAILURE
         }
     }

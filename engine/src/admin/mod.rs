@@ -17,10 +17,10 @@
 //! - `listeners` — stop and start the register listener.
 //! - `accounts` — camera-sync accounts: create, list, delete, password, their cameras.
 //! - `events` — the event bus as server-sent events.
-//! - `health` — `/metrics` and `/healthz`.
+//! - `health` — `/metrics`, `/livez`, `/readyz` and `/healthz`.
 //!
-//! Everything under `/api` needs `Authorization: Bearer <token>`; `/metrics` and `/healthz` do
-//! not. Request bodies are bounded: [`MAX_IMPORT_BODY`] for imports, [`MAX_BODY`] otherwise.
+//! Everything under `/api` needs `Authorization: Bearer <token>`; `/metrics`, `/livez`, `/readyz`
+//! and `/healthz` do not. Request bodies are bounded: [`MAX_IMPORT_BODY`] for imports, [`MAX_BODY`] otherwise.
 
 mod accounts;
 mod config;
@@ -108,6 +108,8 @@ pub fn router(node: Arc<Node>, token: String) -> Router {
     Router::new()
         .route("/metrics", get(health::metrics))
         .route("/healthz", get(health::healthz))
+        .route("/livez", get(health::livez))
+        .route("/readyz", get(health::readyz))
         .merge(api)
         .fallback(no_such_endpoint)
         .method_not_allowed_fallback(method_not_allowed)

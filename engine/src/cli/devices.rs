@@ -13,14 +13,21 @@ use homeport::secret::{ADMIN_TOKEN_ENV, ADMIN_TOKEN_FILE, Secret};
 /// Where the admin API is and how to authenticate to it.
 #[derive(Debug, Args)]
 pub(crate) struct Connect {
-    /// The admin API (http://HOST:PORT).
-    #[arg(long, value_name = "URL", global = true, default_value = client::DEFAULT_URL)]
-    admin: String,
+    /// The admin API (http://HOST:PORT) [default: http://$HOMEPORT_ADMIN when that is set,
+    /// else http://127.0.0.1:9080].
+    #[arg(long, value_name = "URL", global = true, env = "HOMEPORT_ADMIN_URL")]
+    admin: Option<String>,
     /// The admin token [default: $HOMEPORT_ADMIN_TOKEN, else <DATA>/admin.token].
     #[arg(long, value_name = "TOKEN", global = true)]
     token: Option<String>,
     /// The gateway's data directory, to read admin.token from.
-    #[arg(long, value_name = "DIR", global = true, default_value = "./data")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        global = true,
+        env = "HOMEPORT_DATA",
+        default_value = "./data"
+    )]
     data: PathBuf,
 }
 
@@ -37,11 +44,25 @@ impl Connect {
                 None => read_token_file(&self.data)?,
             },
         };
-        Ok(AdminClient::new(&self.admin, token.trim())?)
+        Ok(AdminClient::new(&self.url(), token.trim())?)
+    }
+
+    /// `--admin`, else the gateway's own `HOMEPORT_ADMIN` address, else the default.
+    fn url(&self) -> String {
+        self.admin.clone().unwrap_or_else(|| {
+            std::env::var("HOMEPORT_ADMIN")
+                .ok()
+                .filter(|a| !a.trim().is_empty())
+                .map_or_else(
+                    || client::DEFAULT_URL.to_owned(),
+                    |a| format!("http://{}", a.trim()),
+                )
+        })
     }
 }
 
-fn read_token_file(data: &Path) -> anyhow::Result<String> {
+/// The token in `<data>/admin.token`.
+pub(crate) fn read_token_file(data: &Path) -> anyhow::Result<String> {
     let path = data.join(ADMIN_TOKEN_FILE);
     let token = std::fs::read_to_string(&path).with_context(|| {
         format!(
@@ -407,10 +428,12 @@ impl PasswordArgs {
     }
 }
 
+/// Writes an export or a transcript to `output` (readable by its owner only: an export may
+/// hold passwords), or to standard output.
 fn write_output(output: Option<&Path>, body: &[u8]) -> anyhow::Result<()> {
     match output {
         Some(path) => {
-            std::fs::write(path, body).with_context(|| format!("cannot write {}", path.display()))
+            write_private(path, body).with_context(|| format!("cannot write {}", path.display()))
         }
         None => {
             let mut stdout = std::io::stdout().lock();
@@ -421,6 +444,20 @@ fn write_output(output: Option<&Path>, body: &[u8]) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Writes `body` to a file of mode 0600 (an existing file is narrowed to 0600 first).
+fn write_private(path: &Path, body: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(body)?;
+    file.sync_all()
 }
 
 /// Columns sized to their widest cell; the reason last, as it may be long.

@@ -5,12 +5,15 @@ pub(crate) mod check;
 pub(crate) mod devices;
 pub(crate) mod dlq;
 pub(crate) mod limits;
+pub(crate) mod logging;
 pub(crate) mod plugin;
 pub(crate) mod provision;
+pub(crate) mod report;
 pub(crate) mod run;
 pub(crate) mod signals;
 pub(crate) mod sim;
 pub(crate) mod tap;
+pub(crate) mod token;
 
 use clap::{Parser, Subcommand};
 
@@ -21,6 +24,16 @@ pub(crate) struct Cli {
     /// More log output on stderr (-v info, -vv debug); `RUST_LOG` overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub(crate) verbose: u8,
+    /// Log line format on stderr: text (coloured only on a terminal, never with NO_COLOR)
+    /// or json (one object per line).
+    #[arg(
+        long,
+        value_enum,
+        default_value_t,
+        global = true,
+        env = "HOMEPORT_LOG_FORMAT"
+    )]
+    pub(crate) log_format: logging::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -51,27 +64,21 @@ enum Command {
     Plugin(plugin::PluginArgs),
     /// Log in to a camera directly and point its DVRIP.RegisterServer at this gateway.
     Provision(provision::ProvisionArgs),
+    /// Print the admin API's token (from $HOMEPORT_ADMIN_TOKEN or <DATA>/admin.token).
+    Token(token::TokenArgs),
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` or the verbosity flag.
-pub(crate) fn init_logging(verbose: u8) {
-    let default = match verbose {
-        0 => "warn",
-        1 => "info",
-        _ => "debug",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+/// Logs to stderr as `--log-format` says; `homeport run` logs the gateway's info lines by
+/// default, the other commands warnings only (see [`logging`]).
+pub(crate) fn init_logging(cli: &Cli) {
+    let gateway = matches!(cli.command, Command::Run(_));
+    logging::init(cli.verbose, cli.log_format, gateway);
 }
 
 /// Runs the parsed command.
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Run(args) => run::run(*args).await,
+        Command::Run(args) => run::run(*args, cli.log_format).await,
         Command::Check(args) => check::run(args).await,
         Command::Dlq(args) => dlq::run(*args).await,
         Command::Pipelines(args) => dlq::run_pipelines(*args).await,
@@ -81,5 +88,6 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tap(args) => tap::run(args).await,
         Command::Plugin(args) => plugin::run(args).await,
         Command::Provision(args) => provision::run(args).await,
+        Command::Token(args) => token::run(&args),
     }
 }

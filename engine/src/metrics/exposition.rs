@@ -1,7 +1,11 @@
-//! The Prometheus text exposition format (version 0.0.4), written in one place: every
-//! producer of `/metrics` text declares its families on an [`Exposition`] and adds samples to
-//! them, and [`Exposition::finish`] writes each family's `# HELP` and `# TYPE` once, followed by
-//! all of its samples, as the format requires — however the producers interleave.
+//! The metrics text formats, written in one place: every producer of `/metrics` text declares
+//! its families on an [`Exposition`] and adds samples to them, and [`Exposition::finish`]
+//! writes each family's `# HELP` and `# TYPE` once, followed by all of its samples, as the
+//! formats require — however the producers interleave.
+//!
+//! Two formats ([`Format`]): the Prometheus text format 0.0.4 (the default), and OpenMetrics
+//! 1.0 text for a scraper that asks for it (`Accept: application/openmetrics-text`), where a
+//! counter family is named without its `_total` suffix and the text ends with `# EOF`.
 
 use std::fmt::Write;
 
@@ -19,6 +23,34 @@ impl Kind {
         match self {
             Self::Counter => "counter",
             Self::Gauge => "gauge",
+        }
+    }
+}
+
+/// A text format of `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Prometheus text, version 0.0.4.
+    Prometheus,
+    /// OpenMetrics text, version 1.0.0.
+    OpenMetrics,
+}
+
+impl Format {
+    /// The format a scraper's `Accept` header asks for: OpenMetrics when it names
+    /// `application/openmetrics-text`, otherwise Prometheus text.
+    pub fn from_accept(accept: Option<&str>) -> Self {
+        match accept {
+            Some(accept) if accept.contains("application/openmetrics-text") => Self::OpenMetrics,
+            _ => Self::Prometheus,
+        }
+    }
+
+    /// The `Content-Type` of a response in this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Prometheus => "text/plain; version=0.0.4; charset=utf-8",
+            Self::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
         }
     }
 }
@@ -70,14 +102,29 @@ impl Exposition {
         }
     }
 
-    /// The text: per family, `# HELP`, `# TYPE`, then its samples.
+    /// The Prometheus text: per family, `# HELP`, `# TYPE`, then its samples.
     pub fn finish(self) -> String {
+        self.finish_as(Format::Prometheus)
+    }
+
+    /// The text in `format`: per family, `# HELP`, `# TYPE`, then its samples (and `# EOF`
+    /// at the end of OpenMetrics text).
+    pub fn finish_as(self, format: Format) -> String {
         let mut out = String::new();
         for family in self.families {
+            let name = match (format, family.kind) {
+                (Format::OpenMetrics, Kind::Counter) => {
+                    family.name.strip_suffix("_total").unwrap_or(&family.name)
+                }
+                _ => &family.name,
+            };
             let help = family.help.replace('\\', "\\\\").replace('\n', "\\n");
-            let _ = writeln!(out, "# HELP {} {help}", family.name);
-            let _ = writeln!(out, "# TYPE {} {}", family.name, family.kind.as_str());
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {}", family.kind.as_str());
             out.push_str(&family.samples);
+        }
+        if format == Format::OpenMetrics {
+            out.push_str("# EOF\n");
         }
         out
     }
@@ -86,6 +133,20 @@ impl Exposition {
 impl Family<'_> {
     /// Adds the sample `name{labels} value`; label values are escaped as the format asks.
     pub fn sample(&mut self, labels: &[(&str, &str)], value: u64) -> &mut Self {
+        self.labels(labels);
+        let _ = writeln!(self.text.samples, " {value}");
+        self
+    }
+
+    /// Adds a sample with a fractional value (seconds, for instance).
+    pub fn sample_f64(&mut self, labels: &[(&str, &str)], value: f64) -> &mut Self {
+        self.labels(labels);
+        let _ = writeln!(self.text.samples, " {value}");
+        self
+    }
+
+    /// Writes `name{labels}` of a new sample line.
+    fn labels(&mut self, labels: &[(&str, &str)]) {
         let out = &mut self.text.samples;
         out.push_str(&self.text.name);
         if !labels.is_empty() {
@@ -108,8 +169,6 @@ impl Family<'_> {
             }
             out.push('}');
         }
-        let _ = writeln!(out, " {value}");
-        self
     }
 }
 
@@ -146,6 +205,27 @@ mod tests {
             "# HELP up Whether it runs.\n# TYPE up gauge\nup 1\n\
              # HELP none_total Nothing yet.\n# TYPE none_total counter\n"
         );
+    }
+
+    #[test]
+    fn openmetrics_names_counter_families_without_total_and_ends_with_eof() {
+        let mut out = Exposition::new();
+        out.family("c_total", Kind::Counter, "Cs.").sample(&[], 3);
+        out.family("g_seconds", Kind::Gauge, "Gs.")
+            .sample_f64(&[], 1.5);
+        assert_eq!(
+            out.finish_as(Format::OpenMetrics),
+            "# HELP c Cs.\n# TYPE c counter\nc_total 3\n\
+             # HELP g_seconds Gs.\n# TYPE g_seconds gauge\ng_seconds 1.5\n# EOF\n"
+        );
+        assert_eq!(
+            Format::from_accept(Some(
+                "application/openmetrics-text;version=1.0.0,text/plain;q=0.5"
+            )),
+            Format::OpenMetrics
+        );
+        assert_eq!(Format::from_accept(Some("text/plain")), Format::Prometheus);
+        assert_eq!(Format::from_accept(None), Format::Prometheus);
     }
 
     #[test]

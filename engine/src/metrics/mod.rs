@@ -1,14 +1,15 @@
-//! Counters the gateway exposes on `/metrics` (Prometheus text format), and
-//! [`exposition`], the one writer of that format every producer uses.
+//! Counters the gateway exposes on `/metrics`, [`exposition`], the one writer of the text
+//! formats every producer uses, and [`process`], the standard `process_*` metrics.
 
 pub mod exposition;
+pub mod process;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::event::DeviceState;
 use crate::registry::Registry;
 
-pub use exposition::{Exposition, Family, Kind};
+pub use exposition::{Exposition, Family, Format, Kind};
 
 /// Process-wide counters.
 #[derive(Debug, Default)]
@@ -63,7 +64,7 @@ impl Metrics {
     pub fn render_into(&self, registry: &Registry, out: &mut Exposition) {
         let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         out.family(
-            "homeport_device_connections",
+            "homeport_device_connections_open",
             Kind::Gauge,
             "Device connections open now.",
         )

@@ -4,12 +4,14 @@
 //! - this file — [`Node`], what it holds, and [`Node::shutdown`], the one shutdown order.
 //! - `start` — [`NodeConfig`] and [`Node::start`], the one start order.
 //! - `settings` — [`NodeConfig::resolve`]: the config file and flags as a node.
+//! - `readiness` — [`Node::readiness`]: listeners bound and sinks connected, for `/readyz`.
 //!
 //! The node owns one cancellation tree (a root token; the admin API, the plugin watcher and
 //! the sinks run on its children) and one task tracker for the tasks it spawns itself. The
 //! gateway and the camera-sync server keep their own trackers for their connections and are
 //! stopped through their `shutdown`.
 
+mod readiness;
 mod settings;
 mod start;
 
@@ -26,6 +28,7 @@ use crate::pipeline::PipelineHost;
 use crate::sink::Sinks;
 use crate::wasm::PluginHost;
 
+pub use readiness::{Check, Readiness};
 pub use settings::SettingsError;
 pub use start::{AdminSettings, NodeConfig, NodeError, SyncSettings};
 

@@ -92,7 +92,7 @@ where
             ),
             Wait::Backoff(d) => format!("{refused}; next try in {} s", d.as_secs().max(1)),
         };
-        tracing::warn!(device = %ticket.id, %detail, "login failed");
+        tracing::warn!(device = %ticket.id, reason = %detail, "login failed");
         registry.login_failed(&ticket.id, ticket.generation, &detail);
         match wait {
             Wait::Operator => hold(link, ticket, None, Wake::CredentialsOrOperator).await?,
@@ -109,7 +109,7 @@ where
 /// `security` event, `login_failed`, and the end of the session.
 pub(super) fn refuse_identity(registry: &Registry, ticket: &Ticket, mismatch: &Mismatch) -> End {
     let detail = mismatch.to_string();
-    tracing::warn!(device = %ticket.id, %detail, "refusing a login");
+    tracing::warn!(device = %ticket.id, reason = %detail, "refusing a login");
     let peer = registry
         .view(&ticket.id)
         .and_then(|v| v.addr)

@@ -96,7 +96,15 @@ pub async fn run<S>(
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let (reason, detail) = drive(&mut link, &mut ticket, &registry, config).await;
-    tracing::info!(device = %ticket.id, ?reason, detail = detail.as_deref().unwrap_or(""), "session ended");
+    let was_online = registry
+        .view(&ticket.id)
+        .is_some_and(|v| v.state == crate::event::DeviceState::Online);
+    let message = if was_online {
+        "device offline"
+    } else {
+        "session ended"
+    };
+    tracing::info!(device = %ticket.id, reason = reason.as_str(), detail = detail.as_deref().unwrap_or(""), "{message}");
     registry.detach(&ticket.id, ticket.generation, reason, detail);
 }
 
@@ -144,6 +152,7 @@ where
         Err(e) => return (OnlineReason::SocketClosed, Some(e.to_string())),
     };
     let (handle, commands) = DeviceHandle::channel(config.reply_timeout);
+    tracing::info!(device = %ticket.id, protocol = ?protocol, transport = ?login.transport, "device online");
     registry.online(
         &ticket.id,
         ticket.generation,

@@ -390,6 +390,11 @@ impl NatsSink {
         Ok(revision)
     }
 
+    /// Whether the client is connected to a server now.
+    pub fn is_connected(&self) -> bool {
+        self.inner.client.connection_state() == State::Connected
+    }
+
     /// Counters since start, and whether the client is connected now.
     pub fn stats(&self) -> NatsStats {
         let counters = &self.inner.counters;
@@ -402,7 +407,7 @@ impl NatsSink {
             js_retries: load(&counters.js_retries),
             kv_puts: load(&counters.kv_puts),
             errors: load(&counters.errors),
-            connected: self.inner.client.connection_state() == State::Connected,
+            connected: self.is_connected(),
         }
     }
 

@@ -1,0 +1,516 @@
+//! Running homeport as an operator does: the real binary configured from `HOMEPORT_*`
+//! variables, its stderr in a file, a simulated fleet, a real mosquitto; then what the
+//! operator reads — the log file (JSON lines, no escape codes), `/metrics` through
+//! `promtool` and the reference OpenMetrics parser, `/readyz` as the broker goes and comes
+//! back, `homeport token`, a secrets export's file mode; and the systemd unit through
+//! `systemd-analyze verify`.
+
+#[path = "brokers/mosquitto.rs"]
+mod mosquitto;
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use mosquitto::{Mosquitto, free_port};
+use serde_json::Value;
+
+const HOMEPORT: &str = env!("CARGO_BIN_EXE_homeport");
+const WAIT: Duration = Duration::from_secs(20);
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// `homeport run` with its flags in the environment and stderr in `<dir>/homeport.log`.
+struct Gateway {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    admin: String,
+    register: u16,
+}
+
+impl Gateway {
+    fn start(format: &str, mqtt: Option<&str>) -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let register = free_port();
+        let admin = format!("127.0.0.1:{}", free_port());
+        let log = std::fs::File::create(dir.path().join("homeport.log")).expect("log file");
+        let mut command = Command::new(HOMEPORT);
+        command
+            .arg("run")
+            .current_dir(dir.path())
+            .env("HOMEPORT_REGISTER", format!("127.0.0.1:{register}"))
+            .env("HOMEPORT_ADMIN", &admin)
+            .env("HOMEPORT_SYNC", format!("127.0.0.1:{}", free_port()))
+            .env("HOMEPORT_DATA", dir.path().join("data"))
+            .env("HOMEPORT_LOG_FORMAT", format)
+            .env("HOMEPORT_NODE", "ops-test")
+            .env_remove("RUST_LOG")
+            .env_remove("NO_COLOR")
+            .stdout(Stdio::null())
+            .stderr(log);
+        if let Some(url) = mqtt {
+            command.env("HOMEPORT_MQTT", url);
+        }
+        let child = command.spawn().expect("homeport runs");
+        let gateway = Self {
+            child: Some(child),
+            dir,
+            admin,
+            register,
+        };
+        gateway.wait_until("the admin API answers /livez", |g| {
+            g.get("/livez").is_some_and(|(status, _)| status == 200)
+        });
+        gateway
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.admin)
+    }
+
+    /// A blocking GET (through curl: the test stays free of an HTTP client runtime).
+    fn get_with(&self, path: &str, headers: &[&str]) -> Option<(u16, String)> {
+        let mut command = Command::new("curl");
+        command.args(["-s", "-m", "5", "-w", "\n%{http_code}"]);
+        for header in headers {
+            command.args(["-H", header]);
+        }
+        let output = command.arg(self.url(path)).output().ok()?;
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        let (body, status) = text.rsplit_once('\n')?;
+        let status = status.trim().parse().ok().filter(|s| *s != 0)?;
+        Some((status, body.to_owned()))
+    }
+
+    fn get(&self, path: &str) -> Option<(u16, String)> {
+        self.get_with(path, &[])
+    }
+
+    fn wait_until(&self, what: &str, check: impl Fn(&Self) -> bool) {
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if check(self) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("timed out waiting until {what}; log:\n{}", self.log());
+    }
+
+    /// A CLI command against this gateway, found through the environment alone.
+    fn cli(&self, args: &[&str]) -> Output {
+        Command::new(HOMEPORT)
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("HOMEPORT_ADMIN_URL", self.url(""))
+            .env("HOMEPORT_DATA", self.data())
+            .env_remove("HOMEPORT_ADMIN_TOKEN")
+            .output()
+            .expect("homeport runs")
+    }
+
+    fn devices(&self) -> Vec<Value> {
+        let output = self.cli(&["devices", "list", "--json"]);
+        serde_json::from_slice(&output.stdout).unwrap_or_default()
+    }
+
+    fn state_of(&self, id: &str) -> Option<String> {
+        self.devices()
+            .into_iter()
+            .find(|d| d["id"] == id)
+            .and_then(|d| d["state"].as_str().map(str::to_owned))
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("homeport.log")).unwrap_or_default()
+    }
+
+    /// SIGTERM, then wait for the exit (the log is complete afterwards).
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let deadline = Instant::now() + WAIT;
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// `homeport sim` registering `devices` cameras `cam1…` with password `admin`.
+struct Sim(Child);
+
+impl Sim {
+    fn start(register: u16, devices: u32, alarm_rate: &str) -> Self {
+        let child = Command::new(HOMEPORT)
+            .args([
+                "sim",
+                "--server",
+                &format!("127.0.0.1:{register}"),
+                "--devices",
+                &devices.to_string(),
+                "--id-prefix",
+                "cam",
+                "--password",
+                "admin",
+                "--alarm-rate",
+                alarm_rate,
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("homeport sim runs");
+        Self(child)
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Pipes `input` into `program args…` and returns its status and output.
+fn pipe(program: &str, args: &[&str], input: &str) -> Output {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program} runs (the test command installs it): {e}"));
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("written");
+    child.wait_with_output().expect("finished")
+}
+
+fn json_lines(log: &str) -> Vec<Value> {
+    log.lines()
+        .map(|line| {
+            serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {line:?}"))
+        })
+        .collect()
+}
+
+fn find<'a>(lines: &'a [Value], message: &str, device: &str) -> Option<&'a Value> {
+    lines
+        .iter()
+        .find(|l| l["message"] == message && l["device"] == device)
+}
+
+#[test]
+fn a_busy_gateway_logs_json_serves_valid_metrics_and_is_ready_only_with_its_broker() {
+    let mut broker = Mosquitto::start();
+    let mut gateway = Gateway::start("json", Some(&broker.url()));
+    let token = gateway.cli(&["token"]);
+    assert!(token.status.success(), "homeport token: {token:?}");
+    let token = String::from_utf8(token.stdout).expect("utf-8");
+    assert_eq!(token.trim().len(), 64, "the token: {token:?}");
+    assert_eq!(
+        std::fs::read_to_string(gateway.data().join("admin.token"))
+            .expect("token file")
+            .trim(),
+        token.trim()
+    );
+
+    // A busy gateway: three cameras logged in sending alarms, one with a wrong password,
+    // one pending.
+    for id in ["cam1", "cam2", "cam3"] {
+        let out = gateway.cli(&[
+            "devices",
+            "add",
+            id,
+            "--user",
+            "admin",
+            "--password",
+            "admin",
+        ]);
+        assert!(out.status.success(), "devices add {id}: {out:?}");
+    }
+    let out = gateway.cli(&[
+        "devices",
+        "add",
+        "cam4",
+        "--user",
+        "admin",
+        "--password",
+        "wrong",
+    ]);
+    assert!(out.status.success(), "devices add cam4: {out:?}");
+    let sim = Sim::start(gateway.register, 5, "20");
+    gateway.wait_until("cam1–cam3 are online and cam4's login failed", |g| {
+        ["cam1", "cam2", "cam3"]
+            .iter()
+            .all(|id| g.state_of(id).as_deref() == Some("online"))
+            && g.state_of("cam4").as_deref() == Some("login_failed")
+    });
+    gateway.wait_until("alarms went through the pipelines", |g| {
+        g.get("/metrics").is_some_and(|(_, body)| {
+            body.lines().any(|l| {
+                l.starts_with("homeport_pipeline_events_total{pipeline=\"")
+                    && l.contains("alarm")
+                    && l.contains("outcome=\"out\"")
+                    && !l.ends_with(" 0")
+            })
+        })
+    });
+
+    // /metrics: promtool, and both reference parsers.
+    let (status, prometheus_text) = gateway.get("/metrics").expect("metrics");
+    assert_eq!(status, 200);
+    for family in [
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_start_time_seconds",
+        "homeport_build_info",
+        "homeport_uptime_seconds",
+        "homeport_device_connections_open",
+        "homeport_mqtt_connected",
+    ] {
+        assert!(
+            prometheus_text.contains(&format!("# TYPE {family} ")),
+            "{family} in /metrics:\n{prometheus_text}"
+        );
+    }
+    let promtool = pipe("promtool", &["check", "metrics"], &prometheus_text);
+    assert!(
+        promtool.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&promtool.stdout),
+        String::from_utf8_lossy(&promtool.stderr)
+    );
+    let script = repo().join("tests/clients/check_metrics.py");
+    let script = script.to_str().expect("path");
+    let parsed = pipe("python3", &[script, "prometheus"], &prometheus_text);
+    assert!(parsed.status.success(), "prometheus parser: {parsed:?}");
+    let (status, openmetrics_text) = gateway
+        .get_with(
+            "/metrics",
+            &["Accept: application/openmetrics-text; version=1.0.0"],
+        )
+        .expect("metrics");
+    assert_eq!(status, 200);
+    assert!(openmetrics_text.ends_with("# EOF\n"));
+    let parsed = pipe("python3", &[script, "openmetrics"], &openmetrics_text);
+    assert!(
+        parsed.status.success(),
+        "OpenMetrics parser: {}",
+        String::from_utf8_lossy(&parsed.stderr)
+    );
+
+    // A secrets export is readable by its owner only.
+    let export = gateway.dir.path().join("devices.csv");
+    let out = gateway.cli(&[
+        "devices",
+        "export",
+        "--format",
+        "csv",
+        "--secrets",
+        "-o",
+        export.to_str().expect("path"),
+    ]);
+    assert!(out.status.success(), "export: {out:?}");
+    let mode = std::fs::metadata(&export)
+        .expect("export")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600, "the secrets export's mode is {mode:o}");
+
+    // Readiness follows the broker; liveness does not.
+    let ready = |g: &Gateway| g.get("/readyz");
+    let (status, body) = ready(&gateway).expect("readyz");
+    assert_eq!(status, 200, "{body}");
+    broker.kill();
+    gateway.wait_until("/readyz fails without the broker", |g| {
+        ready(g).is_some_and(|(s, b)| {
+            s == 503 && {
+                let v: Value = serde_json::from_str(&b).unwrap_or_default();
+                v["ready"] == false
+                    && v["checks"]
+                        .as_array()
+                        .is_some_and(|c| c.iter().any(|c| c["name"] == "mqtt" && c["ok"] == false))
+            }
+        })
+    });
+    assert_eq!(gateway.get("/livez").map(|(s, _)| s), Some(200));
+    broker.restart();
+    gateway.wait_until("/readyz passes with the broker back", |g| {
+        ready(g).is_some_and(|(s, _)| s == 200)
+    });
+
+    // A camera that goes away is logged offline with its reason.
+    drop(sim);
+    gateway.wait_until("cam1 is offline", |g| {
+        g.state_of("cam1").as_deref() == Some("offline")
+    });
+    gateway.stop();
+
+    let log = gateway.log();
+    assert!(!log.contains('\u{1b}'), "escape codes in a log file");
+    let lines = json_lines(&log);
+    let start = lines
+        .iter()
+        .find(|l| l["message"] == "homeport started")
+        .expect("a start line");
+    assert!(
+        start["token_file"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("admin.token")),
+        "{start}"
+    );
+    assert!(
+        !log.contains(token.trim()),
+        "the admin token's value is in the log"
+    );
+    for id in ["cam1", "cam2", "cam3"] {
+        find(&lines, "device registered", id).unwrap_or_else(|| panic!("{id} registered"));
+        let online = find(&lines, "device online", id).unwrap_or_else(|| panic!("{id} online"));
+        assert!(online["protocol"].is_string(), "{online}");
+    }
+    let failed = find(&lines, "login failed", "cam4").expect("cam4's failed login");
+    assert!(
+        failed["reason"].as_str().is_some_and(|r| !r.is_empty()),
+        "{failed}"
+    );
+    let offline = find(&lines, "device offline", "cam1").expect("cam1 offline");
+    assert!(
+        offline["reason"].as_str().is_some_and(|r| !r.is_empty()),
+        "{offline}"
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["level"].is_string() && l["timestamp"].is_string()),
+        "every line has a level and a time"
+    );
+}
+
+#[test]
+fn a_text_log_file_has_no_escape_codes_and_names_the_token_file_at_every_start() {
+    for start in 0..2 {
+        let mut gateway = Gateway::start("text", None);
+        let sim = Sim::start(gateway.register, 1, "0");
+        gateway.wait_until("cam1 is pending", |g| {
+            g.state_of("cam1").as_deref() == Some("pending")
+        });
+        drop(sim);
+        gateway.stop();
+        let log = gateway.log();
+        assert!(
+            !log.contains('\u{1b}'),
+            "escape codes in a log file:\n{log}"
+        );
+        assert!(log.contains("device registered"), "start {start}:\n{log}");
+        let token_file = gateway.data().join("admin.token");
+        assert!(
+            log.contains(&token_file.display().to_string()),
+            "start {start} names the token file:\n{log}"
+        );
+    }
+}
+
+#[test]
+fn the_systemd_unit_passes_systemd_analyze_verify() {
+    let unit = std::fs::read_to_string(repo().join("packaging/homeport.service")).expect("unit");
+    assert!(unit.contains("ExecStart=/usr/bin/homeport run"));
+    for option in [
+        "StateDirectory=homeport",
+        "LimitNOFILE=",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+    ] {
+        assert!(unit.contains(option), "the unit sets {option}");
+    }
+    // Verified as installed, with the binary this build made in place of /usr/bin/homeport.
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("homeport.service");
+    std::fs::write(&path, unit.replace("/usr/bin/homeport", HOMEPORT)).expect("written");
+    let output = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(&path)
+        .output()
+        .expect("systemd-analyze runs (the test command installs systemd)");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "systemd-analyze verify: {stderr}");
+    let own: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("homeport.service"))
+        .collect();
+    assert!(own.is_empty(), "warnings about the unit: {own:?}");
+}
+
+#[test]
+fn the_config_file_is_found_in_the_working_directory_and_named_at_start() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let admin = format!("127.0.0.1:{}", free_port());
+    let register = free_port();
+    std::fs::write(
+        dir.path().join("homeport.yaml"),
+        format!(
+            "register: 127.0.0.1:{register}\nadmin: {admin}\nsync: 127.0.0.1:{}\ndata: ./state\n",
+            free_port()
+        ),
+    )
+    .expect("config");
+    let log = dir.path().join("stderr.log");
+    let mut child = Command::new(HOMEPORT)
+        .arg("run")
+        .current_dir(dir.path())
+        .env_remove("RUST_LOG")
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("homeport runs");
+    let deadline = Instant::now() + WAIT;
+    let mut answered = false;
+    while Instant::now() < deadline && !answered {
+        answered = Command::new("curl")
+            .args(["-sf", "-m", "2", &format!("http://{admin}/livez")])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        answered,
+        "the gateway did not use the config's admin address:\n{text}"
+    );
+    assert!(
+        text.contains("homeport.yaml"),
+        "the start names the config file:\n{text}"
+    );
+    assert!(Path::new(&dir.path().join("state/admin.token")).exists());
+}
