@@ -152,7 +152,7 @@ where
         Err(e) => return (OnlineReason::SocketClosed, Some(e.to_string())),
     };
     let (handle, commands) = DeviceHandle::channel(config.reply_timeout);
-    tracing::info!(device = %ticket.id, protocol = ?protocol, transport = ?login.transport, "device online");
+    tracing::info!(device = %ticket.id, protocol = %protocol, transport = ?login.transport, "device online");
     registry.online(
         &ticket.id,
         ticket.generation,
