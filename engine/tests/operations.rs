@@ -514,3 +514,89 @@ fn the_config_file_is_found_in_the_working_directory_and_named_at_start() {
     );
     assert!(Path::new(&dir.path().join("state/admin.token")).exists());
 }
+
+/// Sends `Login user|password` on the camera-sync port and returns the first line answered
+/// (waiting up to `wait`).
+fn sync_login(port: u16, wait: Duration) -> String {
+    use std::io::{BufRead, BufReader};
+    let mut stream =
+        std::net::TcpStream::connect(("127.0.0.1", port)).expect("the sync listener accepts");
+    stream.set_read_timeout(Some(wait)).expect("timeout");
+    stream.write_all(b"Login nobody|guess\n").expect("sent");
+    let mut line = String::new();
+    BufReader::new(stream)
+        .read_line(&mut line)
+        .expect("an answer line before the timeout");
+    line.trim_end().to_owned()
+}
+
+#[test]
+fn an_app_login_is_answered_with_or_without_a_pipeline_that_serves_apps() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let only_login = dir.path().join("login-only.yaml");
+    std::fs::write(
+        &only_login,
+        "pipelines:\n  - name: login-registered\n    on: [registered]\n    stages:\n      - login: { rate: 10 }\n",
+    )
+    .expect("pipeline file");
+    for custom in [false, true] {
+        let sync = free_port();
+        let admin = format!("127.0.0.1:{}", free_port());
+        let log = dir.path().join(format!("custom-{custom}.log"));
+        let mut command = Command::new(HOMEPORT);
+        command
+            .arg("run")
+            .current_dir(dir.path())
+            .env("HOMEPORT_REGISTER", format!("127.0.0.1:{}", free_port()))
+            .env("HOMEPORT_SYNC", format!("127.0.0.1:{sync}"))
+            .env("HOMEPORT_ADMIN", &admin)
+            .env("HOMEPORT_DATA", dir.path().join(format!("data-{custom}")))
+            .env_remove("RUST_LOG")
+            .stderr(std::fs::File::create(&log).expect("log"));
+        if custom {
+            command.env("HOMEPORT_PIPELINES", &only_login);
+        }
+        let mut child = command.spawn().expect("homeport runs");
+        let deadline = Instant::now() + WAIT;
+        let readyz = |admin: &str| {
+            Command::new("curl")
+                .args(["-s", "-m", "2", &format!("http://{admin}/readyz")])
+                .output()
+                .ok()
+                .and_then(|o| serde_json::from_slice::<Value>(&o.stdout).ok())
+        };
+        let mut ready = None;
+        while Instant::now() < deadline && ready.is_none() {
+            ready = readyz(&admin);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // The server waits at most 30 s for a pipeline's answer, then refuses.
+        let answer = sync_login(sync, Duration::from_secs(45));
+        let _ = child.kill();
+        let _ = child.wait();
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let ready = ready.unwrap_or_else(|| panic!("no /readyz answer:\n{text}"));
+        let check = ready["checks"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["name"] == "camera_sync").cloned())
+            .expect("a camera_sync check");
+        assert!(
+            answer.starts_with("LoginError "),
+            "custom={custom}: {answer:?}"
+        );
+        if custom {
+            assert_eq!(check["ok"], false, "{ready}");
+            assert_eq!(ready["ready"], false, "{ready}");
+            assert!(
+                text.contains("no pipeline answers its apps"),
+                "the start warns:\n{text}"
+            );
+            assert!(answer.contains("服务暂时不可用"), "{answer:?}");
+        } else {
+            assert_eq!(check["ok"], true, "{ready}");
+            assert!(!text.contains("no pipeline answers its apps"), "{text}");
+            // The built-in pipeline refuses an unknown account at once.
+            assert!(answer.contains("用户名或者密码错误"), "{answer:?}");
+        }
+    }
+}

@@ -34,6 +34,7 @@ use tokio_util::task::TaskTracker;
 
 use super::guard::Guard;
 use super::hub::{SyncConfig, SyncHub};
+use super::texts::Reason;
 use super::tls::SyncTls;
 use super::waiting::WaitingPorts;
 use crate::bus::EventBus;
@@ -60,6 +61,17 @@ pub fn answer_first(message: &SyncMessage) -> bool {
         message,
         SyncMessage::Login { .. } | SyncMessage::CreatDataSocket { .. }
     )
+}
+
+/// A command whose answer must come before the next line is handed on.
+#[derive(Debug)]
+struct Awaiting {
+    /// The hub's answer count that means it was answered.
+    expected: u64,
+    /// Until when it may take.
+    by: Instant,
+    /// What the app gets if nothing answers by then.
+    refusal: SyncMessage,
 }
 
 /// The camera-sync server.
@@ -214,10 +226,10 @@ impl SyncServer {
         let timeout = self.hub.config().heartbeat_timeout;
         let mut silent_until = Instant::now() + timeout;
         let mut held: VecDeque<SyncMessage> = VecDeque::new();
-        // The answer count to wait for, and until when.
-        let mut awaiting: Option<(u64, Instant)> = None;
+        // The answer count to wait for, until when, and what to answer if nothing does.
+        let mut awaiting: Option<Awaiting> = None;
         let end = loop {
-            let answer_by = awaiting.map_or(silent_until, |(_, by)| by);
+            let answer_by = awaiting.as_ref().map_or(silent_until, |a| a.by);
             tokio::select! {
                 () = registration.close.cancelled() => break "closed by the server",
                 () = self.shutdown.cancelled() => break "server shutting down",
@@ -233,12 +245,15 @@ impl SyncServer {
                         break "session ended";
                     }
                     let settled = *registration.settled.borrow_and_update();
-                    if awaiting.is_some_and(|(expected, _)| settled >= expected) {
+                    if awaiting.as_ref().is_some_and(|a| settled >= a.expected) {
                         awaiting = self.release(id, peer.ip(), main.is_some(), &mut held);
                     }
                 }
                 () = sleep_until(answer_by), if awaiting.is_some() => {
-                    tracing::warn!(session = id, %peer, "no answer to a login within {ANSWER_WAIT:?}; reading on");
+                    if let Some(unanswered) = awaiting.take() {
+                        tracing::warn!(session = id, %peer, command = unanswered.refusal.command().as_str(), "nothing answered an app within {ANSWER_WAIT:?}: refusing, then reading on");
+                        self.hub.send(id, unanswered.refusal);
+                    }
                     awaiting = self.release(id, peer.ip(), main.is_some(), &mut held);
                 }
                 line = lines.next() => match line {
@@ -280,7 +295,7 @@ impl SyncServer {
         peer: IpAddr,
         data: bool,
         held: &mut VecDeque<SyncMessage>,
-    ) -> Option<(u64, Instant)> {
+    ) -> Option<Awaiting> {
         while let Some(message) = held.pop_front() {
             if let Some(awaiting) = self.command(id, peer, data, message) {
                 return Some(awaiting);
@@ -290,20 +305,17 @@ impl SyncServer {
     }
 
     /// Hands a command on; for one whose answer must come first, what to wait for.
-    fn command(
-        &self,
-        id: u64,
-        peer: IpAddr,
-        data: bool,
-        message: SyncMessage,
-    ) -> Option<(u64, Instant)> {
+    fn command(&self, id: u64, peer: IpAddr, data: bool, message: SyncMessage) -> Option<Awaiting> {
         if message == SyncMessage::Heartbeat {
             // Transport-level: answered here, in order with everything else queued.
             self.hub.send(id, SyncMessage::Heartbeat);
             return None;
         }
-        let awaiting = answer_first(&message)
-            .then(|| (self.hub.expect_answer(id), Instant::now() + ANSWER_WAIT));
+        let awaiting = answer_first(&message).then(|| Awaiting {
+            expected: self.hub.expect_answer(id),
+            by: Instant::now() + ANSWER_WAIT,
+            refusal: self.unanswered(&message),
+        });
         let kind = EventKind::SyncRequest {
             session: id,
             account: self.hub.account_of(id),
@@ -314,6 +326,22 @@ impl SyncServer {
         };
         self.bus.publish(Event::new(session_key(id), kind));
         awaiting
+    }
+
+    /// What an app gets when nothing answered `message` in time: `LoginError` for a login,
+    /// the "no port" answer for a data connection.
+    fn unanswered(&self, message: &SyncMessage) -> SyncMessage {
+        match message {
+            SyncMessage::CreatDataSocket { .. } => SyncMessage::ReturnDataSocketPort(None),
+            _ => SyncMessage::LoginError {
+                reason: self
+                    .hub
+                    .config()
+                    .language
+                    .text(Reason::Unavailable)
+                    .to_owned(),
+            },
+        }
     }
 
     /// Closes every app connection and stops listening.

@@ -31,6 +31,8 @@ pub enum Reason {
     NotLoggedIn,
     /// `DeleteCaramer`/`ChangeCaramerPassword` named a camera the account does not have.
     NotBound,
+    /// Nothing answered the command in time (no pipeline answers apps, or it is stuck).
+    Unavailable,
 }
 
 impl Language {
@@ -44,6 +46,7 @@ impl Language {
             (Self::Zh, Reason::NoCameras) => "该账号没有绑定摄像头",
             (Self::Zh, Reason::NotLoggedIn) => "请先登录!",
             (Self::Zh, Reason::NotBound) => "该摄像头未绑定",
+            (Self::Zh, Reason::Unavailable) => "服务暂时不可用,请稍后再试!",
             (Self::En, Reason::WrongLogin) => "Wrong user name or password!",
             (Self::En, Reason::TooManyAttempts) => "Too many failed attempts; try again later!",
             (Self::En, Reason::IdPasswordMismatch) => "Camera ID and password do not match",
@@ -53,6 +56,7 @@ impl Language {
             (Self::En, Reason::NoCameras) => "No camera is bound to this account",
             (Self::En, Reason::NotLoggedIn) => "Log in first!",
             (Self::En, Reason::NotBound) => "This camera is not bound to this account",
+            (Self::En, Reason::Unavailable) => "The service did not answer; try again later!",
         }
     }
 }

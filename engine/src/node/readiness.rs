@@ -46,7 +46,19 @@ impl Node {
             None => Check::new("register", false, "the register listener is stopped"),
         });
         if let Some(sync) = &self.sync {
-            checks.push(Check::new("camera_sync", true, sync.addr().to_string()));
+            let answered = self
+                .pipelines
+                .as_ref()
+                .is_some_and(|p| p.answers_sync_requests());
+            checks.push(if answered {
+                Check::new("camera_sync", true, sync.addr().to_string())
+            } else {
+                Check::new(
+                    "camera_sync",
+                    false,
+                    format!("{} listens, but no pipeline answers its apps (a camera_sync stage on sync_request)", sync.addr()),
+                )
+            });
         }
         if let Some(mqtt) = &self.sinks.mqtt {
             checks.push(connection("mqtt", mqtt.is_connected()));

@@ -77,6 +77,18 @@ impl PipelineHost {
         self.current().names()
     }
 
+    /// Whether a running pipeline answers apps: it takes `sync_request` events and has a
+    /// `camera_sync` stage. Without one the camera-sync server's apps get no answers.
+    pub fn answers_sync_requests(&self) -> bool {
+        self.current().pipelines.iter().any(|p| {
+            p.pipeline.kinds.contains(&"sync_request")
+                && p.pipeline
+                    .stages
+                    .iter()
+                    .any(|(kind, _, _)| *kind == "camera_sync")
+        })
+    }
+
     fn current(&self) -> Arc<Graph> {
         Arc::clone(&self.graph.read().unwrap_or_else(PoisonError::into_inner))
     }
