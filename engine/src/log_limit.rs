@@ -71,30 +71,30 @@ impl LogLimiter {
     }
 }
 
-/// Logs a warning of `kind` through `limiter`, with the count of those it held back.
+/// Logs a line at `level` (`warn`, `info`, …) of `kind` through `limiter`, preceded by the
+/// count of those it held back in the window that ended.
 #[macro_export]
-macro_rules! warn_limited {
-    ($limiter:expr, $kind:literal, $($arg:tt)+) => {
+macro_rules! log_limited {
+    ($level:ident, $limiter:expr, $kind:literal, $($arg:tt)+) => {
         if let $crate::log_limit::Verdict::Log { earlier } = $limiter.check($kind) {
             if earlier > 0 {
-                tracing::warn!(kind = $kind, "… and {earlier} more like the next one in the last {:?}", $crate::log_limit::WINDOW);
+                tracing::$level!(kind = $kind, "… and {earlier} more like the next one in the last {:?}", $crate::log_limit::WINDOW);
             }
-            tracing::warn!($($arg)+);
+            tracing::$level!($($arg)+);
         }
     };
 }
 
-/// Logs an info line of `kind` through `limiter`, like [`warn_limited!`].
+/// Logs a warning of `kind` through `limiter` ([`log_limited!`]).
+#[macro_export]
+macro_rules! warn_limited {
+    ($($arg:tt)+) => { $crate::log_limited!(warn, $($arg)+) };
+}
+
+/// Logs an info line of `kind` through `limiter` ([`log_limited!`]).
 #[macro_export]
 macro_rules! info_limited {
-    ($limiter:expr, $kind:literal, $($arg:tt)+) => {
-        if let $crate::log_limit::Verdict::Log { earlier } = $limiter.check($kind) {
-            if earlier > 0 {
-                tracing::info!(kind = $kind, "… and {earlier} more like the next one in the last {:?}", $crate::log_limit::WINDOW);
-            }
-            tracing::info!($($arg)+);
-        }
-    };
+    ($($arg:tt)+) => { $crate::log_limited!(info, $($arg)+) };
 }
 
 #[cfg(test)]

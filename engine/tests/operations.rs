@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use mosquitto::{Mosquitto, free_port};
+use mosquitto::{Mosquitto, free_port, terminate};
 use serde_json::Value;
 
 const HOMEPORT: &str = env!("CARGO_BIN_EXE_homeport");
@@ -136,18 +136,7 @@ impl Gateway {
     /// SIGTERM, then wait for the exit (the log is complete afterwards).
     fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
-            let deadline = Instant::now() + WAIT;
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+            terminate(&mut child, WAIT);
         }
     }
 }

@@ -6,11 +6,13 @@
 #[path = "support/plugins.rs"]
 mod plugins;
 
+use plugins::alarm;
+
 use std::io::Write;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use homeport::event::{Event, EventKind};
+use homeport::event::Event;
 use homeport::pipeline::Services;
 use homeport::pipeline::stage::{Flow, Outcome};
 use homeport::wasm::PluginHost;
@@ -20,20 +22,6 @@ use homeport::wasm::limits::Limits;
 use homeport::wasm::pool::{CallError, Pool};
 use homeport::wasm::state::Grants;
 use serde_json::{Map, Value, json};
-
-fn alarm(device: &str, code: &str) -> Arc<Event> {
-    Event::new(
-        device,
-        EventKind::Alarm {
-            channel: 0,
-            code: code.to_owned(),
-            action: "start".to_owned(),
-            device_time: None,
-            device_utc: None,
-            data: Map::new(),
-        },
-    )
-}
 
 async fn pool(package: &str, grants: Grants) -> Arc<Pool> {
     pool_with(package, grants, Limits::default()).await

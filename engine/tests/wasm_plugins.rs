@@ -15,8 +15,7 @@ use std::time::{Duration, Instant};
 use homeport::event::{Event, EventKind};
 use homeport::pipeline::{PipelineHost, Services};
 use homeport::wasm::PluginHost;
-use plugins::plugin;
-use serde_json::Map;
+use plugins::{alarm, plugin};
 use support::TestGateway;
 
 /// A gateway (for its registry, store and bus) and pipelines from one YAML file.
@@ -127,20 +126,6 @@ struct Totals {
     out: u64,
     failed: u64,
     dropped: u64,
-}
-
-fn alarm(device: &str, code: &str) -> Arc<Event> {
-    Event::new(
-        device,
-        EventKind::Alarm {
-            channel: 0,
-            code: code.to_owned(),
-            action: "start".to_owned(),
-            device_time: None,
-            device_utc: None,
-            data: Map::new(),
-        },
-    )
 }
 
 #[tokio::test]

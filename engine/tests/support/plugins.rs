@@ -5,7 +5,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+
+use homeport::event::{Event, EventKind};
+use serde_json::Map;
 
 /// Every plugin package the tests use.
 const PACKAGES: [&str; 6] = [
@@ -57,4 +60,19 @@ pub fn plugin(package: &str) -> PathBuf {
         .join(format!("{}.wasm", package.replace('-', "_")));
     assert!(path.exists(), "{} was not built", path.display());
     path
+}
+
+/// A `start` alarm of `code` on channel 0 from `device`, with no data.
+pub fn alarm(device: &str, code: &str) -> Arc<Event> {
+    Event::new(
+        device,
+        EventKind::Alarm {
+            channel: 0,
+            code: code.to_owned(),
+            action: "start".to_owned(),
+            device_time: None,
+            device_utc: None,
+            data: Map::new(),
+        },
+    )
 }
