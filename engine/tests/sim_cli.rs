@@ -223,5 +223,7 @@ async fn fleet_run_prints_one_json_summary_matching_what_the_platform_received()
         "every alarm counted was received, and only those"
     );
     let elapsed = summary["elapsed_s"].as_f64().expect("elapsed_s");
-    assert!((3.0..30.0).contains(&elapsed), "{elapsed}");
+    // `--duration 3`: the summary's clock starts a moment after the run's own timer (a
+    // measured 2.998 s), so a few milliseconds short of 3 s is the same run.
+    assert!((2.9..30.0).contains(&elapsed), "{elapsed}");
 }
