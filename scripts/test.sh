@@ -18,18 +18,24 @@ command -v nats-server >/dev/null 2>&1 || need_apt+=(nats-server)
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
-if [ ${#need_apt[@]} -gt 0 ]; then
-  echo "installing: ${need_apt[*]}"
+apt_install() {
+  echo "installing: $*"
   if [ "$(id -u)" -eq 0 ]; then
-    apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
+    apt-get update -qq && apt-get install -y -qq "$@"
   else
-    sudo apt-get update -qq && sudo apt-get install -y -qq "${need_apt[@]}"
+    sudo apt-get update -qq && sudo apt-get install -y -qq "$@"
   fi
+}
+if [ ${#need_apt[@]} -gt 0 ]; then
+  apt_install "${need_apt[@]}"
 fi
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 # The reference OpenMetrics and Prometheus text parsers (Python).
-python3 -c 'import prometheus_client' 2>/dev/null || python3 -m pip install --quiet prometheus_client
+python3 -c 'import prometheus_client' 2>/dev/null ||
+  python3 -m pip install --quiet prometheus_client 2>/dev/null ||
+  python3 -m pip install --quiet --break-system-packages prometheus_client 2>/dev/null ||
+  apt_install python3-prometheus-client
 rustup target list --installed 2>/dev/null | grep -q '^wasm32-wasip2$' || rustup target add wasm32-wasip2
 
 echo "== cargo fmt --check"
