@@ -279,6 +279,15 @@ pub fn admin_token(data_dir: &Path) -> Result<(String, bool), SecretError> {
     resolve_admin_token(std::env::var_os(ADMIN_TOKEN_ENV), data_dir)
 }
 
+/// `HOMEPORT_ADMIN_TOKEN`, trimmed, when it is set to something other than blanks: the token
+/// [`admin_token`] uses instead of the file (the CLI and the start banner ask the same).
+pub fn env_admin_token() -> Option<String> {
+    std::env::var(ADMIN_TOKEN_ENV)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
 /// [`admin_token`] with the environment variable's value passed in (tests cannot set it safely).
 fn resolve_admin_token(
     env: Option<OsString>,

@@ -7,6 +7,8 @@
 
 #[path = "brokers/mosquitto.rs"]
 mod mosquitto;
+#[path = "support/stdin.rs"]
+mod stdin;
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -16,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use mosquitto::{Mosquitto, free_port, terminate};
 use serde_json::Value;
+use stdin::run_with_stdin;
 
 const HOMEPORT: &str = env!("CARGO_BIN_EXE_homeport");
 const WAIT: Duration = Duration::from_secs(20);
@@ -30,42 +33,50 @@ struct Gateway {
     dir: tempfile::TempDir,
     admin: String,
     register: u16,
+    sync: u16,
+    format: String,
+    mqtt: Option<String>,
 }
 
 impl Gateway {
     fn start(format: &str, mqtt: Option<&str>) -> Self {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let register = free_port();
-        let admin = format!("127.0.0.1:{}", free_port());
-        let log = std::fs::File::create(dir.path().join("homeport.log")).expect("log file");
+        let mut gateway = Self {
+            child: None,
+            dir: tempfile::tempdir().expect("temporary directory"),
+            admin: format!("127.0.0.1:{}", free_port()),
+            register: free_port(),
+            sync: free_port(),
+            format: format.to_owned(),
+            mqtt: mqtt.map(str::to_owned),
+        };
+        gateway.spawn();
+        gateway
+    }
+
+    /// Starts the process (again: same ports, same data directory, a fresh log file).
+    fn spawn(&mut self) {
+        let log = std::fs::File::create(self.dir.path().join("homeport.log")).expect("log file");
         let mut command = Command::new(HOMEPORT);
         command
             .arg("run")
-            .current_dir(dir.path())
-            .env("HOMEPORT_REGISTER", format!("127.0.0.1:{register}"))
-            .env("HOMEPORT_ADMIN", &admin)
-            .env("HOMEPORT_SYNC", format!("127.0.0.1:{}", free_port()))
-            .env("HOMEPORT_DATA", dir.path().join("data"))
-            .env("HOMEPORT_LOG_FORMAT", format)
+            .current_dir(self.dir.path())
+            .env("HOMEPORT_REGISTER", format!("127.0.0.1:{}", self.register))
+            .env("HOMEPORT_ADMIN", &self.admin)
+            .env("HOMEPORT_SYNC", format!("127.0.0.1:{}", self.sync))
+            .env("HOMEPORT_DATA", self.data())
+            .env("HOMEPORT_LOG_FORMAT", &self.format)
             .env("HOMEPORT_NODE", "ops-test")
             .env_remove("RUST_LOG")
             .env_remove("NO_COLOR")
             .stdout(Stdio::null())
             .stderr(log);
-        if let Some(url) = mqtt {
+        if let Some(url) = &self.mqtt {
             command.env("HOMEPORT_MQTT", url);
         }
-        let child = command.spawn().expect("homeport runs");
-        let gateway = Self {
-            child: Some(child),
-            dir,
-            admin,
-            register,
-        };
-        gateway.wait_until("the admin API answers /livez", |g| {
+        self.child = Some(command.spawn().expect("homeport runs"));
+        self.wait_until("the admin API answers /livez", |g| {
             g.get("/livez").is_some_and(|(status, _)| status == 200)
         });
-        gateway
     }
 
     fn data(&self) -> PathBuf {
@@ -184,22 +195,9 @@ impl Drop for Sim {
     }
 }
 
-/// Pipes `input` into `program args…` and returns its status and output.
+/// Pipes `input` into `program args…` (installed by the test command) and returns its output.
 fn pipe(program: &str, args: &[&str], input: &str) -> Output {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{program} runs (the test command installs it): {e}"));
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.as_bytes())
-        .expect("written");
-    child.wait_with_output().expect("finished")
+    run_with_stdin(Command::new(program).args(args), input)
 }
 
 fn json_lines(log: &str) -> Vec<Value> {
@@ -408,8 +406,12 @@ fn a_busy_gateway_logs_json_serves_valid_metrics_and_is_ready_only_with_its_brok
 
 #[test]
 fn a_text_log_file_has_no_escape_codes_and_names_the_token_file_at_every_start() {
+    let mut gateway = Gateway::start("text", None);
     for start in 0..2 {
-        let mut gateway = Gateway::start("text", None);
+        if start > 0 {
+            // The same data directory: the token file exists now and is not created again.
+            gateway.spawn();
+        }
         let sim = Sim::start(gateway.register, 1, "0");
         gateway.wait_until("cam1 is pending", |g| {
             g.state_of("cam1").as_deref() == Some("pending")
@@ -426,6 +428,11 @@ fn a_text_log_file_has_no_escape_codes_and_names_the_token_file_at_every_start()
         assert!(
             log.contains(&token_file.display().to_string()),
             "start {start} names the token file:\n{log}"
+        );
+        let token = std::fs::read_to_string(&token_file).expect("token file");
+        assert!(
+            !log.contains(token.trim()),
+            "start {start} wrote the token's value into its log"
         );
     }
 }
@@ -529,17 +536,17 @@ fn an_app_login_is_answered_with_or_without_a_pipeline_that_serves_apps() {
     )
     .expect("pipeline file");
     for custom in [false, true] {
-        let sync = free_port();
-        let admin = format!("127.0.0.1:{}", free_port());
+        // Every listener on port 0: the start line says which ports they got.
         let log = dir.path().join(format!("custom-{custom}.log"));
         let mut command = Command::new(HOMEPORT);
         command
             .arg("run")
             .current_dir(dir.path())
-            .env("HOMEPORT_REGISTER", format!("127.0.0.1:{}", free_port()))
-            .env("HOMEPORT_SYNC", format!("127.0.0.1:{sync}"))
-            .env("HOMEPORT_ADMIN", &admin)
+            .env("HOMEPORT_REGISTER", "127.0.0.1:0")
+            .env("HOMEPORT_SYNC", "127.0.0.1:0")
+            .env("HOMEPORT_ADMIN", "127.0.0.1:0")
             .env("HOMEPORT_DATA", dir.path().join(format!("data-{custom}")))
+            .env("HOMEPORT_LOG_FORMAT", "json")
             .env_remove("RUST_LOG")
             .stderr(std::fs::File::create(&log).expect("log"));
         if custom {
@@ -547,24 +554,39 @@ fn an_app_login_is_answered_with_or_without_a_pipeline_that_serves_apps() {
         }
         let mut child = command.spawn().expect("homeport runs");
         let deadline = Instant::now() + WAIT;
-        let readyz = |admin: &str| {
-            Command::new("curl")
-                .args(["-s", "-m", "2", &format!("http://{admin}/readyz")])
-                .output()
-                .ok()
-                .and_then(|o| serde_json::from_slice::<Value>(&o.stdout).ok())
-        };
-        let mut ready = None;
-        while Instant::now() < deadline && ready.is_none() {
-            ready = readyz(&admin);
+        let mut started = None;
+        while Instant::now() < deadline && started.is_none() {
             std::thread::sleep(Duration::from_millis(100));
+            started = std::fs::read_to_string(&log).ok().and_then(|text| {
+                text.lines()
+                    .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                    .find(|l| l["message"] == "homeport started")
+            });
         }
+        let Some(started) = started else {
+            let _ = child.kill();
+            let _ = child.wait();
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            panic!("no start line:\n{text}");
+        };
+        let address = |field: &str| started[field].as_str().expect("an address").to_owned();
+        let admin = address("admin");
+        let sync: u16 = address("sync")
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("a port");
+        let ready: Value = Command::new("curl")
+            .args(["-s", "-m", "5", &format!("http://{admin}/readyz")])
+            .output()
+            .ok()
+            .and_then(|o| serde_json::from_slice(&o.stdout).ok())
+            .expect("a /readyz answer");
         // The server waits at most 30 s for a pipeline's answer, then refuses.
         let answer = sync_login(sync, Duration::from_secs(45));
         let _ = child.kill();
         let _ = child.wait();
         let text = std::fs::read_to_string(&log).unwrap_or_default();
-        let ready = ready.unwrap_or_else(|| panic!("no /readyz answer:\n{text}"));
         let check = ready["checks"]
             .as_array()
             .and_then(|c| c.iter().find(|c| c["name"] == "camera_sync").cloned())

@@ -3,11 +3,13 @@
 
 #[path = "support/plugins.rs"]
 mod plugins;
+#[path = "support/stdin.rs"]
+mod stdin;
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use plugins::plugin;
+use stdin::run_with_stdin;
 
 fn homeport(args: &[&str], stdin: &str) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_homeport"));
@@ -15,19 +17,7 @@ fn homeport(args: &[&str], stdin: &str) -> Output {
     if matches!(args.first(), Some(&"check")) || args.get(1) == Some(&"run") {
         command.arg("--plugin-cache").arg(plugins::cache_dir());
     }
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("homeport starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write");
-    child.wait_with_output().expect("homeport ends")
+    run_with_stdin(&mut command, stdin)
 }
 
 fn text(bytes: &[u8]) -> String {

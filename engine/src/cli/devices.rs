@@ -8,7 +8,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use homeport::admin_api::{DeviceChange, DeviceView, Format, NewDevice};
 use homeport::client::{self, AdminClient};
 use homeport::device::LoginProtocol;
-use homeport::secret::{ADMIN_TOKEN_ENV, ADMIN_TOKEN_FILE, Secret};
+use homeport::secret::{ADMIN_TOKEN_ENV, ADMIN_TOKEN_FILE, Secret, env_admin_token};
 
 /// Where the admin API is and how to authenticate to it.
 #[derive(Debug, Args)]
@@ -36,13 +36,7 @@ impl Connect {
     pub(crate) fn client(&self) -> anyhow::Result<AdminClient> {
         let token = match self.token.clone().filter(|t| !t.trim().is_empty()) {
             Some(token) => token,
-            None => match std::env::var(ADMIN_TOKEN_ENV)
-                .ok()
-                .filter(|t| !t.trim().is_empty())
-            {
-                Some(token) => token,
-                None => read_token_file(&self.data)?,
-            },
+            None => admin_token(&self.data)?,
         };
         Ok(AdminClient::new(&self.url(), token.trim())?)
     }
@@ -61,8 +55,16 @@ impl Connect {
     }
 }
 
+/// The token the gateway uses: `$HOMEPORT_ADMIN_TOKEN` when set, else `<data>/admin.token`.
+pub(crate) fn admin_token(data: &Path) -> anyhow::Result<String> {
+    match env_admin_token() {
+        Some(token) => Ok(token),
+        None => read_token_file(data),
+    }
+}
+
 /// The token in `<data>/admin.token`.
-pub(crate) fn read_token_file(data: &Path) -> anyhow::Result<String> {
+fn read_token_file(data: &Path) -> anyhow::Result<String> {
     let path = data.join(ADMIN_TOKEN_FILE);
     let token = std::fs::read_to_string(&path).with_context(|| {
         format!(

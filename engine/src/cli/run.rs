@@ -147,8 +147,7 @@ async fn banner(node: &Node, data: &Path, config: Option<&Path>, format: LogForm
     let admin = node.admin();
     let admin_addr = admin.map_or_else(|| "-".to_owned(), |a| a.addr.to_string());
     let token_file = data.join(homeport::secret::ADMIN_TOKEN_FILE);
-    let token_from_env =
-        std::env::var_os(homeport::secret::ADMIN_TOKEN_ENV).is_some_and(|v| !v.is_empty());
+    let token_from_env = homeport::secret::env_admin_token().is_some();
     let sync = node.sync().map(|s| s.addr().to_string());
     let pipelines = match node.pipelines() {
         Some(p) => p.names().await.join(", "),

@@ -4,9 +4,8 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use homeport::secret::ADMIN_TOKEN_ENV;
 
-use super::devices::read_token_file;
+use super::devices::admin_token;
 
 /// Options of `homeport token`.
 #[derive(Debug, Args)]
@@ -23,13 +22,6 @@ pub(crate) struct TokenArgs {
 
 /// Prints `$HOMEPORT_ADMIN_TOKEN` when set (the gateway uses it then), else the token file's.
 pub(crate) fn run(args: &TokenArgs) -> anyhow::Result<()> {
-    let token = match std::env::var(ADMIN_TOKEN_ENV)
-        .ok()
-        .filter(|t| !t.trim().is_empty())
-    {
-        Some(token) => token,
-        None => read_token_file(&args.data)?,
-    };
-    println!("{}", token.trim());
+    println!("{}", admin_token(&args.data)?);
     Ok(())
 }

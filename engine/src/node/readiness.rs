@@ -1,5 +1,5 @@
 //! Whether the node is ready to do its job, check by check: the register listener bound, the
-//! camera-sync listener bound (when it runs), and every
+//! camera-sync listener bound with a pipeline answering its apps (when it runs), and every
 //! configured sink connected. `/readyz` answers with these; liveness (`/livez`) is only that
 //! the process answers.
 
@@ -38,6 +38,13 @@ pub struct Readiness {
 }
 
 impl Node {
+    /// Whether a running pipeline answers the camera-sync server's apps.
+    pub fn answers_apps(&self) -> bool {
+        self.pipelines
+            .as_ref()
+            .is_some_and(|p| p.answers_sync_requests())
+    }
+
     /// Runs the readiness checks now.
     pub fn readiness(&self) -> Readiness {
         let mut checks = Vec::new();
@@ -46,11 +53,7 @@ impl Node {
             None => Check::new("register", false, "the register listener is stopped"),
         });
         if let Some(sync) = &self.sync {
-            let answered = self
-                .pipelines
-                .as_ref()
-                .is_some_and(|p| p.answers_sync_requests());
-            checks.push(if answered {
+            checks.push(if self.answers_apps() {
                 Check::new("camera_sync", true, sync.addr().to_string())
             } else {
                 Check::new(

@@ -188,21 +188,15 @@ impl Node {
                     root,
                     tasks: TaskTracker::new(),
                 });
-                if let Some(sync) = &node.sync {
-                    let answered = node
-                        .pipelines
-                        .as_ref()
-                        .is_some_and(|p| p.answers_sync_requests());
-                    if !answered {
-                        tracing::warn!(
-                            addr = %sync.addr(),
-                            "the camera-sync server listens, but no pipeline answers its apps: \
-                             a Login gets LoginError after {:?}. Add a pipeline with a \
-                             camera_sync stage on sync_request (the built-in one is in \
-                             pipelines/default.yaml)",
-                            crate::camera_sync::server::ANSWER_WAIT
-                        );
-                    }
+                if let Some(sync) = node.sync.as_ref().filter(|_| !node.answers_apps()) {
+                    tracing::warn!(
+                        addr = %sync.addr(),
+                        "the camera-sync server listens, but no pipeline answers its apps: \
+                         a Login gets LoginError after {:?}. Add a pipeline with a \
+                         camera_sync stage on sync_request (the built-in one is in \
+                         pipelines/default.yaml)",
+                        crate::camera_sync::server::ANSWER_WAIT
+                    );
                 }
                 if let (Some(listener), Some(endpoint)) = (admin_listener, &node.admin) {
                     let router = crate::admin::router(Arc::clone(&node), endpoint.token.clone());

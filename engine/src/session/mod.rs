@@ -95,10 +95,8 @@ pub async fn run<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let (reason, detail) = drive(&mut link, &mut ticket, &registry, config).await;
-    let was_online = registry
-        .view(&ticket.id)
-        .is_some_and(|v| v.state == crate::event::DeviceState::Online);
+    let mut was_online = false;
+    let (reason, detail) = drive(&mut link, &mut ticket, &registry, config, &mut was_online).await;
     let message = if was_online {
         "device offline"
     } else {
@@ -113,6 +111,7 @@ async fn drive<S>(
     ticket: &mut Ticket,
     registry: &Registry,
     config: SessionConfig,
+    online: &mut bool,
 ) -> End
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -163,6 +162,7 @@ where
             info: login.info,
         },
     );
+    *online = true;
     serve::serve(link, ticket, registry, config, login, events, commands).await
 }
 
