@@ -181,3 +181,61 @@ fn every_problem_of_a_file_is_reported_at_once() {
     assert!(!ok);
     assert!(stderr.contains("3 problem(s) found"), "{stderr}");
 }
+
+/// The four mistakes that used to pass the check and then broke every event at run time.
+#[test]
+fn what_breaks_every_event_at_run_time_is_refused_at_its_line() {
+    // A method strings do not have: every event would warn and be dropped.
+    assert_error(
+        "pipelines:\n  - name: a\n    on: [alarm]\n    when: 'event.code.startswith(\"Video\")'\n    stages:\n      - log: {}\n",
+        "4:11",
+        &["pipeline \"a\"", "unknown method", "startswith"],
+    );
+    // An unknown filter: every event would be dead-lettered.
+    assert_error(
+        "pipelines:\n  - name: b\n    on: [alarm]\n    stages:\n      - log: { message: '{{ device_id | shout }}' }\n",
+        "5:25",
+        &["stage #1 log", "unknown filter", "shout"],
+    );
+    // A misspelt event field: every event would be silently filtered out.
+    assert_error(
+        "pipelines:\n  - name: c\n    on: [alarm]\n    when: 'event.cod == \"VideoMotion\"'\n    stages:\n      - log: {}\n",
+        "4:11",
+        &[
+            "alarm events have no field \"cod\"",
+            "did you mean \"code\"",
+            "channel, code, data",
+        ],
+    );
+    // A misspelt variable: every camera would publish to site1/_/motion.
+    assert_error(
+        "pipelines:\n  - name: d\n    on: [alarm]\n    stages:\n      - mqtt: { topic: \"site1/{{ devce_id }}/motion\" }\n",
+        "5:24",
+        &[
+            "stage #1 mqtt",
+            "unknown variable \"devce_id\"",
+            "did you mean \"device_id\"",
+        ],
+    );
+}
+
+#[test]
+fn fields_are_checked_against_the_kinds_taken_and_the_set_stages_before() {
+    // `fields.zone` is set by the first stage; `fields.site` by nobody.
+    assert_error(
+        "pipelines:\n  - name: e\n    on: [alarm]\n    stages:\n      - set: { fields: { zone: 'north' } }\n      - log: { message: '{{ fields.zone }}' }\n      - log: { message: '{{ fields.site }}' }\n",
+        "7:25",
+        &["stage #3 log", "\"fields.site\"", "set before it: zone"],
+    );
+    // A field of another kind than those the pipeline takes.
+    assert_error(
+        "pipelines:\n  - name: f\n    on: [online_changed]\n    stages:\n      - log: { message: '{{ event.code }}' }\n",
+        "5:25",
+        &["online_changed events have no field \"code\"", "online"],
+    );
+    // Fields of any kind taken, and what a plugin may have set, pass.
+    let (ok, stderr, _) = check(
+        "pipelines:\n  - name: g\n    on: [alarm, online_changed]\n    when: '(kind == \"alarm\" and event.action == \"start\") or event.online'\n    stages:\n      - log: { message: '{{ event.code }} {{ event.online }}' }\n",
+    );
+    assert!(ok, "{stderr}");
+}

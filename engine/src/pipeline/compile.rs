@@ -3,7 +3,7 @@
 //! and the stage. A pipeline's own options (`on`, `when`, `requires`, `on_error`, `queue`)
 //! are checked here; each stage kind checks its own options ([`stage::from_spec`]).
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
 
 use marked_yaml::Spanned;
@@ -11,8 +11,9 @@ use marked_yaml::Spanned;
 use super::error::SpecError;
 use super::load::Loaded;
 use super::policy::{ErrorPolicy, Then, WhenFull};
-use super::spec::{ErrorPolicySpec, PipelineSpec};
-use super::stage::build::{Build, duration};
+use super::probe::Scope;
+use super::spec::{ErrorPolicySpec, PipelineSpec, StageSpec};
+use super::stage::build::{Build, condition, duration};
 use super::stage::{self, Stage};
 use super::template::{Condition, Templates};
 use super::{Services, event_kind};
@@ -55,6 +56,22 @@ pub fn compile(
         .filter(|p| !unmet(p, services))
         .map(|p| p.name.as_str())
         .collect();
+    // Pipelines a plugin may route events into: those events carry whatever fields the
+    // plugin's pipeline set, so their `fields.NAME` cannot be checked.
+    let routed: HashSet<&str> = files
+        .iter()
+        .flat_map(|f| f.spec.pipelines.iter())
+        .flat_map(|p| p.stages.iter())
+        .filter_map(|stage| match &**stage {
+            StageSpec::Wasm(wasm) => Some(wasm.routes.values().map(|t| t.as_str())),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let targets = Targets {
+        all: &all,
+        routed: &routed,
+    };
     for file in files {
         for pipeline in &file.spec.pipelines {
             let name = pipeline.name.as_str();
@@ -66,7 +83,9 @@ pub fn compile(
                 ));
                 continue;
             }
-            match pipeline_of(&file.path, &file.root, pipeline, services, templates, &all) {
+            match pipeline_of(
+                &file.path, &file.root, pipeline, services, templates, targets,
+            ) {
                 Ok(Some(compiled)) => out.push(compiled),
                 Ok(None) => {
                     tracing::info!(pipeline = %name, "pipeline skipped: a sink it requires is not configured")
@@ -101,13 +120,20 @@ fn configured(name: &str, services: &Services) -> Option<bool> {
     }
 }
 
+/// The pipelines a stage may route to, and those plugins route into.
+#[derive(Debug, Clone, Copy)]
+struct Targets<'a> {
+    all: &'a HashSet<&'a str>,
+    routed: &'a HashSet<&'a str>,
+}
+
 fn pipeline_of(
     file: &Path,
     root: &marked_yaml::Node,
     spec: &Spanned<PipelineSpec>,
     services: &Services,
     templates: &Templates,
-    all: &HashSet<&str>,
+    targets: Targets<'_>,
 ) -> Result<Option<CompiledPipeline>, Vec<SpecError>> {
     let name = spec.name.as_str();
     let mut errors = Vec::new();
@@ -159,10 +185,15 @@ fn pipeline_of(
             "a pipeline needs at least one event kind in `on`".to_owned(),
         ));
     }
+    // The fields set so far, stage by stage; unknown where a plugin may have set any.
+    let mut fields = (!targets.routed.contains(name)).then(BTreeSet::new);
     let when = spec.when.as_ref().and_then(|when| {
-        templates
-            .condition(when.as_str())
-            .map_err(|e| errors.push(here(when.span(), format!("bad condition: {e}"))))
+        let scope = Scope {
+            kinds: &kinds,
+            fields: fields.as_ref(),
+        };
+        condition(file, templates, scope, when)
+            .map_err(|e| errors.push(e.in_pipeline(name)))
             .ok()
     });
     let default_policy = match &spec.on_error {
@@ -209,14 +240,28 @@ fn pipeline_of(
             },
             None => default_policy,
         };
+        // A `set` stage's own fields are visible to its later fields.
+        match &**stage {
+            StageSpec::Set(set) => {
+                if let Some(fields) = &mut fields {
+                    fields.extend(set.fields.keys().cloned());
+                }
+            }
+            StageSpec::Wasm(_) => fields = None,
+            _ => {}
+        }
         let cx = Build {
             file,
             root,
             pipeline: name,
             index,
-            pipelines: all,
+            pipelines: targets.all,
             templates,
             services,
+            scope: Scope {
+                kinds: &kinds,
+                fields: fields.as_ref(),
+            },
         };
         match stage::from_spec(stage, &cx) {
             Ok(built) => stages.push((kind, built, policy)),

@@ -41,6 +41,9 @@ pub(super) struct Running {
     pub(super) pipeline: CompiledPipeline,
     pub(super) shards: Vec<Queue<Queued>>,
     pub(super) counters: PipelineCounters,
+    /// Its run-time warnings (a condition or stage failing), so that one failing for every
+    /// event logs a few lines and a count, not a line per event.
+    pub(super) warnings: crate::log_limit::LogLimiter,
 }
 
 impl Running {
@@ -52,6 +55,7 @@ impl Running {
                 .map(|_| Queue::new(per_shard, pipeline.when_full))
                 .collect(),
             counters: PipelineCounters::new(&kinds),
+            warnings: crate::log_limit::LogLimiter::default(),
             pipeline,
         }
     }

@@ -2,7 +2,8 @@
 //! and out to MQTT, NATS, devices and logs.
 //!
 //! - [`spec`] — the YAML schema; [`load`] — reading files; [`error`] — file:line:column errors.
-//! - [`template`] — minijinja templates and conditions, with topic/subject sanitising.
+//! - [`template`] — minijinja templates and conditions, with topic/subject sanitising;
+//!   [`probe`] — what they may name, checked before anything runs.
 //! - [`sources`] — the files given or the built-in defaults, loaded and compiled;
 //!   [`compile`] — checking a pipeline's own options; [`policy`] — error and queue policies.
 //! - [`stage`] — the built-in stages, each building itself from its spec (plugin stages
@@ -20,6 +21,7 @@ mod host;
 pub mod load;
 pub mod payload;
 pub mod policy;
+pub mod probe;
 mod queue;
 pub mod sources;
 pub mod spec;

@@ -131,7 +131,41 @@ impl Template {
     }
 }
 
+impl Template {
+    /// The variables the template reads from its context, with the attributes it reads of
+    /// them (`event.code`, `device_id`), for checking them before anything runs.
+    pub fn variables(&self) -> std::collections::HashSet<String> {
+        self.env
+            .get_template(NAME)
+            .map(|t| t.undeclared_variables(true))
+            .unwrap_or_default()
+    }
+
+    /// Renders with `context` and reports only what is wrong whatever the event: a filter,
+    /// test, function or method that does not exist.
+    pub fn unknown_name(&self, context: &Value) -> Option<String> {
+        use minijinja::ErrorKind::{UnknownFilter, UnknownFunction, UnknownMethod, UnknownTest};
+        let template = self.env.get_template(NAME).ok()?;
+        match template.render(context) {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    UnknownFilter | UnknownFunction | UnknownMethod | UnknownTest
+                ) =>
+            {
+                Some(describe(&e))
+            }
+            _ => None,
+        }
+    }
+}
+
 impl Condition {
+    /// The template that evaluates the condition.
+    pub fn template(&self) -> &Template {
+        &self.template
+    }
+
     /// Evaluates with `context`.
     pub fn holds(&self, context: &Value) -> Result<bool, String> {
         Ok(self.template.render(context)? == "1")

@@ -126,7 +126,7 @@ fn admits(pipeline: &Running, flow: &mut Flow) -> bool {
             false
         }
         Err(e) => {
-            tracing::warn!(pipeline = %pipeline.pipeline.name, error = %e, "pipeline condition failed");
+            crate::warn_limited!(pipeline.warnings, "condition_failed", pipeline = %pipeline.pipeline.name, device = %flow.event.device, error = %e, "pipeline condition failed; event dropped (counted as when_error)");
             counters.drop_for("when_error");
             false
         }
@@ -187,7 +187,7 @@ impl Step<'_> {
         let counters = &self.pipeline.counters;
         let name = &self.pipeline.pipeline.name;
         let stage_label = stage_name(self.index, self.kind);
-        tracing::warn!(pipeline = %name, stage = %stage_label, device = %flow.event.device, %error, "stage failed");
+        crate::warn_limited!(self.pipeline.warnings, "stage_failed", pipeline = %name, stage = %stage_label, device = %flow.event.device, %error, "stage failed");
         match self.policy.then {
             Then::Continue => true,
             Then::Drop => {

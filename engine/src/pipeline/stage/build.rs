@@ -15,6 +15,7 @@ use super::flow::{Flow, sample_context};
 use crate::camera_sync::SyncServer;
 use crate::pipeline::Services;
 use crate::pipeline::error::SpecError;
+use crate::pipeline::probe::Scope;
 use crate::pipeline::template::{Condition, Flavor, Template, Templates};
 use crate::store::Store;
 
@@ -35,6 +36,9 @@ pub struct Build<'a> {
     pub templates: &'a Templates,
     /// What stages may use.
     pub services: &'a Services,
+    /// The event kinds and fields the stage's templates can see, which they are checked
+    /// against.
+    pub scope: Scope<'a>,
 }
 
 impl Build<'_> {
@@ -48,18 +52,21 @@ impl Build<'_> {
         SpecError::file(self.file, message)
     }
 
-    /// Compiles the template `text`, whose values are sanitised for `flavor`.
+    /// Compiles the template `text`, whose values are sanitised for `flavor`, and checks what
+    /// it names against the stage's [`Scope`].
     pub fn template(&self, text: &Spanned<String>, flavor: Flavor) -> Result<Template, SpecError> {
-        self.templates
+        let template = self
+            .templates
             .compile(text.as_str(), flavor)
-            .map_err(|e| self.error_at(text.span(), format!("bad template: {e}")))
+            .and_then(|t| self.scope.check(&t).map(|()| t))
+            .map_err(|e| self.error_at(text.span(), format!("bad template: {e}")))?;
+        Ok(template)
     }
 
-    /// Compiles the condition `text`.
+    /// Compiles the condition `text` and checks what it names against the stage's
+    /// [`Scope`].
     pub fn condition(&self, text: &Spanned<String>) -> Result<Condition, SpecError> {
-        self.templates
-            .condition(text.as_str())
-            .map_err(|e| self.error_at(text.span(), format!("bad condition: {e}")))
+        condition(self.file, self.templates, self.scope, text)
     }
 
     /// Reads a human duration (`200ms`, `5s`).
@@ -108,6 +115,19 @@ pub fn or_checked<T>(service: Option<T>, make: impl FnOnce(T) -> Box<dyn Stage>)
         Some(service) => make(service),
         None => Box::new(Checked),
     }
+}
+
+/// Compiles the condition `text` of `file` and checks what it names in `scope`.
+pub fn condition(
+    file: &Path,
+    templates: &Templates,
+    scope: Scope<'_>,
+    text: &Spanned<String>,
+) -> Result<Condition, SpecError> {
+    templates
+        .condition(text.as_str())
+        .and_then(|c| scope.check(c.template()).map(|()| c))
+        .map_err(|e| SpecError::at(file, text.span(), format!("bad condition: {e}")))
 }
 
 /// Reads a human duration (`200ms`, `5s`) of `file`.

@@ -107,18 +107,58 @@ impl Object for LazyEvent {
 
 /// A context shaped like a real alarm's, for checking templates when a pipeline compiles.
 pub fn sample_context() -> minijinja::Value {
-    let event = Event::new(
-        "sample-device",
-        crate::event::EventKind::Alarm {
+    let event = sample_event("alarm").expect("alarm is an event kind");
+    Flow::new(event).context().clone()
+}
+
+/// An event of `kind` (a name of [`KINDS`](crate::event::KINDS)) with every field it can
+/// have filled in, for checking what templates read from events of that kind.
+pub fn sample_event(kind: &str) -> Option<Arc<Event>> {
+    use crate::event::{DeviceState, EventKind, OnlineReason, RegistrationKind, SecurityCode};
+    let kind = match kind {
+        "registered" => EventKind::Registered {
+            peer: "127.0.0.1:37777".to_owned(),
+            registration: RegistrationKind::SerialToken,
+            token: Some("token".to_owned()),
+        },
+        "online_changed" => EventKind::OnlineChanged {
+            online: true,
+            state: DeviceState::Online,
+            reason: OnlineReason::LoginOk,
+            detail: Some("detail".to_owned()),
+            since_ms: Some(0),
+        },
+        "alarm" => EventKind::Alarm {
             channel: 0,
             code: "VideoMotion".to_owned(),
             action: "start".to_owned(),
-            device_time: None,
-            device_utc: None,
+            device_time: Some("2026-01-01 00:00:00".to_owned()),
+            device_utc: Some(0),
             data: Map::new(),
         },
-    );
-    Flow::new(event).context().clone()
+        "config_applied" => EventKind::ConfigApplied {
+            name: "DVRIP".to_owned(),
+            changed: true,
+            dry_run: false,
+            table: Json::Object(Map::new()),
+            error: Some("error".to_owned()),
+        },
+        "sync_request" => EventKind::SyncRequest {
+            session: 1,
+            account: Some("account".to_owned()),
+            peer: "127.0.0.1:9500".to_owned(),
+            data: false,
+            command: "Login".to_owned(),
+            message: None,
+        },
+        "security" => EventKind::Security {
+            code: SecurityCode::DuplicateId,
+            peer: "127.0.0.1:37777".to_owned(),
+            detail: "detail".to_owned(),
+        },
+        _ => return None,
+    };
+    Some(Event::new("sample-device", kind))
 }
 
 #[cfg(test)]
