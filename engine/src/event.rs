@@ -246,6 +246,55 @@ impl Event {
         })
     }
 
+    /// An event as people write it (plugin trials, pipeline tests): the engine's event JSON,
+    /// where `id` and `at_ms` may be left out (a new id, now), and so may what has an obvious
+    /// value (an alarm's `channel` 0 and `data` {}; an online change's `state` and `reason`,
+    /// from `online`). `fields`, if there, is taken out and returned beside the event: what
+    /// `set` stages or a routing plugin would have set.
+    pub fn from_input(mut value: Value) -> Result<(Self, Map<String, Value>), String> {
+        let object = value
+            .as_object_mut()
+            .ok_or("an event is a JSON object (a mapping)")?;
+        let fields = match object.remove("fields") {
+            Some(Value::Object(fields)) => fields,
+            Some(_) => return Err("`fields` must be an object (a mapping)".to_owned()),
+            None => Map::new(),
+        };
+        object
+            .entry("id")
+            .or_insert_with(|| Value::from(Uuid::now_v7().to_string()));
+        object
+            .entry("at_ms")
+            .or_insert_with(|| Value::from(now_ms()));
+        match object.get("kind").and_then(Value::as_str) {
+            Some("alarm") => {
+                object.entry("channel").or_insert(Value::from(0));
+                object
+                    .entry("data")
+                    .or_insert_with(|| Value::Object(Map::new()));
+            }
+            Some("online_changed") => {
+                let online = object.get("online").and_then(Value::as_bool);
+                if let Some(online) = online {
+                    let (state, reason) = if online {
+                        (DeviceState::Online, OnlineReason::LoginOk)
+                    } else {
+                        (DeviceState::Offline, OnlineReason::SocketClosed)
+                    };
+                    object
+                        .entry("state")
+                        .or_insert_with(|| Value::from(state.as_str()));
+                    object
+                        .entry("reason")
+                        .or_insert_with(|| Value::from(reason.as_str()));
+                }
+            }
+            _ => {}
+        }
+        let event = serde_json::from_value(value).map_err(|e| e.to_string())?;
+        Ok((event, fields))
+    }
+
     /// The event's kind name: `registered`, `online_changed`, `alarm`, `config_applied`,
     /// `sync_request` or `security`.
     pub fn kind_name(&self) -> &'static str {

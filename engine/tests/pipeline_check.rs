@@ -239,3 +239,80 @@ fn fields_are_checked_against_the_kinds_taken_and_the_set_stages_before() {
     );
     assert!(ok, "{stderr}");
 }
+
+/// Runs `homeport test` on `paths`; returns (success, stdout).
+fn run_tests(paths: &[&Path]) -> (bool, String) {
+    let output = Command::new(HOMEPORT)
+        .arg("test")
+        .args(paths)
+        .output()
+        .expect("homeport runs");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn homeport_test_passes_what_holds_and_reports_each_difference() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("alarms.yaml"),
+        "pipelines:\n  - name: motion\n    on: [alarm]\n    when: 'event.code == \"VideoMotion\"'\n    stages:\n      - set: { fields: { zone: '{{ event.data.Zone | default(\"none\") }}' } }\n      - mqtt: { topic: 'site/{{ device_id }}/motion', qos: 0, payload: '{\"zone\":{{ fields.zone|tojson }},\"on\":{{ (event.action == \"start\")|tojson }}}' }\n  - name: broken\n    on: [alarm]\n    stages:\n      - log: { message: '{{ event.data.Zone[0] }}' }\n",
+    )
+    .expect("write");
+    let passing = dir.path().join("alarms.test.yaml");
+    std::fs::write(
+        &passing,
+        "sinks: [mqtt]\ntests:\n  - name: motion with a zone\n    events:\n      - { kind: alarm, device: cam1, code: VideoMotion, action: start, data: { Zone: north } }\n      - { kind: alarm, device: cam1, code: VideoBlind, action: start, data: { Zone: x } }\n    expect:\n      published:\n        - { mqtt: site/cam1/motion, qos: 0, retain: false, payload: { zone: north, 'on': true } }\n      pipelines:\n        motion: { out: 1, dropped: { when: 1 } }\n        broken: { out: 2 }\n",
+    )
+    .expect("write");
+    let (ok, stdout) = run_tests(&[dir.path()]);
+    assert!(ok, "{stdout}");
+    assert!(stdout.contains("ok    motion with a zone"), "{stdout}");
+    assert!(stdout.contains("1 case(s): 1 passed, 0 failed"), "{stdout}");
+
+    // Every kind of difference: a payload, an unexpected message, an outcome, a dead letter.
+    let failing = dir.path().join("wrong.test.yaml");
+    std::fs::write(
+        &failing,
+        "pipelines: [alarms.yaml]\nsinks: [mqtt]\ntests:\n  - name: wrong on purpose\n    events:\n      - { kind: alarm, device: cam1, code: VideoMotion, action: stop }\n      - { kind: alarm, device: cam2, code: VideoMotion, action: start }\n    expect:\n      published:\n        - { mqtt: site/cam1/motion, payload: { 'on': true } }\n      pipelines:\n        motion: { out: 1 }\n      dead_letters:\n        - { pipeline: motion }\n",
+    )
+    .expect("write");
+    let (ok, stdout) = run_tests(&[failing.as_path()]);
+    assert!(!ok, "a failing case fails the run:\n{stdout}");
+    for needle in [
+        "FAIL  wrong on purpose",
+        "missing message: mqtt site/cam1/motion payload containing {\"on\":true}",
+        "nearest published: mqtt site/cam1/motion qos=0 retain=false (pipeline motion) payload \"{\\\"zone\\\":\\\"none\\\",\\\"on\\\":false}\"",
+        "unexpected message: mqtt site/cam2/motion",
+        "pipeline \"motion\": expected out 1, got out 2",
+        "missing dead letter: pipeline \"motion\"",
+        "unexpected dead letter: pipeline \"broken\", stage #1 log",
+        "1 case(s): 0 passed, 1 failed",
+    ] {
+        assert!(stdout.contains(needle), "expected {needle:?} in:\n{stdout}");
+    }
+}
+
+#[test]
+fn homeport_test_refuses_what_is_not_a_test_file_and_names_the_bad_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pipelines = dir.path().join("p.yaml");
+    std::fs::write(&pipelines, "pipelines: []\n").expect("write");
+    let output = Command::new(HOMEPORT)
+        .arg("test")
+        .arg(&pipelines)
+        .output()
+        .expect("homeport runs");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not a test file"));
+    let bad = dir.path().join("p.test.yaml");
+    std::fs::write(&bad, "tests:\n  - name: x\n    evnts: []\n").expect("write");
+    let (ok, stdout) = run_tests(&[bad.as_path()]);
+    assert!(!ok);
+    assert!(
+        stdout.contains("p.test.yaml:3:") && stdout.contains("unknown field `evnts`"),
+        "{stdout}"
+    );
+}

@@ -13,6 +13,7 @@ pub(crate) mod run;
 pub(crate) mod signals;
 pub(crate) mod sim;
 pub(crate) mod tap;
+pub(crate) mod test;
 pub(crate) mod token;
 
 use clap::{Parser, Subcommand};
@@ -45,6 +46,9 @@ enum Command {
     Run(Box<run::RunArgs>),
     /// Validate pipeline files offline; every problem is printed as file:line:column.
     Check(check::CheckArgs),
+    /// Run pipeline test files (`*.test.yaml`) offline: input events against the messages,
+    /// outcomes and dead letters they must give; sinks are captured, nothing connects.
+    Test(test::TestArgs),
     /// Dead letters: list them, or replay them into their pipelines.
     Dlq(Box<dlq::DlqArgs>),
     /// Running pipelines: reload them from their files.
@@ -80,6 +84,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run(args) => run::run(*args, cli.log_format).await,
         Command::Check(args) => check::run(args).await,
+        Command::Test(args) => test::run(args).await,
         Command::Dlq(args) => dlq::run(*args).await,
         Command::Pipelines(args) => dlq::run_pipelines(*args).await,
         Command::Sim(args) => sim::run(*args).await,

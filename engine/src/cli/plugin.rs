@@ -149,25 +149,10 @@ async fn run_events(args: RunPluginArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// An event line: the engine's event JSON, with `id` and `at_ms` optional and `fields` taken
-/// out.
+/// An event line: the engine's event JSON, as [`Event::from_input`] reads it.
 fn parse_event(line: &str) -> anyhow::Result<(Event, Map<String, Value>)> {
-    let mut value: Value = serde_json::from_str(line)?;
-    let object = value
-        .as_object_mut()
-        .context("expected a JSON object per line")?;
-    let fields = match object.remove("fields") {
-        Some(Value::Object(fields)) => fields,
-        Some(_) => bail!("`fields` must be an object"),
-        None => Map::new(),
-    };
-    object
-        .entry("id")
-        .or_insert_with(|| Value::from(uuid::Uuid::now_v7().to_string()));
-    object
-        .entry("at_ms")
-        .or_insert_with(|| Value::from(homeport::event::now_ms()));
-    Ok((serde_json::from_value(value)?, fields))
+    let value: Value = serde_json::from_str(line)?;
+    Event::from_input(value).map_err(anyhow::Error::msg)
 }
 
 /// What the stage made of one event, as one JSON line.

@@ -1,4 +1,5 @@
-//! Reading pipeline files: a file, or every `*.yaml`/`*.yml` in a directory (sorted), parsed
+//! Reading pipeline files: a file, or every `*.yaml`/`*.yml` in a directory (sorted; test files,
+//! `*.test.yaml`, left out), parsed
 //! with `marked-yaml`, which keeps the position of every node so later checks can point at
 //! the exact line and column. (`serde_yaml` is deprecated upstream; `marked-yaml` is
 //! maintained and built for exactly this: YAML with provenance.)
@@ -35,6 +36,7 @@ pub fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, SpecError> {
                 .map_err(|e| SpecError::file(path, format!("cannot list: {e}")))?
                 .filter_map(|entry| entry.ok().map(|e| e.path()))
                 .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+                .filter(|p| !is_test_file(p))
                 .collect();
             entries.sort();
             out.extend(entries);
@@ -43,6 +45,14 @@ pub fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, SpecError> {
         }
     }
     Ok(out)
+}
+
+/// Whether `path` is a pipeline test file (`*.test.yaml`, see `homeport test`), which a
+/// directory of pipelines may hold beside the pipelines it tests.
+pub fn is_test_file(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.ends_with(".test.yaml") || n.ends_with(".test.yml"))
 }
 
 /// Parses one file.

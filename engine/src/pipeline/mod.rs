@@ -12,6 +12,8 @@
 //!   runs a `graph` of pipelines, each a few bounded shard queues (`queue`: per-device
 //!   order) drained by workers (`worker`: stages, retries, routes, dead letters);
 //!   [`counters`] — the numbers behind `/metrics`.
+//! - [`offline`] — pipelines run one event at a time to the end, with nothing in the
+//!   background; [`suite`] — pipeline test files run that way (`homeport test`).
 
 pub mod compile;
 pub mod counters;
@@ -19,6 +21,7 @@ pub mod error;
 mod graph;
 mod host;
 pub mod load;
+pub mod offline;
 pub mod payload;
 pub mod policy;
 pub mod probe;
@@ -26,6 +29,7 @@ mod queue;
 pub mod sources;
 pub mod spec;
 pub mod stage;
+pub mod suite;
 pub mod template;
 mod worker;
 

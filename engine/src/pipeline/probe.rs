@@ -6,8 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use super::stage::Flow;
-use super::stage::flow::sample_event;
+use super::stage::flow::{Flow, sample_event};
 use super::template::Template;
 
 /// The variables every template sees ([`Flow::context`]).

@@ -40,7 +40,7 @@ pub(super) async fn run(
 /// Runs queued events through a pipeline's stages. What the stages emitted is published
 /// however each event leaves: a plugin may emit and drop, and a config `apply_config` wrote
 /// stays written when a later stage fails.
-async fn process(
+pub(super) async fn process(
     pipeline: &Running,
     batch: &mut Vec<Queued>,
     services: &Services,

@@ -4,6 +4,7 @@
 //! stages that publish, and closes them last at shutdown so that what is queued is delivered
 //! and each says goodbye (MQTT: the retained `offline` status).
 
+pub mod capture;
 pub mod full_policy;
 pub mod mqtt;
 pub mod nats;
@@ -44,6 +45,8 @@ pub struct Sinks {
     pub mqtt: Option<MqttSink>,
     /// The NATS connection, if one is configured.
     pub nats: Option<NatsSink>,
+    /// Sinks captured instead of connected (`homeport test`).
+    pub capture: Option<std::sync::Arc<capture::Capture>>,
     /// Closes every connection; `None` when nothing was started here.
     stop: Option<CancellationToken>,
 }
@@ -59,8 +62,22 @@ impl Sinks {
         Self {
             mqtt,
             nats,
+            capture: None,
             stop: None,
         }
+    }
+
+    /// Sinks that record what is published into `capture` instead of connecting.
+    pub fn captured(capture: std::sync::Arc<capture::Capture>) -> Self {
+        Self {
+            capture: Some(capture),
+            ..Self::default()
+        }
+    }
+
+    /// The capture standing in for the sink `name`, if there is one.
+    pub fn capture_of(&self, name: &str) -> Option<&std::sync::Arc<capture::Capture>> {
+        self.capture.as_ref().filter(|c| c.takes(name))
     }
 
     /// Starts the configured connections; they run until `stop` is cancelled or
@@ -78,6 +95,7 @@ impl Sinks {
         Ok(Self {
             mqtt,
             nats,
+            capture: None,
             stop: Some(stop),
         })
     }
@@ -88,9 +106,10 @@ impl Sinks {
     /// Whether the sink a pipeline's `requires` names is configured; `None` for a name that
     /// is no sink (one of [`Sinks::NAMES`] or none).
     pub fn has(&self, name: &str) -> Option<bool> {
+        let captured = self.capture_of(name).is_some();
         match name {
-            "mqtt" => Some(self.mqtt.is_some()),
-            "nats" => Some(self.nats.is_some()),
+            "mqtt" => Some(self.mqtt.is_some() || captured),
+            "nats" => Some(self.nats.is_some() || captured),
             _ => None,
         }
     }

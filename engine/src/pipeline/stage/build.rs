@@ -17,6 +17,7 @@ use crate::pipeline::Services;
 use crate::pipeline::error::SpecError;
 use crate::pipeline::probe::Scope;
 use crate::pipeline::template::{Condition, Flavor, Template, Templates};
+use crate::sink::capture::Out;
 use crate::store::Store;
 
 /// The context one stage is built in.
@@ -94,6 +95,23 @@ impl Build<'_> {
             None if !self.services.check_only => Err(missing()),
             service => Ok(service),
         }
+    }
+
+    /// Where a stage publishing to the sink `name` sends: the capture standing in for it
+    /// (`homeport test`), else the connection `real`, as [`Build::needs`] does.
+    pub fn sink<S>(
+        &self,
+        name: &str,
+        real: Option<S>,
+        missing: impl FnOnce() -> SpecError,
+    ) -> Result<Option<Out<S>>, SpecError> {
+        if let Some(capture) = self.services.sinks.capture_of(name) {
+            return Ok(Some(Out::Capture(
+                Arc::clone(capture),
+                Arc::from(self.pipeline),
+            )));
+        }
+        Ok(self.needs(real, missing)?.map(Out::Sink))
     }
 
     /// The camera-sync server and the store a `kind` stage needs, as [`Build::needs`] does.

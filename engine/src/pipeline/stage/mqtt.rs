@@ -14,11 +14,12 @@ use crate::pipeline::error::SpecError;
 use crate::pipeline::payload;
 use crate::pipeline::spec::MqttSpec;
 use crate::pipeline::template::{Flavor, Template};
+use crate::sink::capture::{Captured, Out};
 use crate::sink::mqtt::{MqttSink, Publish, QoS, valid_topic};
 
 /// Builds an `mqtt` stage; the topic template is checked against a sample event.
 pub fn build(spec: &MqttSpec, cx: &Build<'_>) -> Result<Box<dyn Stage>, SpecError> {
-    let sink = cx.needs(cx.services.sinks.mqtt.clone(), || {
+    let sink = cx.sink("mqtt", cx.services.sinks.mqtt.clone(), || {
         cx.error_at(
             spec.topic.span(),
             "an mqtt stage needs an MQTT broker: start with --mqtt URL (or mark the pipeline `requires: [mqtt]`)",
@@ -63,8 +64,8 @@ pub enum MqttPayload {
 /// Publishes to MQTT.
 #[derive(Debug)]
 pub struct MqttStage {
-    /// The shared connection.
-    pub sink: MqttSink,
+    /// The shared connection (or a test's capture).
+    pub sink: Out<MqttSink>,
     /// Topic template (values sanitised).
     pub topic: Template,
     /// Quality of service.
@@ -94,20 +95,28 @@ impl Stage for MqttStage {
         })();
         async move {
             let (topic, body) = prepared?;
+            let sink = match &self.sink {
+                Out::Sink(sink) => sink,
+                Out::Capture(capture, pipeline) => {
+                    let mut message = Captured::new("mqtt", topic, body);
+                    message.qos = Some(self.qos as u8);
+                    message.retain = self.retain;
+                    capture.record(pipeline, message);
+                    return Ok(Outcome::Continue);
+                }
+            };
             if self.retain {
-                self.sink
-                    .set_retained(topic, body)
+                sink.set_retained(topic, body)
                     .map_err(|e| StageError::new(e.to_string()))?;
             } else {
-                self.sink
-                    .send(Publish {
-                        topic,
-                        payload: body,
-                        qos: self.qos,
-                        retain: false,
-                    })
-                    .await
-                    .map_err(|e| StageError::new(e.to_string()))?;
+                sink.send(Publish {
+                    topic,
+                    payload: body,
+                    qos: self.qos,
+                    retain: false,
+                })
+                .await
+                .map_err(|e| StageError::new(e.to_string()))?;
             }
             Ok(Outcome::Continue)
         }

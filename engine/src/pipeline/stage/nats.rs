@@ -13,11 +13,12 @@ use crate::pipeline::error::SpecError;
 use crate::pipeline::payload;
 use crate::pipeline::spec::NatsSpec;
 use crate::pipeline::template::{Flavor, Template};
+use crate::sink::capture::{Captured, Out};
 use crate::sink::nats::{NatsSink, valid_subject};
 
 /// Builds a `nats` stage; the subject template is checked against a sample event.
 pub fn build(spec: &NatsSpec, cx: &Build<'_>) -> Result<Box<dyn Stage>, SpecError> {
-    let sink = cx.needs(cx.services.sinks.nats.clone(), || {
+    let sink = cx.sink("nats", cx.services.sinks.nats.clone(), || {
         cx.error_at(
             spec.subject.span(),
             "a nats stage needs a NATS server: start with --nats URL (or mark the pipeline `requires: [nats]`)",
@@ -45,8 +46,8 @@ pub fn build(spec: &NatsSpec, cx: &Build<'_>) -> Result<Box<dyn Stage>, SpecErro
 /// Publishes to NATS.
 #[derive(Debug)]
 pub struct NatsStage {
-    /// The shared connection.
-    pub sink: NatsSink,
+    /// The shared connection (or a test's capture).
+    pub sink: Out<NatsSink>,
     /// Subject template (values sanitised).
     pub subject: Template,
     /// Through JetStream.
@@ -84,20 +85,29 @@ impl Stage for NatsStage {
         let device = flow.event.device.clone();
         async move {
             let (subject, body, state) = prepared?;
+            let sink = match &self.sink {
+                Out::Sink(sink) => sink,
+                Out::Capture(capture, pipeline) => {
+                    let mut message = Captured::new("nats", subject, body);
+                    message.jetstream = self.jetstream;
+                    capture.record(pipeline, message);
+                    if let Some(state) = state {
+                        capture.record(pipeline, Captured::new("kv", kv_key(&device), state));
+                    }
+                    return Ok(Outcome::Continue);
+                }
+            };
             if self.jetstream {
-                self.sink
-                    .publish_js(&subject, body, &event_id)
+                sink.publish_js(&subject, body, &event_id)
                     .await
                     .map_err(|e| StageError::new(e.to_string()))?;
             } else {
-                self.sink
-                    .send(&subject, body)
+                sink.send(&subject, body)
                     .await
                     .map_err(|e| StageError::new(e.to_string()))?;
             }
             if let Some(state) = state {
-                self.sink
-                    .put_state(&kv_key(&device), state)
+                sink.put_state(&kv_key(&device), state)
                     .await
                     .map_err(|e| StageError::new(e.to_string()))?;
             }
