@@ -205,6 +205,91 @@ pub enum EventKind {
     },
 }
 
+/// What an alarm is about, whatever the vendor calls it: the vendor's `code` reduced to a
+/// few kinds subscribers can act on without a table of codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlarmType {
+    /// Movement in the picture (`VideoMotion`, `VideoMotionInfo`, `SmartMotionHuman`, …).
+    Motion,
+    /// A tripwire crossed (`CrossLineDetection`).
+    LineCrossing,
+    /// Someone entered, left or lingered in a region (`CrossRegionDetection`, …).
+    Intrusion,
+    /// The lens covered, blurred or turned away (`VideoBlind`, `VideoAbnormalDetection`, …).
+    Tamper,
+    /// The picture lost (`VideoLoss`).
+    VideoLoss,
+    /// An alarm input contact (`AlarmLocal`, `AlarmExtended`, …).
+    Input,
+    /// Anything else.
+    Other,
+}
+
+impl AlarmType {
+    /// Every type, as published.
+    pub const ALL: [Self; 7] = [
+        Self::Motion,
+        Self::LineCrossing,
+        Self::Intrusion,
+        Self::Tamper,
+        Self::VideoLoss,
+        Self::Input,
+        Self::Other,
+    ];
+
+    /// The type of the vendor's `code`.
+    pub fn of(code: &str) -> Self {
+        match code {
+            "VideoMotion" | "VideoMotionInfo" | "SmartMotionHuman" | "SmartMotionVehicle"
+            | "MotionDetect" => Self::Motion,
+            "CrossLineDetection" | "CrossLine" | "Tripwire" => Self::LineCrossing,
+            "CrossRegionDetection"
+            | "CrossRegion"
+            | "RegionDetection"
+            | "LeftDetection"
+            | "WanderDetection"
+            | "StayDetection" => Self::Intrusion,
+            "VideoBlind"
+            | "VideoAbnormalDetection"
+            | "SceneChange"
+            | "VideoUnFocus"
+            | "DefocusDetection" => Self::Tamper,
+            "VideoLoss" => Self::VideoLoss,
+            "AlarmLocal" | "AlarmExtended" | "AlarmInput" | "ExAlarm" => Self::Input,
+            _ => Self::Other,
+        }
+    }
+
+    /// The name it is published under (`line_crossing`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Motion => "motion",
+            Self::LineCrossing => "line_crossing",
+            Self::Intrusion => "intrusion",
+            Self::Tamper => "tamper",
+            Self::VideoLoss => "video_loss",
+            Self::Input => "input",
+            Self::Other => "other",
+        }
+    }
+}
+
+/// Whether an alarm's condition holds after this event: `start` yes, `stop` no; a `pulse` is
+/// a moment that happened now (no `stop` follows), so yes; a `state` says so itself in
+/// `data.State` (a number, 0 is no; a boolean) and otherwise counts as yes; any other word yes.
+pub fn alarm_active(action: &str, data: &Map<String, Value>) -> bool {
+    match action {
+        "stop" => false,
+        "state" => match data.get("State") {
+            Some(Value::Bool(on)) => *on,
+            Some(Value::Number(n)) => n.as_f64().is_some_and(|n| n != 0.0),
+            _ => true,
+        },
+        _ => true,
+    }
+}
+
 /// What a `security` event reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -235,6 +320,24 @@ pub struct Event {
 }
 
 impl Event {
+    /// The event as JSON, as templates, the event stream and dead letters show it: its own
+    /// fields and, for an alarm, what follows from them — `type` ([`AlarmType`]) and `active`
+    /// ([`alarm_active`]).
+    pub fn to_json(&self) -> Value {
+        let mut json = serde_json::to_value(self).unwrap_or_default();
+        if let (
+            EventKind::Alarm {
+                code, action, data, ..
+            },
+            Value::Object(object),
+        ) = (&self.kind, &mut json)
+        {
+            object.insert("type".to_owned(), AlarmType::of(code).as_str().into());
+            object.insert("active".to_owned(), alarm_active(action, data).into());
+        }
+        json
+    }
+
     /// A new event about `device`, stamped now.
     pub fn new(device: impl Into<String>, kind: EventKind) -> Arc<Self> {
         Arc::new(Self {
@@ -322,6 +425,42 @@ pub const KINDS: [&str; 6] = [
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn alarms_get_a_normalised_type_and_whether_they_are_active() {
+        assert_eq!(AlarmType::of("VideoMotion"), AlarmType::Motion);
+        assert_eq!(AlarmType::of("CrossLineDetection"), AlarmType::LineCrossing);
+        assert_eq!(AlarmType::of("CrossRegionDetection"), AlarmType::Intrusion);
+        assert_eq!(AlarmType::of("VideoBlind"), AlarmType::Tamper);
+        assert_eq!(AlarmType::of("VideoLoss"), AlarmType::VideoLoss);
+        assert_eq!(AlarmType::of("AlarmLocal"), AlarmType::Input);
+        assert_eq!(AlarmType::of("NTPAdjustTime"), AlarmType::Other);
+        let none = Map::new();
+        assert!(alarm_active("start", &none) && alarm_active("pulse", &none));
+        assert!(!alarm_active("stop", &none));
+        let off = serde_json::json!({"State": 0})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        assert!(!alarm_active("state", &off) && alarm_active("state", &none));
+        let event = Event::new(
+            "cam1",
+            EventKind::Alarm {
+                channel: 1,
+                code: "VideoBlind".to_owned(),
+                action: "stop".to_owned(),
+                device_time: None,
+                device_utc: None,
+                data: Map::new(),
+            },
+        );
+        let json = event.to_json();
+        assert_eq!(json["type"], "tamper");
+        assert_eq!(json["active"], false);
+        // Read back (a dead letter, a replay), the derived fields are ignored.
+        let back: Event = serde_json::from_value(json).expect("reads back");
+        assert_eq!(back, *event);
+    }
 
     #[test]
     fn reason_names_are_their_serialised_names() {

@@ -127,7 +127,9 @@ fn check_exactly_once_in_order(received: &[&Message], sent: u64) {
             "event_id",
             "channel",
             "code",
+            "type",
             "action",
+            "active",
             "device_time",
             "time",
         ] {
@@ -137,6 +139,21 @@ fn check_exactly_once_in_order(received: &[&Message], sent: u64) {
                 message.payload
             );
         }
+        // The normalised type and state follow from the vendor's code and action.
+        let code = message.payload["code"].as_str().expect("code");
+        let action = message.payload["action"].as_str().expect("action");
+        assert_eq!(
+            message.payload["type"],
+            homeport::event::AlarmType::of(code).as_str(),
+            "{}",
+            message.payload
+        );
+        assert_eq!(
+            message.payload["active"],
+            action != "stop",
+            "{}",
+            message.payload
+        );
         if let Some(before) = last.get(device) {
             assert!(
                 *before <= time,

@@ -125,13 +125,10 @@ fn lagged(missed: u64) -> SseEvent {
 }
 
 fn message(event: &Event) -> SseEvent {
-    match serde_json::to_string(event) {
-        Ok(data) => SseEvent::default()
-            .event(event.kind_name())
-            .id(event.id.to_string())
-            .data(data),
-        Err(e) => SseEvent::default().comment(format!("event {} not serialisable: {e}", event.id)),
-    }
+    SseEvent::default()
+        .event(event.kind_name())
+        .id(event.id.to_string())
+        .data(event.to_json().to_string())
 }
 
 #[cfg(test)]

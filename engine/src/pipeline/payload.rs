@@ -1,8 +1,9 @@
 //! The standard JSON an event is published as, when a stage gives no payload template.
 //!
 //! Flat, stable, and the same on MQTT and NATS:
-//! - alarm: `event_id`, `device_id`, `kind`, `channel`, `code`, `action`, `device_time`,
-//!   `device_utc`, `time`, `data`;
+//! - alarm: `event_id`, `device_id`, `kind`, `channel`, `code`, `type` (normalised: motion,
+//!   line_crossing, intrusion, tamper, video_loss, input, other), `action`, `active`,
+//!   `device_time`, `device_utc`, `time`, `data`;
 //! - online_changed (the device status): `event_id`, `device_id`, `kind`, `online`, `state`,
 //!   `reason`, `detail`, `since`, `time`;
 //! - registered: `event_id`, `device_id`, `kind`, `peer`, `registration`, `time`;
@@ -13,7 +14,7 @@
 
 use serde_json::{Value, json};
 
-use crate::event::{Event, EventKind};
+use crate::event::{AlarmType, Event, EventKind, alarm_active};
 use crate::time::rfc3339;
 
 /// The event's standard JSON.
@@ -29,7 +30,8 @@ pub fn standard(event: &Event) -> Value {
             data,
         } => json!({
             "event_id": event.id, "device_id": event.device, "kind": "alarm", "channel": channel, "code": code,
-            "action": action, "device_time": device_time, "device_utc": device_utc, "time": time, "data": data,
+            "type": AlarmType::of(code).as_str(), "action": action, "active": alarm_active(action, data),
+            "device_time": device_time, "device_utc": device_utc, "time": time, "data": data,
         }),
         EventKind::OnlineChanged {
             online,
@@ -84,7 +86,10 @@ struct AlarmJson<'a> {
     kind: &'static str,
     channel: i64,
     code: &'a str,
+    #[serde(rename = "type")]
+    alarm_type: &'static str,
     action: &'a str,
+    active: bool,
     device_time: Option<&'a str>,
     device_utc: Option<i64>,
     time: String,
@@ -107,7 +112,9 @@ pub fn standard_bytes(event: &Event) -> Result<Vec<u8>, serde_json::Error> {
             kind: "alarm",
             channel: *channel,
             code,
+            alarm_type: AlarmType::of(code).as_str(),
             action,
+            active: alarm_active(action, data),
             device_time: device_time.as_deref(),
             device_utc: *device_utc,
             time: rfc3339(event.at_ms),

@@ -120,8 +120,8 @@ impl Scope<'_> {
 /// The fields templates can read of an event of `kind` (`event.FIELD`).
 pub fn event_fields(kind: &str) -> BTreeSet<String> {
     sample_event(kind)
-        .and_then(|event| match serde_json::to_value(&*event) {
-            Ok(serde_json::Value::Object(map)) => Some(map.into_iter().map(|(k, _)| k).collect()),
+        .and_then(|event| match event.to_json() {
+            serde_json::Value::Object(map) => Some(map.into_iter().map(|(k, _)| k).collect()),
             _ => None,
         })
         .unwrap_or_default()

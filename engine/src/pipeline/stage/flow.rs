@@ -66,8 +66,9 @@ impl Flow {
     }
 }
 
-/// The event as templates see it (`event.code`, `event|tojson`, …), converted from the typed
-/// event the first time a template looks inside it, and at most once per event.
+/// The event as templates see it ([`Event::to_json`]: `event.code`, `event.type`,
+/// `event|tojson`, …), converted from the typed event the first time a template looks inside
+/// it, and at most once per event.
 #[derive(Debug)]
 struct LazyEvent {
     event: Arc<Event>,
@@ -77,7 +78,7 @@ struct LazyEvent {
 impl LazyEvent {
     fn full(&self) -> &minijinja::Value {
         self.full
-            .get_or_init(|| minijinja::Value::from_serialize(&*self.event))
+            .get_or_init(|| minijinja::Value::from_serialize(self.event.to_json()))
     }
 }
 
@@ -187,7 +188,8 @@ mod tests {
                 data: Map::new(),
             },
         ));
-        let json: serde_json::Value = serde_json::to_value(&*flow.event).expect("json");
+        let json = flow.event.to_json();
+        assert_eq!(json["type"], "motion");
         assert_eq!(
             render(&mut flow, "{{ event.code }}/{{ event.channel }}"),
             "VideoMotion/3"
