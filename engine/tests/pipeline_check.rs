@@ -316,3 +316,14 @@ fn homeport_test_refuses_what_is_not_a_test_file_and_names_the_bad_line() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_pipeline_plugins_route_into_is_checked_against_every_kind() {
+    let plugin = plugins::plugin("misbehave");
+    // `q` takes registrations, but a plugin may route an alarm into it, with its fields.
+    let (ok, stderr, _) = check(&format!(
+        "pipelines:\n  - name: p\n    on: [alarm]\n    stages:\n      - wasm: {{ plugin: '{}', routes: {{ other: q }} }}\n  - name: q\n    on: [registered]\n    stages:\n      - filter: {{ when: 'fields.site == \"lyon\" and event.code == \"Route\"' }}\n",
+        plugin.display()
+    ));
+    assert!(ok, "{stderr}");
+}

@@ -185,11 +185,19 @@ fn pipeline_of(
             "a pipeline needs at least one event kind in `on`".to_owned(),
         ));
     }
-    // The fields set so far, stage by stage; unknown where a plugin may have set any.
-    let mut fields = (!targets.routed.contains(name)).then(BTreeSet::new);
+    // What templates are checked against. A plugin may route an event of any kind, with any
+    // fields, into the pipeline it names; elsewhere the kinds of `on` and the fields set so
+    // far, stage by stage (unknown after a plugin, which may set any).
+    let routed = targets.routed.contains(name);
+    let seen: Vec<&'static str> = if routed {
+        crate::event::KINDS.to_vec()
+    } else {
+        kinds.clone()
+    };
+    let mut fields = (!routed).then(BTreeSet::new);
     let when = spec.when.as_ref().and_then(|when| {
         let scope = Scope {
-            kinds: &kinds,
+            kinds: &seen,
             fields: fields.as_ref(),
         };
         condition(file, templates, scope, when)
@@ -259,7 +267,7 @@ fn pipeline_of(
             templates,
             services,
             scope: Scope {
-                kinds: &kinds,
+                kinds: &seen,
                 fields: fields.as_ref(),
             },
         };
