@@ -5,11 +5,16 @@
 //! back, `homeport token`, a secrets export's file mode; and the systemd unit through
 //! `systemd-analyze verify`.
 
+#[path = "support/home_assistant.rs"]
+mod home_assistant;
 #[path = "brokers/mosquitto.rs"]
 mod mosquitto;
+#[path = "brokers/mqtt_subscriber.rs"]
+mod mqtt_subscriber;
 #[path = "support/stdin.rs"]
 mod stdin;
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -179,6 +184,32 @@ impl Sim {
                 "admin",
                 "--alarm-rate",
                 alarm_rate,
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("homeport sim runs");
+        Self(child)
+    }
+}
+
+impl Sim {
+    /// One camera announcing `id` (which ends in `1`), with password `admin`, raising a
+    /// few alarms a second on its 2 channels.
+    fn one(register: u16, id: &str) -> Self {
+        let prefix = id
+            .strip_suffix('1')
+            .expect("the simulator numbers its cameras from 1");
+        let child = Command::new(HOMEPORT)
+            .args(["sim", "--server", &format!("127.0.0.1:{register}")])
+            .args(["--id-prefix", prefix, "--devices", "1"])
+            .args([
+                "--password",
+                "admin",
+                "--channels",
+                "2",
+                "--alarm-rate",
+                "5",
             ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -610,4 +641,125 @@ fn an_app_login_is_answered_with_or_without_a_pipeline_that_serves_apps() {
             assert!(answer.contains("用户名或者密码错误"), "{answer:?}");
         }
     }
+}
+
+/// Home Assistant's view of the shipped discovery, through a real mosquitto: device IDs with
+/// `.`, a space, `:`, `"` and non-ASCII characters get valid discovery topics, JSON and
+/// unique ids (and `gate.1` does not collide with `gate_1`); every entity is available while
+/// the gateway and its camera are; when the gateway dies, its Last Will makes every entity
+/// unavailable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn home_assistant_discovery_follows_its_rules_and_goes_unavailable_with_the_gateway() {
+    use home_assistant::HomeAssistant;
+    let broker = Mosquitto::start();
+    let mut messages = mqtt_subscriber::Subscriber::connect(broker.port(), "ha", true, "#").await;
+    let ids = [
+        "gate.1",
+        "gate_1",
+        "front door1",
+        "cam:1",
+        "yard\"1",
+        "カメラ1",
+    ];
+    let (mut gateway, _sims) = tokio::task::block_in_place(|| {
+        let gateway = Gateway::start("json", Some(&broker.url()));
+        for id in ids {
+            let out = gateway.cli(&[
+                "devices",
+                "add",
+                id,
+                "--user",
+                "admin",
+                "--password",
+                "admin",
+            ]);
+            assert!(out.status.success(), "devices add {id}: {out:?}");
+        }
+        let sims: Vec<Sim> = ids
+            .iter()
+            .map(|id| Sim::one(gateway.register, id))
+            .collect();
+        (gateway, sims)
+    });
+
+    let mut ha = HomeAssistant::default();
+    let deadline = Instant::now() + WAIT;
+    // Three entities per camera (connectivity, motion, alarm events) and, with the first
+    // motion on channel 1, its own motion sensor: 4 × 6, all available.
+    loop {
+        while let Ok(Some(m)) =
+            tokio::time::timeout(Duration::from_millis(200), messages.rx.recv()).await
+        {
+            ha.see(&m.topic, &m.raw);
+        }
+        let entities = ha
+            .entities()
+            .unwrap_or_else(|e| panic!("against HA's rules: {e}"));
+        if entities.len() == 4 * ids.len() && entities.iter().all(|e| ha.available(e)) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out: {} entities, unavailable: {:?}\nlog:\n{}",
+            entities.len(),
+            entities
+                .iter()
+                .filter(|e| !ha.available(e))
+                .map(|e| e.config["unique_id"].clone())
+                .collect::<Vec<_>>(),
+            gateway.log()
+        );
+    }
+    let entities = ha.entities().expect("valid");
+    // Each camera is one device, named by its ID as it is (the JSON keeps `"` and UTF-8).
+    for id in ids {
+        let found = ha.latest.iter().any(|(topic, config)| {
+            topic.starts_with("homeassistant/device/")
+                && serde_json::from_str::<Value>(config).is_ok_and(|c| c["dev"]["name"] == id)
+        });
+        assert!(found, "{id} has a device config: {:?}", ha.latest.keys());
+    }
+    // Channel 1's motion is its own: its state topic is not channel 0's.
+    let motion: HashSet<&str> = entities
+        .iter()
+        .filter(|e| e.config["device_class"] == "motion")
+        .filter_map(|e| e.config["state_topic"].as_str())
+        .collect();
+    assert_eq!(motion.len(), 2 * ids.len(), "{motion:?}");
+
+    // The gateway dies: its Last Will makes every entity unavailable.
+    tokio::task::block_in_place(|| {
+        if let Some(mut child) = gateway.child.take() {
+            child.kill().expect("kill");
+            child.wait().expect("wait");
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        while let Ok(Some(m)) =
+            tokio::time::timeout(Duration::from_millis(200), messages.rx.recv()).await
+        {
+            ha.see(&m.topic, &m.raw);
+        }
+        let entities = ha.entities().expect("valid");
+        if entities.iter().all(|e| !ha.available(e)) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still available after the gateway died: {:?}",
+            entities
+                .iter()
+                .filter(|e| ha.available(e))
+                .map(|e| e.config["unique_id"].clone())
+                .collect::<Vec<_>>()
+        );
+    }
+    assert_eq!(
+        ha.latest
+            .get("homeport/gateway/ops-test/status")
+            .map(String::as_str),
+        Some("offline"),
+        "the Last Will"
+    );
 }

@@ -259,6 +259,9 @@ async fn start_parts(
                 Arc::clone(&plugins),
             )
             .with_sinks(sinks);
+            if let Some(mqtt) = &config.sinks.mqtt {
+                services = services.with_node(&mqtt.node);
+            }
             if let Some(server) = &started.sync {
                 services = services.with_sync(Arc::clone(server));
             }

@@ -67,6 +67,9 @@ pub struct Services {
     /// Checking only (`homeport check`): sink stages are validated without a connection and
     /// `requires` is treated as met.
     pub check_only: bool,
+    /// The gateway's name (`--node`), as templates see it in `gateway.node` and
+    /// `gateway.status_topic`; `homeport` unless set.
+    pub node: Arc<str>,
 }
 
 impl Services {
@@ -85,6 +88,7 @@ impl Services {
             sync: None,
             plugins,
             check_only: false,
+            node: Arc::from("homeport"),
         }
     }
 
@@ -103,6 +107,12 @@ impl Services {
     /// These services publishing to `sinks`.
     pub fn with_sinks(mut self, sinks: Sinks) -> Self {
         self.sinks = sinks;
+        self
+    }
+
+    /// These services for the gateway called `node`.
+    pub fn with_node(mut self, node: &str) -> Self {
+        self.node = Arc::from(node);
         self
     }
 

@@ -9,14 +9,16 @@ use std::collections::BTreeSet;
 use super::stage::flow::{Flow, sample_event};
 use super::template::Template;
 
-/// The variables every template sees ([`Flow::context`]).
-pub const VARIABLES: [&str; 6] = [
+/// The variables every template sees ([`Flow::context`], and the global `gateway`).
+pub const VARIABLES: [&str; 8] = [
     "event",
     "device_id",
     "device_topic",
     "device_subject",
+    "device_key",
     "kind",
     "fields",
+    "gateway",
 ];
 
 /// minijinja's own global functions, which a template may call by name.

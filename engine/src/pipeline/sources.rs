@@ -38,5 +38,5 @@ pub fn build(
     if !errors.is_empty() {
         return Err(SpecErrors(errors));
     }
-    compile(&loaded, services, &Templates::new()).map_err(SpecErrors)
+    compile(&loaded, services, &Templates::for_node(&services.node)).map_err(SpecErrors)
 }

@@ -25,9 +25,18 @@ pub enum Flavor {
     Subject,
 }
 
-/// Compiles templates and conditions, each into its own environment of the right flavour.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Templates;
+/// Compiles templates and conditions, each into its own environment of the right flavour,
+/// with the gateway's facts as the global `gateway`.
+#[derive(Debug, Clone)]
+pub struct Templates {
+    gateway: Value,
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 /// A compiled template, in its own environment (so compiling one never copies others).
 #[derive(Debug, Clone)]
@@ -94,15 +103,54 @@ pub fn sanitize(value: &str, flavor: Flavor) -> String {
     out
 }
 
+/// The device ID as a strict key, for names that allow only letters, digits, `_` and `-`
+/// (Home Assistant object and unique ids): those are kept, anything else becomes `_`, and when
+/// anything was replaced `_` and 8 hex digits of a hash of the whole ID follow, so two IDs
+/// never share a key (`gate.1` → `gate_1_…`, `gate_1` stays `gate_1`). The hash (FNV-1a) is
+/// fixed: a device keeps its key across restarts and versions.
+pub fn strict_key(id: &str) -> String {
+    let kept: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if kept == id && !id.is_empty() {
+        return kept;
+    }
+    let hash = id.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+    });
+    format!("{kept}_{hash:08x}")
+}
+
 impl Templates {
-    /// A compiler of templates (each template gets its own environment).
+    /// A compiler of templates (each template gets its own environment), for a gateway called
+    /// `homeport`.
     pub fn new() -> Self {
-        Self
+        Self::for_node("homeport")
+    }
+
+    /// A compiler of templates for the gateway `node`: templates see it as `gateway` (`node`,
+    /// `status_topic`, `version`).
+    pub fn for_node(node: &str) -> Self {
+        Self {
+            gateway: Value::from_serialize(serde_json::json!({
+                "node": node,
+                "status_topic": format!("homeport/gateway/{node}/status"),
+                "version": env!("CARGO_PKG_VERSION"),
+            })),
+        }
     }
 
     /// Compiles `source`; the error is minijinja's, with its position inside the template.
     pub fn compile(&self, source: &str, flavor: Flavor) -> Result<Template, String> {
         let mut env = environment(flavor);
+        env.add_global("gateway", self.gateway.clone());
         env.add_template_owned(NAME, source.to_owned())
             .map_err(|e| describe(&e))?;
         Ok(Template { env: Arc::new(env) })
@@ -198,6 +246,30 @@ fn describe(error: &minijinja::Error) -> String {
 mod tests {
     use super::*;
     use minijinja::context;
+
+    #[test]
+    fn strict_keys_keep_what_is_allowed_and_never_collide() {
+        assert_eq!(strict_key("cam-1_A"), "cam-1_A");
+        let dotted = strict_key("gate.1");
+        assert!(
+            dotted.starts_with("gate_1_") && dotted.len() == "gate_1_".len() + 8,
+            "{dotted}"
+        );
+        assert_ne!(dotted, strict_key("gate_1"));
+        assert_ne!(dotted, strict_key("gate:1"));
+        for id in ["front door", "a\"b", "カメラ", "", "x/y"] {
+            let key = strict_key(id);
+            assert!(
+                !key.is_empty()
+                    && key
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
+                "{id:?} -> {key:?}"
+            );
+        }
+        // Fixed: the same ID gives the same key in every run and version.
+        assert_eq!(strict_key("gate.1"), "gate_1_ed52c99f");
+    }
 
     #[test]
     fn interpolated_values_cannot_add_topic_levels_or_wildcards() {

@@ -8,7 +8,7 @@ use minijinja::value::{Enumerator, Object, ObjectRepr};
 use serde_json::{Map, Value as Json};
 
 use crate::event::Event;
-use crate::pipeline::template::{Flavor, sanitize};
+use crate::pipeline::template::{Flavor, sanitize, strict_key};
 
 /// One event on its way through a pipeline.
 #[derive(Debug)]
@@ -33,8 +33,9 @@ impl Flow {
         }
     }
 
-    /// The template context: `event`, `device_id`, `device_topic`, `device_subject`, `kind`,
-    /// `fields`.
+    /// The template context: `event`, `device_id`, `device_topic`, `device_subject`,
+    /// `device_key`, `kind`, `fields` (and the global `gateway`, from the template's
+    /// environment).
     pub fn context(&mut self) -> &minijinja::Value {
         let (event, fields) = (&self.event, &self.fields);
         self.context.get_or_insert_with(|| {
@@ -45,6 +46,8 @@ impl Flow {
                 // The ID as it appears inside topics and subjects, for payloads that name them.
                 device_topic => sanitize(&event.device, Flavor::Topic),
                 device_subject => sanitize(&event.device, Flavor::Subject),
+                // The ID as a strict key (letters, digits, `_`, `-`), e.g. for Home Assistant.
+                device_key => strict_key(&event.device),
                 kind => event.kind_name(),
                 fields => minijinja::Value::from_serialize(fields),
             }
