@@ -141,6 +141,9 @@ pub enum EventKind {
         /// Unix milliseconds of the previous change, if known.
         #[serde(skip_serializing_if = "Option::is_none")]
         since_ms: Option<i64>,
+        /// Video channels the device reported at login (coming online), if it did.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        channels: Option<u8>,
     },
     /// An `apply_config` stage wrote (or, in a dry run, would have written) a config table.
     ConfigApplied {
@@ -492,6 +495,7 @@ mod tests {
                 reason: OnlineReason::Replaced,
                 detail: None,
                 since_ms: Some(5),
+                channels: None,
             },
         );
         let json = serde_json::to_value(&*event).expect("serialises");

@@ -515,6 +515,7 @@ impl Registry {
         }
         let was_online = entry.online();
         let since = entry.since_ms;
+        let entry_channels = entry.info.channels;
         transition(inner, id, DeviceState::Online, None);
         if let Some(update) = inner.dirty.get_mut(id) {
             update.learned_protocol = learned.or(update.learned_protocol);
@@ -528,6 +529,7 @@ impl Registry {
                     reason: OnlineReason::LoginOk,
                     detail: None,
                     since_ms: Some(since),
+                    channels: entry_channels,
                 },
             ));
         }
@@ -658,7 +660,9 @@ impl Registry {
         self.with_slot(id, |slot| slot.operator_login.notify_one())
     }
 
-    /// Forgets a device and closes its session.
+    /// Forgets a device and closes its session. Its last event, online or not, is an
+    /// `online_changed` to offline with reason `removed`, so whatever announced the device
+    /// (retained status, Home Assistant discovery) can take it back.
     pub fn remove(&self, id: &str) -> bool {
         let mut guard = self.lock();
         let inner = &mut *guard;
@@ -668,7 +672,7 @@ impl Registry {
         if let Some(slot) = &entry.session {
             slot.close(OnlineReason::Removed);
         }
-        if entry.online() {
+        {
             self.bus.publish(offline_event(
                 id,
                 entry,
@@ -883,6 +887,7 @@ fn offline_event(
             reason,
             detail,
             since_ms: Some(entry.since_ms),
+            channels: None,
         },
     )
 }

@@ -646,10 +646,10 @@ fn an_app_login_is_answered_with_or_without_a_pipeline_that_serves_apps() {
 /// Home Assistant's view of the shipped discovery, through a real mosquitto: device IDs with
 /// `.`, a space, `:`, `"` and non-ASCII characters get valid discovery topics, JSON and
 /// unique ids (and `gate.1` does not collide with `gate_1`); every entity is available while
-/// the gateway and its camera are; when the gateway dies, its Last Will makes every entity
-/// unavailable.
+/// the gateway and its camera are, with a motion sensor per channel; a deleted camera's
+/// entities go away; when the gateway dies, its Last Will makes every entity unavailable.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn home_assistant_discovery_follows_its_rules_and_goes_unavailable_with_the_gateway() {
+async fn home_assistant_discovery_follows_its_rules_forgets_deleted_cameras_and_goes_unavailable_with_the_gateway() {
     use home_assistant::HomeAssistant;
     let broker = Mosquitto::start();
     let mut messages = mqtt_subscriber::Subscriber::connect(broker.port(), "ha", true, "#").await;
@@ -684,8 +684,8 @@ async fn home_assistant_discovery_follows_its_rules_and_goes_unavailable_with_th
 
     let mut ha = HomeAssistant::default();
     let deadline = Instant::now() + WAIT;
-    // Three entities per camera (connectivity, motion, alarm events) and, with the first
-    // motion on channel 1, its own motion sensor: 4 × 6, all available.
+    // Four entities per camera (connectivity, alarm events, motion on each of the 2 channels
+    // it reported at login): 4 × 6, all available.
     loop {
         while let Ok(Some(m)) =
             tokio::time::timeout(Duration::from_millis(200), messages.rx.recv()).await
@@ -726,6 +726,47 @@ async fn home_assistant_discovery_follows_its_rules_and_goes_unavailable_with_th
         .filter_map(|e| e.config["state_topic"].as_str())
         .collect();
     assert_eq!(motion.len(), 2 * ids.len(), "{motion:?}");
+
+    // A camera deleted: its device config is cleared and Home Assistant drops its entities;
+    // the others stay, available.
+    let deleted = tokio::task::block_in_place(|| gateway.cli(&["devices", "delete", "gate.1"]));
+    assert!(deleted.status.success(), "devices delete: {deleted:?}");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        while let Ok(Some(m)) =
+            tokio::time::timeout(Duration::from_millis(200), messages.rx.recv()).await
+        {
+            ha.see(&m.topic, &m.raw);
+        }
+        let entities = ha.entities().expect("valid");
+        let of_deleted = entities
+            .iter()
+            .filter(|e| {
+                e.config["unique_id"]
+                    .as_str()
+                    .is_some_and(|id| id.starts_with("homeport_gate_1_ed52c99f_"))
+            })
+            .count();
+        if of_deleted == 0 {
+            assert_eq!(entities.len(), 4 * (ids.len() - 1), "the others stay");
+            assert!(
+                entities.iter().all(|e| ha.available(e)),
+                "and stay available"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{of_deleted} entities of the deleted camera remain"
+        );
+    }
+    assert_eq!(
+        ha.latest
+            .get("homeport/device/gate.1/status")
+            .map(String::as_str),
+        Some(""),
+        "its retained status is cleared"
+    );
 
     // The gateway dies: its Last Will makes every entity unavailable.
     tokio::task::block_in_place(|| {

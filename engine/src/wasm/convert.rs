@@ -115,6 +115,7 @@ fn kind_to_wit<'a>(kind: &'a EventKind, json: &'a str) -> Option<wit::EventKindP
             reason,
             detail,
             since_ms,
+            channels: _,
         } => wit::EventKindParam::OnlineChanged(wit::OnlineChangedParam {
             online: *online,
             state: state_to_wit(*state),
@@ -242,6 +243,7 @@ pub fn kind_from_wit(
             reason: reason_from_wit(o.reason),
             detail: o.detail,
             since_ms: o.since_ms,
+            channels: None,
         },
         wit::EventKindResult::Alarm(a) => EventKind::Alarm {
             channel: a.channel,
@@ -324,6 +326,7 @@ mod tests {
                     reason: o.reason,
                     detail: o.detail.map(str::to_owned),
                     since_ms: o.since_ms,
+                    channels: None,
                 })
             }
             wit::EventKindParam::Alarm(a) => wit::EventKindResult::Alarm(wit::AlarmResult {
@@ -371,6 +374,7 @@ mod tests {
                 reason: OnlineReason::NotBackAfterRestart,
                 detail: Some("gone".to_owned()),
                 since_ms: Some(5),
+                channels: None,
             },
             EventKind::Alarm {
                 channel: -1,
@@ -447,6 +451,7 @@ mod tests {
                 reason: OnlineReason::LoginOk,
                 detail: None,
                 since_ms: None,
+                channels: None,
             },
         );
         let mut texts = Texts::with_capacity(3);

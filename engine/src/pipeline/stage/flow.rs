@@ -131,6 +131,7 @@ pub fn sample_event(kind: &str) -> Option<Arc<Event>> {
             reason: OnlineReason::LoginOk,
             detail: Some("detail".to_owned()),
             since_ms: Some(0),
+            channels: Some(4),
         },
         "alarm" => EventKind::Alarm {
             channel: 0,
