@@ -326,7 +326,6 @@ mod tests {
                     reason: o.reason,
                     detail: o.detail.map(str::to_owned),
                     since_ms: o.since_ms,
-                    channels: None,
                 })
             }
             wit::EventKindParam::Alarm(a) => wit::EventKindResult::Alarm(wit::AlarmResult {
