@@ -323,6 +323,7 @@ fn online_event(online: bool) -> Arc<Event> {
             },
             detail: None,
             since_ms: None,
+            channels: None,
         },
     )
 }
