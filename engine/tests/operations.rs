@@ -649,7 +649,7 @@ fn an_app_login_is_answered_with_or_without_a_pipeline_that_serves_apps() {
 /// the gateway and its camera are, with a motion sensor per channel; a deleted camera's
 /// entities go away; when the gateway dies, its Last Will makes every entity unavailable.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn home_assistant_discovery_follows_its_rules_forgets_deleted_cameras_and_goes_unavailable_with_the_gateway() {
+async fn home_assistant_sees_valid_discovery_loses_deleted_cameras_and_the_dead_gateway() {
     use home_assistant::HomeAssistant;
     let broker = Mosquitto::start();
     let mut messages = mqtt_subscriber::Subscriber::connect(broker.port(), "ha", true, "#").await;
