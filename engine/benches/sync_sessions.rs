@@ -324,6 +324,8 @@ fn online_event(online: bool) -> Arc<Event> {
             detail: None,
             since_ms: None,
             channels: None,
+            serial: None,
+            model: None,
         },
     )
 }

@@ -144,6 +144,12 @@ pub enum EventKind {
         /// Video channels the device reported at login (coming online), if it did.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         channels: Option<u8>,
+        /// The hardware serial number it proved at its first login (coming online), if known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        serial: Option<String>,
+        /// The device type it reported, its model (coming online), if known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        model: Option<String>,
     },
     /// An `apply_config` stage wrote (or, in a dry run, would have written) a config table.
     ConfigApplied {
@@ -496,6 +502,8 @@ mod tests {
                 detail: None,
                 since_ms: Some(5),
                 channels: None,
+                serial: None,
+                model: None,
             },
         );
         let json = serde_json::to_value(&*event).expect("serialises");

@@ -516,6 +516,10 @@ impl Registry {
         let was_online = entry.online();
         let since = entry.since_ms;
         let entry_channels = entry.info.channels;
+        let (entry_serial, entry_model) = (
+            entry.identity.serial.clone(),
+            entry.identity.device_type.clone(),
+        );
         transition(inner, id, DeviceState::Online, None);
         if let Some(update) = inner.dirty.get_mut(id) {
             update.learned_protocol = learned.or(update.learned_protocol);
@@ -530,6 +534,8 @@ impl Registry {
                     detail: None,
                     since_ms: Some(since),
                     channels: entry_channels,
+                    serial: entry_serial,
+                    model: entry_model,
                 },
             ));
         }
@@ -888,6 +894,8 @@ fn offline_event(
             detail,
             since_ms: Some(entry.since_ms),
             channels: None,
+            serial: None,
+            model: None,
         },
     )
 }

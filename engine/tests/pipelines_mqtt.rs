@@ -408,14 +408,19 @@ async fn home_assistant_discovers_every_camera_with_connectivity_and_motion() {
         );
         assert_eq!(
             config.payload["cmps"]["motion"]["state_topic"],
-            format!("homeport/device/{id}/motion")
+            format!("homeport/device/{id}/motion/0")
         );
     }
     cameras.stop().await;
     settle(&host, "ha-motion", &mqtt).await;
     // Motion states are retained: a subscriber after the stream still sees each camera's last.
-    let mut motion =
-        Subscriber::connect(broker.port(), "ha-motion", true, "homeport/device/+/motion").await;
+    let mut motion = Subscriber::connect(
+        broker.port(),
+        "ha-motion",
+        true,
+        "homeport/device/+/motion/0",
+    )
+    .await;
     let states = motion.drain(Duration::from_secs(1)).await;
     assert_eq!(states.len(), DEVICES, "{states:?}");
     assert!(

@@ -5,7 +5,7 @@
 //!   line_crossing, intrusion, tamper, video_loss, input, other), `action`, `active`,
 //!   `device_time`, `device_utc`, `time`, `data`;
 //! - online_changed (the device status): `event_id`, `device_id`, `kind`, `online`, `state`,
-//!   `reason`, `detail`, `since`, `channels` (reported at login, coming online), `time`;
+//!   `reason`, `detail`, `since`, `channels`, `serial`, `model` (coming online, as the device reported them), `time`;
 //! - registered: `event_id`, `device_id`, `kind`, `peer`, `registration`, `time`;
 //! - config_applied: `event_id`, `device_id`, `kind`, `name`, `changed`, `dry_run`, `error`,
 //!   `time`.
@@ -40,9 +40,12 @@ pub fn standard(event: &Event) -> Value {
             detail,
             since_ms,
             channels,
+            serial,
+            model,
         } => json!({
             "event_id": event.id, "device_id": event.device, "kind": "online_changed", "online": online, "state": state,
-            "reason": reason, "detail": detail, "since": since_ms.map(rfc3339), "channels": channels, "time": time,
+            "reason": reason, "detail": detail, "since": since_ms.map(rfc3339), "channels": channels,
+            "serial": serial, "model": model, "time": time,
         }),
         EventKind::Registered {
             peer, registration, ..

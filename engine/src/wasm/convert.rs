@@ -116,6 +116,8 @@ fn kind_to_wit<'a>(kind: &'a EventKind, json: &'a str) -> Option<wit::EventKindP
             detail,
             since_ms,
             channels: _,
+            serial: _,
+            model: _,
         } => wit::EventKindParam::OnlineChanged(wit::OnlineChangedParam {
             online: *online,
             state: state_to_wit(*state),
@@ -244,6 +246,8 @@ pub fn kind_from_wit(
             detail: o.detail,
             since_ms: o.since_ms,
             channels: None,
+            serial: None,
+            model: None,
         },
         wit::EventKindResult::Alarm(a) => EventKind::Alarm {
             channel: a.channel,
@@ -374,6 +378,8 @@ mod tests {
                 detail: Some("gone".to_owned()),
                 since_ms: Some(5),
                 channels: None,
+                serial: None,
+                model: None,
             },
             EventKind::Alarm {
                 channel: -1,
@@ -451,6 +457,8 @@ mod tests {
                 detail: None,
                 since_ms: None,
                 channels: None,
+                serial: None,
+                model: None,
             },
         );
         let mut texts = Texts::with_capacity(3);

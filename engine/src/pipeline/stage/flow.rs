@@ -132,6 +132,8 @@ pub fn sample_event(kind: &str) -> Option<Arc<Event>> {
             detail: Some("detail".to_owned()),
             since_ms: Some(0),
             channels: Some(4),
+            serial: Some("serial".to_owned()),
+            model: Some("model".to_owned()),
         },
         "alarm" => EventKind::Alarm {
             channel: 0,
