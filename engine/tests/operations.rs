@@ -133,6 +133,20 @@ impl Gateway {
             .expect("homeport runs")
     }
 
+    /// `homeport devices add ID --user admin --password PASSWORD`, which must succeed.
+    fn add_device(&self, id: &str, password: &str) {
+        let out = self.cli(&[
+            "devices",
+            "add",
+            id,
+            "--user",
+            "admin",
+            "--password",
+            password,
+        ]);
+        assert!(out.status.success(), "devices add {id}: {out:?}");
+    }
+
     fn devices(&self) -> Vec<Value> {
         let output = self.cli(&["devices", "list", "--json"]);
         serde_json::from_slice(&output.stdout).unwrap_or_default()
@@ -264,27 +278,9 @@ fn a_busy_gateway_logs_json_serves_valid_metrics_and_is_ready_only_with_its_brok
     // A busy gateway: three cameras logged in sending alarms, one with a wrong password,
     // one pending.
     for id in ["cam1", "cam2", "cam3"] {
-        let out = gateway.cli(&[
-            "devices",
-            "add",
-            id,
-            "--user",
-            "admin",
-            "--password",
-            "admin",
-        ]);
-        assert!(out.status.success(), "devices add {id}: {out:?}");
+        gateway.add_device(id, "admin");
     }
-    let out = gateway.cli(&[
-        "devices",
-        "add",
-        "cam4",
-        "--user",
-        "admin",
-        "--password",
-        "wrong",
-    ]);
-    assert!(out.status.success(), "devices add cam4: {out:?}");
+    gateway.add_device("cam4", "wrong");
     let sim = Sim::start(gateway.register, 5, "20");
     gateway.wait_until("cam1–cam3 are online and cam4's login failed", |g| {
         ["cam1", "cam2", "cam3"]
@@ -664,16 +660,7 @@ async fn home_assistant_sees_valid_discovery_loses_deleted_cameras_and_the_dead_
     let (mut gateway, _sims) = tokio::task::block_in_place(|| {
         let gateway = Gateway::start("json", Some(&broker.url()));
         for id in ids {
-            let out = gateway.cli(&[
-                "devices",
-                "add",
-                id,
-                "--user",
-                "admin",
-                "--password",
-                "admin",
-            ]);
-            assert!(out.status.success(), "devices add {id}: {out:?}");
+            gateway.add_device(id, "admin");
         }
         let sims: Vec<Sim> = ids
             .iter()
