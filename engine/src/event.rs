@@ -328,23 +328,42 @@ pub struct Event {
     pub hops: u8,
 }
 
+/// The event as templates and the admin event stream show it ([`Event::view`]): its own
+/// fields and, for an alarm, what follows from them — `type` ([`AlarmType`]) and `active`
+/// ([`alarm_active`]). Serialised straight from the event, with no value tree in between.
+#[derive(Debug, Serialize)]
+pub struct EventView<'a> {
+    #[serde(flatten)]
+    event: &'a Event,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    alarm_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    active: Option<bool>,
+}
+
 impl Event {
-    /// The event as JSON, as templates, the event stream and dead letters show it: its own
-    /// fields and, for an alarm, what follows from them — `type` ([`AlarmType`]) and `active`
-    /// ([`alarm_active`]).
-    pub fn to_json(&self) -> Value {
-        let mut json = serde_json::to_value(self).unwrap_or_default();
-        if let (
+    /// The event with what follows from it, for templates and the event stream
+    /// ([`EventView`]). Stored events (dead letters) keep only their own fields.
+    pub fn view(&self) -> EventView<'_> {
+        let (alarm_type, active) = match &self.kind {
             EventKind::Alarm {
                 code, action, data, ..
-            },
-            Value::Object(object),
-        ) = (&self.kind, &mut json)
-        {
-            object.insert("type".to_owned(), AlarmType::of(code).as_str().into());
-            object.insert("active".to_owned(), alarm_active(action, data).into());
+            } => (
+                Some(AlarmType::of(code).as_str()),
+                Some(alarm_active(action, data)),
+            ),
+            _ => (None, None),
+        };
+        EventView {
+            event: self,
+            alarm_type,
+            active,
         }
-        json
+    }
+
+    /// [`Event::view`] as a JSON value.
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self.view()).unwrap_or_default()
     }
 
     /// A new event about `device`, stamped now.

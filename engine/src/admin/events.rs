@@ -125,10 +125,13 @@ fn lagged(missed: u64) -> SseEvent {
 }
 
 fn message(event: &Event) -> SseEvent {
-    SseEvent::default()
-        .event(event.kind_name())
-        .id(event.id.to_string())
-        .data(event.to_json().to_string())
+    match serde_json::to_string(&event.view()) {
+        Ok(data) => SseEvent::default()
+            .event(event.kind_name())
+            .id(event.id.to_string())
+            .data(data),
+        Err(e) => SseEvent::default().comment(format!("event {} not serialisable: {e}", event.id)),
+    }
 }
 
 #[cfg(test)]

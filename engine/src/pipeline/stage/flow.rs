@@ -81,7 +81,7 @@ struct LazyEvent {
 impl LazyEvent {
     fn full(&self) -> &minijinja::Value {
         self.full
-            .get_or_init(|| minijinja::Value::from_serialize(self.event.to_json()))
+            .get_or_init(|| minijinja::Value::from_serialize(self.event.view()))
     }
 }
 
