@@ -678,15 +678,13 @@ impl Registry {
         if let Some(slot) = &entry.session {
             slot.close(OnlineReason::Removed);
         }
-        {
-            self.bus.publish(offline_event(
-                id,
-                entry,
-                DeviceState::Offline,
-                OnlineReason::Removed,
-                None,
-            ));
-        }
+        self.bus.publish(offline_event(
+            id,
+            entry,
+            DeviceState::Offline,
+            OnlineReason::Removed,
+            None,
+        ));
         transition(inner, id, DeviceState::Offline, None);
         inner.devices.remove(id);
         inner.dirty.remove(id);

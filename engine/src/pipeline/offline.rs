@@ -37,6 +37,17 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: Self) {
+        self.input += other.input;
+        self.output += other.output;
+        self.routed += other.routed;
+        self.failed += other.failed;
+        for (reason, n) in other.dropped {
+            *self.dropped.entry(reason).or_default() += n;
+        }
+    }
+
     fn of(pipeline: &Running) -> Self {
         let c = &pipeline.counters;
         Self {
@@ -142,31 +153,27 @@ impl Offline {
         let mut fields = (!fields.is_empty()).then_some(fields);
         let mut pending = VecDeque::from([event]);
         let mut handled = 0;
-        loop {
-            while let Some(event) = pending.pop_front() {
-                handled += 1;
-                if handled > MAX_EVENTS {
-                    return Err(format!(
-                        "one input led to more than {MAX_EVENTS} events (does a plugin emit in a loop?)"
-                    ));
-                }
-                let kind = event.kind_name();
-                let given = fields.take();
-                for pipeline in &self.graph.pipelines {
-                    if pipeline.pipeline.kinds.contains(&kind) {
-                        pipeline.push(Queued {
-                            event: Arc::clone(&event),
-                            fields: given.clone(),
-                        });
-                    }
-                }
-                self.drain().await;
-                while let Some(emitted) = self.emitted.take() {
-                    pending.push_back(emitted);
+        while let Some(event) = pending.pop_front() {
+            handled += 1;
+            if handled > MAX_EVENTS {
+                return Err(format!(
+                    "one input led to more than {MAX_EVENTS} events (does a plugin emit in a loop?)"
+                ));
+            }
+            let kind = event.kind_name();
+            let given = fields.take();
+            for pipeline in &self.graph.pipelines {
+                if pipeline.pipeline.kinds.contains(&kind) {
+                    pipeline.push(Queued {
+                        event: Arc::clone(&event),
+                        fields: given.clone(),
+                    });
                 }
             }
-            if self.graph.pipelines.iter().all(|p| p.queued() == 0) {
-                break;
+            // Every queue worked empty (routed events included), then what was emitted.
+            self.drain().await;
+            while let Some(emitted) = self.emitted.take() {
+                pending.push_back(emitted);
             }
         }
         Ok(self

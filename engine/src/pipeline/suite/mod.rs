@@ -109,10 +109,10 @@ pub async fn run_file(
         cases: Vec::new(),
         skipped: Vec::new(),
     };
+    let sink_names: Vec<&str> = sinks.iter().map(String::as_str).collect();
     for case in &spec.tests {
         let data = tempfile::tempdir().map_err(|e| format!("a directory for the case: {e}"))?;
         let store = Store::open(data.path()).map_err(|e| e.to_string())?;
-        let sink_names: Vec<&str> = sinks.iter().map(String::as_str).collect();
         let capture = Capture::new(&sink_names);
         let mut services = Services::offline(Arc::clone(&plugins), false)
             .with_sinks(Sinks::captured(Arc::clone(&capture)));
@@ -154,14 +154,7 @@ async fn run_case(
         match offline.run(Arc::new(event), fields).await {
             Ok(each) => {
                 for (name, c) in each {
-                    let total = counts.entry(name).or_default();
-                    total.input += c.input;
-                    total.output += c.output;
-                    total.routed += c.routed;
-                    total.failed += c.failed;
-                    for (reason, n) in c.dropped {
-                        *total.dropped.entry(reason).or_default() += n;
-                    }
+                    counts.entry(name).or_default().add(c);
                 }
             }
             Err(e) => problems.push(format!("event #{}: {e}", number + 1)),
