@@ -39,13 +39,21 @@ pub struct NewDevice {
     /// Which login to use (`auto` when absent).
     #[serde(default)]
     pub login_protocol: LoginProtocol,
+    /// A name for people (an import keeps an existing device's name when absent; `""` removes
+    /// it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Tags (an import keeps an existing device's tags when absent; `[]` removes them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
     /// Also accept the connection the device is pending on now, if any (the operator vouches
     /// for the address the device list shows).
     #[serde(default)]
     pub accept: bool,
 }
 
-/// `PUT /api/devices/{id}`: a change to a device's credentials; absent fields stay as they are.
+/// `PUT /api/devices/{id}`: a change to a device's credentials or labels; absent fields stay as
+/// they are.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceChange {
@@ -61,12 +69,22 @@ pub struct DeviceChange {
     /// New login protocol.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub login_protocol: Option<LoginProtocol>,
+    /// New name; `""` removes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// New tags, all of them; `[]` removes them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
 }
 
 impl DeviceChange {
     /// Whether it names nothing to change (the server refuses that).
     pub fn is_empty(&self) -> bool {
-        self.username.is_none() && self.password.is_none() && self.login_protocol.is_none()
+        self.username.is_none()
+            && self.password.is_none()
+            && self.login_protocol.is_none()
+            && self.name.is_none()
+            && self.tags.is_none()
     }
 }
 
@@ -285,6 +303,8 @@ mod tests {
             username: "admin".to_owned(),
             password: Secret::new("pw"),
             login_protocol: LoginProtocol::Dvrip,
+            name: None,
+            tags: None,
             accept: false,
         };
         let sent = serde_json::to_value(&device).expect("serializes");

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use crate::device::EventLabels;
+
 pub use crate::time::now_ms;
 
 /// How a device announced itself (the NetSDK's listen callback types).
@@ -319,6 +321,10 @@ pub struct Event {
     pub at_ms: i64,
     /// The device it concerns.
     pub device: String,
+    /// The device's name and tags as an operator set them, when the event was made
+    /// (`device_name` and `tags` in the event's JSON, left out when there are none).
+    #[serde(flatten)]
+    pub labels: EventLabels,
     /// What happened.
     #[serde(flatten)]
     pub kind: EventKind,
@@ -368,10 +374,16 @@ impl Event {
 
     /// A new event about `device`, stamped now.
     pub fn new(device: impl Into<String>, kind: EventKind) -> Arc<Self> {
+        Self::labelled(device, EventLabels::default(), kind)
+    }
+
+    /// A new event about `device`, carrying its `labels`, stamped now.
+    pub fn labelled(device: impl Into<String>, labels: EventLabels, kind: EventKind) -> Arc<Self> {
         Arc::new(Self {
             id: Uuid::now_v7(),
             at_ms: now_ms(),
             device: device.into(),
+            labels,
             kind,
             hops: 0,
         })

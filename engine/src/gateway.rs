@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::bus::EventBus;
-use crate::device::LoginProtocol;
+use crate::device::{LabelChange, LoginProtocol};
 use crate::listener::{self, ListenerConfig, Shared};
 use crate::log_limit::LogLimiter;
 use crate::metrics::Metrics;
@@ -258,10 +258,11 @@ impl Gateway {
         self.store.add_device(device.clone()).await?;
         self.registry
             .set_credentials(&device.id, device.credentials, None);
+        self.registry.change_labels(&device.id, &device.labels);
         Ok(())
     }
 
-    /// Changes a device's credentials; a refused or waiting session retries at once.
+    /// Changes a device's credentials or labels; a refused or waiting session retries at once.
     pub async fn update_device(
         &self,
         id: &str,
@@ -270,6 +271,8 @@ impl Gateway {
         let record = self.store.update_device(id, update).await?;
         self.registry
             .set_credentials(id, record.credentials.clone(), record.learned_protocol);
+        self.registry
+            .change_labels(id, &LabelChange::set(record.labels.clone()));
         Ok(record)
     }
 
@@ -282,6 +285,7 @@ impl Gateway {
         for device in devices {
             self.registry
                 .set_credentials(&device.id, device.credentials, None);
+            self.registry.change_labels(&device.id, &device.labels);
         }
         Ok(report)
     }
@@ -346,10 +350,7 @@ pub fn device_credentials(
     password: &str,
     protocol: LoginProtocol,
 ) -> DeviceCredentials {
-    DeviceCredentials {
-        id: id.to_owned(),
-        credentials: Credentials::new(username, password, protocol),
-    }
+    DeviceCredentials::new(id, Credentials::new(username, password, protocol))
 }
 
 async fn flush(registry: &Registry, store: &Store) {

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::bus::EventBus;
 use crate::device::identity::Identity;
 use crate::device::login::DeviceInfo;
-use crate::device::{DeviceHandle, LoginProtocol};
+use crate::device::{DeviceHandle, EventLabels, LabelChange, Labels, LoginProtocol};
 use crate::event::{
     DeviceState, Event, EventKind, OnlineReason, RegistrationKind, SecurityCode, now_ms,
 };
@@ -86,6 +86,12 @@ pub struct IdentityView {
 pub struct DeviceView {
     /// Device ID.
     pub id: String,
+    /// The name an operator gave it, if any.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Its tags, in the order given.
+    #[serde(default)]
+    pub tags: Vec<String>,
     /// Logged in and kept alive (or within the restart grace window).
     pub online: bool,
     /// The device's state.
@@ -148,6 +154,9 @@ pub struct Ticket {
     /// Woken when an operator asks for a login now (the API, the CLI, the console); unlike
     /// a pipeline's request it also ends a refused session's backoff or stop.
     pub operator_login: Arc<Notify>,
+    /// The device's name and tags, for the events its session makes; changes when an operator
+    /// edits them.
+    pub labels: watch::Receiver<Arc<Labels>>,
     /// Whether this connection may be logged in over. A connection that announced a known ID,
     /// or came from a trusted network, is; one that was pending when credentials appeared is
     /// not until an operator accepts it ([`Registry::accept`]): whoever squats on an ID
@@ -160,6 +169,7 @@ struct Slot {
     generation: u64,
     handle: Option<DeviceHandle>,
     credentials: watch::Sender<Option<LoginPlan>>,
+    labels: watch::Sender<Arc<Labels>>,
     close: CancellationToken,
     close_reason: Arc<OnceLock<OnlineReason>>,
     login_now: Arc<Notify>,
@@ -189,6 +199,7 @@ struct Entry {
     /// The source address counted against `max_pending_per_source` while pending.
     source: Option<IpAddr>,
     identity: Identity,
+    labels: Arc<Labels>,
 }
 
 impl Entry {
@@ -205,11 +216,17 @@ impl Entry {
             info: DeviceInfo::default(),
             source: None,
             identity: Identity::default(),
+            labels: Arc::default(),
         }
     }
 
     fn online(&self) -> bool {
         self.state == DeviceState::Online
+    }
+
+    /// An event about this entry's device, carrying its labels.
+    fn event(&self, id: &str, kind: EventKind) -> Arc<Event> {
+        Event::labelled(id, EventLabels::from(&self.labels), kind)
     }
 }
 
@@ -265,6 +282,7 @@ impl Registry {
                 learned: device.learned_protocol,
             }));
             entry.identity = device.identity;
+            entry.labels = Arc::new(device.labels);
             entry.addr = device.last_addr;
             entry.last_seen_ms = device.last_seen_ms;
             if DeviceState::parse(&device.state) == Some(DeviceState::Online) {
@@ -332,6 +350,7 @@ impl Registry {
             }
         }
         let (credentials, receiver) = watch::channel(entry.credentials.clone());
+        let (labels, labels_receiver) = watch::channel(Arc::clone(&entry.labels));
         let close = CancellationToken::new();
         let close_reason = Arc::new(OnceLock::new());
         let login_now = Arc::new(Notify::new());
@@ -341,6 +360,7 @@ impl Registry {
             generation,
             handle: None,
             credentials,
+            labels,
             close: close.clone(),
             close_reason: Arc::clone(&close_reason),
             login_now: Arc::clone(&login_now),
@@ -357,20 +377,22 @@ impl Registry {
             DeviceState::Pending
         };
         let reason = (!known).then(|| "unknown device: add its credentials to log in".to_owned());
-        move_source(inner, id, source);
-        transition(inner, id, next, reason);
-        self.bus.publish(Event::new(
+        let registered = entry.event(
             id,
             EventKind::Registered {
                 peer: addr.to_owned(),
                 registration,
                 token: None,
             },
-        ));
+        );
+        move_source(inner, id, source);
+        transition(inner, id, next, reason);
+        self.bus.publish(registered);
         Ok(Ticket {
             id: id.to_owned(),
             generation,
             credentials: receiver,
+            labels: labels_receiver,
             close,
             close_reason,
             login_now,
@@ -440,8 +462,10 @@ impl Registry {
     /// `security` event, and the device's state says why.
     pub fn identity_refused(&self, id: &str, generation: u64, peer: &str, detail: &str) {
         self.identity_refusals.fetch_add(1, Ordering::Relaxed);
-        self.bus.publish(Event::new(
+        let labels = self.labels(id);
+        self.bus.publish(Event::labelled(
             id,
+            labels,
             EventKind::Security {
                 code: SecurityCode::IdentityChanged,
                 peer: peer.to_owned(),
@@ -525,8 +549,10 @@ impl Registry {
             update.learned_protocol = learned.or(update.learned_protocol);
         }
         if !was_online {
-            self.bus.publish(Event::new(
+            let labels = inner.devices.get(id).map(|e| EventLabels::from(&e.labels));
+            self.bus.publish(Event::labelled(
                 id,
+                labels.unwrap_or_default(),
                 EventKind::OnlineChanged {
                     online: true,
                     state: DeviceState::Online,
@@ -637,6 +663,30 @@ impl Registry {
         if let Some(slot) = &entry.session {
             slot.credentials.send_replace(Some(plan));
         }
+    }
+
+    /// Changes a known device's name or tags: the events made from now on carry the new ones.
+    pub fn change_labels(&self, id: &str, change: &LabelChange) {
+        if change.is_empty() {
+            return;
+        }
+        let mut inner = self.lock();
+        let Some(entry) = inner.devices.get_mut(id) else {
+            return;
+        };
+        entry.labels = Arc::new(entry.labels.changed(change));
+        if let Some(slot) = &entry.session {
+            slot.labels.send_replace(Arc::clone(&entry.labels));
+        }
+    }
+
+    /// The labels events about `id` carry now (none for an unknown device).
+    pub fn labels(&self, id: &str) -> EventLabels {
+        self.lock()
+            .devices
+            .get(id)
+            .map(|e| EventLabels::from(&e.labels))
+            .unwrap_or_default()
     }
 
     /// A pipeline asks a connected device's session to log in now: a session waiting for a
@@ -883,7 +933,7 @@ fn offline_event(
     reason: OnlineReason,
     detail: Option<String>,
 ) -> Arc<Event> {
-    Event::new(
+    entry.event(
         id,
         EventKind::OnlineChanged {
             online: false,
@@ -915,6 +965,8 @@ fn reason_text(reason: OnlineReason) -> &'static str {
 fn view(id: &str, entry: &Entry) -> DeviceView {
     DeviceView {
         id: id.to_owned(),
+        name: entry.labels.name.clone(),
+        tags: entry.labels.tags.clone(),
         online: entry.online(),
         state: entry.state,
         addr: entry.addr.clone(),

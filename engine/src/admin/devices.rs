@@ -8,15 +8,20 @@ use super::error::ApiError;
 use super::extract::{Json, Path};
 use super::state::AppState;
 use crate::admin_api::{DeviceChange, DeviceView, NewDevice};
-use crate::device::DeviceHandle;
+use crate::device::{DeviceHandle, LabelChange};
 use crate::store::{Credentials, DeviceCredentials, DeviceUpdate};
 
-impl From<NewDevice> for DeviceCredentials {
-    fn from(device: NewDevice) -> Self {
-        Self {
+impl TryFrom<NewDevice> for DeviceCredentials {
+    type Error = String;
+
+    /// The device, its name and tags checked.
+    fn try_from(device: NewDevice) -> Result<Self, String> {
+        Ok(Self {
+            labels: LabelChange::new(device.name, device.tags)
+                .map_err(|e| format!("device {:?}: {e}", device.id))?,
             id: device.id,
             credentials: Credentials::new(device.username, device.password, device.login_protocol),
-        }
+        })
     }
 }
 
@@ -40,7 +45,8 @@ pub(super) async fn add(
 ) -> Result<impl IntoResponse, ApiError> {
     let id = device.id.clone();
     let accept = device.accept;
-    state.gateway().add_device(device.into()).await?;
+    let device = DeviceCredentials::try_from(device).map_err(ApiError::bad_request)?;
+    state.gateway().add_device(device).await?;
     tracing::info!(device = %id, "device added");
     if accept && state.gateway().registry().accept(&id) {
         tracing::info!(device = %id, "pending connection accepted by an operator");
@@ -48,7 +54,7 @@ pub(super) async fn add(
     Ok((StatusCode::CREATED, Json(view(&state, &id)?)))
 }
 
-/// `PUT /api/devices/{id}`: changes any of username, password, login protocol.
+/// `PUT /api/devices/{id}`: changes any of username, password, login protocol, name, tags.
 pub(super) async fn modify(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -56,10 +62,12 @@ pub(super) async fn modify(
 ) -> Result<Json<DeviceView>, ApiError> {
     if change.is_empty() {
         return Err(ApiError::bad_request(
-            "nothing to change: give username, password or login_protocol",
+            "nothing to change: give username, password, login_protocol, name or tags",
         ));
     }
     let update = DeviceUpdate {
+        labels: LabelChange::new(change.name, change.tags)
+            .map_err(|e| ApiError::bad_request(format!("device {id:?}: {e}")))?,
         username: change.username,
         password: change.password,
         login_protocol: change.login_protocol,

@@ -14,6 +14,7 @@ use super::import::COLUMNS;
 use super::state::AppState;
 use crate::admin_api::{ExportQuery, Format};
 use crate::device::LoginProtocol;
+use crate::device::labels::join_tags;
 use crate::store::DeviceRecord;
 
 /// One exported device: exactly the fields an import accepts (a row of the export file, which
@@ -25,6 +26,10 @@ struct Exported<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     password: Option<&'a str>,
     login_protocol: LoginProtocol,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    tags: &'a [String],
 }
 
 /// `GET /api/devices/export?format=json|csv&secrets=true|false`.
@@ -61,6 +66,8 @@ fn exported(record: &DeviceRecord, secrets: bool) -> Exported<'_> {
         username: &record.credentials.username,
         password: secrets.then(|| record.credentials.password.expose()),
         login_protocol: record.credentials.login_protocol,
+        name: record.labels.name.as_deref(),
+        tags: &record.labels.tags,
     }
 }
 
@@ -87,6 +94,8 @@ fn csv(rows: &[Exported<'_>], secrets: bool) -> Result<Vec<u8>, ApiError> {
             fields.push(escape_cell(password));
         }
         fields.push(row.login_protocol.as_str().into());
+        fields.push(escape_cell(row.name.unwrap_or_default()));
+        fields.push(escape_cell(&join_tags(row.tags)).into_owned().into());
         writer
             .write_record(fields.iter().map(|f| f.as_bytes()))
             .map_err(write_error)?;

@@ -1,8 +1,10 @@
 //! `POST /api/devices/import`: many devices at once, as a JSON array or CSV, all or nothing.
 //!
 //! CSV is RFC 4180 (quoted fields may hold commas, quotes and line breaks) with the columns
-//! `id,username,password[,login_protocol]`. A first row naming columns is a header: its
-//! columns may then come in any order, so an export re-imports as it is. Every row is checked
+//! `id,username,password[,login_protocol[,name[,tags]]]` (tags separated by spaces or `;`). A
+//! first row naming columns is a header: its columns may then come in any order, so an export
+//! re-imports as it is. A device that exists keeps its name and tags when the file has no such
+//! column; an empty cell removes them. Every row is checked
 //! before anything is written; the first bad one is reported by its line (CSV) or entry (JSON).
 
 use std::collections::HashMap;
@@ -16,12 +18,20 @@ use super::error::ApiError;
 use super::extract::{Body, Json};
 use super::state::AppState;
 use crate::admin_api::{Format, ImportReport, NewDevice};
-use crate::device::LoginProtocol;
+use crate::device::labels::split_tags;
+use crate::device::{LabelChange, LoginProtocol};
 use crate::secret::Secret;
 use crate::store::{Credentials, DeviceCredentials, StoreError};
 
 /// CSV column names, in the positional order.
-pub(super) const COLUMNS: [&str; 4] = ["id", "username", "password", "login_protocol"];
+pub(super) const COLUMNS: [&str; 6] = [
+    "id",
+    "username",
+    "password",
+    "login_protocol",
+    "name",
+    "tags",
+];
 
 /// `POST /api/devices/import` with `Content-Type: application/json` or `text/csv`.
 pub(super) async fn import(
@@ -110,7 +120,7 @@ fn parse_json(body: &[u8]) -> Result<Vec<Row>, ApiError> {
         let device: NewDevice = serde_json::from_value(entry).map_err(|e| at(place, e))?;
         rows.push(Row {
             place,
-            device: device.into(),
+            device: device.try_into().map_err(|e: String| at(place, e))?,
         })?;
     }
     Ok(rows.rows)
@@ -123,7 +133,9 @@ struct Columns {
     username: usize,
     password: usize,
     login_protocol: Option<usize>,
-    /// Positional rows may have 3 or 4 fields; a header fixes the count.
+    name: Option<usize>,
+    tags: Option<usize>,
+    /// Positional rows may have 3 to 6 fields; a header fixes the count.
     width: Option<usize>,
 }
 
@@ -132,6 +144,8 @@ const POSITIONAL: Columns = Columns {
     username: 1,
     password: 2,
     login_protocol: Some(3),
+    name: Some(4),
+    tags: Some(5),
     width: None,
 };
 
@@ -170,6 +184,8 @@ impl Columns {
             username: need("username")?,
             password: need("password")?,
             login_protocol: find("login_protocol"),
+            name: find("name"),
+            tags: find("tags"),
             width: Some(names.len()),
         }))
     }
@@ -177,11 +193,11 @@ impl Columns {
     fn row(&self, record: &csv::StringRecord, place: Place) -> Result<Row, ApiError> {
         let fits = match self.width {
             Some(width) => record.len() == width,
-            None => record.len() == 3 || record.len() == 4,
+            None => (3..=COLUMNS.len()).contains(&record.len()),
         };
         if !fits {
             let expected = self.width.map_or_else(
-                || "3 or 4 (id,username,password[,login_protocol])".to_owned(),
+                || "3 to 6 (id,username,password[,login_protocol[,name[,tags]]])".to_owned(),
                 |w| w.to_string(),
             );
             return Err(at(
@@ -189,8 +205,18 @@ impl Columns {
                 format!("expected {expected} fields, found {}", record.len()),
             ));
         }
+        // A positional row shorter than the columns has none of the ones it leaves out.
+        let present = |column: Option<usize>| column.filter(|&i| i < record.len());
         let field = |i: usize| unescape_cell(record.get(i).unwrap_or(""));
-        let protocol = self.login_protocol.map(field).map(str::trim).unwrap_or("");
+        let protocol = present(self.login_protocol)
+            .map(field)
+            .map(str::trim)
+            .unwrap_or("");
+        let labels = LabelChange::new(
+            present(self.name).map(|i| field(i).to_owned()),
+            present(self.tags).map(|i| split_tags(field(i))),
+        )
+        .map_err(|e| at(place, e))?;
         let login_protocol = if protocol.is_empty() {
             LoginProtocol::default()
         } else {
@@ -209,6 +235,7 @@ impl Columns {
                     password: Secret::new(field(self.password)),
                     login_protocol,
                 },
+                labels,
             },
         })
     }
@@ -342,6 +369,55 @@ mod tests {
     }
 
     #[test]
+    fn csv_names_and_tags_are_set_removed_or_kept_as_the_columns_say() {
+        let body = b"id,username,password,name,tags\ncam1,admin,pw,\"Gate, north\",yard;site:b\ncam2,admin,pw,,\n";
+        let rows = parse_csv(body).expect("parses");
+        assert_eq!(
+            rows[0].device.labels.name,
+            Some(Some("Gate, north".to_owned()))
+        );
+        assert_eq!(
+            rows[0].device.labels.tags.as_deref(),
+            Some(&["yard".to_owned(), "site:b".to_owned()][..])
+        );
+        // Empty cells remove what the device had.
+        assert_eq!(rows[1].device.labels.name, Some(None));
+        assert_eq!(rows[1].device.labels.tags.as_deref(), Some(&[][..]));
+        // No such columns: an existing device keeps its labels.
+        let rows = parse_csv(b"cam1,admin,pw,dvrip\n").expect("parses");
+        assert!(rows[0].device.labels.is_empty());
+        let rows = parse_csv(b"cam1,admin,pw,dvrip,Gate\n").expect("positional name");
+        assert_eq!(rows[0].device.labels.name, Some(Some("Gate".to_owned())));
+        assert_eq!(rows[0].device.labels.tags, None);
+        let error = parse_csv(b"cam1,admin,pw,auto,,a,b\n").expect_err("seven fields");
+        assert!(
+            error.message().starts_with("line 1: expected 3 to 6"),
+            "{}",
+            error.message()
+        );
+        let long = format!("cam1,admin,pw,auto,{}\n", "n".repeat(65));
+        let error = parse_csv(long.as_bytes()).expect_err("long name");
+        assert!(
+            error.message().starts_with("line 1: the name is 65"),
+            "{}",
+            error.message()
+        );
+    }
+
+    #[test]
+    fn json_tags_with_a_comma_are_refused_at_their_entry() {
+        let error = parse_json(br#"[{"id":"a","username":"u","password":"p","tags":["x,y"]}]"#)
+            .expect_err("comma");
+        assert!(
+            error
+                .message()
+                .starts_with("entry 1: device \"a\": tag \"x,y\""),
+            "{}",
+            error.message()
+        );
+    }
+
+    #[test]
     fn csv_export_without_secrets_is_refused_with_a_hint() {
         let error = parse_csv(b"id,username,login_protocol\ncam1,admin,auto\n").expect_err("no pw");
         assert!(error.message().contains("line 1") && error.message().contains("secrets=true"));
@@ -351,7 +427,7 @@ mod tests {
     fn csv_errors_name_the_line() {
         let error = parse_csv(b"cam1,admin,pw\ncam2,admin\n").expect_err("short row");
         assert!(
-            error.message().starts_with("line 2: expected 3 or 4"),
+            error.message().starts_with("line 2: expected 3 to 6"),
             "{}",
             error.message()
         );

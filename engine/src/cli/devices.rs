@@ -92,6 +92,9 @@ enum DevicesCommand {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Only devices with this tag (repeat: devices with all of them).
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
     },
     /// Add a device; a connection waiting for it logs in at once.
     Add {
@@ -106,12 +109,18 @@ enum DevicesCommand {
         /// Login protocol.
         #[arg(long, value_enum)]
         protocol: Option<Protocol>,
+        /// A name for people, e.g. "Gate, north side".
+        #[arg(long)]
+        name: Option<String>,
+        /// A tag, e.g. site:berlin (repeat for more).
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
         /// Also accept the connection the device is pending on now (you vouch for the address
         /// `devices list` shows).
         #[arg(long)]
         accept: bool,
     },
-    /// Change a device's credentials.
+    /// Change a device's credentials, name or tags.
     Modify {
         /// Device ID.
         id: String,
@@ -124,6 +133,15 @@ enum DevicesCommand {
         /// New login protocol.
         #[arg(long, value_enum)]
         protocol: Option<Protocol>,
+        /// New name (`""` removes it).
+        #[arg(long)]
+        name: Option<String>,
+        /// New tags, replacing all of them (repeat for more).
+        #[arg(long = "tag", value_name = "TAG", conflicts_with = "no_tags")]
+        tags: Vec<String>,
+        /// Remove every tag.
+        #[arg(long)]
+        no_tags: bool,
     },
     /// Show one device: state, reason, the login that worked, what it reported at login.
     Show {
@@ -167,8 +185,8 @@ enum DevicesCommand {
         /// Device ID.
         id: String,
     },
-    /// Add or replace devices from a .csv (id,username,password[,login_protocol]) or .json
-    /// file, all or nothing.
+    /// Add or replace devices from a .csv (id,username,password[,login_protocol[,name[,tags]]])
+    /// or .json file, all or nothing.
     Import {
         /// The file.
         file: PathBuf,
@@ -255,8 +273,9 @@ impl From<FileFormat> for Format {
 pub(crate) async fn run(args: DevicesArgs) -> anyhow::Result<()> {
     let client = args.connect.client()?;
     match args.command {
-        DevicesCommand::List { json } => {
-            let devices = client.devices().await?;
+        DevicesCommand::List { json, tags } => {
+            let mut devices = client.devices().await?;
+            devices.retain(|d| tags.iter().all(|t| d.tags.contains(t)));
             if json {
                 println!("{}", serde_json::to_string_pretty(&devices)?);
             } else {
@@ -268,6 +287,8 @@ pub(crate) async fn run(args: DevicesArgs) -> anyhow::Result<()> {
             user,
             password,
             protocol,
+            name,
+            tags,
             accept,
         } => {
             let device = NewDevice {
@@ -275,6 +296,8 @@ pub(crate) async fn run(args: DevicesArgs) -> anyhow::Result<()> {
                 username: user,
                 password: Secret::new(password.read()?),
                 login_protocol: protocol.map(Into::into).unwrap_or_default(),
+                name,
+                tags: (!tags.is_empty()).then_some(tags),
                 accept,
             };
             let view = client.add_device(&device).await?;
@@ -285,14 +308,21 @@ pub(crate) async fn run(args: DevicesArgs) -> anyhow::Result<()> {
             user,
             password,
             protocol,
+            name,
+            tags,
+            no_tags,
         } => {
             let change = DeviceChange {
                 username: user,
                 password: password.map(Secret::new),
                 login_protocol: protocol.map(Into::into),
+                name,
+                tags: (no_tags || !tags.is_empty()).then_some(tags),
             };
             if change.is_empty() {
-                bail!("nothing to change: give --user, --password or --protocol");
+                bail!(
+                    "nothing to change: give --user, --password, --protocol, --name, --tag or --no-tags"
+                );
             }
             let view = client.modify_device(&id, &change).await?;
             println!("modified {} ({})", view.id, view.state.as_str());
@@ -464,11 +494,17 @@ fn write_private(path: &Path, body: &[u8]) -> std::io::Result<()> {
 
 /// Columns sized to their widest cell; the reason last, as it may be long.
 fn print_table(devices: &[DeviceView]) {
-    let rows: Vec<[String; 5]> = devices
+    let rows: Vec<[String; 7]> = devices
         .iter()
         .map(|d| {
             [
                 d.id.clone(),
+                d.name.clone().unwrap_or_else(|| "-".to_owned()),
+                if d.tags.is_empty() {
+                    "-".to_owned()
+                } else {
+                    d.tags.join(" ")
+                },
                 d.state.as_str().to_owned(),
                 d.addr.clone().unwrap_or_else(|| "-".to_owned()),
                 d.last_seen.clone().unwrap_or_else(|| "-".to_owned()),
@@ -476,7 +512,16 @@ fn print_table(devices: &[DeviceView]) {
             ]
         })
         .collect();
-    let header = ["ID", "STATE", "ADDRESS", "LAST SEEN", "REASON"].map(str::to_owned);
+    let header = [
+        "ID",
+        "NAME",
+        "TAGS",
+        "STATE",
+        "ADDRESS",
+        "LAST SEEN",
+        "REASON",
+    ]
+    .map(str::to_owned);
     let mut widths = header.clone().map(|h| h.chars().count());
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {

@@ -1,6 +1,7 @@
 //! The standard JSON an event is published as, when a stage gives no payload template.
 //!
-//! Flat, stable, and the same on MQTT and NATS:
+//! Flat, stable, and the same on MQTT and NATS. Every event about a device also has
+//! `device_name` (the name an operator gave it, else its ID) and `tags` (`[]` when none):
 //! - alarm: `event_id`, `device_id`, `kind`, `channel`, `code`, `type` (normalised: motion,
 //!   line_crossing, intrusion, tamper, video_loss, input, other), `action`, `active`,
 //!   `device_time`, `device_utc`, `time`, `data`;
@@ -19,6 +20,23 @@ use crate::time::rfc3339;
 
 /// The event's standard JSON.
 pub fn standard(event: &Event) -> Value {
+    let mut value = kind_fields(event);
+    if !matches!(event.kind, EventKind::SyncRequest { .. })
+        && let Value::Object(object) = &mut value
+    {
+        object.insert("device_name".to_owned(), json!(display_name(event)));
+        object.insert("tags".to_owned(), json!(event.labels.tags()));
+    }
+    value
+}
+
+/// The name an operator gave the event's device, else its ID.
+fn display_name(event: &Event) -> &str {
+    event.labels.name().unwrap_or(&event.device)
+}
+
+/// The standard JSON's own fields for the event's kind.
+fn kind_fields(event: &Event) -> Value {
     let time = rfc3339(event.at_ms);
     match &event.kind {
         EventKind::Alarm {
@@ -87,6 +105,8 @@ pub fn standard(event: &Event) -> Value {
 struct AlarmJson<'a> {
     event_id: &'a uuid::Uuid,
     device_id: &'a str,
+    device_name: &'a str,
+    tags: &'a [String],
     kind: &'static str,
     channel: i64,
     code: &'a str,
@@ -113,6 +133,8 @@ pub fn standard_bytes(event: &Event) -> Result<Vec<u8>, serde_json::Error> {
         } => serde_json::to_vec(&AlarmJson {
             event_id: &event.id,
             device_id: &event.device,
+            device_name: display_name(event),
+            tags: event.labels.tags(),
             kind: "alarm",
             channel: *channel,
             code,
@@ -134,8 +156,10 @@ mod tests {
 
     #[test]
     fn alarm_bytes_hold_the_same_fields_as_the_standard_value() {
-        let event = Event::new(
+        let labels = crate::device::Labels::new(Some("Gate".into()), vec!["yard".into()]);
+        let event = Event::labelled(
             "cam1",
+            crate::device::EventLabels::new(labels.expect("valid")),
             EventKind::Alarm {
                 channel: 2,
                 code: "VideoMotion".to_owned(),
@@ -151,5 +175,14 @@ mod tests {
         let bytes = standard_bytes(&event).expect("serialises");
         let parsed: Value = serde_json::from_slice(&bytes).expect("JSON");
         assert_eq!(parsed, standard(&event));
+        assert_eq!(
+            (parsed["device_name"].as_str(), &parsed["tags"]),
+            (Some("Gate"), &json!(["yard"]))
+        );
+        let bare = standard(&Event::new("cam2", event.kind.clone()));
+        assert_eq!(
+            (bare["device_name"].as_str(), &bare["tags"]),
+            (Some("cam2"), &json!([]))
+        );
     }
 }

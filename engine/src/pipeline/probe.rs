@@ -10,9 +10,11 @@ use super::stage::flow::{Flow, sample_event};
 use super::template::Template;
 
 /// The variables every template sees ([`Flow::context`], and the global `gateway`).
-pub const VARIABLES: [&str; 8] = [
+pub const VARIABLES: [&str; 10] = [
     "event",
     "device_id",
+    "device_name",
+    "device_tags",
     "device_topic",
     "device_subject",
     "device_key",

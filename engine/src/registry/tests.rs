@@ -76,6 +76,7 @@ fn stored(id: &str, state: &str) -> DeviceRecord {
         reason: None,
         learned_protocol: Some(LoginProtocol::Dhip),
         identity: Identity::default(),
+        labels: Labels::default(),
     }
 }
 
@@ -330,4 +331,45 @@ fn state_changes_are_queued_for_the_store_latest_first() {
         Some("unknown device: add its credentials to log in")
     );
     assert!(registry.take_dirty().is_empty(), "taken once");
+}
+
+#[test]
+fn events_and_sessions_carry_the_labels_an_operator_sets_and_changes() {
+    let registry = registry();
+    let mut events = registry.bus().subscribe();
+    registry.set_credentials(ID, credentials("pw"), None);
+    let gate = LabelChange::new(Some("Gate".into()), Some(vec!["yard".into()])).expect("valid");
+    registry.change_labels(ID, &gate);
+    let ticket = register(&registry, ID, ADDR).expect("registered");
+    go_online(&registry, &ticket);
+    let labelled: Vec<_> = std::iter::from_fn(|| events.try_recv().ok()).collect();
+    assert_eq!(labelled.len(), 2, "registered, then online");
+    for event in &labelled {
+        assert_eq!(
+            (event.labels.name(), event.labels.tags()),
+            (Some("Gate"), &["yard".to_owned()][..])
+        );
+    }
+    // Renamed while online: the session sees it for the events it makes next.
+    let renamed = LabelChange::new(Some("Front gate".into()), None).expect("valid");
+    registry.change_labels(ID, &renamed);
+    assert_eq!(ticket.labels.borrow().name.as_deref(), Some("Front gate"));
+    assert_eq!(ticket.labels.borrow().tags, ["yard"]);
+    let view = registry.view(ID).expect("known");
+    assert_eq!(
+        (view.name.as_deref(), view.tags.len()),
+        (Some("Front gate"), 1)
+    );
+    // Removal says goodbye under the last name.
+    registry.remove(ID);
+    let removed = events.try_recv().expect("the removed event");
+    assert_eq!(removed.labels.name(), Some("Front gate"));
+    // A stranger's events carry none.
+    let stranger = register(&registry, "stranger", ADDR).expect("pending");
+    let registered = events.try_recv().expect("registered");
+    assert_eq!(
+        (registered.device.as_str(), registered.labels.get()),
+        ("stranger", None)
+    );
+    drop(stranger);
 }

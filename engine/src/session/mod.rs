@@ -32,7 +32,7 @@ use serde_json::json;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::device::identity::{Identity, PinnedRealm};
-use crate::device::{DeviceHandle, Link, LinkError};
+use crate::device::{DeviceHandle, EventLabels, Link, LinkError};
 use crate::event::{Event, EventKind, OnlineReason};
 use crate::registry::{Online, Registry, Ticket};
 
@@ -221,7 +221,9 @@ where
 /// Turns a `client.notifyEventStream` into alarm events, one per entry, in order, each sent
 /// once the pipelines have room for it (so a camera the pipelines cannot keep up with is not
 /// read meanwhile).
-async fn publish_alarms(registry: &Registry, id: &str, params: &serde_json::Value) {
+async fn publish_alarms(registry: &Registry, ticket: &Ticket, params: &serde_json::Value) {
+    let id = ticket.id.as_str();
+    let labels = EventLabels::from(&*ticket.labels.borrow());
     let stream: NotifyEventStream = match serde_json::from_value(params.clone()) {
         Ok(stream) => stream,
         Err(e) => {
@@ -245,6 +247,9 @@ async fn publish_alarms(registry: &Registry, id: &str, params: &serde_json::Valu
             action,
             data: info.data,
         };
-        registry.bus().send(Event::new(id, kind)).await;
+        registry
+            .bus()
+            .send(Event::labelled(id, labels.clone(), kind))
+            .await;
     }
 }

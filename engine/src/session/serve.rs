@@ -24,7 +24,7 @@ use super::{End, Events, SessionConfig, publish_alarms};
 use crate::device::handle::{RpcReply, json_snapshot, snapshot_params};
 use crate::device::link::Link;
 use crate::device::login::LoginOk;
-use crate::device::{Command, CommandError, Message};
+use crate::device::{Command, CommandError, EventLabels, Message};
 use crate::event::{Event, EventKind, OnlineReason};
 use crate::registry::{Registry, Ticket};
 
@@ -139,7 +139,7 @@ where
                     Ok(Message::Call(call)) if call.method == method::NOTIFY_EVENT_STREAM => {
                         if events == Events::Json {
                             let started = Instant::now();
-                            publish_alarms(registry, &ticket.id, &call.params).await;
+                            publish_alarms(registry, ticket, &call.params).await;
                             busy(started, &mut last_heard, &mut in_flight);
                         }
                     }
@@ -408,7 +408,11 @@ async fn on_dvrip(
                     device_utc: None,
                     data: Map::new(),
                 };
-                registry.bus().send(Event::new(&ticket.id, event)).await;
+                let labels = EventLabels::from(&*ticket.labels.borrow());
+                registry
+                    .bus()
+                    .send(Event::labelled(&ticket.id, labels, event))
+                    .await;
             }
         }
         DvripPacket::SnapData { serial, chunk, .. } => {

@@ -5,6 +5,7 @@ use rusqlite::Row;
 
 use super::{LoginProtocol, StoreError, validate};
 use crate::device::identity::{Identity, PinnedRealm};
+use crate::device::{LabelChange, Labels};
 use crate::secret::{Secret, SecretKey};
 
 /// What the gateway logs in to a device with: stored here, held by the registry, handed to
@@ -34,21 +35,35 @@ impl Credentials {
     }
 }
 
-/// What an operator supplies to register a device (add or import): its ID and credentials.
+/// What an operator supplies to register a device (add or import): its ID, credentials and
+/// labels.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceCredentials {
     /// The ID the device announces when it registers.
     pub id: String,
     /// What to log in with.
     pub credentials: Credentials,
+    /// Its name and tags. What this leaves out a new device does not have, and an imported
+    /// device that exists keeps.
+    pub labels: LabelChange,
 }
 
 impl DeviceCredentials {
-    /// Checks the ID, username and password bounds.
+    /// `id` with `credentials` and no labels.
+    pub fn new(id: impl Into<String>, credentials: Credentials) -> Self {
+        Self {
+            id: id.into(),
+            credentials,
+            labels: LabelChange::default(),
+        }
+    }
+
+    /// Checks the ID, username, password and label bounds.
     pub fn validate(&self) -> Result<(), StoreError> {
         validate::device_id(&self.id)?;
         validate::username(&self.id, &self.credentials.username)?;
-        validate::password(&self.id, self.credentials.password.expose())
+        validate::password(&self.id, self.credentials.password.expose())?;
+        validate::labels(&self.id, &self.labels)
     }
 }
 
@@ -71,9 +86,11 @@ pub struct DeviceRecord {
     pub learned_protocol: Option<LoginProtocol>,
     /// What the device proved at its first login.
     pub identity: Identity,
+    /// Its name and tags.
+    pub labels: Labels,
 }
 
-/// A change to a device's credentials; `None` fields are left as they are.
+/// A change to a device's credentials and labels; `None` fields are left as they are.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeviceUpdate {
     /// New login username.
@@ -82,6 +99,8 @@ pub struct DeviceUpdate {
     pub password: Option<Secret>,
     /// New login protocol.
     pub login_protocol: Option<LoginProtocol>,
+    /// New name or tags.
+    pub labels: LabelChange,
 }
 
 impl DeviceUpdate {
@@ -93,7 +112,7 @@ impl DeviceUpdate {
         if let Some(password) = &self.password {
             validate::password(id, password.expose())?;
         }
-        Ok(())
+        validate::labels(id, &self.labels)
     }
 }
 
@@ -106,9 +125,31 @@ pub struct ImportReport {
     pub updated: usize,
 }
 
+/// The stored form of a change of labels: `(name, tags)` for SQL that keeps a column when
+/// its parameter is NULL and clears it when it is `''` (see [`LABEL_ASSIGNMENTS`]).
+pub(super) fn label_params(change: &LabelChange) -> (Option<String>, Option<String>) {
+    let name = change
+        .name
+        .as_ref()
+        .map(|name| name.clone().unwrap_or_default());
+    let tags = change.tags.as_ref().map(|tags| {
+        if tags.is_empty() {
+            String::new()
+        } else {
+            serde_json::to_string(tags).unwrap_or_default()
+        }
+    });
+    (name, tags)
+}
+
+/// `SET` clauses applying [`label_params`] bound as `?6` (name) and `?7` (tags).
+pub(super) const LABEL_ASSIGNMENTS: &str =
+    "name = CASE WHEN ?6 IS NULL THEN name ELSE NULLIF(?6, '') END,
+     tags = CASE WHEN ?7 IS NULL THEN tags ELSE NULLIF(?7, '') END";
+
 /// The columns [`record_from_row`] expects, in order.
 pub(super) const RECORD_COLUMNS: &str = "id, username, password, login_protocol, last_addr, last_seen, state, reason, learned_protocol, \
-     pin_realm, pin_serial, pin_type";
+     pin_realm, pin_serial, pin_type, name, tags";
 
 /// Associated data that binds a sealed password to its device row.
 pub(super) fn password_context(id: &str) -> Vec<u8> {
@@ -173,7 +214,20 @@ pub(super) fn record_from_row(key: &SecretKey, row: &Row<'_>) -> Result<DeviceRe
         serial: row.get(10).map_err(column)?,
         device_type: row.get(11).map_err(column)?,
     };
+    let tags: Option<String> = row.get(13).map_err(column)?;
+    let tags: Vec<String> = match tags {
+        Some(text) => serde_json::from_str(&text).map_err(|_| StoreError::CorruptRow {
+            id: id.clone(),
+            column: "tags",
+            value: text,
+        })?,
+        None => Vec::new(),
+    };
     Ok(DeviceRecord {
+        labels: Labels {
+            name: row.get(12).map_err(column)?,
+            tags,
+        },
         identity,
         learned_protocol,
         credentials: Credentials {

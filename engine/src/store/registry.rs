@@ -4,7 +4,9 @@ use std::collections::HashSet;
 
 use rusqlite::{Connection, params};
 
-use super::device::{RECORD_COLUMNS, record_from_row, seal_password};
+use super::device::{
+    LABEL_ASSIGNMENTS, RECORD_COLUMNS, label_params, record_from_row, seal_password,
+};
 use super::error::SqliteContext;
 use super::{
     DeviceCredentials, DeviceRecord, DeviceUpdate, ImportReport, Store, StoreError, now_ms,
@@ -44,14 +46,16 @@ impl Store {
                 Some(password) => Some(seal_password(key, &id, password)?),
                 None => None,
             };
+            let (name, tags) = label_params(&update.labels);
             let changed = tx
-                .prepare_cached(
+                .prepare_cached(&format!(
                     "UPDATE devices SET username = COALESCE(?2, username),
                          password = COALESCE(?3, password),
                          login_protocol = COALESCE(?4, login_protocol),
-                         updated_at = ?5
-                     WHERE id = ?1",
-                )
+                         updated_at = ?5,
+                         {LABEL_ASSIGNMENTS}
+                     WHERE id = ?1"
+                ))
                 .and_then(|mut stmt| {
                     stmt.execute(params![
                         id,
@@ -59,6 +63,8 @@ impl Store {
                         sealed,
                         update.login_protocol.map(|p| p.as_str()),
                         now_ms(),
+                        name,
+                        tags,
                     ])
                 })
                 .context(|| format!("updating device {id:?}"))?;
@@ -164,10 +170,12 @@ fn insert(
     now: i64,
 ) -> Result<bool, StoreError> {
     let sealed = seal_password(key, &creds.id, &creds.credentials.password)?;
+    let (name, tags) = label_params(&creds.labels);
     let inserted = conn
         .prepare_cached(
-            "INSERT INTO devices (id, username, password, login_protocol, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+            "INSERT INTO devices (id, username, password, login_protocol, created_at, updated_at,
+                                  name, tags)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, NULLIF(?6, ''), NULLIF(?7, ''))
              ON CONFLICT (id) DO NOTHING",
         )
         .and_then(|mut stmt| {
@@ -177,13 +185,16 @@ fn insert(
                 sealed,
                 creds.credentials.login_protocol.as_str(),
                 now,
+                name,
+                tags,
             ])
         })
         .context(|| format!("adding device {:?}", creds.id))?;
     Ok(inserted > 0)
 }
 
-/// Replaces an existing device's credentials, keeping its state.
+/// Replaces an existing device's credentials, and the labels the import gives, keeping its
+/// state.
 fn replace_credentials(
     conn: &Connection,
     key: &SecretKey,
@@ -191,10 +202,12 @@ fn replace_credentials(
     now: i64,
 ) -> Result<(), StoreError> {
     let sealed = seal_password(key, &creds.id, &creds.credentials.password)?;
-    conn.prepare_cached(
-        "UPDATE devices SET username = ?2, password = ?3, login_protocol = ?4, updated_at = ?5
-         WHERE id = ?1",
-    )
+    let (name, tags) = label_params(&creds.labels);
+    conn.prepare_cached(&format!(
+        "UPDATE devices SET username = ?2, password = ?3, login_protocol = ?4, updated_at = ?5,
+             {LABEL_ASSIGNMENTS}
+         WHERE id = ?1"
+    ))
     .and_then(|mut stmt| {
         stmt.execute(params![
             creds.id,
@@ -202,6 +215,8 @@ fn replace_credentials(
             sealed,
             creds.credentials.login_protocol.as_str(),
             now,
+            name,
+            tags,
         ])
     })
     .context(|| format!("updating device {:?}", creds.id))?;
@@ -232,7 +247,82 @@ mod tests {
     use super::super::test_support::{TestStore, creds};
     use super::super::{LoginProtocol, StateUpdate};
     use super::*;
+    use crate::device::{LabelChange, Labels};
     use crate::secret::Secret;
+
+    #[tokio::test]
+    async fn labels_are_stored_changed_kept_and_removed() {
+        let t = TestStore::new();
+        let mut device = creds("cam-1", "pw");
+        device.labels = LabelChange::new(Some("Gate".into()), Some(vec!["a".into(), "b".into()]))
+            .expect("valid");
+        t.store.add_device(device).await.expect("added");
+        let labels = |t: &TestStore| {
+            let store = t.store.clone();
+            async move {
+                store
+                    .device("cam-1")
+                    .await
+                    .expect("read")
+                    .expect("there")
+                    .labels
+            }
+        };
+        assert_eq!(
+            labels(&t).await,
+            Labels::new(Some("Gate".into()), vec!["a".into(), "b".into()]).expect("valid")
+        );
+        // A credentials-only update keeps them; a name-only one keeps the tags.
+        let update = DeviceUpdate {
+            password: Some(Secret::new("pw2")),
+            ..DeviceUpdate::default()
+        };
+        t.store
+            .update_device("cam-1", update)
+            .await
+            .expect("updated");
+        assert_eq!(labels(&t).await.name.as_deref(), Some("Gate"));
+        let update = DeviceUpdate {
+            labels: LabelChange::new(Some("Yard".into()), None).expect("valid"),
+            ..DeviceUpdate::default()
+        };
+        let record = t
+            .store
+            .update_device("cam-1", update)
+            .await
+            .expect("updated");
+        assert_eq!(
+            (record.labels.name.as_deref(), record.labels.tags.len()),
+            (Some("Yard"), 2)
+        );
+        // An import without labels keeps them; one with empty ones removes them.
+        t.store
+            .upsert_devices(vec![creds("cam-1", "pw3")])
+            .await
+            .expect("imported");
+        assert_eq!(labels(&t).await.name.as_deref(), Some("Yard"));
+        let mut cleared = creds("cam-1", "pw3");
+        cleared.labels = LabelChange::new(Some(String::new()), Some(vec![])).expect("valid");
+        t.store
+            .upsert_devices(vec![cleared])
+            .await
+            .expect("imported");
+        assert_eq!(labels(&t).await, Labels::default());
+        // Bad labels never reach the table.
+        let bad = DeviceUpdate {
+            labels: LabelChange {
+                name: None,
+                tags: Some(vec!["a b".into()]),
+            },
+            ..DeviceUpdate::default()
+        };
+        let err = t
+            .store
+            .update_device("cam-1", bad)
+            .await
+            .expect_err("refused");
+        assert!(err.to_string().contains("whitespace"), "{err}");
+    }
 
     #[tokio::test]
     async fn added_device_is_listed_with_its_credentials_and_offline() {

@@ -83,6 +83,9 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE devices ADD COLUMN pin_realm TEXT;
     ALTER TABLE devices ADD COLUMN pin_serial TEXT;
     ALTER TABLE devices ADD COLUMN pin_type TEXT;",
+    // What an operator says about a device: a display name, and tags as a JSON array.
+    "ALTER TABLE devices ADD COLUMN name TEXT;
+    ALTER TABLE devices ADD COLUMN tags TEXT;",
 ];
 
 /// The schema version this build writes.

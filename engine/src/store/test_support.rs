@@ -39,8 +39,5 @@ impl TestStore {
 
 /// Credentials for `id` with user `admin` and the `auto` login protocol.
 pub(super) fn creds(id: &str, password: &str) -> DeviceCredentials {
-    DeviceCredentials {
-        id: id.to_owned(),
-        credentials: Credentials::new("admin", password, LoginProtocol::Auto),
-    }
+    DeviceCredentials::new(id, Credentials::new("admin", password, LoginProtocol::Auto))
 }

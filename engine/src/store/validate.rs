@@ -4,6 +4,7 @@
 //! half-applied batch.
 
 use super::StoreError;
+use crate::device::LabelChange;
 
 /// Longest device ID in bytes (the DHIP/DVRIP announcement carries at most this many).
 pub const MAX_ID_LEN: usize = 63;
@@ -57,6 +58,13 @@ pub(crate) fn username(id: &str, username: &str) -> Result<(), StoreError> {
         )));
     }
     Ok(())
+}
+
+/// Checks a change of a device's name and tags ([`LabelChange::check`]).
+pub(crate) fn labels(id: &str, change: &LabelChange) -> Result<(), StoreError> {
+    change
+        .check()
+        .map_err(|message| StoreError::Invalid(format!("device {}: {message}", shown(id))))
 }
 
 /// Checks a password: at most 128 bytes (never echoed in the message).

@@ -239,16 +239,30 @@ pub fn kind_from_wit(
             },
             token: r.token,
         },
-        wit::EventKindResult::OnlineChanged(o) => EventKind::OnlineChanged {
-            online: o.online,
-            state: state_from_wit(o.state),
-            reason: reason_from_wit(o.reason),
-            detail: o.detail,
-            since_ms: o.since_ms,
-            channels: None,
-            serial: None,
-            model: None,
-        },
+        wit::EventKindResult::OnlineChanged(o) => {
+            // What the plugin's world cannot carry stays as the device reported it, unless
+            // the plugin turned the change around.
+            let (channels, serial, model) = match original {
+                EventKind::OnlineChanged {
+                    online,
+                    channels,
+                    serial,
+                    model,
+                    ..
+                } if *online == o.online => (*channels, serial.clone(), model.clone()),
+                _ => (None, None, None),
+            };
+            EventKind::OnlineChanged {
+                online: o.online,
+                state: state_from_wit(o.state),
+                reason: reason_from_wit(o.reason),
+                detail: o.detail,
+                since_ms: o.since_ms,
+                channels,
+                serial,
+                model,
+            }
+        }
         wit::EventKindResult::Alarm(a) => EventKind::Alarm {
             channel: a.channel,
             code: a.code,
@@ -304,6 +318,7 @@ pub fn replacement(original: &Event, kind: EventKind) -> Arc<Event> {
         id: original.id,
         at_ms: original.at_ms,
         device: original.device.clone(),
+        labels: original.labels.clone(),
         kind,
         hops: original.hops,
     })
@@ -377,9 +392,10 @@ mod tests {
                 reason: OnlineReason::NotBackAfterRestart,
                 detail: Some("gone".to_owned()),
                 since_ms: Some(5),
-                channels: None,
-                serial: None,
-                model: None,
+                // Not in the plugin's world: kept from the original.
+                channels: Some(4),
+                serial: Some("S1".to_owned()),
+                model: Some("IPC-HDW".to_owned()),
             },
             EventKind::Alarm {
                 channel: -1,

@@ -7,6 +7,7 @@ use std::sync::{Arc, OnceLock};
 use minijinja::value::{Enumerator, Object, ObjectRepr};
 use serde_json::{Map, Value as Json};
 
+use crate::device::{EventLabels, Labels};
 use crate::event::Event;
 use crate::pipeline::template::{Flavor, sanitize, strict_key};
 
@@ -33,7 +34,8 @@ impl Flow {
         }
     }
 
-    /// The template context: `event`, `device_id`, `device_topic`, `device_subject`,
+    /// The template context: `event`, `device_id`, `device_name` (the name an operator gave
+    /// the device, else its ID), `device_tags`, `device_topic`, `device_subject`,
     /// `device_key`, `kind`, `fields` (and the global `gateway`, from the template's
     /// environment).
     pub fn context(&mut self) -> &minijinja::Value {
@@ -43,6 +45,8 @@ impl Flow {
                 // Converted only if a template reads it: most (topics, keys) use `device_id`.
                 event => minijinja::Value::from_object(LazyEvent { event: Arc::clone(event), full: OnceLock::new() }),
                 device_id => event.device.clone(),
+                device_name => event.labels.name().unwrap_or(&event.device),
+                device_tags => event.labels.tags(),
                 // The ID as it appears inside topics and subjects, for payloads that name them.
                 device_topic => sanitize(&event.device, Flavor::Topic),
                 device_subject => sanitize(&event.device, Flavor::Subject),
@@ -165,7 +169,15 @@ pub fn sample_event(kind: &str) -> Option<Arc<Event>> {
         },
         _ => return None,
     };
-    Some(Event::new("sample-device", kind))
+    // Every kind about a device carries its labels (an app's sync request is about none).
+    let labels = match kind {
+        EventKind::SyncRequest { .. } => EventLabels::default(),
+        _ => EventLabels::new(Labels {
+            name: Some("Sample camera".to_owned()),
+            tags: vec!["sample".to_owned()],
+        }),
+    };
+    Some(Event::labelled("sample-device", labels, kind))
 }
 
 #[cfg(test)]

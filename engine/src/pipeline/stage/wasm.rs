@@ -18,6 +18,7 @@ use futures::future::{BoxFuture, FutureExt};
 use super::build::Build;
 use super::contract::{Outcome, Stage, StageError};
 use super::flow::Flow;
+use crate::device::EventLabels;
 use crate::event::Event;
 use crate::metrics::{Exposition, Kind};
 use crate::pipeline::error::SpecError;
@@ -331,12 +332,15 @@ impl WasmStage {
             }
             let kind = convert::kind_from_wit(emitted.kind, &flow.event.kind)
                 .map_err(|e| StageError::permanent(format!("an emitted event: {e}")))?;
-            let device = if emitted.device.is_empty() {
-                flow.event.device.clone()
-            } else {
-                emitted.device
-            };
-            let mut event = Event::new(device, kind);
+            // An event about the same device carries its labels; about another, none (the
+            // plugin cannot know them).
+            let (device, labels) =
+                if emitted.device.is_empty() || emitted.device == flow.event.device {
+                    (flow.event.device.clone(), flow.event.labels.clone())
+                } else {
+                    (emitted.device, EventLabels::default())
+                };
+            let mut event = Event::labelled(device, labels, kind);
             Arc::make_mut(&mut event).hops = hops;
             emitted_events.push(event);
         }
