@@ -295,7 +295,8 @@ async fn import_json_and_csv_then_export_round_trips() {
     let api = Api::start().await;
     let devices = json!([
         {"id": "imp1", "username": "admin", "password": "pw1"},
-        {"id": "imp2", "username": "root", "password": "pw2", "login_protocol": "dvrip"}
+        {"id": "imp2", "username": "root", "password": "pw2", "login_protocol": "dvrip",
+         "name": "Back door, inside", "tags": ["indoor", "site:b"]}
     ]);
     let (status, report) = api
         .send_json(Method::POST, "/api/devices/import", devices)
@@ -324,7 +325,8 @@ async fn import_json_and_csv_then_export_round_trips() {
         exported,
         json!([
             {"id": "imp1", "username": "admin", "password": "new-pw", "login_protocol": "auto"},
-            {"id": "imp2", "username": "root", "password": "pw2", "login_protocol": "dvrip"},
+            {"id": "imp2", "username": "root", "password": "pw2", "login_protocol": "dvrip",
+             "name": "Back door, inside", "tags": ["indoor", "site:b"]},
             {"id": "imp3", "username": "admin", "password": "p,w \"q\"\nline2", "login_protocol": "dhip"}
         ])
     );
@@ -368,6 +370,10 @@ async fn import_json_and_csv_then_export_round_trips() {
         .await
         .expect("export");
     assert_eq!(again.text().await.expect("text"), csv_export);
+    assert!(
+        csv_export.contains("imp2,root,pw2,dvrip,\"Back door, inside\",indoor site:b\n"),
+        "{csv_export}"
+    );
 
     // Without secrets there is no password anywhere, and such a file is not re-imported.
     let (_, bare) = api.get("/api/devices/export").await;
@@ -387,7 +393,7 @@ async fn import_json_and_csv_then_export_round_trips() {
         .await
         .expect("text");
     assert!(
-        bare_csv.starts_with("id,username,login_protocol\n"),
+        bare_csv.starts_with("id,username,login_protocol,name,tags\n"),
         "{bare_csv}"
     );
     assert!(
@@ -477,6 +483,76 @@ async fn bad_input_gets_json_errors() {
     assert_error(status, &error, StatusCode::METHOD_NOT_ALLOWED, "PATCH");
     let (status, error) = api.get("/api/events?kind=alarms").await;
     assert_error(status, &error, StatusCode::BAD_REQUEST, "alarms");
+}
+
+#[tokio::test]
+async fn a_named_camera_s_events_carry_its_labels_and_a_rename_reaches_the_next_alarm() {
+    let api = Api::start().await;
+    let body = json!({"id": "lab1", "username": "admin", "password": "pw",
+                      "name": "Gate", "tags": ["yard", "site:b"]});
+    let (status, view) = api.send_json(Method::POST, "/api/devices", body).await;
+    assert_eq!(status, StatusCode::CREATED, "{view}");
+    assert_eq!(
+        (&view["name"], &view["tags"]),
+        (&json!("Gate"), &json!(["yard", "site:b"]))
+    );
+    let client = api.client();
+    let mut events = client.events(Some("lab1"), &[]).await.expect("stream");
+    let _camera = camera(
+        api.gw.addr(),
+        homeport_simulator::CameraConfig {
+            alarm_rate: 20.0,
+            ..cam("lab1", "pw")
+        },
+    );
+    let data = |message: &Message| serde_json::from_str::<Value>(&message.data).expect("JSON");
+    let online = loop {
+        let message = next_message(&mut events).await;
+        if message.event == "online_changed" {
+            break data(&message);
+        }
+    };
+    assert_eq!(
+        (&online["device_name"], &online["tags"]),
+        (&json!("Gate"), &json!(["yard", "site:b"]))
+    );
+    // Renamed while online, tags removed: the alarms its session makes next say so.
+    let change = json!({"name": "Front gate", "tags": []});
+    let (status, view) = api
+        .send_json(Method::PUT, "/api/devices/lab1", change)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(
+        (&view["name"], &view["tags"]),
+        (&json!("Front gate"), &json!([]))
+    );
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let message = next_message(&mut events).await;
+        let alarm = data(&message);
+        if message.event == "alarm" && alarm["device_name"] == "Front gate" {
+            assert!(alarm.get("tags").is_none(), "no tags left: {alarm}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no alarm under the new name: {alarm}"
+        );
+    }
+    // Bad labels are refused with the reason and change nothing.
+    let (status, error) = api
+        .send_json(
+            Method::PUT,
+            "/api/devices/lab1",
+            json!({"name": "x".repeat(65)}),
+        )
+        .await;
+    assert_error(status, &error, StatusCode::BAD_REQUEST, "the limit is 64");
+    assert_eq!(api.get("/api/devices/lab1").await.1["name"], "Front gate");
+    // They are stored: the export, read from the database, has them.
+    let (_, exported) = api.get("/api/devices/export").await;
+    assert_eq!(exported[0]["name"], "Front gate");
+    assert!(exported[0].get("tags").is_none(), "{exported}");
 }
 
 #[tokio::test]
@@ -628,6 +704,12 @@ async fn cli_manages_devices_through_the_api() {
         "pw",
         "--protocol",
         "dvrip",
+        "--name",
+        "Gate",
+        "--tag",
+        "yard",
+        "--tag",
+        "site:b",
     ]))
     .await;
     assert!(
@@ -645,17 +727,40 @@ async fn cli_manages_devices_through_the_api() {
     let devices: Value = serde_json::from_slice(&listed.stdout).expect("JSON");
     assert_eq!(devices[0]["id"], "cli1");
     assert_eq!(devices[0]["login_protocol"], "dvrip");
+    assert_eq!(
+        (&devices[0]["name"], &devices[0]["tags"]),
+        (&json!("Gate"), &json!(["yard", "site:b"]))
+    );
+    let renamed = output(run(&["modify", "cli1", "--name", "Gate north"])).await;
+    assert!(
+        renamed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&renamed.stderr)
+    );
     let table = output(run(&["list"])).await;
     let table = String::from_utf8_lossy(&table.stdout).into_owned();
     assert!(
-        table.starts_with("ID") && table.contains("cli1") && table.contains("offline"),
+        table.starts_with("ID    NAME        TAGS         STATE")
+            && table.contains("cli1  Gate north  yard site:b  offline"),
         "{table}"
+    );
+    let other_tag = output(run(&["list", "--json", "--tag", "yard", "--tag", "indoor"])).await;
+    assert_eq!(
+        serde_json::from_slice::<Value>(&other_tag.stdout).expect("JSON"),
+        json!([])
+    );
+    let bad = output(run(&["modify", "cli1", "--tag", "a,b"])).await;
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("tag \"a,b\""),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
     );
 
     let exported = output(run(&["export", "--format", "csv", "--secrets"])).await;
     assert_eq!(
         String::from_utf8_lossy(&exported.stdout),
-        "id,username,password,login_protocol\ncli1,admin,pw,dvrip\n"
+        "id,username,password,login_protocol,name,tags\ncli1,admin,pw,dvrip,Gate north,yard site:b\n"
     );
 
     let missing = output(run(&["delete", "nope"])).await;

@@ -50,11 +50,6 @@ impl Labels {
         self.name.is_none() && self.tags.is_empty()
     }
 
-    /// The name, or `id` when the device has none: what people see.
-    pub fn display_name<'a>(&'a self, id: &'a str) -> &'a str {
-        self.name.as_deref().unwrap_or(id)
-    }
-
     /// These labels with `change` applied.
     pub fn changed(&self, change: &LabelChange) -> Self {
         Self {
@@ -196,6 +191,11 @@ impl EventLabels {
         self.get().and_then(|l| l.name.as_deref())
     }
 
+    /// The name, or `id` (the event's device) when it has none: what people see.
+    pub fn display_name<'a>(&'a self, id: &'a str) -> &'a str {
+        self.name().unwrap_or(id)
+    }
+
     /// The tags (none if the device has none).
     pub fn tags(&self) -> &[String] {
         self.get().map_or(&[], |l| &l.tags)
@@ -244,19 +244,23 @@ mod tests {
         let long = "x".repeat(MAX_NAME_CHARS + 1);
         assert!(
             Labels::new(Some(long), vec![])
-                .unwrap_err()
+                .expect_err("refused")
                 .contains("limit is 64")
         );
         assert!(
             Labels::new(Some("a\nb".into()), vec![])
-                .unwrap_err()
+                .expect_err("refused")
                 .contains("control")
         );
         for bad in ["", "two words", "a,b", &"t".repeat(MAX_TAG_CHARS + 1)] {
             assert!(Labels::new(None, vec![bad.to_owned()]).is_err(), "{bad:?}");
         }
         let many = (0..=MAX_TAGS).map(|i| format!("t{i}")).collect();
-        assert!(Labels::new(None, many).unwrap_err().contains("at most 16"));
+        assert!(
+            Labels::new(None, many)
+                .expect_err("refused")
+                .contains("at most 16")
+        );
     }
 
     #[test]

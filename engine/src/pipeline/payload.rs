@@ -24,15 +24,13 @@ pub fn standard(event: &Event) -> Value {
     if !matches!(event.kind, EventKind::SyncRequest { .. })
         && let Value::Object(object) = &mut value
     {
-        object.insert("device_name".to_owned(), json!(display_name(event)));
+        object.insert(
+            "device_name".to_owned(),
+            json!(event.labels.display_name(&event.device)),
+        );
         object.insert("tags".to_owned(), json!(event.labels.tags()));
     }
     value
-}
-
-/// The name an operator gave the event's device, else its ID.
-fn display_name(event: &Event) -> &str {
-    event.labels.name().unwrap_or(&event.device)
 }
 
 /// The standard JSON's own fields for the event's kind.
@@ -133,7 +131,7 @@ pub fn standard_bytes(event: &Event) -> Result<Vec<u8>, serde_json::Error> {
         } => serde_json::to_vec(&AlarmJson {
             event_id: &event.id,
             device_id: &event.device,
-            device_name: display_name(event),
+            device_name: event.labels.display_name(&event.device),
             tags: event.labels.tags(),
             kind: "alarm",
             channel: *channel,

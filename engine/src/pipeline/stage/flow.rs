@@ -45,7 +45,7 @@ impl Flow {
                 // Converted only if a template reads it: most (topics, keys) use `device_id`.
                 event => minijinja::Value::from_object(LazyEvent { event: Arc::clone(event), full: OnceLock::new() }),
                 device_id => event.device.clone(),
-                device_name => event.labels.name().unwrap_or(&event.device),
+                device_name => event.labels.display_name(&event.device),
                 device_tags => event.labels.tags(),
                 // The ID as it appears inside topics and subjects, for payloads that name them.
                 device_topic => sanitize(&event.device, Flavor::Topic),
