@@ -88,6 +88,13 @@ impl DeviceChange {
     }
 }
 
+/// What `POST /api/devices/announce` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnnounceReport {
+    /// Devices announced (every one with credentials).
+    pub announced: usize,
+}
+
 /// The file format of an import (its content type) or an export (`?format=`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -307,6 +307,9 @@ pub struct MqttOptions {
     pub when_full: Option<crate::sink::mqtt::FullPolicy>,
     /// CA certificate file for `mqtts://` (default: the system's roots).
     pub ca_file: Option<PathBuf>,
+    /// Where Home Assistant says `online` when it starts, making the gateway announce every
+    /// device again (default `homeassistant/status`; `""` subscribes to nothing).
+    pub announce_topic: Option<String>,
 }
 
 impl MqttOptions {
@@ -323,6 +326,9 @@ impl MqttOptions {
         }
         if self.ca_file.is_some() {
             config.ca_file.clone_from(&self.ca_file);
+        }
+        if let Some(topic) = &self.announce_topic {
+            config.announce_topic = Some(topic.clone()).filter(|t| !t.is_empty());
         }
     }
 }

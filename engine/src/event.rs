@@ -115,6 +115,30 @@ impl OnlineReason {
     }
 }
 
+/// Why the gateway announces a device ([`EventKind::Announced`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnnounceCause {
+    /// The gateway started: every stored device, once the pipelines run.
+    Started,
+    /// An operator added the device (or imported it).
+    Added,
+    /// Someone asked for every device again: Home Assistant came online (its birth message),
+    /// or an operator (`POST /api/devices/announce`).
+    Requested,
+}
+
+impl AnnounceCause {
+    /// The name events carry (`started`, `added`, `requested`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Started => "started",
+            Self::Added => "added",
+            Self::Requested => "requested",
+        }
+    }
+}
+
 /// What happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -202,6 +226,27 @@ pub enum EventKind {
         device_utc: Option<i64>,
         /// The event's raw `Data` object.
         data: Map<String, Value>,
+    },
+    /// The gateway announces a device it has credentials for, with what it knows of it now,
+    /// whether it is online or not: so whatever lists devices (Home Assistant discovery, a
+    /// retained status) has every one, including those that never logged in. Plugins built
+    /// against `homeport:plugin@0.1.0` do not see these (a `wasm` stage passes them on).
+    Announced {
+        /// Why now.
+        cause: AnnounceCause,
+        /// Online now?
+        online: bool,
+        /// The device's state now.
+        state: DeviceState,
+        /// Video channels it reported at its last login, if known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        channels: Option<u8>,
+        /// The serial number it proved at its first login, if known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        serial: Option<String>,
+        /// The device type it reported, its model, if known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        model: Option<String>,
     },
     /// Someone tried to be a device it is not, and was refused. Plugins built against
     /// `homeport:plugin@0.1.0` do not see these (their world has no such kind): a `wasm`
@@ -392,8 +437,9 @@ impl Event {
     /// An event as people write it (plugin trials, pipeline tests): the engine's event JSON,
     /// where `id` and `at_ms` may be left out (a new id, now), and so may what has an obvious
     /// value (an alarm's `channel` 0 and `data` {}; an online change's `state` and `reason`,
-    /// from `online`). `fields`, if there, is taken out and returned beside the event: what
-    /// `set` stages or a routing plugin would have set.
+    /// from `online`; an announcement's `cause`, `requested`, and its `state`, from
+    /// `online`). `fields`, if there, is taken out and returned beside the event: what `set`
+    /// stages or a routing plugin would have set.
     pub fn from_input(mut value: Value) -> Result<(Self, Map<String, Value>), String> {
         let object = value
             .as_object_mut()
@@ -415,6 +461,22 @@ impl Event {
                 object
                     .entry("data")
                     .or_insert_with(|| Value::Object(Map::new()));
+            }
+            Some("announced") => {
+                object
+                    .entry("cause")
+                    .or_insert_with(|| Value::from(AnnounceCause::Requested.as_str()));
+                let online = object.get("online").and_then(Value::as_bool);
+                if let Some(online) = online {
+                    let state = if online {
+                        DeviceState::Online
+                    } else {
+                        DeviceState::Offline
+                    };
+                    object
+                        .entry("state")
+                        .or_insert_with(|| Value::from(state.as_str()));
+                }
             }
             Some("online_changed") => {
                 let online = object.get("online").and_then(Value::as_bool);
@@ -448,18 +510,20 @@ impl Event {
             EventKind::ConfigApplied { .. } => "config_applied",
             EventKind::SyncRequest { .. } => "sync_request",
             EventKind::Security { .. } => "security",
+            EventKind::Announced { .. } => "announced",
         }
     }
 }
 
 /// Every event kind name, as pipelines name them in `on:`.
-pub const KINDS: [&str; 6] = [
+pub const KINDS: [&str; 7] = [
     "registered",
     "online_changed",
     "alarm",
     "config_applied",
     "sync_request",
     "security",
+    "announced",
 ];
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::bus::EventBus;
 use crate::device::{LabelChange, LoginProtocol};
+use crate::event::AnnounceCause;
 use crate::listener::{self, ListenerConfig, Shared};
 use crate::log_limit::LogLimiter;
 use crate::metrics::Metrics;
@@ -259,6 +260,8 @@ impl Gateway {
         self.registry
             .set_credentials(&device.id, device.credentials, None);
         self.registry.change_labels(&device.id, &device.labels);
+        self.registry
+            .announce(AnnounceCause::Added, Some(&device.id));
         Ok(())
     }
 
@@ -286,6 +289,8 @@ impl Gateway {
             self.registry
                 .set_credentials(&device.id, device.credentials, None);
             self.registry.change_labels(&device.id, &device.labels);
+            self.registry
+                .announce(AnnounceCause::Added, Some(&device.id));
         }
         Ok(report)
     }

@@ -21,7 +21,8 @@ use crate::device::identity::Identity;
 use crate::device::login::DeviceInfo;
 use crate::device::{DeviceHandle, EventLabels, LabelChange, Labels, LoginProtocol};
 use crate::event::{
-    DeviceState, Event, EventKind, OnlineReason, RegistrationKind, SecurityCode, now_ms,
+    AnnounceCause, DeviceState, Event, EventKind, OnlineReason, RegistrationKind, SecurityCode,
+    now_ms,
 };
 use crate::store::{Credentials, DeviceRecord, StateUpdate};
 use crate::time::rfc3339;
@@ -678,6 +679,35 @@ impl Registry {
         if let Some(slot) = &entry.session {
             slot.labels.send_replace(Arc::clone(&entry.labels));
         }
+    }
+
+    /// Announces the devices the gateway has credentials for — all of them in ID order, or
+    /// only `id` — with an `announced` event each; returns how many. Pending strangers are
+    /// never announced.
+    pub fn announce(&self, cause: AnnounceCause, only: Option<&str>) -> usize {
+        // Published under the lock, as every state change is: an announcement never overtakes
+        // a change of the same device.
+        let inner = self.lock();
+        let mut known: Vec<(&String, &Entry)> = match only {
+            Some(id) => inner.devices.get_key_value(id).into_iter().collect(),
+            None => inner.devices.iter().collect(),
+        };
+        known.retain(|(_, entry)| entry.credentials.is_some());
+        known.sort_unstable_by_key(|(id, _)| *id);
+        for (id, entry) in &known {
+            self.bus.publish(entry.event(
+                id,
+                EventKind::Announced {
+                    cause,
+                    online: entry.online(),
+                    state: entry.state,
+                    channels: entry.info.channels,
+                    serial: entry.identity.serial.clone(),
+                    model: entry.identity.device_type.clone(),
+                },
+            ));
+        }
+        known.len()
     }
 
     /// The labels events about `id` carry now (none for an unknown device).

@@ -567,6 +567,14 @@ async fn event_stream_delivers_registered_and_online_changed_for_a_camera() {
     api.add("sse1", "pw").await;
     let _camera = camera(api.gw.addr(), cam("sse1", "pw"));
 
+    // Added: announced at once (offline, it never logged in), then its camera registers.
+    let announced = next_message(&mut all).await;
+    assert_eq!(announced.event, "announced");
+    let data: Value = serde_json::from_str(&announced.data).expect("JSON data");
+    assert_eq!(
+        (&data["cause"], &data["online"]),
+        (&json!("added"), &json!(false))
+    );
     let registered = next_message(&mut all).await;
     assert_eq!(registered.event, "registered");
     let data: Value = serde_json::from_str(&registered.data).expect("JSON data");
@@ -769,4 +777,45 @@ async fn cli_manages_devices_through_the_api() {
     let deleted = output(run(&["delete", "cli1"])).await;
     assert!(deleted.status.success());
     assert_eq!(api.get("/api/devices").await.1, json!([]));
+}
+
+#[tokio::test]
+async fn announce_sends_every_known_device_and_no_stranger() {
+    let api = Api::start().await;
+    api.add("ann-b", "pw").await;
+    api.add("ann-a", "pw").await;
+    let _stranger = camera(api.gw.addr(), cam("stranger", "pw"));
+    api.wait_state("stranger", "pending").await;
+    let client = api.client();
+    let mut events = client
+        .events(None, &["announced".to_owned()])
+        .await
+        .expect("stream");
+    let report = client.announce().await.expect("announced");
+    assert_eq!(
+        report.announced, 2,
+        "the two added devices, not the stranger"
+    );
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let message = next_message(&mut events).await;
+        let data: Value = serde_json::from_str(&message.data).expect("JSON");
+        assert_eq!(
+            (
+                message.event.as_str(),
+                &data["cause"],
+                &data["online"],
+                &data["state"]
+            ),
+            (
+                "announced",
+                &json!("requested"),
+                &json!(false),
+                &json!("offline")
+            ),
+            "{data}"
+        );
+        seen.push(data["device"].as_str().unwrap_or_default().to_owned());
+    }
+    assert_eq!(seen, ["ann-a", "ann-b"], "in ID order");
 }

@@ -791,3 +791,105 @@ async fn home_assistant_sees_valid_discovery_loses_deleted_cameras_and_the_dead_
         "the Last Will"
     );
 }
+
+/// Reads messages into `ha` until `done` holds, or fails after the wait with `what`.
+async fn see_until(
+    messages: &mut mqtt_subscriber::Subscriber,
+    ha: &mut home_assistant::HomeAssistant,
+    what: &str,
+    done: impl Fn(&home_assistant::HomeAssistant, &mqtt_subscriber::Message) -> bool,
+) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Ok(Some(m)) = tokio::time::timeout(left, messages.rx.recv()).await else {
+            panic!(
+                "timed out waiting until {what}; seen: {:?}",
+                ha.latest.keys()
+            );
+        };
+        ha.see(&m.topic, &m.raw);
+        if done(ha, &m) {
+            return;
+        }
+    }
+}
+
+/// A camera added that never logged in is in Home Assistant at once — its connectivity off,
+/// its motion unavailable — so HA shows which cameras are down; Home Assistant's birth
+/// message (`online` on `homeassistant/status`) and a gateway restart each publish every
+/// device's discovery again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn home_assistant_lists_cameras_that_never_logged_in_and_gets_them_again_on_its_birth() {
+    use home_assistant::HomeAssistant;
+    const CONFIG: &str = "homeassistant/device/homeport_never_1_b74f8fbc/config";
+    let broker = Mosquitto::start();
+    let mut messages = mqtt_subscriber::Subscriber::connect(broker.port(), "ha", true, "#").await;
+    let mut gateway = tokio::task::block_in_place(|| {
+        let gateway = Gateway::start("json", Some(&broker.url()));
+        gateway.add_device("never.1", "admin");
+        gateway
+    });
+    let mut ha = HomeAssistant::default();
+    see_until(
+        &mut messages,
+        &mut ha,
+        "never.1 is in HA, offline",
+        |ha, _| {
+            let Ok(entities) = ha.entities() else {
+                return false;
+            };
+            let status = ha.latest.get("homeport/device/never.1/status");
+            entities.len() == 3
+                && status.is_some_and(|s| s.contains("\"online\":false"))
+                && ha.latest.contains_key("homeport/gateway/ops-test/status")
+        },
+    )
+    .await;
+    let entities = ha
+        .entities()
+        .unwrap_or_else(|e| panic!("against HA's rules: {e}"));
+    assert!(
+        ha.latest.contains_key(CONFIG),
+        "the object id is the strict key: {:?}",
+        ha.latest.keys()
+    );
+    for entity in &entities {
+        let connectivity = entity.config["device_class"] == "connectivity";
+        // Connectivity shows the camera is down; what needs the camera is unavailable.
+        assert_eq!(ha.available(entity), connectivity, "{}", entity.config);
+    }
+
+    // Home Assistant restarts and says so: every device's discovery comes again (live, not
+    // the broker's retained copy).
+    let _ = messages.drain(Duration::from_millis(300)).await;
+    mqtt_subscriber::publish_once(broker.port(), "ha-birth", "homeassistant/status", "online")
+        .await;
+    see_until(
+        &mut messages,
+        &mut ha,
+        "discovery again after HA's birth",
+        |_, m| m.topic == CONFIG && !m.retain && !m.raw.is_empty(),
+    )
+    .await;
+    assert!(
+        gateway
+            .log()
+            .contains("Home Assistant came online; devices announced again"),
+        "{}",
+        gateway.log()
+    );
+
+    // The gateway restarts: it announces every stored device once its pipelines run.
+    tokio::task::block_in_place(|| gateway.stop());
+    let _ = messages.drain(Duration::from_millis(300)).await;
+    tokio::task::block_in_place(|| gateway.spawn());
+    see_until(
+        &mut messages,
+        &mut ha,
+        "discovery again after a restart",
+        |_, m| m.topic == CONFIG && !m.retain && !m.raw.is_empty(),
+    )
+    .await;
+    assert!(ha.entities().is_ok_and(|e| e.len() == 3));
+}

@@ -7,8 +7,9 @@ use axum::response::IntoResponse;
 use super::error::ApiError;
 use super::extract::{Json, Path};
 use super::state::AppState;
-use crate::admin_api::{DeviceChange, DeviceView, NewDevice};
+use crate::admin_api::{AnnounceReport, DeviceChange, DeviceView, NewDevice};
 use crate::device::{DeviceHandle, LabelChange};
+use crate::event::AnnounceCause;
 use crate::store::{Credentials, DeviceCredentials, DeviceUpdate};
 
 impl TryFrom<NewDevice> for DeviceCredentials {
@@ -75,6 +76,18 @@ pub(super) async fn modify(
     state.gateway().update_device(&id, update).await?;
     tracing::info!(device = %id, "device modified");
     view(&state, &id).map(Json)
+}
+
+/// `POST /api/devices/announce`: an `announced` event for every device with credentials, so
+/// that what lists devices (Home Assistant discovery) has them all again; 200
+/// `{"announced": N}`.
+pub(super) async fn announce(State(state): State<AppState>) -> Json<AnnounceReport> {
+    let announced = state
+        .gateway()
+        .registry()
+        .announce(AnnounceCause::Requested, None);
+    tracing::info!(count = announced, "devices announced by an operator");
+    Json(AnnounceReport { announced })
 }
 
 /// `DELETE /api/devices/{id}`: forgets the device and closes its session; 204.

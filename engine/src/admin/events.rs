@@ -22,10 +22,8 @@ use super::error::ApiError;
 use super::extract::Query;
 use super::state::{AppState, Shutdown};
 use crate::admin_api::{EventQuery, Lagged};
-use crate::event::Event;
+use crate::event::{Event, KINDS};
 
-/// Event kinds a filter may name.
-const KINDS: [&str; 3] = ["registered", "online_changed", "alarm"];
 /// How often an idle stream sends a keep-alive comment.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 

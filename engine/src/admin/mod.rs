@@ -71,6 +71,7 @@ pub fn router(node: Arc<Node>, token: String) -> Router {
             post(import::import).layer(DefaultBodyLimit::max(MAX_IMPORT_BODY)),
         )
         .route("/api/devices/export", get(export::export))
+        .route("/api/devices/announce", post(devices::announce))
         .route(
             "/api/devices/{id}",
             get(devices::show)

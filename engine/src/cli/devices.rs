@@ -180,6 +180,9 @@ enum DevicesCommand {
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Announce every device again (an `announced` event each: Home Assistant discovery
+    /// lists them all, online or not).
+    Announce,
     /// Delete a device and close its session.
     Delete {
         /// Device ID.
@@ -330,6 +333,10 @@ pub(crate) async fn run(args: DevicesArgs) -> anyhow::Result<()> {
         DevicesCommand::Show { id } => {
             let device = client.device(&id).await?;
             println!("{}", serde_json::to_string_pretty(&device)?);
+        }
+        DevicesCommand::Announce => {
+            let report = client.announce().await?;
+            println!("announced {} device(s)", report.announced);
         }
         DevicesCommand::Accept { id } => {
             client.accept(&id).await?;

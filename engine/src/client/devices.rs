@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use super::{AdminClient, ClientError};
 use crate::admin_api::{
-    DeviceChange, DeviceView, ExportQuery, Format, ImportReport, NewDevice, RpcCall, SnapshotQuery,
-    TraceChange, TraceState,
+    AnnounceReport, DeviceChange, DeviceView, ExportQuery, Format, ImportReport, NewDevice,
+    RpcCall, SnapshotQuery, TraceChange, TraceState,
 };
 
 impl AdminClient {
@@ -95,6 +95,12 @@ impl AdminClient {
     /// Accepts the connection a device is pending on.
     pub async fn accept(&self, id: &str) -> Result<(), ClientError> {
         self.done(self.http.post(self.device_url(id, &["accept"])))
+            .await
+    }
+
+    /// Announces every device again (`announced` events: Home Assistant discovery).
+    pub async fn announce(&self) -> Result<AnnounceReport, ClientError> {
+        self.json(self.http.post(self.url(&["api", "devices", "announce"])))
             .await
     }
 

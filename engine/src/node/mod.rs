@@ -5,12 +5,14 @@
 //! - `start` — [`NodeConfig`] and [`Node::start`], the one start order.
 //! - `settings` — [`NodeConfig::resolve`]: the config file and flags as a node.
 //! - `readiness` — [`Node::readiness`]: listeners bound and sinks connected, for `/readyz`.
+//! - `announce` — every device announced at start and at Home Assistant's birth message.
 //!
 //! The node owns one cancellation tree (a root token; the admin API, the plugin watcher and
 //! the sinks run on its children) and one task tracker for the tasks it spawns itself. The
 //! gateway and the camera-sync server keep their own trackers for their connections and are
 //! stopped through their `shutdown`.
 
+mod announce;
 mod readiness;
 mod settings;
 mod start;

@@ -266,7 +266,17 @@ async fn start_parts(
                 services = services.with_sync(Arc::clone(server));
             }
             match PipelineHost::start(sources.clone(), services, gateway.bus().clone()) {
-                Ok(host) => Some(host),
+                Ok(host) => {
+                    let birth = started.sinks.as_ref().and_then(|s| s.mqtt.as_ref()).zip(
+                        config
+                            .sinks
+                            .mqtt
+                            .as_ref()
+                            .and_then(|m| m.announce_topic.as_deref()),
+                    );
+                    super::announce::start(gateway.registry(), birth, root.child_token());
+                    Some(host)
+                }
                 Err(errors) => {
                     stop_plugins.cancel();
                     return Err(NodeError::Pipelines(errors));

@@ -9,7 +9,9 @@
 //!   `reason`, `detail`, `since`, `channels`, `serial`, `model` (coming online, as the device reported them), `time`;
 //! - registered: `event_id`, `device_id`, `kind`, `peer`, `registration`, `time`;
 //! - config_applied: `event_id`, `device_id`, `kind`, `name`, `changed`, `dry_run`, `error`,
-//!   `time`.
+//!   `time`;
+//! - announced: `event_id`, `device_id`, `kind`, `cause`, `online`, `state`, `channels`,
+//!   `serial`, `model`, `time`.
 //!
 //! `time` is the server's RFC 3339 UTC time of the event.
 
@@ -89,6 +91,18 @@ fn kind_fields(event: &Event) -> Value {
         } => json!({
             "event_id": event.id, "device_id": event.device, "kind": "config_applied", "name": name,
             "changed": changed, "dry_run": dry_run, "error": error, "time": time,
+        }),
+        EventKind::Announced {
+            cause,
+            online,
+            state,
+            channels,
+            serial,
+            model,
+        } => json!({
+            "event_id": event.id, "device_id": event.device, "kind": "announced", "cause": cause,
+            "online": online, "state": state, "channels": channels, "serial": serial,
+            "model": model, "time": time,
         }),
         EventKind::Security { code, peer, detail } => json!({
             "event_id": event.id, "device_id": event.device, "kind": "security", "code": code,

@@ -68,12 +68,15 @@ impl Texts {
 
 /// Whether the plugins' world has `kind`: [`to_wit`] gives a record exactly for these.
 pub fn in_world(kind: &EventKind) -> bool {
-    !matches!(kind, EventKind::Security { .. })
+    !matches!(
+        kind,
+        EventKind::Security { .. } | EventKind::Announced { .. }
+    )
 }
 
 /// The WIT record of `event`, borrowing from it and `json`, its text in [`Texts`].
 ///
-/// `None` for a kind the world does not have (`security` events are newer than
+/// `None` for a kind the world does not have (`security` and `announced` events are newer than
 /// `homeport:plugin@0.1.0`): a plugin never sees those.
 pub fn to_wit<'a>(event: &'a Event, json: &'a str) -> Option<wit::EventParam<'a>> {
     Some(wit::EventParam {
@@ -167,7 +170,7 @@ fn kind_to_wit<'a>(kind: &'a EventKind, json: &'a str) -> Option<wit::EventKindP
             data: *data,
             command,
         }),
-        EventKind::Security { .. } => return None,
+        EventKind::Security { .. } | EventKind::Announced { .. } => return None,
     })
 }
 

@@ -86,3 +86,27 @@ impl Drop for Subscriber {
         self.task.abort();
     }
 }
+
+/// Publishes one message (QoS 1, not retained) as client `client_id` and returns once the
+/// broker acknowledged it.
+pub async fn publish_once(port: u16, client_id: &str, topic: &str, payload: &str) {
+    let mut options = MqttOptions::new(client_id, "127.0.0.1", port);
+    options.set_keep_alive(Duration::from_secs(5));
+    let (client, mut eventloop) = AsyncClient::new(options, 10);
+    client
+        .publish(topic, QoS::AtLeastOnce, false, payload.as_bytes().to_vec())
+        .await
+        .expect("queued");
+    let acked = async {
+        loop {
+            match eventloop.poll().await {
+                Ok(Event::Incoming(Packet::PubAck(_))) => return,
+                Ok(_) => {}
+                Err(e) => panic!("publishing to the test broker: {e}"),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(15), acked)
+        .await
+        .expect("acknowledged in time");
+}

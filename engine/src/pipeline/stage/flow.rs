@@ -162,6 +162,14 @@ pub fn sample_event(kind: &str) -> Option<Arc<Event>> {
             command: "Login".to_owned(),
             message: None,
         },
+        "announced" => EventKind::Announced {
+            cause: crate::event::AnnounceCause::Added,
+            online: false,
+            state: DeviceState::Offline,
+            channels: Some(4),
+            serial: Some("serial".to_owned()),
+            model: Some("model".to_owned()),
+        },
         "security" => EventKind::Security {
             code: SecurityCode::DuplicateId,
             peer: "127.0.0.1:37777".to_owned(),

@@ -30,6 +30,8 @@ pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(30);
 pub const DEFAULT_RECONNECT_MAX: Duration = Duration::from_secs(5);
 /// How long a clean shutdown may take to deliver what is queued, by default.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+/// The topic Home Assistant publishes `online` on when it starts (its birth message).
+pub const DEFAULT_ANNOUNCE_TOPIC: &str = "homeassistant/status";
 /// Port of `mqtt://` when the URL names none.
 const MQTT_PORT: u16 = 1883;
 /// Port of `mqtts://` when the URL names none.
@@ -62,6 +64,10 @@ pub struct MqttConfig {
     pub reconnect_max: Duration,
     /// How long a clean shutdown may spend delivering what is queued before it gives up.
     pub shutdown_timeout: Duration,
+    /// A topic whose message `online` makes the gateway announce every device again:
+    /// Home Assistant's birth message, [`DEFAULT_ANNOUNCE_TOPIC`] by default. `None`: the
+    /// sink subscribes to nothing.
+    pub announce_topic: Option<String>,
 }
 
 impl fmt::Debug for MqttConfig {
@@ -78,6 +84,7 @@ impl fmt::Debug for MqttConfig {
             .field("max_payload", &self.max_payload)
             .field("reconnect_max", &self.reconnect_max)
             .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("announce_topic", &self.announce_topic)
             .finish()
     }
 }
@@ -98,6 +105,7 @@ impl MqttConfig {
             max_payload: DEFAULT_MAX_PAYLOAD,
             reconnect_max: DEFAULT_RECONNECT_MAX,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            announce_topic: Some(DEFAULT_ANNOUNCE_TOPIC.to_owned()),
         };
         config.validate()?;
         Ok(config)
@@ -140,6 +148,15 @@ impl MqttConfig {
             || self.keep_alive > Duration::from_secs(u64::from(u16::MAX))
         {
             return Err(invalid("keep_alive", "must be between 1s and 65535s"));
+        }
+        if let Some(topic) = &self.announce_topic {
+            valid_topic(topic).map_err(|err| invalid("announce_topic", err.to_string()))?;
+            if topic.contains(['+', '#']) {
+                return Err(invalid(
+                    "announce_topic",
+                    "must be one topic, without the wildcards + and #",
+                ));
+            }
         }
         if self.reconnect_max.is_zero() {
             return Err(invalid("reconnect_max", "must be more than zero"));

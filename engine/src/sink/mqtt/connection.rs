@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use super::outbox::Message;
 use super::packet::{self, Connect, Incoming, Will};
 use super::publish::QoS;
-use super::shared::Shared;
+use super::shared::{Received, Shared};
 
 /// First wait before reconnecting; it doubles after each failed attempt.
 const FIRST_RETRY: Duration = Duration::from_millis(100);
@@ -46,6 +46,9 @@ pub(crate) struct Dial {
     pub(crate) max_in_flight: usize,
     /// Largest packet accepted from the broker.
     pub(crate) max_incoming: usize,
+    /// Topics subscribed to at QoS 0 on every connection (their messages go to
+    /// [`Shared::received`]).
+    pub(crate) subscriptions: Vec<String>,
 }
 
 /// A byte stream to the broker: plain TCP or TLS.
@@ -82,6 +85,8 @@ struct Link {
     /// When the next PINGREQ is due, and whether the last one is still unanswered.
     ping_at: Instant,
     ping_outstanding: bool,
+    /// Bytes of an oversized incoming message still to be dropped.
+    discard: usize,
 }
 
 impl Connection {
@@ -186,6 +191,11 @@ impl Connection {
                 "MQTT connected"
             );
         }
+        if !self.dial.subscriptions.is_empty() {
+            // Every connection is a clean session: subscriptions are made again each time.
+            let pkid = link.take_pkid();
+            packet::subscribe(&mut link.write, pkid, &self.dial.subscriptions);
+        }
         loop {
             if let Err(error) = self.write_ready(&mut link, *deadline).await {
                 return lost(error, true);
@@ -261,6 +271,7 @@ impl Connection {
                 next_pkid: 0,
                 ping_at: Instant::now() + dial.keep_alive,
                 ping_outstanding: false,
+                discard: 0,
             };
             packet::connect(
                 &mut link.write,
@@ -357,6 +368,10 @@ impl Connection {
     fn take_incoming(&self, link: &mut Link) -> Result<(), String> {
         let mut acked = false;
         let mut outbox = None;
+        link.discard = packet::discard(&mut link.read, link.discard);
+        if link.discard > 0 {
+            return Ok(());
+        }
         while let Some(packet) =
             packet::next(&mut link.read, self.dial.max_incoming).map_err(|e| e.to_string())?
         {
@@ -367,6 +382,40 @@ impl Connection {
                         .get_or_insert_with(|| self.shared.outbox())
                         .on_puback(pkid);
                     acked = true;
+                }
+                Incoming::SubAck { pkid, refused } => {
+                    link.in_flight.remove(&pkid);
+                    if refused {
+                        tracing::warn!(
+                            broker = %self.broker,
+                            topics = ?self.dial.subscriptions,
+                            "the MQTT broker refused a subscription (an ACL?)"
+                        );
+                    }
+                }
+                Incoming::Publish {
+                    topic,
+                    payload,
+                    qos,
+                    pkid,
+                } => {
+                    if let (1, Some(pkid)) = (qos, pkid) {
+                        packet::puback(&mut link.write, pkid);
+                    }
+                    // Nobody listening, or a listener behind: nothing is owed to these.
+                    let _ = self.shared.received.send(Received { topic, payload });
+                }
+                Incoming::Oversized { len, left } => {
+                    link.discard = left;
+                    tracing::warn!(
+                        broker = %self.broker,
+                        len,
+                        max = self.dial.max_incoming,
+                        "an MQTT message too large to take was dropped"
+                    );
+                    if left > 0 {
+                        break;
+                    }
                 }
                 Incoming::PingResp => link.ping_outstanding = false,
                 Incoming::ConnAck { .. } => return Err("a second CONNACK".to_owned()),

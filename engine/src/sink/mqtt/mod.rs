@@ -54,12 +54,12 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, broadcast};
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Exposition;
 
-pub use config::{FullPolicy, MqttConfig};
+pub use config::{DEFAULT_ANNOUNCE_TOPIC, FullPolicy, MqttConfig};
 pub use error::MqttError;
 pub use publish::{Publish, QoS};
 pub use stats::MqttStats;
@@ -67,14 +67,18 @@ pub use topic::valid_topic;
 
 use connection::{Connection, Dial};
 use outbox::{Limits, Message, OFFLINE, Outbox};
+pub use shared::Received;
 use shared::Shared;
 
 /// QoS 1 messages unacknowledged on the wire at once (the most a broken connection can make
 /// arrive twice). Single device-path runs of `alarm_throughput` (QoS 1, 100 000/s offered):
 /// 33 441 and 36 789 alarms/s with 500, 29 960 with 100.
 const MAX_IN_FLIGHT: usize = 500;
-/// Largest packet accepted from the broker (the sink only receives acknowledgements).
+/// Largest packet accepted from the broker (acknowledgements, and messages on the announce
+/// topic: larger ones are dropped).
 const MAX_INCOMING_PACKET: usize = 64 * 1024;
+/// Received messages kept for a listener that has not taken them yet.
+const RECEIVED_KEPT: usize = 16;
 
 /// A running MQTT sink; clones share one connection and one queue.
 #[derive(Clone)]
@@ -121,6 +125,7 @@ impl MqttSink {
             will_payload: OFFLINE.as_bytes(),
             max_in_flight: MAX_IN_FLIGHT,
             max_incoming: MAX_INCOMING_PACKET,
+            subscriptions: config.announce_topic.iter().cloned().collect(),
         };
 
         let limits = Limits {
@@ -135,6 +140,7 @@ impl MqttSink {
             finished: CancellationToken::new(),
             status_topic,
             max_payload: config.max_payload,
+            received: broadcast::channel(RECEIVED_KEPT).0,
         });
         let connection = Connection {
             shared: Arc::clone(&shared),
@@ -146,6 +152,11 @@ impl MqttSink {
         };
         tokio::spawn(connection.run());
         Ok(Self { shared })
+    }
+
+    /// Messages the broker delivers on the announce topic from now on.
+    pub fn received(&self) -> broadcast::Receiver<Received> {
+        self.shared.received.subscribe()
     }
 
     /// Queues a message for the broker; never waits for the network.

@@ -1,9 +1,10 @@
 //! The MQTT 3.1.1 packets a publishing client needs (OASIS standard, §2–§3): CONNECT,
-//! PUBLISH, PINGREQ and DISCONNECT written, CONNACK, PUBACK and PINGRESP read. No I/O: packets
+//! PUBLISH, PUBACK, SUBSCRIBE (QoS 0), PINGREQ and DISCONNECT written; CONNACK, PUBACK,
+//! SUBACK, PUBLISH and PINGRESP read. No I/O: packets
 //! are appended to a write buffer and parsed from a read buffer, so many publishes go out in
 //! one write and many acknowledgements come in with one read.
 
-use bytes::{Buf, BufMut, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use super::publish::QoS;
 
@@ -31,12 +32,25 @@ pub(crate) struct Connect<'a> {
 }
 
 /// A packet from the broker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Incoming {
     /// CONNACK with its return code (0 = accepted).
     ConnAck { code: u8 },
     /// PUBACK of a packet id.
     PubAck(u16),
+    /// SUBACK of a packet id, with whether the broker refused a topic (return code 0x80).
+    SubAck { pkid: u16, refused: bool },
+    /// A message on a topic the client subscribed to; `pkid` is there at QoS 1 and 2, and
+    /// QoS 1 wants a PUBACK.
+    Publish {
+        topic: String,
+        payload: Bytes,
+        qos: u8,
+        pkid: Option<u16>,
+    },
+    /// A PUBLISH larger than the client accepts, dropped: `left` more of its bytes are still
+    /// to come and to be discarded ([`discard`]).
+    Oversized { len: usize, left: usize },
     /// PINGRESP.
     PingResp,
     /// Any other well-formed packet (type nibble): a publishing client ignores it.
@@ -151,6 +165,33 @@ pub(crate) fn publish(
     out.put_slice(payload);
 }
 
+/// Appends PUBACK of `pkid`.
+pub(crate) fn puback(out: &mut BytesMut, pkid: u16) {
+    out.put_u8(0x40);
+    out.put_u8(2);
+    out.put_u16(pkid);
+}
+
+/// Appends SUBSCRIBE of `topics`, each at QoS 0. Topics are valid topic names (checked by
+/// the sink's config).
+pub(crate) fn subscribe(out: &mut BytesMut, pkid: u16, topics: &[String]) {
+    let remaining = 2 + topics.iter().map(|t| 2 + t.len() + 1).sum::<usize>();
+    header(out, 0x82, remaining);
+    out.put_u16(pkid);
+    for topic in topics {
+        put_str(out, topic.as_bytes());
+        out.put_u8(0);
+    }
+}
+
+/// Drops up to `left` bytes from the front of `buf` (the rest of an oversized packet);
+/// returns how many are still to come.
+pub(crate) fn discard(buf: &mut BytesMut, left: usize) -> usize {
+    let now = left.min(buf.len());
+    buf.advance(now);
+    left - now
+}
+
 /// Appends PINGREQ.
 pub(crate) fn ping(out: &mut BytesMut) {
     out.put_slice(&[0xC0, 0x00]);
@@ -182,6 +223,14 @@ pub(crate) fn next(buf: &mut BytesMut, max: usize) -> Result<Option<Incoming>, P
         }
     }
     if at + remaining > max {
+        if first >> 4 == 3 {
+            // Someone else's message: too big to take, but no reason to drop the connection.
+            let len = at + remaining;
+            return Ok(Some(Incoming::Oversized {
+                len,
+                left: discard(buf, len),
+            }));
+        }
         return Err(PacketError::TooLarge {
             len: at + remaining,
             max,
@@ -205,10 +254,51 @@ pub(crate) fn next(buf: &mut BytesMut, max: usize) -> Result<Option<Incoming>, P
             }
             Incoming::PubAck(body.get_u16())
         }
+        3 => publish_in(first, body.freeze())?,
+        9 => {
+            if body.len() < 3 {
+                return Err(PacketError::Malformed("SUBACK"));
+            }
+            let pkid = body.get_u16();
+            Incoming::SubAck {
+                pkid,
+                refused: body.contains(&0x80),
+            }
+        }
         13 => Incoming::PingResp,
         other => Incoming::Other(other),
     };
     Ok(Some(packet))
+}
+
+/// A PUBLISH from the broker (§3.3): topic, packet id at QoS 1 and 2, payload.
+fn publish_in(first: u8, mut body: Bytes) -> Result<Incoming, PacketError> {
+    let malformed = PacketError::Malformed("PUBLISH");
+    let qos = (first >> 1) & 0x03;
+    if body.len() < 2 {
+        return Err(malformed);
+    }
+    let len = usize::from(body.get_u16());
+    if body.len() < len {
+        return Err(malformed);
+    }
+    let topic = String::from_utf8(body.split_to(len).to_vec()).map_err(|_| malformed.clone())?;
+    let pkid = match qos {
+        0 => None,
+        1 | 2 => {
+            if body.len() < 2 {
+                return Err(malformed);
+            }
+            Some(body.get_u16())
+        }
+        _ => return Err(malformed),
+    };
+    Ok(Incoming::Publish {
+        topic,
+        payload: body,
+        qos,
+        pkid,
+    })
 }
 
 /// What a CONNACK return code means (§3.2.2.3).
@@ -313,14 +403,83 @@ mod tests {
     fn bad_packets_are_errors() {
         let mut long = BytesMut::from(&[0x40, 0x80, 0x80, 0x80, 0x80, 0x01][..]);
         assert_eq!(next(&mut long, 64), Err(PacketError::BadLength));
-        let mut big = BytesMut::from(&[0x30, 0xFF, 0x7F][..]);
+        let mut big = BytesMut::from(&[0x40, 0xFF, 0x7F][..]);
         assert!(matches!(
             next(&mut big, 1024),
             Err(PacketError::TooLarge { .. })
         ));
         let mut short = BytesMut::from(&[0x40, 1, 0][..]);
         assert_eq!(next(&mut short, 64), Err(PacketError::Malformed("PUBACK")));
-        let mut other = BytesMut::from(&[0x90, 3, 0, 1, 0][..]);
-        assert_eq!(next(&mut other, 64), Ok(Some(Incoming::Other(9))));
+        let mut other = BytesMut::from(&[0xB0, 2, 0, 1][..]);
+        assert_eq!(next(&mut other, 64), Ok(Some(Incoming::Other(11))));
+    }
+
+    #[test]
+    fn subscribe_and_its_answers_match_the_standard_layout() {
+        let mut out = BytesMut::new();
+        subscribe(&mut out, 5, &["ha/status".to_owned()]);
+        assert_eq!(
+            &out[..],
+            &[
+                0x82, 14, 0, 5, 0, 9, b'h', b'a', b'/', b's', b't', b'a', b't', b'u', b's', 0
+            ]
+        );
+        let mut buf = BytesMut::from(&[0x90, 3, 0, 5, 0, 0x90, 3, 0, 6, 0x80][..]);
+        assert_eq!(
+            next(&mut buf, 64),
+            Ok(Some(Incoming::SubAck {
+                pkid: 5,
+                refused: false
+            }))
+        );
+        assert_eq!(
+            next(&mut buf, 64),
+            Ok(Some(Incoming::SubAck {
+                pkid: 6,
+                refused: true
+            }))
+        );
+        // A QoS 1 message: topic "t", packet id 7, payload "online".
+        let mut buf = BytesMut::from(
+            &[
+                0x32, 11, 0, 1, b't', 0, 7, b'o', b'n', b'l', b'i', b'n', b'e',
+            ][..],
+        );
+        assert_eq!(
+            next(&mut buf, 64),
+            Ok(Some(Incoming::Publish {
+                topic: "t".to_owned(),
+                payload: Bytes::from_static(b"online"),
+                qos: 1,
+                pkid: Some(7),
+            }))
+        );
+        out.clear();
+        puback(&mut out, 7);
+        assert_eq!(&out[..], &[0x40, 2, 0, 7]);
+    }
+
+    #[test]
+    fn an_oversized_message_is_dropped_without_dropping_the_connection() {
+        // A 200-byte PUBLISH arriving in two parts, then a PINGRESP.
+        let mut message = BytesMut::new();
+        publish(&mut message, "t", &[b'x'; 197], QoS::AtMostOnce, false, 0);
+        let whole = message.len();
+        let mut buf = BytesMut::from(&message[..50]);
+        let Ok(Some(Incoming::Oversized { len, left })) = next(&mut buf, 64) else {
+            panic!("not dropped as oversized");
+        };
+        assert_eq!((len, left), (whole, whole - 50));
+        assert!(buf.is_empty());
+        buf.extend_from_slice(&message[50..]);
+        buf.extend_from_slice(&[0xD0, 0]);
+        assert_eq!(discard(&mut buf, left), 0);
+        assert_eq!(next(&mut buf, 64), Ok(Some(Incoming::PingResp)));
+        // Other packets that large are still errors.
+        let mut big = BytesMut::from(&[0x90, 0xFF, 0x01][..]);
+        assert!(matches!(
+            next(&mut big, 64),
+            Err(PacketError::TooLarge { .. })
+        ));
     }
 }

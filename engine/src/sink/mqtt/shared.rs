@@ -4,7 +4,7 @@
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, broadcast};
 use tokio_util::sync::CancellationToken;
 
 use super::error::{MqttError, preview};
@@ -22,6 +22,18 @@ pub(super) struct Shared {
     pub(super) finished: CancellationToken,
     pub(super) status_topic: String,
     pub(super) max_payload: usize,
+    /// Messages on the topics the sink subscribes to; a receiver that falls behind misses
+    /// some (they are triggers, not data to keep).
+    pub(super) received: broadcast::Sender<Received>,
+}
+
+/// A message the broker delivered on a subscribed topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// Its topic.
+    pub topic: String,
+    /// Its payload.
+    pub payload: Bytes,
 }
 
 impl Shared {
