@@ -326,6 +326,7 @@ fn online_event(online: bool) -> Arc<Event> {
             channels: None,
             serial: None,
             model: None,
+            firmware: None,
         },
     )
 }

@@ -176,6 +176,9 @@ pub enum EventKind {
         /// The device type it reported, its model (coming online), if known.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         model: Option<String>,
+        /// The firmware version it reported after the login (coming online), if it did.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        firmware: Option<String>,
     },
     /// An `apply_config` stage wrote (or, in a dry run, would have written) a config table.
     ConfigApplied {
@@ -247,6 +250,9 @@ pub enum EventKind {
         /// The device type it reported, its model, if known.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         model: Option<String>,
+        /// The firmware version it reported at its last login, if known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        firmware: Option<String>,
     },
     /// Someone tried to be a device it is not, and was refused. Plugins built against
     /// `homeport:plugin@0.1.0` do not see these (their world has no such kind): a `wasm`
@@ -599,6 +605,7 @@ mod tests {
                 channels: None,
                 serial: None,
                 model: None,
+                firmware: None,
             },
         );
         let json = serde_json::to_value(&*event).expect("serialises");

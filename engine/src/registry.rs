@@ -38,7 +38,7 @@ pub struct LoginPlan {
 }
 
 /// What a session reports when its device comes online.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Online {
     /// The login that worked (`dvrip` or `dhip`).
     pub protocol: LoginProtocol,
@@ -46,6 +46,8 @@ pub struct Online {
     pub transport: Framing,
     /// What the device said about itself at login.
     pub info: DeviceInfo,
+    /// The firmware version it reported after the login, if it did.
+    pub firmware: Option<String>,
 }
 
 /// Limits and windows of the registry (the config file's `registry:` section).
@@ -119,6 +121,9 @@ pub struct DeviceView {
     pub protocol_version: Option<u8>,
     /// What the device proved at its first login, checked at every later one.
     pub identity: Option<IdentityView>,
+    /// The firmware version it reported at its last login.
+    #[serde(default)]
+    pub firmware: Option<String>,
     /// Whether its connection waits for an operator to accept it before the gateway logs in
     /// over it (it was pending when its credentials were added).
     pub awaiting_accept: bool,
@@ -201,6 +206,8 @@ struct Entry {
     source: Option<IpAddr>,
     identity: Identity,
     labels: Arc<Labels>,
+    /// The firmware version the device reported at its last login.
+    firmware: Option<String>,
 }
 
 impl Entry {
@@ -218,6 +225,7 @@ impl Entry {
             source: None,
             identity: Identity::default(),
             labels: Arc::default(),
+            firmware: None,
         }
     }
 
@@ -531,6 +539,7 @@ impl Registry {
         }
         entry.last_seen_ms = Some(now_ms());
         entry.info = online.info;
+        entry.firmware = online.firmware;
         let mut learned = None;
         if let Some(credentials) = entry.credentials.as_mut()
             && credentials.learned != Some(online.protocol)
@@ -541,9 +550,10 @@ impl Registry {
         let was_online = entry.online();
         let since = entry.since_ms;
         let entry_channels = entry.info.channels;
-        let (entry_serial, entry_model) = (
+        let (entry_serial, entry_model, entry_firmware) = (
             entry.identity.serial.clone(),
             entry.identity.device_type.clone(),
+            entry.firmware.clone(),
         );
         transition(inner, id, DeviceState::Online, None);
         if let Some(update) = inner.dirty.get_mut(id) {
@@ -563,6 +573,7 @@ impl Registry {
                     channels: entry_channels,
                     serial: entry_serial,
                     model: entry_model,
+                    firmware: entry_firmware,
                 },
             ));
         }
@@ -704,6 +715,7 @@ impl Registry {
                     channels: entry.info.channels,
                     serial: entry.identity.serial.clone(),
                     model: entry.identity.device_type.clone(),
+                    firmware: entry.firmware.clone(),
                 },
             ));
         }
@@ -974,6 +986,7 @@ fn offline_event(
             channels: None,
             serial: None,
             model: None,
+            firmware: None,
         },
     )
 }
@@ -1020,6 +1033,7 @@ fn view(id: &str, entry: &Entry) -> DeviceView {
             serial: entry.identity.serial.clone(),
             device_type: entry.identity.device_type.clone(),
         }),
+        firmware: entry.firmware.clone(),
         awaiting_accept: entry
             .session
             .as_ref()

@@ -92,6 +92,13 @@ async fn every_firmware_profile_comes_online_with_auto_or_legacy() {
         is_online(&gw, id).await;
         let view = gw.gateway.registry().view(id).expect("listed");
         assert_eq!(view.connected_with, Some(worked), "{id}");
+        // The firmware version it reports after the login (magicBox over JSON, the DVRIP
+        // info query 8 without it).
+        assert_eq!(
+            view.firmware.as_deref(),
+            Some(homeport_simulator::session::SOFTWARE_VERSION),
+            "{id}"
+        );
         if worked == LoginProtocol::Dvrip {
             // The channel count and device type come from the DVRIP login result.
             assert_eq!(view.channels, Some(1), "{id}");
@@ -416,7 +423,8 @@ async fn the_login_is_framed_as_the_vendors_clients_frame_it() {
         )))
         .await;
     // JSON follows in f6 packets ending in \n\0, with the JSON id at +8: the serial number
-    // and type (to pin the device's identity), then the event subscription.
+    // and type (to pin the device's identity), the firmware version, then the event
+    // subscription.
     let mut methods = Vec::new();
     while !methods.iter().any(|m| m == "eventManager.attach") {
         let frame = camera.dvrip().await;
@@ -439,6 +447,9 @@ async fn the_login_is_framed_as_the_vendors_clients_frame_it() {
         let params = match method.as_str() {
             "magicBox.getSerialNo" => serde_json::json!({"sn": "SN-FAKE-1"}),
             "magicBox.getDeviceType" => serde_json::json!({"type": "IPC-FAKE"}),
+            "magicBox.getSoftwareVersion" => {
+                serde_json::json!({"version": {"Version": "2.800.1", "BuildDate": "2026-01-02"}})
+            }
             _ => serde_json::json!({"SID": 513}),
         };
         let reply = serde_json::json!({"id": request_id, "result": true, "params": params, "session": session});
@@ -457,17 +468,15 @@ async fn the_login_is_framed_as_the_vendors_clients_frame_it() {
         [
             "magicBox.getSerialNo",
             "magicBox.getDeviceType",
+            "magicBox.getSoftwareVersion",
             "eventManager.attach"
         ]
     );
     online(&mut events, "fake-1").await;
+    let view = gw.gateway.registry().view("fake-1").expect("listed");
     assert_eq!(
-        gw.gateway
-            .registry()
-            .view("fake-1")
-            .expect("listed")
-            .channels,
-        Some(4)
+        (view.channels, view.firmware.as_deref()),
+        (Some(4), Some("2.800.1"))
     );
     // The keep-life packet follows on the DVRIP timer.
     let keepalive = camera.dvrip().await;

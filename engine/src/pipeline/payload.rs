@@ -6,12 +6,13 @@
 //!   line_crossing, intrusion, tamper, video_loss, input, other), `action`, `active`,
 //!   `device_time`, `device_utc`, `time`, `data`;
 //! - online_changed (the device status): `event_id`, `device_id`, `kind`, `online`, `state`,
-//!   `reason`, `detail`, `since`, `channels`, `serial`, `model` (coming online, as the device reported them), `time`;
+//!   `reason`, `detail`, `since`, `channels`, `serial`, `model`, `firmware` (coming online, as
+//!   the device reported them), `time`;
 //! - registered: `event_id`, `device_id`, `kind`, `peer`, `registration`, `time`;
 //! - config_applied: `event_id`, `device_id`, `kind`, `name`, `changed`, `dry_run`, `error`,
 //!   `time`;
 //! - announced: `event_id`, `device_id`, `kind`, `cause`, `online`, `state`, `channels`,
-//!   `serial`, `model`, `time`.
+//!   `serial`, `model`, `firmware`, `time`.
 //!
 //! `time` is the server's RFC 3339 UTC time of the event.
 
@@ -60,10 +61,11 @@ fn kind_fields(event: &Event) -> Value {
             channels,
             serial,
             model,
+            firmware,
         } => json!({
             "event_id": event.id, "device_id": event.device, "kind": "online_changed", "online": online, "state": state,
             "reason": reason, "detail": detail, "since": since_ms.map(rfc3339), "channels": channels,
-            "serial": serial, "model": model, "time": time,
+            "serial": serial, "model": model, "firmware": firmware, "time": time,
         }),
         EventKind::Registered {
             peer, registration, ..
@@ -99,10 +101,11 @@ fn kind_fields(event: &Event) -> Value {
             channels,
             serial,
             model,
+            firmware,
         } => json!({
             "event_id": event.id, "device_id": event.device, "kind": "announced", "cause": cause,
             "online": online, "state": state, "channels": channels, "serial": serial,
-            "model": model, "time": time,
+            "model": model, "firmware": firmware, "time": time,
         }),
         EventKind::Security { code, peer, detail } => json!({
             "event_id": event.id, "device_id": event.device, "kind": "security", "code": code,

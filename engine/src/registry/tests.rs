@@ -36,6 +36,7 @@ fn go_online(registry: &Registry, ticket: &Ticket) {
             protocol: LoginProtocol::Dvrip,
             transport: Framing::Dvrip,
             info: DeviceInfo::default(),
+            firmware: None,
         },
     );
 }

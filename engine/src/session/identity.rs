@@ -1,12 +1,13 @@
-//! Reading what a device says it is right after it logged in — serial number and type — to
+//! Reading what a device says it is right after it logged in — serial number and type, to
 //! pin it at the first login and check it at every later one (see
-//! [`crate::device::identity`]).
+//! [`crate::device::identity`]), and its firmware version, which only informs (an upgrade
+//! changes it).
 
 use std::time::Duration;
 
 use homeport_protocol::dvrip::DvripPacket;
 use homeport_protocol::dvrip::packet::info;
-use homeport_protocol::rpc::device::{SerialParams, TypeParams};
+use homeport_protocol::rpc::device::{SerialParams, SoftwareVersionParams, TypeParams};
 use homeport_protocol::rpc::method;
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -20,10 +21,13 @@ pub(super) struct Shown {
     pub serial: Option<String>,
     /// Its type, if it said.
     pub device_type: Option<String>,
+    /// Its firmware version, if it said.
+    pub firmware: Option<String>,
 }
 
-/// Asks for the serial and type: JSON (`magicBox.getSerialNo`, `magicBox.getDeviceType`) on a
-/// device that speaks it, the DVRIP info queries (7, 11) on one that does not. A device that
+/// Asks for the serial, type and firmware: JSON (`magicBox.getSerialNo`,
+/// `magicBox.getDeviceType`, `magicBox.getSoftwareVersion`) on a device that speaks it, the
+/// DVRIP info queries (7, 11, 8) on one that does not. A device that
 /// does not answer one of them leaves it `None`; only a broken socket is an error.
 pub(super) async fn read<S>(
     link: &mut Link<S>,
@@ -42,16 +46,23 @@ where
             .await?
             .and_then(|v| serde_json::from_value::<TypeParams>(v).ok())
             .map(|p| p.kind);
+        let firmware = json_value(link, method::GET_SOFTWARE_VERSION, timeout)
+            .await?
+            .and_then(|v| serde_json::from_value::<SoftwareVersionParams>(v).ok())
+            .map(|p| p.version.version);
         return Ok(Shown {
             serial: clean(serial),
             device_type: clean(device_type),
+            firmware: clean(firmware),
         });
     }
     let serial = dvrip_info(link, info::SERIAL, timeout).await?;
     let device_type = dvrip_info(link, info::DEVICE_TYPE, timeout).await?;
+    let firmware = dvrip_info(link, info::VERSION, timeout).await?;
     Ok(Shown {
         serial: clean(serial),
         device_type: clean(device_type),
+        firmware: clean(firmware),
     })
 }
 

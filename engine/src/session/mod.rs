@@ -160,6 +160,7 @@ where
             protocol,
             transport: login.transport,
             info: login.info,
+            firmware: shown.firmware,
         },
     );
     *online = true;

@@ -121,6 +121,7 @@ fn kind_to_wit<'a>(kind: &'a EventKind, json: &'a str) -> Option<wit::EventKindP
             channels: _,
             serial: _,
             model: _,
+            firmware: _,
         } => wit::EventKindParam::OnlineChanged(wit::OnlineChangedParam {
             online: *online,
             state: state_to_wit(*state),
@@ -245,15 +246,18 @@ pub fn kind_from_wit(
         wit::EventKindResult::OnlineChanged(o) => {
             // What the plugin's world cannot carry stays as the device reported it, unless
             // the plugin turned the change around.
-            let (channels, serial, model) = match original {
+            let (channels, serial, model, firmware) = match original {
                 EventKind::OnlineChanged {
                     online,
                     channels,
                     serial,
                     model,
+                    firmware,
                     ..
-                } if *online == o.online => (*channels, serial.clone(), model.clone()),
-                _ => (None, None, None),
+                } if *online == o.online => {
+                    (*channels, serial.clone(), model.clone(), firmware.clone())
+                }
+                _ => (None, None, None, None),
             };
             EventKind::OnlineChanged {
                 online: o.online,
@@ -264,6 +268,7 @@ pub fn kind_from_wit(
                 channels,
                 serial,
                 model,
+                firmware,
             }
         }
         wit::EventKindResult::Alarm(a) => EventKind::Alarm {
@@ -399,6 +404,7 @@ mod tests {
                 channels: Some(4),
                 serial: Some("S1".to_owned()),
                 model: Some("IPC-HDW".to_owned()),
+                firmware: Some("2.800.0000004.0.R".to_owned()),
             },
             EventKind::Alarm {
                 channel: -1,
@@ -478,6 +484,7 @@ mod tests {
                 channels: None,
                 serial: None,
                 model: None,
+                firmware: None,
             },
         );
         let mut texts = Texts::with_capacity(3);

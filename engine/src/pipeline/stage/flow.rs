@@ -138,6 +138,7 @@ pub fn sample_event(kind: &str) -> Option<Arc<Event>> {
             channels: Some(4),
             serial: Some("serial".to_owned()),
             model: Some("model".to_owned()),
+            firmware: Some("firmware".to_owned()),
         },
         "alarm" => EventKind::Alarm {
             channel: 0,
@@ -169,6 +170,7 @@ pub fn sample_event(kind: &str) -> Option<Arc<Event>> {
             channels: Some(4),
             serial: Some("serial".to_owned()),
             model: Some("model".to_owned()),
+            firmware: Some("firmware".to_owned()),
         },
         "security" => EventKind::Security {
             code: SecurityCode::DuplicateId,
