@@ -430,3 +430,61 @@ async fn home_assistant_discovers_every_camera_with_connectivity_and_motion() {
     stop.cancel();
     gw.gateway.shutdown().await;
 }
+
+/// The opt-in snapshot example: a motion start makes the camera take a picture, and what
+/// Home Assistant's image entity reads (base64 on homeport/device/<id>/snapshot/<channel>) is
+/// exactly the camera's JPEG; every camera has the image entity's discovery.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_example_publishes_the_camera_s_own_jpeg_on_motion() {
+    use base64::Engine;
+    let broker = Mosquitto::start();
+    let (gw, host, mqtt, stop) =
+        setup(&broker, vec![repo("pipelines/examples/ha-snapshot.yaml")]).await;
+    let mut pictures = Subscriber::connect(
+        broker.port(),
+        "pictures",
+        true,
+        "homeport/device/+/snapshot/+",
+    )
+    .await;
+    let mut images = Subscriber::connect(
+        broker.port(),
+        "images",
+        true,
+        "homeassistant/image/+/config",
+    )
+    .await;
+    let cameras = fleet(&gw, 20.0);
+    all_online(&gw).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = HashSet::new();
+    while seen.len() < 3 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let message = tokio::time::timeout(left, pictures.rx.recv())
+            .await
+            .expect("pictures in time")
+            .expect("subscribed");
+        let jpeg = base64::engine::general_purpose::STANDARD
+            .decode(message.raw.as_bytes())
+            .unwrap_or_else(|e| panic!("{}: not base64 ({e})", message.topic));
+        assert_eq!(
+            jpeg,
+            homeport_simulator::snapshot::JPEG,
+            "{}: the camera's own picture",
+            message.topic
+        );
+        seen.insert(message.topic);
+    }
+    cameras.stop().await;
+    let configs = images.drain(Duration::from_secs(1)).await;
+    let with_config: HashSet<&str> = configs
+        .iter()
+        .filter(|m| m.payload["image_encoding"] == "b64")
+        .filter_map(|m| m.payload["unique_id"].as_str())
+        .collect();
+    assert_eq!(with_config.len(), DEVICES, "{with_config:?}");
+    let (_, _, failed, _, _) = host.totals("ha-snapshot").await.expect("pipeline");
+    assert_eq!(failed, 0, "every online camera answered");
+    stop.cancel();
+    gw.gateway.shutdown().await;
+}

@@ -248,11 +248,17 @@ fn pipeline_of(
             },
             None => default_policy,
         };
-        // A `set` stage's own fields are visible to its later fields.
+        // A `set` stage's own fields are visible to its later fields; a `snapshot` stage's
+        // field to the stages after it.
         match &**stage {
             StageSpec::Set(set) => {
                 if let Some(fields) = &mut fields {
                     fields.extend(set.fields.keys().cloned());
+                }
+            }
+            StageSpec::Snapshot(snapshot) => {
+                if let Some(fields) = &mut fields {
+                    fields.insert(snapshot.field_name().to_owned());
                 }
             }
             StageSpec::Wasm(_) => fields = None,

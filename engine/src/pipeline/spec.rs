@@ -133,6 +133,8 @@ stage_specs! {
     "login" => Login(LoginSpec),
     /// Merge a config template into the device's config and write it back.
     "apply_config" => ApplyConfig(ApplyConfigSpec),
+    /// Take a JPEG from the device into a field.
+    "snapshot" => Snapshot(SnapshotSpec),
     /// Answer camera-sync app commands (`sync_request` events).
     "camera_sync" => CameraSync(PolicyOnly),
     /// Push online changes and alarms to the apps bound to the camera.
@@ -251,6 +253,31 @@ pub struct LoginSpec {
     /// Error policy override.
     #[serde(default)]
     pub on_error: Option<ErrorPolicySpec>,
+}
+
+/// `snapshot:`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotSpec {
+    /// The video channel, a template (default: the alarm's channel, else 0).
+    #[serde(default)]
+    pub channel: Option<Spanned<String>>,
+    /// The field the base64 JPEG goes in (default `snapshot`).
+    #[serde(default)]
+    pub field: Option<String>,
+    /// Error policy override.
+    #[serde(default)]
+    pub on_error: Option<ErrorPolicySpec>,
+}
+
+impl SnapshotSpec {
+    /// The field the picture goes in when the stage names none.
+    pub const DEFAULT_FIELD: &str = "snapshot";
+
+    /// The field the picture goes in.
+    pub fn field_name(&self) -> &str {
+        self.field.as_deref().unwrap_or(Self::DEFAULT_FIELD)
+    }
 }
 
 /// `apply_config:`.

@@ -3,8 +3,8 @@
 //! A stage gets the event's [`Flow`] and either lets it go on, drops it (with a reason that
 //! is counted), or fails (and the stage's error policy decides: retry, then dead-letter, drop
 //! or continue). Built in: [`filter`], [`set`], [`log`], [`debounce`], [`login`],
-//! [`apply_config`], [`mqtt`], [`nats`], [`camera_sync`], [`sync_push`], and [`wasm`] for
-//! plugins.
+//! [`apply_config`], [`snapshot`], [`mqtt`], [`nats`], [`camera_sync`], [`sync_push`], and
+//! [`wasm`] for plugins.
 //!
 //! [`contract`] holds what every stage shares ([`Stage`], [`Outcome`], [`StageError`]),
 //! [`flow`] the event a stage works on and its template context, [`build`] the context a
@@ -36,6 +36,7 @@ pub mod login;
 pub mod mqtt;
 pub mod nats;
 pub mod set;
+pub mod snapshot;
 pub mod sync_push;
 pub mod wasm;
 
@@ -57,6 +58,7 @@ pub fn from_spec(spec: &StageSpec, cx: &Build<'_>) -> Result<Box<dyn Stage>, Spe
         StageSpec::Nats(spec) => nats::build(spec, cx),
         StageSpec::Login(spec) => login::build(spec, cx),
         StageSpec::ApplyConfig(spec) => apply_config::build(spec, cx),
+        StageSpec::Snapshot(spec) => snapshot::build(spec, cx),
         StageSpec::CameraSync(spec) => camera_sync::build(spec, cx),
         StageSpec::SyncPush(spec) => sync_push::build(spec, cx),
         StageSpec::Wasm(spec) => wasm::build(spec, cx),
