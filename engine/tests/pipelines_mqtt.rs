@@ -438,7 +438,7 @@ async fn home_assistant_discovers_every_camera_with_connectivity_and_motion() {
 async fn snapshot_example_publishes_the_camera_s_own_jpeg_on_motion() {
     use base64::Engine;
     let broker = Mosquitto::start();
-    let (gw, host, mqtt, stop) =
+    let (gw, host, _mqtt, stop) =
         setup(&broker, vec![repo("pipelines/examples/ha-snapshot.yaml")]).await;
     let mut pictures = Subscriber::connect(
         broker.port(),
