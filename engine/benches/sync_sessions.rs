@@ -323,10 +323,7 @@ fn online_event(online: bool) -> Arc<Event> {
             },
             detail: None,
             since_ms: None,
-            channels: None,
-            serial: None,
-            model: None,
-            firmware: None,
+            reported: homeport::event::Reported::default(),
         },
     )
 }

@@ -139,6 +139,25 @@ impl AnnounceCause {
     }
 }
 
+/// What a device reported about itself at login, as far as known: carried by `online_changed`
+/// (coming online) and `announced` events, flat in their JSON (`channels`, `serial`, `model`,
+/// `firmware`, each left out when unknown).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reported {
+    /// Video channels it reported in its DVRIP login result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channels: Option<u8>,
+    /// The hardware serial number it proved at its first login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial: Option<String>,
+    /// The device type it reported: its model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// The firmware version it reported after its last login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firmware: Option<String>,
+}
+
 /// What happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -167,18 +186,9 @@ pub enum EventKind {
         /// Unix milliseconds of the previous change, if known.
         #[serde(skip_serializing_if = "Option::is_none")]
         since_ms: Option<i64>,
-        /// Video channels the device reported at login (coming online), if it did.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        channels: Option<u8>,
-        /// The hardware serial number it proved at its first login (coming online), if known.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        serial: Option<String>,
-        /// The device type it reported, its model (coming online), if known.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        model: Option<String>,
-        /// The firmware version it reported after the login (coming online), if it did.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        firmware: Option<String>,
+        /// Coming online: what the device reported about itself, as far as known.
+        #[serde(flatten)]
+        reported: Reported,
     },
     /// An `apply_config` stage wrote (or, in a dry run, would have written) a config table.
     ConfigApplied {
@@ -241,18 +251,9 @@ pub enum EventKind {
         online: bool,
         /// The device's state now.
         state: DeviceState,
-        /// Video channels it reported at its last login, if known.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        channels: Option<u8>,
-        /// The serial number it proved at its first login, if known.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        serial: Option<String>,
-        /// The device type it reported, its model, if known.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        model: Option<String>,
-        /// The firmware version it reported at its last login, if known.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        firmware: Option<String>,
+        /// What the device reported about itself at its last login, as far as known.
+        #[serde(flatten)]
+        reported: Reported,
     },
     /// Someone tried to be a device it is not, and was refused. Plugins built against
     /// `homeport:plugin@0.1.0` do not see these (their world has no such kind): a `wasm`
@@ -602,10 +603,7 @@ mod tests {
                 reason: OnlineReason::Replaced,
                 detail: None,
                 since_ms: Some(5),
-                channels: None,
-                serial: None,
-                model: None,
-                firmware: None,
+                reported: Reported::default(),
             },
         );
         let json = serde_json::to_value(&*event).expect("serialises");

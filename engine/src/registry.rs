@@ -21,8 +21,8 @@ use crate::device::identity::Identity;
 use crate::device::login::DeviceInfo;
 use crate::device::{DeviceHandle, EventLabels, LabelChange, Labels, LoginProtocol};
 use crate::event::{
-    AnnounceCause, DeviceState, Event, EventKind, OnlineReason, RegistrationKind, SecurityCode,
-    now_ms,
+    AnnounceCause, DeviceState, Event, EventKind, OnlineReason, RegistrationKind, Reported,
+    SecurityCode, now_ms,
 };
 use crate::store::{Credentials, DeviceRecord, StateUpdate};
 use crate::time::rfc3339;
@@ -231,6 +231,16 @@ impl Entry {
 
     fn online(&self) -> bool {
         self.state == DeviceState::Online
+    }
+
+    /// What the device reported about itself: channels, serial, model, firmware.
+    fn reported(&self) -> Reported {
+        Reported {
+            channels: self.info.channels,
+            serial: self.identity.serial.clone(),
+            model: self.identity.device_type.clone(),
+            firmware: self.firmware.clone(),
+        }
     }
 
     /// An event about this entry's device, carrying its labels.
@@ -549,12 +559,7 @@ impl Registry {
         }
         let was_online = entry.online();
         let since = entry.since_ms;
-        let entry_channels = entry.info.channels;
-        let (entry_serial, entry_model, entry_firmware) = (
-            entry.identity.serial.clone(),
-            entry.identity.device_type.clone(),
-            entry.firmware.clone(),
-        );
+        let reported = entry.reported();
         transition(inner, id, DeviceState::Online, None);
         if let Some(update) = inner.dirty.get_mut(id) {
             update.learned_protocol = learned.or(update.learned_protocol);
@@ -570,10 +575,7 @@ impl Registry {
                     reason: OnlineReason::LoginOk,
                     detail: None,
                     since_ms: Some(since),
-                    channels: entry_channels,
-                    serial: entry_serial,
-                    model: entry_model,
-                    firmware: entry_firmware,
+                    reported,
                 },
             ));
         }
@@ -712,10 +714,7 @@ impl Registry {
                     cause,
                     online: entry.online(),
                     state: entry.state,
-                    channels: entry.info.channels,
-                    serial: entry.identity.serial.clone(),
-                    model: entry.identity.device_type.clone(),
-                    firmware: entry.firmware.clone(),
+                    reported: entry.reported(),
                 },
             ));
         }
@@ -983,10 +982,7 @@ fn offline_event(
             reason,
             detail,
             since_ms: Some(entry.since_ms),
-            channels: None,
-            serial: None,
-            model: None,
-            firmware: None,
+            reported: Reported::default(),
         },
     )
 }

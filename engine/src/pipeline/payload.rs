@@ -58,14 +58,11 @@ fn kind_fields(event: &Event) -> Value {
             reason,
             detail,
             since_ms,
-            channels,
-            serial,
-            model,
-            firmware,
+            reported,
         } => json!({
             "event_id": event.id, "device_id": event.device, "kind": "online_changed", "online": online, "state": state,
-            "reason": reason, "detail": detail, "since": since_ms.map(rfc3339), "channels": channels,
-            "serial": serial, "model": model, "firmware": firmware, "time": time,
+            "reason": reason, "detail": detail, "since": since_ms.map(rfc3339), "channels": reported.channels,
+            "serial": reported.serial, "model": reported.model, "firmware": reported.firmware, "time": time,
         }),
         EventKind::Registered {
             peer, registration, ..
@@ -98,14 +95,11 @@ fn kind_fields(event: &Event) -> Value {
             cause,
             online,
             state,
-            channels,
-            serial,
-            model,
-            firmware,
+            reported,
         } => json!({
             "event_id": event.id, "device_id": event.device, "kind": "announced", "cause": cause,
-            "online": online, "state": state, "channels": channels, "serial": serial,
-            "model": model, "firmware": firmware, "time": time,
+            "online": online, "state": state, "channels": reported.channels, "serial": reported.serial,
+            "model": reported.model, "firmware": reported.firmware, "time": time,
         }),
         EventKind::Security { code, peer, detail } => json!({
             "event_id": event.id, "device_id": event.device, "kind": "security", "code": code,

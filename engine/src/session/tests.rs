@@ -8,7 +8,9 @@ use futures::{SinkExt, StreamExt};
 use homeport_protocol::dhip::DhipMessage;
 use homeport_protocol::dvrip::{DvripPacket, LoginReply};
 use homeport_protocol::hash::{LoginBody, RealmChallenge};
-use homeport_protocol::rpc::device::{SerialParams, TypeParams};
+use homeport_protocol::rpc::device::{
+    SerialParams, SoftwareVersion, SoftwareVersionParams, TypeParams,
+};
 use homeport_protocol::rpc::{Incoming, Request, method};
 use homeport_protocol::wire::{Framing, WireCodec, WireFrame};
 use serde::Serialize;
@@ -93,7 +95,8 @@ impl Device {
         }
     }
 
-    /// Answers what the session asks right after the login: serial, type, event subscription.
+    /// Answers what the session asks right after the login: serial, type, firmware version,
+    /// event subscription.
     async fn answer_setup(&mut self) {
         let serial = self.next_call().await;
         assert_eq!(serial.method, method::GET_SERIAL_NO);
@@ -106,6 +109,15 @@ impl Device {
             kind: "IPC-TEST".to_owned(),
         };
         self.reply(&kind, kind_params).await;
+        let version = self.next_call().await;
+        assert_eq!(version.method, method::GET_SOFTWARE_VERSION);
+        let version_params = SoftwareVersionParams {
+            version: SoftwareVersion {
+                version: "2.800.1".to_owned(),
+                build_date: "2026-01-02".to_owned(),
+            },
+        };
+        self.reply(&version, version_params).await;
         let attach = self.next_call().await;
         assert_eq!(attach.method, method::EVENT_ATTACH);
         self.reply(&attach, ()).await;

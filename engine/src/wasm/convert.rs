@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::bindings::types as wit;
-use crate::event::{DeviceState, Event, EventKind, OnlineReason, RegistrationKind};
+use crate::event::{DeviceState, Event, EventKind, OnlineReason, RegistrationKind, Reported};
 
 /// Text the records of a call need that their events do not hold as text: the JSON of each
 /// alarm's data or config table, written one after the other into one buffer (one allocation
@@ -118,10 +118,7 @@ fn kind_to_wit<'a>(kind: &'a EventKind, json: &'a str) -> Option<wit::EventKindP
             reason,
             detail,
             since_ms,
-            channels: _,
-            serial: _,
-            model: _,
-            firmware: _,
+            reported: _,
         } => wit::EventKindParam::OnlineChanged(wit::OnlineChangedParam {
             online: *online,
             state: state_to_wit(*state),
@@ -246,18 +243,11 @@ pub fn kind_from_wit(
         wit::EventKindResult::OnlineChanged(o) => {
             // What the plugin's world cannot carry stays as the device reported it, unless
             // the plugin turned the change around.
-            let (channels, serial, model, firmware) = match original {
+            let reported = match original {
                 EventKind::OnlineChanged {
-                    online,
-                    channels,
-                    serial,
-                    model,
-                    firmware,
-                    ..
-                } if *online == o.online => {
-                    (*channels, serial.clone(), model.clone(), firmware.clone())
-                }
-                _ => (None, None, None, None),
+                    online, reported, ..
+                } if *online == o.online => reported.clone(),
+                _ => Reported::default(),
             };
             EventKind::OnlineChanged {
                 online: o.online,
@@ -265,10 +255,7 @@ pub fn kind_from_wit(
                 reason: reason_from_wit(o.reason),
                 detail: o.detail,
                 since_ms: o.since_ms,
-                channels,
-                serial,
-                model,
-                firmware,
+                reported,
             }
         }
         wit::EventKindResult::Alarm(a) => EventKind::Alarm {
@@ -401,10 +388,12 @@ mod tests {
                 detail: Some("gone".to_owned()),
                 since_ms: Some(5),
                 // Not in the plugin's world: kept from the original.
-                channels: Some(4),
-                serial: Some("S1".to_owned()),
-                model: Some("IPC-HDW".to_owned()),
-                firmware: Some("2.800.0000004.0.R".to_owned()),
+                reported: Reported {
+                    channels: Some(4),
+                    serial: Some("S1".to_owned()),
+                    model: Some("IPC-HDW".to_owned()),
+                    firmware: Some("2.800.0000004.0.R".to_owned()),
+                },
             },
             EventKind::Alarm {
                 channel: -1,
@@ -481,10 +470,7 @@ mod tests {
                 reason: OnlineReason::LoginOk,
                 detail: None,
                 since_ms: None,
-                channels: None,
-                serial: None,
-                model: None,
-                firmware: None,
+                reported: Reported::default(),
             },
         );
         let mut texts = Texts::with_capacity(3);

@@ -119,6 +119,16 @@ pub fn sample_context() -> minijinja::Value {
     Flow::new(event).context().clone()
 }
 
+/// What a sample device reports: every field filled in.
+fn sample_reported() -> crate::event::Reported {
+    crate::event::Reported {
+        channels: Some(4),
+        serial: Some("serial".to_owned()),
+        model: Some("model".to_owned()),
+        firmware: Some("firmware".to_owned()),
+    }
+}
+
 /// An event of `kind` (a name of [`KINDS`](crate::event::KINDS)) with every field it can
 /// have filled in, for checking what templates read from events of that kind.
 pub fn sample_event(kind: &str) -> Option<Arc<Event>> {
@@ -135,10 +145,7 @@ pub fn sample_event(kind: &str) -> Option<Arc<Event>> {
             reason: OnlineReason::LoginOk,
             detail: Some("detail".to_owned()),
             since_ms: Some(0),
-            channels: Some(4),
-            serial: Some("serial".to_owned()),
-            model: Some("model".to_owned()),
-            firmware: Some("firmware".to_owned()),
+            reported: sample_reported(),
         },
         "alarm" => EventKind::Alarm {
             channel: 0,
@@ -167,10 +174,7 @@ pub fn sample_event(kind: &str) -> Option<Arc<Event>> {
             cause: crate::event::AnnounceCause::Added,
             online: false,
             state: DeviceState::Offline,
-            channels: Some(4),
-            serial: Some("serial".to_owned()),
-            model: Some("model".to_owned()),
-            firmware: Some("firmware".to_owned()),
+            reported: sample_reported(),
         },
         "security" => EventKind::Security {
             code: SecurityCode::DuplicateId,
