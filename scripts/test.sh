@@ -18,6 +18,9 @@ command -v nats-server >/dev/null 2>&1 || need_apt+=(nats-server)
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+# The console's browser tests: Debian's Chromium and its WebDriver.
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 apt_install() {
   echo "installing: $*"
   if [ "$(id -u)" -eq 0 ]; then

@@ -15,6 +15,7 @@ use serde_json::Value;
 use crate::device::LoginProtocol;
 use crate::secret::Secret;
 
+pub use crate::pipeline::counters::{PipelineStats, StageStats};
 pub use crate::registry::{DeviceView, IdentityView};
 pub use crate::store::{DeadLetter, ImportReport};
 
@@ -196,6 +197,32 @@ pub struct ListenerState {
 pub struct Pipelines {
     /// Their names, in order.
     pub pipelines: Vec<String>,
+}
+
+/// `GET /api/gateway`: what runs, for the console's gateway page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GatewayInfo {
+    /// homeport's version.
+    pub version: String,
+    /// Seconds since the node started.
+    pub uptime_secs: u64,
+    /// The register listener.
+    pub register: ListenerState,
+    /// The camera-sync server's address, when it runs.
+    pub sync: Option<String>,
+    /// The MQTT connection.
+    pub mqtt: SinkLink,
+    /// The NATS connection.
+    pub nats: SinkLink,
+}
+
+/// A sink connection's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SinkLink {
+    /// Whether a broker or server is configured.
+    pub configured: bool,
+    /// Whether it is connected now.
+    pub connected: bool,
 }
 
 /// `?pipeline=NAME&limit=N` of the dead-letter list and of replaying them all.

@@ -819,3 +819,32 @@ async fn announce_sends_every_known_device_and_no_stranger() {
     }
     assert_eq!(seen, ["ann-a", "ann-b"], "in ID order");
 }
+
+#[tokio::test]
+async fn gateway_info_and_pipeline_stats_say_what_runs() {
+    let api = Api::start().await;
+    let (status, info) = api.get("/api/gateway").await;
+    assert_eq!(status, StatusCode::OK, "{info}");
+    assert_eq!(info["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(info["register"]["listening"], true);
+    assert_eq!(
+        info["register"]["addr"],
+        api.gw.addr().to_string(),
+        "{info}"
+    );
+    assert_eq!(
+        (&info["mqtt"], &info["nats"]),
+        (
+            &json!({"configured": false, "connected": false}),
+            &json!({"configured": false, "connected": false})
+        )
+    );
+    // This node runs no pipelines: the stats say so, as the list does.
+    let (status, error) = api.get("/api/pipelines/stats").await;
+    assert_error(
+        status,
+        &error,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "no pipelines are running",
+    );
+}

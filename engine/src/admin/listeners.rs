@@ -1,5 +1,6 @@
 //! `/api/listeners`: whether the register listener accepts cameras, and stopping and starting
-//! it (the seed's Start/Stop listening). Stopping keeps connected devices connected.
+//! it (the seed's Start/Stop listening). Stopping keeps connected devices connected. Also
+//! `/api/gateway`: the listeners, the sinks' connections, version and uptime at once.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -7,7 +8,7 @@ use axum::http::StatusCode;
 use super::error::ApiError;
 use super::extract::Json;
 use super::state::AppState;
-use crate::admin_api::{ListenerState, Listeners};
+use crate::admin_api::{GatewayInfo, ListenerState, Listeners, SinkLink};
 use crate::gateway::GatewayError;
 
 fn register_state(state: &AppState) -> ListenerState {
@@ -22,6 +23,25 @@ fn register_state(state: &AppState) -> ListenerState {
 pub(super) async fn list(State(state): State<AppState>) -> Json<Listeners> {
     Json(Listeners {
         register: register_state(&state),
+    })
+}
+
+/// `GET /api/gateway`.
+pub(super) async fn gateway(State(state): State<AppState>) -> Json<GatewayInfo> {
+    let sinks = state.node.sinks();
+    Json(GatewayInfo {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        uptime_secs: state.node.uptime().as_secs(),
+        register: register_state(&state),
+        sync: state.node.sync().map(|s| s.addr().to_string()),
+        mqtt: SinkLink {
+            configured: sinks.mqtt.is_some(),
+            connected: sinks.mqtt.as_ref().is_some_and(|m| m.is_connected()),
+        },
+        nats: SinkLink {
+            configured: sinks.nats.is_some(),
+            connected: sinks.nats.as_ref().is_some_and(|n| n.is_connected()),
+        },
     })
 }
 

@@ -18,12 +18,15 @@
 //! - `accounts` — camera-sync accounts: create, list, delete, password, their cameras.
 //! - `events` — the event bus as server-sent events.
 //! - `health` — `/metrics`, `/livez`, `/readyz` and `/healthz`.
+//! - `console` — the web console at `/`: its page, script and style, embedded.
 //!
-//! Everything under `/api` needs `Authorization: Bearer <token>`; `/metrics`, `/livez`, `/readyz`
-//! and `/healthz` do not. Request bodies are bounded: [`MAX_IMPORT_BODY`] for imports, [`MAX_BODY`] otherwise.
+//! Everything under `/api` needs `Authorization: Bearer <token>`; `/metrics`, `/livez`, `/readyz`,
+//! `/healthz` and the console's files (which hold no data: the page asks the API for it with
+//! the token the operator gives) do not. Request bodies are bounded: [`MAX_IMPORT_BODY`] for imports, [`MAX_BODY`] otherwise.
 
 mod accounts;
 mod config;
+mod console;
 mod devices;
 mod error;
 mod events;
@@ -95,6 +98,8 @@ pub fn router(node: Arc<Node>, token: String) -> Router {
         .route("/api/listeners", get(listeners::list))
         .route("/api/pipelines", get(pipelines::list))
         .route("/api/pipelines/reload", post(pipelines::reload))
+        .route("/api/pipelines/stats", get(pipelines::stats))
+        .route("/api/gateway", get(listeners::gateway))
         .route("/api/dlq", get(pipelines::dead_letters))
         .route("/api/dlq/replay", post(pipelines::replay_all))
         .route("/api/dlq/{id}/replay", post(pipelines::replay_one))
@@ -107,6 +112,7 @@ pub fn router(node: Arc<Node>, token: String) -> Router {
         .route("/api/accounts/{name}/cameras", get(accounts::cameras))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
     Router::new()
+        .merge(console::routes())
         .route("/metrics", get(health::metrics))
         .route("/healthz", get(health::healthz))
         .route("/livez", get(health::livez))

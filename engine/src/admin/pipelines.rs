@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use super::error::ApiError;
 use super::extract::Json;
 use super::state::AppState;
-use crate::admin_api::{DeadLetter, DlqQuery, Pipelines, Replayed};
+use crate::admin_api::{DeadLetter, DlqQuery, PipelineStats, Pipelines, Replayed};
 
 fn host(state: &AppState) -> Result<&std::sync::Arc<crate::pipeline::PipelineHost>, ApiError> {
     state
@@ -21,6 +21,13 @@ pub(super) async fn list(State(state): State<AppState>) -> Result<Json<Pipelines
     Ok(Json(Pipelines {
         pipelines: host(&state)?.names().await,
     }))
+}
+
+/// `GET /api/pipelines/stats`: every running pipeline's counters and its stages'.
+pub(super) async fn stats(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<PipelineStats>>, ApiError> {
+    Ok(Json(host(&state)?.stats().await))
 }
 
 /// `POST /api/pipelines/reload`: build the pipelines again from their files and swap them

@@ -144,6 +144,73 @@ impl PipelineCounters {
     }
 }
 
+/// One pipeline's counters as the admin API shows them (`GET /api/pipelines/stats`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PipelineStats {
+    /// The pipeline's name.
+    pub name: String,
+    /// The event kinds it takes.
+    pub on: Vec<String>,
+    /// Events that entered.
+    #[serde(rename = "in")]
+    pub input: u64,
+    /// Events that passed every stage.
+    #[serde(rename = "out")]
+    pub output: u64,
+    /// Events a plugin routed into another pipeline.
+    pub routed: u64,
+    /// Events that failed a stage after its retries.
+    pub failed: u64,
+    /// Events queued or being processed now.
+    pub in_flight: u64,
+    /// Dropped events by reason.
+    pub dropped: BTreeMap<String, u64>,
+    /// Each stage, in order.
+    pub stages: Vec<StageStats>,
+}
+
+/// One stage's counters as the admin API shows them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StageStats {
+    /// `#1 mqtt`, as in metrics and dead letters.
+    pub name: String,
+    /// Events it let through.
+    pub passed: u64,
+    /// Events it dropped.
+    pub dropped: u64,
+    /// Failed attempts, retries included.
+    pub errors: u64,
+}
+
+impl PipelineCounters {
+    /// These counters as the admin API shows them, for pipeline `name` taking `on`.
+    pub fn stats(&self, name: &str, on: &[&'static str]) -> PipelineStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Acquire);
+        PipelineStats {
+            name: name.to_owned(),
+            on: on.iter().map(|k| (*k).to_owned()).collect(),
+            input: get(&self.input),
+            output: get(&self.output),
+            routed: get(&self.routed),
+            failed: get(&self.failed),
+            in_flight: self.in_flight(),
+            dropped: self
+                .dropped()
+                .into_iter()
+                .map(|(reason, n)| (reason.to_owned(), n))
+                .collect(),
+            stages: (self.stages.iter().enumerate())
+                .map(|(index, stage)| StageStats {
+                    name: stage_name(index, stage.kind),
+                    passed: get(&stage.passed),
+                    dropped: get(&stage.dropped),
+                    errors: get(&stage.errors),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// How stage `index` (0-based) of kind `kind` is named in metrics, logs and dead letters:
 /// `#1 mqtt`.
 pub fn stage_name(index: usize, kind: &str) -> String {

@@ -14,7 +14,7 @@ use std::time::Duration;
 use futures::future::{BoxFuture, FutureExt};
 
 use super::Services;
-use super::counters::stage_name;
+use super::counters::{PipelineStats, stage_name};
 use super::error::{SpecError, SpecErrors};
 use super::graph::{Graph, Running};
 use super::sources::build;
@@ -230,6 +230,16 @@ impl PipelineHost {
         }
         self.services.plugins.render_metrics(out);
         self.services.sinks.render_metrics(out);
+    }
+
+    /// Every running pipeline's counters, in order.
+    pub async fn stats(&self) -> Vec<PipelineStats> {
+        let graph = self.current();
+        graph
+            .pipelines
+            .iter()
+            .map(|p| p.counters.stats(&p.pipeline.name, &p.pipeline.kinds))
+            .collect()
     }
 
     /// Counters of one pipeline: (in, out, failed, dropped total, in flight).

@@ -34,7 +34,12 @@ impl Drop for Api {
 
 impl Api {
     pub async fn start() -> Self {
-        let gw = TestGateway::start().await;
+        Self::start_node(|_| {}).await
+    }
+
+    /// The API of a node whose config `change` adjusts first (pipelines, sinks).
+    pub async fn start_node(change: impl FnOnce(&mut homeport::node::NodeConfig)) -> Self {
+        let gw = TestGateway::start_node(change).await;
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let stop = CancellationToken::new();
