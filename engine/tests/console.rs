@@ -104,24 +104,15 @@ async fn an_operator_runs_the_gateway_from_the_console() {
 
     // Log in: a wrong token is refused on the page, the right one opens the devices.
     b.goto(&format!("{}/", api.base)).await.expect("console");
-    let field = web.wait("#token").await;
-    field.send_keys("not-the-token").await.expect("typed");
-    web.wait("form.login button[type=submit]")
-        .await
-        .click()
-        .await
-        .expect("submitted");
+    web.type_into("#token", "not-the-token").await;
+    web.click("form.login button[type=submit]").await;
     web.wait_text("form.login [role=alert]", "not this gateway's admin token")
         .await;
     web.shot("login").await;
     let field = web.wait("#token").await;
     field.clear().await.expect("cleared");
     field.send_keys(TOKEN).await.expect("typed");
-    web.wait("form.login button[type=submit]")
-        .await
-        .click()
-        .await
-        .expect("submitted");
+    web.click("form.login button[type=submit]").await;
     web.wait("table#devices").await;
     let url = b.current_url().await.expect("url");
     assert!(
@@ -139,39 +130,26 @@ async fn an_operator_runs_the_gateway_from_the_console() {
     web.shot("devices-pending").await;
 
     // Credentials in one step: it logs in and turns online, still without a reload.
-    web.wait("tr[data-device='web1'] button[data-action='credentials']")
-        .await
-        .click()
-        .await
-        .expect("opened");
-    let password = web
-        .wait("tr[data-device='web1'] + tr input[name='password']")
+    web.click("tr[data-device='web1'] button[data-action='credentials']")
         .await;
-    password.send_keys("pw").await.expect("typed");
-    web.wait("tr[data-device='web1'] + tr button[type=submit]")
-        .await
-        .click()
-        .await
-        .expect("submitted");
+    web.type_into("tr[data-device='web1'] + tr input[name='password']", "pw")
+        .await;
+    web.click("tr[data-device='web1'] + tr button[type=submit]")
+        .await;
     web.wait("tr[data-device='web1'][data-state='online']")
         .await;
     web.shot("devices-online").await;
 
     // Modify: a name, shown in the row; search finds the device by it.
-    web.wait("tr[data-device='web1'] button[data-action='edit']")
-        .await
-        .click()
-        .await
-        .expect("opened");
-    let name = web
-        .wait("tr[data-device='web1'] + tr input[name='name']")
+    web.click("tr[data-device='web1'] button[data-action='edit']")
         .await;
-    name.send_keys("Front gate").await.expect("typed");
-    web.wait("tr[data-device='web1'] + tr button[type=submit]")
-        .await
-        .click()
-        .await
-        .expect("saved");
+    web.type_into(
+        "tr[data-device='web1'] + tr input[name='name']",
+        "Front gate",
+    )
+    .await;
+    web.click("tr[data-device='web1'] + tr button[type=submit]")
+        .await;
     web.wait_text("tr[data-device='web1']", "Front gate").await;
     assert_eq!(api.get("/api/devices/web1").await.1["name"], "Front gate");
     let search = web.wait("#search").await;
@@ -192,12 +170,9 @@ async fn an_operator_runs_the_gateway_from_the_console() {
     )
     .expect("csv");
     for path in [&bad, &good] {
-        let input = web.wait("input[type=file]").await;
-        input
-            .send_keys(&path.display().to_string())
-            .await
-            .expect("file chosen");
-        web.wait("#import").await.click().await.expect("import");
+        web.type_into("input[type=file]", &path.display().to_string())
+            .await;
+        web.click("#import").await;
         if path == &bad {
             let report = web.wait_text("#import-report [role=alert]", "line 3").await;
             assert!(report.contains("username is empty"), "{report}");
@@ -250,11 +225,8 @@ async fn an_operator_runs_the_gateway_from_the_console() {
     web.wait("#dead-letters tr[data-letter] button[data-action='replay']")
         .await;
     web.shot("pipelines").await;
-    web.wait("#dead-letters tr[data-letter] button[data-action='replay']")
-        .await
-        .click()
-        .await
-        .expect("replayed");
+    web.click("#dead-letters tr[data-letter] button[data-action='replay']")
+        .await;
     web.wait_text("#dead-letters", "No dead letters.").await;
     eventually_api("the replay went through", || async {
         dead_letters(&api).await.is_empty()
@@ -266,11 +238,7 @@ async fn an_operator_runs_the_gateway_from_the_console() {
         .await
         .expect("device page");
     web.wait_text("#facts", "online").await;
-    web.wait("#take-snapshot")
-        .await
-        .click()
-        .await
-        .expect("snapshot asked");
+    web.click("#take-snapshot").await;
     web.wait("#snapshot img.snapshot").await;
     // The page cannot read its own blob back (the policy allows connections to this origin
     // only), so the picture is checked as the browser decoded it: the camera's JPEG has this
@@ -317,7 +285,7 @@ async fn an_operator_runs_the_gateway_from_the_console() {
         vec![],
     )
     .await;
-    web.wait("#save-config").await.click().await.expect("saved");
+    web.click("#save-config").await;
     web.wait_text("#main", "Written; the device's table now reads as above.")
         .await;
     let (status, table) = api.get("/api/devices/web1/config/DVRIP").await;
@@ -345,7 +313,7 @@ async fn an_operator_runs_the_gateway_from_the_console() {
     b.goto(&format!("{}/#/pipelines", api.base))
         .await
         .expect("pipelines");
-    web.wait("#reload").await.click().await.expect("reload");
+    web.click("#reload").await;
     let error = web
         .wait_text("#reload-result [role=alert]", "console.yaml:5:")
         .await;

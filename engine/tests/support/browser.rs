@@ -145,6 +145,24 @@ impl Browser {
             .unwrap_or_else(|e| panic!("no {css} on the page within {WAIT:?}: {e}"))
     }
 
+    /// Waits for the element matching `css` and clicks it.
+    pub async fn click(&self, css: &str) {
+        self.wait(css)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
+    }
+
+    /// Waits for the field matching `css` and types `text` into it.
+    pub async fn type_into(&self, css: &str, text: &str) {
+        self.wait(css)
+            .await
+            .send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("cannot type into {css}: {e}"));
+    }
+
     /// Waits until the element matching `css` has text containing `text`; returns the text.
     pub async fn wait_text(&self, css: &str, text: &str) -> String {
         let deadline = Instant::now() + WAIT;
