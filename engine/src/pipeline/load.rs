@@ -32,19 +32,26 @@ pub fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, SpecError> {
         let metadata = std::fs::metadata(path)
             .map_err(|e| SpecError::file(path, format!("cannot read: {e}")))?;
         if metadata.is_dir() {
-            let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
-                .map_err(|e| SpecError::file(path, format!("cannot list: {e}")))?
-                .filter_map(|entry| entry.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
-                .filter(|p| !is_test_file(p))
-                .collect();
-            entries.sort();
+            let entries = listing(path, |p| {
+                p.extension().is_some_and(|e| e == "yaml" || e == "yml") && !is_test_file(p)
+            })
+            .map_err(|e| SpecError::file(path, format!("cannot list: {e}")))?;
             out.extend(entries);
         } else {
             out.push(path.clone());
         }
     }
     Ok(out)
+}
+
+/// The files of directory `dir` that `keep` takes, sorted by name.
+pub fn listing(dir: &Path, keep: impl Fn(&Path) -> bool) -> std::io::Result<Vec<PathBuf>> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| keep(p))
+        .collect();
+    found.sort();
+    Ok(found)
 }
 
 /// Whether `path` is a pipeline test file (`*.test.yaml`, see `homeport test`), which a

@@ -19,30 +19,33 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
      style-src 'self'; img-src 'self' blob:; connect-src 'self'; base-uri 'none'; \
      form-action 'none'; frame-ancestors 'none'";
 
-const INDEX: &str = include_str!("index.html");
-const SCRIPT: &str = include_str!("app.js");
-const STYLE: &str = include_str!("app.css");
-const ICON: &str = include_str!("icon.svg");
+/// Each file: where it is served, its type, its text.
+const FILES: [(&str, &str, &str); 4] = [
+    ("/", "text/html; charset=utf-8", include_str!("index.html")),
+    (
+        "/console/app.js",
+        "text/javascript; charset=utf-8",
+        include_str!("app.js"),
+    ),
+    (
+        "/console/app.css",
+        "text/css; charset=utf-8",
+        include_str!("app.css"),
+    ),
+    (
+        "/console/icon.svg",
+        "image/svg+xml",
+        include_str!("icon.svg"),
+    ),
+];
 
 /// The console's routes.
 pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/",
-            get(|| async { file("text/html; charset=utf-8", INDEX) }),
-        )
-        .route(
-            "/console/app.js",
-            get(|| async { file("text/javascript; charset=utf-8", SCRIPT) }),
-        )
-        .route(
-            "/console/app.css",
-            get(|| async { file("text/css; charset=utf-8", STYLE) }),
-        )
-        .route(
-            "/console/icon.svg",
-            get(|| async { file("image/svg+xml", ICON) }),
-        )
+    FILES
+        .into_iter()
+        .fold(Router::new(), |router, (path, content_type, body)| {
+            router.route(path, get(move || async move { file(content_type, body) }))
+        })
 }
 
 /// One embedded file with the console's security headers.

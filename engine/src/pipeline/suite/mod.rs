@@ -61,12 +61,8 @@ pub fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
     for path in paths {
         if path.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(path)
-                .map_err(|e| format!("{}: cannot list: {e}", path.display()))?
-                .filter_map(|entry| entry.ok().map(|e| e.path()))
-                .filter(|p| load::is_test_file(p))
-                .collect();
-            found.sort();
+            let found = load::listing(path, load::is_test_file)
+                .map_err(|e| format!("{}: cannot list: {e}", path.display()))?;
             out.extend(found);
         } else if load::is_test_file(path) {
             out.push(path.clone());
