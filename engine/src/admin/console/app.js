@@ -632,7 +632,6 @@ async function gatewayPage() {
     const link = (sink) => !sink.configured ? "not configured" : sink.connected ? stateBadge("online") : stateBadge("offline");
     facts.replaceChildren(
       ...fact("Version", g.version),
-      ...fact("Node", g.node),
       ...fact("Up for", `${Math.floor(g.uptime_secs / 3600)} h ${Math.floor((g.uptime_secs % 3600) / 60)} min`),
       ...fact("Register listener", g.register.listening ? `listening on ${g.register.addr}` : "stopped"),
       ...fact("Camera-sync", g.sync || "not running"),
