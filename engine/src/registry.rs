@@ -557,27 +557,25 @@ impl Registry {
             credentials.learned = Some(online.protocol);
             learned = Some(online.protocol);
         }
-        let was_online = entry.online();
-        let since = entry.since_ms;
-        let reported = entry.reported();
-        transition(inner, id, DeviceState::Online, None);
-        if let Some(update) = inner.dirty.get_mut(id) {
-            update.learned_protocol = learned.or(update.learned_protocol);
-        }
-        if !was_online {
-            let labels = inner.devices.get(id).map(|e| EventLabels::from(&e.labels));
-            self.bus.publish(Event::labelled(
+        let came_online = (!entry.online()).then(|| {
+            entry.event(
                 id,
-                labels.unwrap_or_default(),
                 EventKind::OnlineChanged {
                     online: true,
                     state: DeviceState::Online,
                     reason: OnlineReason::LoginOk,
                     detail: None,
-                    since_ms: Some(since),
-                    reported,
+                    since_ms: Some(entry.since_ms),
+                    reported: entry.reported(),
                 },
-            ));
+            )
+        });
+        transition(inner, id, DeviceState::Online, None);
+        if let Some(update) = inner.dirty.get_mut(id) {
+            update.learned_protocol = learned.or(update.learned_protocol);
+        }
+        if let Some(event) = came_online {
+            self.bus.publish(event);
         }
     }
 

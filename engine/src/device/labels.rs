@@ -41,7 +41,7 @@ impl Labels {
         }
         Ok(Self {
             name,
-            tags: check_tags(tags)?,
+            tags: checked_tags(tags)?,
         })
     }
 
@@ -78,7 +78,7 @@ impl LabelChange {
             Some(name) => Some(Labels::new(Some(name), Vec::new())?.name),
             None => None,
         };
-        let tags = tags.map(check_tags).transpose()?;
+        let tags = tags.map(checked_tags).transpose()?;
         Ok(Self { name, tags })
     }
 
@@ -104,7 +104,7 @@ impl LabelChange {
             check_name(name)?;
         }
         if let Some(tags) = &self.tags {
-            check_tags(tags.clone())?;
+            check_tags(tags)?;
         }
         Ok(())
     }
@@ -136,8 +136,20 @@ fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn check_tags(tags: Vec<String>) -> Result<Vec<String>, String> {
+/// `tags` checked, each kept once in the order given.
+fn checked_tags(tags: Vec<String>) -> Result<Vec<String>, String> {
     let mut kept: Vec<String> = Vec::with_capacity(tags.len());
+    for tag in tags {
+        if !kept.contains(&tag) {
+            kept.push(tag);
+        }
+    }
+    check_tags(&kept)?;
+    Ok(kept)
+}
+
+/// Checks each tag's bounds and their number.
+fn check_tags(tags: &[String]) -> Result<(), String> {
     for tag in tags {
         let chars = tag.chars().count();
         if chars == 0 {
@@ -156,17 +168,14 @@ fn check_tags(tags: Vec<String>) -> Result<Vec<String>, String> {
                 "tag {tag:?} contains whitespace, a control character or a comma"
             ));
         }
-        if !kept.contains(&tag) {
-            kept.push(tag);
-        }
     }
-    if kept.len() > MAX_TAGS {
+    if tags.len() > MAX_TAGS {
         return Err(format!(
             "{} tags; a device has at most {MAX_TAGS}",
-            kept.len()
+            tags.len()
         ));
     }
-    Ok(kept)
+    Ok(())
 }
 
 /// The labels an event carries: shared with the device's registry entry, and nothing at all

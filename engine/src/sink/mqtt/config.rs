@@ -149,14 +149,9 @@ impl MqttConfig {
         {
             return Err(invalid("keep_alive", "must be between 1s and 65535s"));
         }
+        // One topic, as the sink would publish to: no wildcards.
         if let Some(topic) = &self.announce_topic {
             valid_topic(topic).map_err(|err| invalid("announce_topic", err.to_string()))?;
-            if topic.contains(['+', '#']) {
-                return Err(invalid(
-                    "announce_topic",
-                    "must be one topic, without the wildcards + and #",
-                ));
-            }
         }
         if self.reconnect_max.is_zero() {
             return Err(invalid("reconnect_max", "must be more than zero"));
@@ -410,6 +405,15 @@ mod tests {
         check(|c| c.max_payload = 0, "max_payload");
         check(|c| c.reconnect_max = Duration::ZERO, "reconnect_max");
         check(|c| c.ca_file = Some("/etc/ca.pem".into()), "ca_file");
+        check(
+            |c| c.announce_topic = Some("homeassistant/#".into()),
+            "announce_topic",
+        );
+        check(|c| c.announce_topic = Some(String::new()), "announce_topic");
+        assert_eq!(
+            config.announce_topic.as_deref(),
+            Some(DEFAULT_ANNOUNCE_TOPIC)
+        );
     }
 
     #[test]

@@ -413,9 +413,6 @@ impl Connection {
                         max = self.dial.max_incoming,
                         "an MQTT message too large to take was dropped"
                     );
-                    if left > 0 {
-                        break;
-                    }
                 }
                 Incoming::PingResp => link.ping_outstanding = false,
                 Incoming::ConnAck { .. } => return Err("a second CONNACK".to_owned()),
