@@ -327,3 +327,40 @@ fn a_pipeline_plugins_route_into_is_checked_against_every_kind() {
     ));
     assert!(ok, "{stderr}");
 }
+
+#[test]
+fn a_snapshot_channel_that_is_no_number_and_a_field_read_before_its_snapshot_are_refused() {
+    assert_error(
+        "pipelines:
+  - name: snap
+    on: [alarm]
+    stages:
+      - snapshot: { channel: '{{ event.code }}' }
+",
+        "5:30",
+        &["the channel renders \"VideoMotion\"", "channel number"],
+    );
+    assert_error(
+        "pipelines:
+  - name: snap
+    on: [alarm]
+    stages:
+      - mqtt: { topic: 'pictures', payload: '{{ fields.snapshot }}' }
+      - snapshot: {}
+",
+        "5:45",
+        &["fields.snapshot"],
+    );
+    // After the stage, the field is known.
+    let (ok, stderr, _) = check(
+        "pipelines:
+  - name: snap
+    requires: [mqtt]
+    on: [alarm]
+    stages:
+      - snapshot: {}
+      - mqtt: { topic: 'pictures', payload: '{{ fields.snapshot }}' }
+",
+    );
+    assert!(ok, "{stderr}");
+}

@@ -97,7 +97,7 @@ impl Scope<'_> {
             )
         };
         Err(format!(
-            "{path:?} is not set by any `set` stage before this point{} ({so_far})",
+            "{path:?} is not set by any `set` or `snapshot` stage before this point{} ({so_far})",
             did_you_mean(name, known.iter().map(String::as_str))
         ))
     }
