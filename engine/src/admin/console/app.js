@@ -301,22 +301,31 @@ async function devicesPage() {
     if (!rows.length) body.append(h("tr", {}, h("td", { colspan: 6 }, "No devices.")));
   };
 
+  // The form open under a row, by device: kept (with what was typed) when the table is drawn
+  // again for another device's event, closed once it is done.
+  const forms = new Map();
+  const done = (id) => () => {
+    forms.delete(id);
+    refresh(id);
+  };
+
   const row = (d) => {
     const actions = h("td", { class: "actions" });
-    const extra = h("td", { colspan: 6 });
-    const extraRow = h("tr", { hidden: true }, extra);
+    const extra = h("td", { colspan: 6 }, forms.get(d.id));
+    const extraRow = h("tr", { hidden: !forms.has(d.id) }, extra);
     const open = (content) => {
+      forms.set(d.id, content);
       extra.replaceChildren(content);
       extraRow.hidden = false;
     };
     if (!d.known) {
       actions.append(h("button", {
         type: "button", class: "primary", "data-action": "credentials",
-        onclick: () => open(credentialsForm(d.id, { accept: true, submitLabel: "Add and log in", onDone: () => refresh(d.id) })),
+        onclick: () => open(credentialsForm(d.id, { accept: true, submitLabel: "Add and log in", onDone: done(d.id) })),
       }, "Add credentials"));
     } else {
       actions.append(
-        h("button", { type: "button", "data-action": "edit", onclick: () => open(editForm(d, () => refresh(d.id))) }, "Edit"),
+        h("button", { type: "button", "data-action": "edit", onclick: () => open(editForm(d, done(d.id))) }, "Edit"),
         " ",
         h("button", {
           type: "button", class: "danger", "data-action": "delete",
@@ -411,14 +420,27 @@ async function devicesPage() {
   filter.addEventListener("change", render);
   search.addEventListener("input", render);
   await attempt(load, problem);
-  const signal = pageAbort.signal;
+  // Changed devices are fetched again a moment after their events, each once; a burst (an
+  // announcement of the whole fleet, a restart) is one fetch of the list instead.
+  const changed = new Set();
+  let flush = null;
+  const later = (id) => {
+    changed.add(id);
+    flush ??= setTimeout(() => {
+      const ids = [...changed];
+      changed.clear();
+      flush = null;
+      if (ids.length > 20) attempt(load, problem);
+      else ids.forEach(refresh);
+    }, 250);
+  };
   streamEvents("?kind=registered,online_changed,announced", (kind, data) => {
     if (kind === "connected" || kind === "lagged") {
       attempt(load, problem);
     } else if (data.device) {
-      refresh(data.device);
+      later(data.device);
     }
-  }, signal);
+  }, pageAbort.signal);
 }
 
 async function devicePage(id) {
