@@ -50,8 +50,8 @@ for crate in engine protocol simulator; do python3 scripts/import-cycles.py "$cr
 echo "== independent client self-test"
 python3 tests/clients/fake_device_selftest.py >/dev/null
 echo "== plugins (wasm32-wasip2)"
-cargo build --release --locked --target wasm32-wasip2 -p code-filter -p debounce -p enrich -p misbehave -p future-world -p one-at-a-time
-cargo clippy --locked --target wasm32-wasip2 -p homeport-sdk -p code-filter -p debounce -p enrich -p misbehave -p future-world -p one-at-a-time -- -D warnings
+cargo build --release --locked --target wasm32-wasip2 -p code-filter -p debounce -p enrich -p misbehave -p future-world -p one-at-a-time -p batch-world
+cargo clippy --locked --target wasm32-wasip2 -p homeport-sdk -p code-filter -p debounce -p enrich -p misbehave -p future-world -p one-at-a-time -p batch-world -- -D warnings
 echo "== pipeline tests: the shipped defaults and every example (homeport test)"
 cargo run --locked -q -p homeport -- test pipelines pipelines/examples
 echo "== cargo test"

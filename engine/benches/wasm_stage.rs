@@ -238,18 +238,9 @@ async fn breakdown(services: &Services, events: &[Arc<Event>]) {
         for (what, events) in [("call", events), ("smallest record", &smallest[..])] {
             let started = Instant::now();
             for events in events.chunks(batch) {
-                let mut texts = convert::Texts::with_capacity(events.len());
-                for event in events {
-                    texts.push(event);
-                }
-                let inputs: Vec<_> = events
-                    .iter()
-                    .enumerate()
-                    .map(|(i, event)| convert::to_wit(event, texts.get(i)).expect("in the world"))
-                    .collect();
-                let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.id).collect();
+                let events: Vec<&Event> = events.iter().map(|event| &**event).collect();
                 let mut fields = vec![Map::new(); events.len()];
-                for result in pool.process_batch(&inputs, &ids, &mut fields).await {
+                for result in pool.process_batch(&events, &mut fields).await {
                     result.expect("passes");
                 }
             }

@@ -1,7 +1,9 @@
-//! Several events in one plugin call (`process-batch`, world 0.1.1): each event keeps its own
-//! id, fields and device; a trap in the middle fails only its event and undoes the call's
-//! key-value writes before the others run again one at a time; a plugin built against 0.1.0
-//! (no batch export) still gets one call per event; a pipeline stage batches what is queued.
+//! Several events in one plugin call (`process-packed`, world 0.1.2): each event keeps its own
+//! id, fields and device, and every text of every kind arrives whole; a trap in the middle
+//! fails only its event and undoes the call's key-value writes before the others run again
+//! one at a time; a plugin built against 0.1.1 gets its batches as lists of records
+//! (`process-batch`) and one built against 0.1.0 (no batch export) one call per event; a
+//! pipeline stage batches what is queued.
 
 #[path = "support/plugins.rs"]
 mod plugins;
@@ -12,7 +14,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use homeport::event::Event;
+use homeport::event::{DeviceState, Event, EventKind, OnlineReason, RegistrationKind, Reported};
 use homeport::pipeline::Services;
 use homeport::pipeline::stage::{Flow, Outcome};
 use homeport::wasm::PluginHost;
@@ -28,11 +30,15 @@ async fn pool(package: &str, grants: Grants) -> Arc<Pool> {
 }
 
 async fn pool_with(package: &str, grants: Grants, limits: Limits) -> Arc<Pool> {
+    pool_configured(package, "{}", grants, limits).await
+}
+
+async fn pool_configured(package: &str, config: &str, grants: Grants, limits: Limits) -> Arc<Pool> {
     let host = PluginHost::new(Some(plugins::cache_dir()));
     host.standalone_pool(
         &plugins::plugin(package),
         "batch-test",
-        "{}".to_owned(),
+        config.to_owned(),
         limits,
         grants,
     )
@@ -42,16 +48,7 @@ async fn pool_with(package: &str, grants: Grants, limits: Limits) -> Arc<Pool> {
 
 /// `events` through `pool` in one `process_batch`, event `i` carrying the field `n` = `i`.
 async fn batch(pool: &Pool, events: &[Arc<Event>]) -> Vec<Result<Decision, CallError>> {
-    let mut texts = convert::Texts::with_capacity(events.len());
-    for event in events {
-        texts.push(event);
-    }
-    let inputs: Vec<_> = events
-        .iter()
-        .enumerate()
-        .map(|(i, event)| convert::to_wit(event, texts.get(i)).expect("in the world"))
-        .collect();
-    let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.id).collect();
+    let events: Vec<&Event> = events.iter().map(|event| &**event).collect();
     let mut fields: Vec<Map<String, Value>> = (0..events.len())
         .map(|i| {
             let mut fields = Map::new();
@@ -59,7 +56,7 @@ async fn batch(pool: &Pool, events: &[Arc<Event>]) -> Vec<Result<Decision, CallE
             fields
         })
         .collect();
-    pool.process_batch(&inputs, &ids, &mut fields).await
+    pool.process_batch(&events, &mut fields).await
 }
 
 /// The decision's field `name`, parsed.
@@ -89,12 +86,16 @@ async fn a_batch_is_one_call_in_which_each_event_reads_its_own_fields() {
     assert_eq!(load(&pool.stats.calls), 5);
 }
 
-#[tokio::test]
-async fn a_plugin_built_against_0_1_0_gets_one_call_per_event_with_its_own_id_and_fields() {
-    let pool = pool("one-at-a-time", Grants::default()).await;
-    let events: Vec<Arc<Event>> = (0..4).map(|i| alarm(&format!("cam{i}"), "X")).collect();
-    let results = batch(&pool, &events).await;
-    for (i, (result, event)) in results.iter().zip(&events).enumerate() {
+/// Checks what the fixtures that report what they saw (`one-at-a-time`, `batch-world`) answered:
+/// every event passed, having seen its own id and its one field `n` = its index. Gives each
+/// decision with its index.
+fn saw_their_own_ids_and_fields<'a>(
+    results: &'a [Result<Decision, CallError>],
+    events: &[Arc<Event>],
+) -> Vec<(usize, &'a Decision)> {
+    assert_eq!(results.len(), events.len());
+    let mut decisions = Vec::new();
+    for (i, (result, event)) in results.iter().zip(events).enumerate() {
         let decision = result.as_ref().expect("passes");
         assert_eq!(
             field(decision, "seen_id"),
@@ -103,7 +104,130 @@ async fn a_plugin_built_against_0_1_0_gets_one_call_per_event_with_its_own_id_an
         );
         assert_eq!(field(decision, "seen_fields"), Some(json!(1)), "event {i}");
         assert_eq!(field(decision, "n"), Some(json!(i)), "event {i}");
+        decisions.push((i, decision));
     }
+    decisions
+}
+
+/// One event of every kind the world has, with texts that are empty, absent, quoted and not
+/// ASCII.
+fn every_kind() -> Vec<Arc<Event>> {
+    let mut data = Map::new();
+    data.insert("Zone".to_owned(), json!("Entrée \"A\""));
+    data.insert("Count".to_owned(), json!(2));
+    vec![
+        Event::new(
+            "caméra 1",
+            EventKind::Alarm {
+                channel: 3,
+                code: "VideoMotion".to_owned(),
+                action: "start".to_owned(),
+                device_time: Some("2026-12-06 23:40:01".to_owned()),
+                device_utc: Some(1_796_600_401),
+                data,
+            },
+        ),
+        Event::new(
+            "",
+            EventKind::Alarm {
+                channel: -1,
+                code: String::new(),
+                action: String::new(),
+                device_time: None,
+                device_utc: None,
+                data: Map::new(),
+            },
+        ),
+        Event::new(
+            "CAM-2",
+            EventKind::Registered {
+                peer: "127.0.0.1:40000".to_owned(),
+                registration: RegistrationKind::SerialToken,
+                token: Some("tøken".to_owned()),
+            },
+        ),
+        Event::new(
+            "CAM-3",
+            EventKind::OnlineChanged {
+                online: false,
+                state: DeviceState::LoginFailed,
+                reason: OnlineReason::LoginFailed,
+                detail: Some("the device said: « mot de passe »".to_owned()),
+                since_ms: Some(1_796_600_000_000),
+                reported: Reported::default(),
+            },
+        ),
+        Event::new(
+            "CAM-4",
+            EventKind::ConfigApplied {
+                name: "DVRIP".to_owned(),
+                changed: true,
+                dry_run: false,
+                table: json!({"RegisterServer": {"Enable": true, "Servers": [{"Port": 7000}]}}),
+                error: Some("partly written".to_owned()),
+            },
+        ),
+        Event::new(
+            "CAM-5",
+            EventKind::SyncRequest {
+                session: 77,
+                account: Some("opérateur".to_owned()),
+                peer: "127.0.0.1:40001".to_owned(),
+                data: true,
+                command: "UploadCaramer".to_owned(),
+                message: None,
+            },
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn a_packed_batch_carries_every_kind_with_every_text_whole() {
+    let pool = pool_configured(
+        "misbehave",
+        r#"{"echo": true}"#,
+        Grants::default(),
+        Limits::default(),
+    )
+    .await;
+    let events = every_kind();
+    let results = batch(&pool, &events).await;
+    assert_eq!(results.len(), events.len());
+    for (i, (result, event)) in results.into_iter().zip(&events).enumerate() {
+        let decision = result.unwrap_or_else(|e| panic!("event {i} fails: {e}"));
+        let echoed = decision.replace.expect("the plugin sends the event back");
+        assert_eq!(echoed.device, event.device, "event {i}");
+        assert_eq!(echoed.at_ms, event.at_ms, "event {i}");
+        let kind = convert::kind_from_wit(echoed.kind, &event.kind).expect("a valid record");
+        assert_eq!(kind, event.kind, "event {i}");
+    }
+    assert_eq!(load(&pool.stats.batches), 1, "one packed call");
+    assert_eq!(load(&pool.stats.calls), events.len() as u64);
+}
+
+#[tokio::test]
+async fn a_plugin_built_against_0_1_1_gets_its_batch_as_records_in_one_call() {
+    let pool = pool("batch-world", Grants::default()).await;
+    let codes = ["VideoMotion", "Détection", "", "VideoLoss"];
+    let events: Vec<Arc<Event>> = codes.iter().map(|code| alarm("cam1", code)).collect();
+    let results = batch(&pool, &events).await;
+    for (i, decision) in saw_their_own_ids_and_fields(&results, &events) {
+        assert_eq!(
+            field(decision, "seen_code"),
+            Some(json!(codes[i])),
+            "event {i}"
+        );
+    }
+    assert_eq!(load(&pool.stats.batches), 1, "one process-batch call");
+    assert_eq!(load(&pool.stats.calls), 4);
+}
+
+#[tokio::test]
+async fn a_plugin_built_against_0_1_0_gets_one_call_per_event_with_its_own_id_and_fields() {
+    let pool = pool("one-at-a-time", Grants::default()).await;
+    let events: Vec<Arc<Event>> = (0..4).map(|i| alarm(&format!("cam{i}"), "X")).collect();
+    let results = batch(&pool, &events).await;
+    saw_their_own_ids_and_fields(&results, &events);
     assert_eq!(
         load(&pool.stats.batches),
         0,

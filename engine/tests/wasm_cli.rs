@@ -138,8 +138,8 @@ fn plugin_inspect_names_the_world_and_refuses_another_version() {
     assert_eq!(
         exports(&report),
         [
-            "homeport:plugin/batch@0.1.1",
-            "homeport:plugin/handler@0.1.1"
+            "homeport:plugin/handler@0.1.2",
+            "homeport:plugin/packed@0.1.2"
         ]
     );
     // A plugin built against 0.1.0 has no batch export, and is still accepted.

@@ -1,5 +1,5 @@
-//! The code wit-bindgen generates from `wit/plugin.wit` (world `homeport:plugin/plugin@0.1.1`):
-//! the event types, the host imports and the `handler` and `batch` exports. Plugin code rarely needs this
+//! The code wit-bindgen generates from `wit/plugin.wit` (world `homeport:plugin/plugin@0.1.2`):
+//! the event types, the host imports and the `handler` and `packed` exports. Plugin code rarely needs this
 //! module directly: the crate root re-exports the types, and [`log`](crate::log),
 //! [`clock`](crate::clock) and [`kv`](crate::kv) wrap the imports.
 

@@ -1,6 +1,6 @@
 //! Write homeport pipeline plugins in Rust.
 //!
-//! A plugin is a WebAssembly component for the WIT world `homeport:plugin/plugin@0.1.1`
+//! A plugin is a WebAssembly component for the WIT world `homeport:plugin/plugin@0.1.2`
 //! (`wit/plugin.wit`). This crate hides the component glue: implement [`Plugin`], call
 //! [`export_plugin!`], build with `cargo build --release --target wasm32-wasip2`.
 //!
@@ -31,6 +31,7 @@ pub mod kv;
 pub mod log;
 #[cfg(not(target_arch = "wasm32"))]
 mod native;
+mod packed;
 mod plugin;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
@@ -46,5 +47,5 @@ pub use plugin::{NoConfig, Plugin, parse_config};
 /// What [`export_plugin!`] expands to calls; not part of the API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::plugin::{Instance, init_instance, process_batch_instance, process_instance};
+    pub use crate::plugin::{Instance, init_instance, process_instance, process_packed_instance};
 }

@@ -1,6 +1,6 @@
 //! The [`Plugin`] trait and [`export_plugin!`](crate::export_plugin): how a Rust type
-//! becomes the component's `handler` and `batch` exports (a batch is the same `process`, once
-//! per event, with the host told which event is current).
+//! becomes the component's `handler` and `packed` exports (a packed batch is the same
+//! `process`, once per event, with the host told which event is current).
 
 use std::cell::RefCell;
 use std::thread::LocalKey;
@@ -113,19 +113,21 @@ pub fn process_instance<P: Plugin>(
     })
 }
 
-/// The `batch.process-batch` export: each event in turn, made current first, so that
-/// [`Event::id`], [`Event::fields`] and log lines are about it.
-pub fn process_batch_instance<P: Plugin>(
+/// The `packed.process-packed` export: each event read out of the batch's text and made
+/// current in turn, so that [`Event::id`], [`Event::fields`] and log lines are about it.
+pub fn process_packed_instance<P: Plugin>(
     slot: &'static LocalKey<Instance<P>>,
-    events: Vec<crate::bindings::homeport::plugin::types::Event>,
+    text: &str,
+    events: Vec<crate::bindings::homeport::plugin::types::PackedEvent>,
 ) -> Vec<Result<crate::bindings::homeport::plugin::types::Decision, String>> {
     slot.with(|slot| match slot.borrow_mut().as_mut() {
         Some(plugin) => events
             .into_iter()
             .enumerate()
-            .map(|(index, event)| {
+            .map(|(index, packed)| {
                 // Also the first: entering an event starts its own time limit.
                 crate::current::enter(index);
+                let event = crate::packed::unpack(text, packed)?;
                 plugin
                     .process(Event::from_host(event))
                     .map(Decision::into_wit)
@@ -138,7 +140,7 @@ pub fn process_batch_instance<P: Plugin>(
     })
 }
 
-/// Exports a [`Plugin`] type as the component's `handler` and `batch`. Use it once, in the plugin
+/// Exports a [`Plugin`] type as the component's `handler` and `packed`. Use it once, in the plugin
 /// crate's root.
 ///
 /// The expansion includes the component-model export glue, which is `unsafe`; it carries
@@ -174,20 +176,21 @@ macro_rules! export_plugin {
                 }
             }
 
-            impl $crate::bindings::exports::homeport::plugin::batch::Guest for Export {
-                fn process_batch(
-                    events: ::std::vec::Vec<$crate::bindings::homeport::plugin::types::Event>,
+            impl $crate::bindings::exports::homeport::plugin::packed::Guest for Export {
+                fn process_packed(
+                    text: ::std::string::String,
+                    events: ::std::vec::Vec<$crate::bindings::homeport::plugin::types::PackedEvent>,
                 ) -> ::std::vec::Vec<
                     ::core::result::Result<
                         $crate::bindings::homeport::plugin::types::Decision,
                         ::std::string::String,
                     >,
                 > {
-                    $crate::__private::process_batch_instance::<$plugin>(&INSTANCE, events)
+                    $crate::__private::process_packed_instance::<$plugin>(&INSTANCE, &text, events)
                 }
             }
 
-            // Only on wasm32: the export names (`homeport:plugin/handler@0.1.1#init`) are not
+            // Only on wasm32: the export names (`homeport:plugin/handler@0.1.2#init`) are not
             // symbols a native linker's version script accepts, and natively the plugin is
             // driven by `testing::Harness` instead.
             #[cfg(target_arch = "wasm32")]

@@ -35,6 +35,15 @@ impl Texts {
         texts
     }
 
+    /// The texts of `events`, in order.
+    pub fn all<'a>(events: impl ExactSizeIterator<Item = &'a Event>) -> Self {
+        let mut texts = Self::with_capacity(events.len());
+        for event in events {
+            texts.push(event);
+        }
+        texts
+    }
+
     /// Appends the texts of the next event.
     pub fn push(&mut self, event: &Event) {
         let mark = self.json.len();
@@ -105,11 +114,7 @@ fn kind_to_wit<'a>(kind: &'a EventKind, json: &'a str) -> Option<wit::EventKindP
             token,
         } => wit::EventKindParam::Registered(wit::RegisteredParam {
             peer,
-            registration: match registration {
-                RegistrationKind::Serial => wit::RegistrationKind::Serial,
-                RegistrationKind::SerialToken => wit::RegistrationKind::SerialToken,
-                RegistrationKind::IpOnly => wit::RegistrationKind::IpOnly,
-            },
+            registration: registration_to_wit(*registration),
             token: token.as_deref(),
         }),
         EventKind::OnlineChanged {
@@ -172,7 +177,15 @@ fn kind_to_wit<'a>(kind: &'a EventKind, json: &'a str) -> Option<wit::EventKindP
     })
 }
 
-fn state_to_wit(state: DeviceState) -> wit::DeviceState {
+pub(crate) fn registration_to_wit(registration: RegistrationKind) -> wit::RegistrationKind {
+    match registration {
+        RegistrationKind::Serial => wit::RegistrationKind::Serial,
+        RegistrationKind::SerialToken => wit::RegistrationKind::SerialToken,
+        RegistrationKind::IpOnly => wit::RegistrationKind::IpOnly,
+    }
+}
+
+pub(crate) fn state_to_wit(state: DeviceState) -> wit::DeviceState {
     match state {
         DeviceState::Pending => wit::DeviceState::Pending,
         DeviceState::LoggingIn => wit::DeviceState::LoggingIn,
@@ -192,7 +205,7 @@ fn state_from_wit(state: wit::DeviceState) -> DeviceState {
     }
 }
 
-fn reason_to_wit(reason: OnlineReason) -> wit::OnlineReason {
+pub(crate) fn reason_to_wit(reason: OnlineReason) -> wit::OnlineReason {
     match reason {
         OnlineReason::LoginOk => wit::OnlineReason::LoginOk,
         OnlineReason::LoginFailed => wit::OnlineReason::LoginFailed,

@@ -2,7 +2,8 @@
 //! `homeport:plugin` world (`sdk/wit/plugin.wit`).
 //!
 //! - [`bindings`] — host bindings generated from the WIT; [`world`] — which world version a
-//!   component was built against.
+//!   component was built against; [`batch`] — several events in one call (packed or as
+//!   records).
 //! - [`engine`] — the one engine: compilation cache on disk, epoch ticker, linker.
 //! - [`plugin`] — compiling and checking a file; the slot that reloads it when it changes.
 //! - [`pool`] — a stage's instances: init with config, reuse, limits, recycling after traps.
@@ -11,6 +12,7 @@
 //! - [`kv`] — the host-held key-value namespaces; [`limits`] — per-stage limits;
 //!   [`convert`] — events to and from WIT records; [`output`] — the plugin's stdout/stderr.
 
+pub mod batch;
 pub mod bindings;
 pub mod convert;
 pub mod describe;

@@ -11,7 +11,8 @@ use std::time::SystemTime;
 
 use wasmtime::component::{Component, ComponentExportIndex};
 
-use super::bindings::{BATCH_EXPORT, BATCH_FUNC, PluginPre};
+use super::batch::Form;
+use super::bindings::PluginPre;
 use super::engine::WasmEngine;
 use super::limits::MAX_PLUGIN_FILE;
 use super::state::HostState;
@@ -67,8 +68,8 @@ pub struct Plugin {
     /// Its size in bytes.
     pub size: u64,
     pub(crate) pre: PluginPre<HostState>,
-    /// Its `batch.process-batch` export, if it has one (plugins built against 0.1.0 do not).
-    pub(crate) batch: Option<ComponentExportIndex>,
+    /// Its batch export and its form, if it has one (plugins built against 0.1.0 do not).
+    pub(crate) batch: Option<(Form, ComponentExportIndex)>,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -77,7 +78,7 @@ impl std::fmt::Debug for Plugin {
             .field("path", &self.path)
             .field("digest", &format_args!("{:016x}", self.digest))
             .field("size", &self.size)
-            .field("batch", &self.batch.is_some())
+            .field("batch", &self.batch.map(|(form, _)| form))
             .finish_non_exhaustive()
     }
 }
@@ -128,9 +129,7 @@ pub(crate) fn compile(engine: &WasmEngine, path: &Path) -> Result<(Plugin, Stamp
             ),
         )
     })?;
-    let batch = component
-        .get_export_index(None, BATCH_EXPORT)
-        .and_then(|interface| component.get_export_index(Some(&interface), BATCH_FUNC));
+    let batch = super::batch::export(&component);
     Ok((
         Plugin {
             path: path.to_owned(),

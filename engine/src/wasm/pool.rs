@@ -4,28 +4,31 @@
 //! limit (for each of its events): the epoch callback yields to the runtime each tick and
 //! stops the call at its deadline.
 //!
-//! Events that queue up at a stage go to the plugin several at a time (`process-batch`), so
-//! the fixed cost of a call — entering the instance on its own stack, arming the limits — is
-//! paid once per batch. When a batch call traps or runs out of time, only the event the plugin
+//! Events that queue up at a stage go to the plugin several at a time (`process-packed`, or
+//! `process-batch` for a plugin built against 0.1.1: [`super::batch`]), so the fixed cost of a
+//! call — entering the instance on its own stack, arming the limits — is paid once per batch. When a batch call traps or runs out of time, only the event the plugin
 //! was deciding on fails; the others are run again one at a time on a fresh instance.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use wasmtime::component::Func;
+use wasmtime::component::{ComponentNamedList, Func, Lower};
 use wasmtime::{Store, UpdateDeadline};
 
-use super::bindings::{BatchParams, BatchResults, Bindings, types as wit};
+use super::batch::{BatchParams, BatchResults, Form, Packed, PackedBatch, PackedParams};
+use super::bindings::{Bindings, types as wit};
+use super::convert::{self, Texts};
 use super::engine::WasmEngine;
 use super::kv::KvSpace;
 use super::limits::Limits;
 use super::plugin::{Plugin, PluginSlot};
 use super::state::{Grants, HostState, StageLabel};
+use crate::event::Event;
 
 /// Idle instances kept per stage.
 const MAX_IDLE: usize = 8;
-/// Most events in one `process-batch` call (the world's contract).
+/// Most events in one batch call (the world's contract).
 pub const MAX_BATCH: usize = 64;
 
 /// How a call failed.
@@ -68,7 +71,7 @@ pub struct Setup {
 pub struct PoolStats {
     /// Events handed to the plugin (one `process` call each, or part of a batch).
     pub calls: AtomicU64,
-    /// `process-batch` calls (each with several events).
+    /// Batch calls (`process-packed` or `process-batch`, each with several events).
     pub batches: AtomicU64,
     /// Calls where the plugin returned an error.
     pub plugin_errors: AtomicU64,
@@ -87,8 +90,8 @@ pub struct PoolStats {
 struct Instance {
     store: Store<HostState>,
     bindings: Bindings,
-    /// `process-batch`, for a plugin that exports it.
-    batch: Option<Func>,
+    /// The batch export, for a plugin that has one, and its form.
+    batch: Option<(Form, Func)>,
     generation: u64,
 }
 
@@ -181,18 +184,26 @@ impl Pool {
         };
         let bindings = Bindings::new(&mut store, &instance)
             .map_err(|e| CallError::Trap(super::describe::describe(&e)))?;
-        let batch = plugin
-            .batch
-            .as_ref()
-            .and_then(|index| instance.get_func(&mut store, index));
-        if let Some(func) = batch {
-            func.typed::<BatchParams<'_>, BatchResults>(&store)
-                .map_err(|e| {
-                    CallError::Trap(format!(
-                        "its batch.process-batch export does not have the world's signature: {}",
-                        super::describe::describe(&e)
-                    ))
-                })?;
+        let batch = plugin.batch.as_ref().and_then(|(form, index)| {
+            instance
+                .get_func(&mut store, index)
+                .map(|func| (*form, func))
+        });
+        if let Some((form, func)) = batch {
+            let checked = match form {
+                Form::Packed => func
+                    .typed::<PackedParams<'_>, BatchResults>(&store)
+                    .map(drop),
+                Form::Records => func
+                    .typed::<BatchParams<'_>, BatchResults>(&store)
+                    .map(drop),
+            };
+            checked.map_err(|e| {
+                CallError::Trap(format!(
+                    "its {form:?} batch export does not have the world's signature: {}",
+                    super::describe::describe(&e)
+                ))
+            })?;
         }
         match bindings
             .homeport_plugin_handler()
@@ -243,25 +254,29 @@ impl Pool {
 
     /// Runs the plugin on one event: its record, and its id and fields, which the plugin
     /// fetches through `current` if it wants them. The fields are lent to the instance for
-    /// the call (moved in and back, never copied).
+    /// the call (moved in and back, never copied). The event must be of a kind the world has
+    /// ([`convert::in_world`]); another fails.
     pub async fn process(
         &self,
-        event: wit::EventParam<'_>,
-        id: uuid::Uuid,
+        event: &Event,
         fields: &mut serde_json::Map<String, serde_json::Value>,
     ) -> Result<wit::Decision, CallError> {
+        let texts = Texts::of(event);
+        let Some(input) = convert::to_wit(event, texts.get(0)) else {
+            return Err(not_in_world(event));
+        };
         self.stats.calls.fetch_add(1, Ordering::Relaxed);
         let mut instance = self.instance().await?;
         begin(&mut instance.store, self.setup.limits.time);
         let state = instance.store.data_mut();
         state.lend(
-            std::iter::once((event.device, id)),
+            std::iter::once((event.device.as_str(), event.id)),
             std::slice::from_mut(fields),
         );
         let result = instance
             .bindings
             .homeport_plugin_handler()
-            .call_process(&mut instance.store, event)
+            .call_process(&mut instance.store, input)
             .await;
         let state = instance.store.data_mut();
         state.deadline = None;
@@ -275,27 +290,36 @@ impl Pool {
         }
     }
 
-    /// Runs the plugin on several events (`ids[i]` and `fields[i]` are `events[i]`'s), in one
-    /// `process-batch` call when the plugin has it and there is more than one; one result per
-    /// event, in order. Errors are per event, as from [`Pool::process`]: a call that traps or
-    /// runs out of time fails the event being decided on, and the others are run again one at a
-    /// time.
+    /// Runs the plugin on several events (`fields[i]` are `events[i]`'s), in one batch call
+    /// when the plugin has a batch export and there is more than one; one result per event, in
+    /// order. Errors are per event, as from [`Pool::process`]: a call that traps or runs out of
+    /// time fails the event being decided on, and the others are run again one at a time.
     pub async fn process_batch(
         &self,
-        events: &[wit::EventParam<'_>],
-        ids: &[uuid::Uuid],
+        events: &[&Event],
         fields: &mut [serde_json::Map<String, serde_json::Value>],
     ) -> Vec<Result<wit::Decision, CallError>> {
-        let count = events.len().min(ids.len()).min(fields.len());
-        let (events, ids, fields) = (&events[..count], &ids[..count], &mut fields[..count]);
+        let count = events.len().min(fields.len());
+        let (events, fields) = (&events[..count], &mut fields[..count]);
         let mut instance = match self.instance().await {
             Ok(instance) => instance,
             Err(error) => return vec![Err(error); count],
         };
         let batch = instance.batch.filter(|_| (2..=MAX_BATCH).contains(&count));
-        let Some(func) = batch else {
+        // The batch's input, in the plugin's form; none when an event cannot go in one (a kind
+        // the world does not have, a text too large to pack): then one call per event.
+        let texts;
+        let input = match batch {
+            Some((Form::Packed, func)) => pack(events).map(|packed| (func, Input::Packed(packed))),
+            Some((Form::Records, func)) => {
+                texts = Texts::all(events.iter().copied());
+                records(events, &texts).map(|records| (func, Input::Records(records)))
+            }
+            None => None,
+        };
+        let Some((func, input)) = input else {
             self.give_back(instance);
-            return self.one_by_one(events, ids, fields, None).await;
+            return self.one_by_one(events, fields, None).await;
         };
         self.stats.calls.fetch_add(count as u64, Ordering::Relaxed);
         self.stats.batches.fetch_add(1, Ordering::Relaxed);
@@ -303,16 +327,10 @@ impl Pool {
         begin(&mut instance.store, budget);
         let state = instance.store.data_mut();
         state.batch_limits = state.deadline.map(|end| (end, self.setup.limits.time));
-        state.lend(
-            events.iter().map(|e| e.device).zip(ids.iter().copied()),
-            fields,
-        );
-        let result = match func.typed::<BatchParams<'_>, BatchResults>(&instance.store) {
-            Ok(typed) => typed
-                .call_async(&mut instance.store, (events,))
-                .await
-                .map(|(answers,)| answers),
-            Err(e) => Err(e),
+        state.lend(events.iter().map(|e| (e.device.as_str(), e.id)), fields);
+        let result = match &input {
+            Input::Packed(packed) => call(func, &mut instance.store, packed.params()).await,
+            Input::Records(records) => call(func, &mut instance.store, (&records[..],)).await,
         };
         let state = instance.store.data_mut();
         state.deadline = None;
@@ -345,7 +363,7 @@ impl Pool {
                 // not count twice.
                 instance.store.data_mut().settle_writes(true);
                 let error = self.failed(&instance, &e);
-                self.one_by_one(events, ids, fields, Some((deciding, error)))
+                self.one_by_one(events, fields, Some((deciding, error)))
                     .await
             }
         }
@@ -354,16 +372,15 @@ impl Pool {
     /// Runs each event in its own call, except `failed`'s, whose result is known.
     async fn one_by_one(
         &self,
-        events: &[wit::EventParam<'_>],
-        ids: &[uuid::Uuid],
+        events: &[&Event],
         fields: &mut [serde_json::Map<String, serde_json::Value>],
         failed: Option<(usize, CallError)>,
     ) -> Vec<Result<wit::Decision, CallError>> {
         let mut results = Vec::with_capacity(events.len());
-        for (index, ((event, id), fields)) in events.iter().zip(ids).zip(fields).enumerate() {
+        for (index, (event, fields)) in events.iter().zip(fields).enumerate() {
             let result = match &failed {
                 Some((at, error)) if *at == index => Err(error.clone()),
-                _ => self.process(event.clone(), *id, fields).await,
+                _ => self.process(event, fields).await,
             };
             results.push(result);
         }
@@ -397,6 +414,57 @@ impl Pool {
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// A batch's input, in the form of the plugin's batch export.
+enum Input<'a> {
+    Packed(PackedBatch),
+    Records(Vec<wit::EventParam<'a>>),
+}
+
+/// `events` packed; `None` if one cannot be.
+fn pack(events: &[&Event]) -> Option<PackedBatch> {
+    let mut packed = Packed::with_capacity(events.len());
+    for event in events {
+        if packed.push(event) != Ok(true) {
+            return None;
+        }
+    }
+    packed.finish()
+}
+
+/// `events` as records borrowing from them and `texts` (their texts, in order); `None` if one
+/// is of a kind the world does not have.
+fn records<'a>(events: &[&'a Event], texts: &'a Texts) -> Option<Vec<wit::EventParam<'a>>> {
+    events
+        .iter()
+        .enumerate()
+        .map(|(index, event)| convert::to_wit(event, texts.get(index)))
+        .collect()
+}
+
+/// One batch call with `params`, typed as the world has it.
+async fn call<P>(
+    func: Func,
+    store: &mut Store<HostState>,
+    params: P,
+) -> wasmtime::Result<Vec<Result<wit::Decision, String>>>
+where
+    P: ComponentNamedList + Lower + Send + Sync,
+{
+    let typed = func.typed::<P, BatchResults>(&*store)?;
+    typed
+        .call_async(store, params)
+        .await
+        .map(|(answers,)| answers)
+}
+
+/// The error of an event whose kind the plugins' world does not have.
+fn not_in_world(event: &Event) -> CallError {
+    CallError::Plugin(format!(
+        "`{}` events are not in the plugins' world",
+        event.kind_name()
+    ))
 }
 
 /// Arms the time limit for the next call.

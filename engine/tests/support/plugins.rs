@@ -11,13 +11,14 @@ use homeport::event::{Event, EventKind};
 use serde_json::Map;
 
 /// Every plugin package the tests use.
-const PACKAGES: [&str; 6] = [
+const PACKAGES: [&str; 7] = [
     "code-filter",
     "debounce",
     "enrich",
     "misbehave",
     "future-world",
     "one-at-a-time",
+    "batch-world",
 ];
 
 fn workspace() -> PathBuf {

@@ -164,14 +164,13 @@ fn limits_of(spec: &WasmSpec, cx: &Build<'_>) -> Result<Limits, SpecError> {
 impl Stage for WasmStage {
     fn run<'a>(&'a self, flow: &'a mut Flow) -> BoxFuture<'a, Result<Outcome, StageError>> {
         async move {
-            let texts = convert::Texts::of(&flow.event);
-            let Some(input) = convert::to_wit(&flow.event, texts.get(0)) else {
+            if !convert::in_world(&flow.event.kind) {
                 // A kind the plugin's world does not have: passed on untouched.
                 return Ok(Outcome::Continue);
-            };
+            }
             let decision = self
                 .pool
-                .process(input, flow.event.id, &mut flow.fields)
+                .process(&flow.event, &mut flow.fields)
                 .await
                 .map_err(stage_error)?;
             self.apply(flow, decision)
@@ -179,7 +178,7 @@ impl Stage for WasmStage {
         .boxed()
     }
 
-    /// The flows' events go to the plugin in one `process-batch` call (several calls past
+    /// The flows' events go to the plugin in one batch call (several calls past
     /// [`MAX_BATCH`]); kinds the plugin's world does not have pass untouched.
     fn run_batch<'a>(
         &'a self,
@@ -258,7 +257,7 @@ impl Stage for WasmStage {
 }
 
 impl WasmStage {
-    /// One `process-batch` call for `flows` (at most [`MAX_BATCH`]).
+    /// One batch call for `flows` (at most [`MAX_BATCH`]).
     async fn call_batch(&self, flows: &mut [&mut Flow]) -> Vec<Result<Outcome, StageError>> {
         // Kinds the plugin's world does not have pass on untouched.
         let taken: Vec<usize> = (0..flows.len())
@@ -270,17 +269,8 @@ impl WasmStage {
             .map(|&index| std::mem::take(&mut flows[index].fields))
             .collect();
         let decisions = {
-            let mut texts = convert::Texts::with_capacity(taken.len());
-            for &index in &taken {
-                texts.push(&flows[index].event);
-            }
-            let inputs: Vec<_> = taken
-                .iter()
-                .enumerate()
-                .filter_map(|(at, &index)| convert::to_wit(&flows[index].event, texts.get(at)))
-                .collect();
-            let ids: Vec<uuid::Uuid> = taken.iter().map(|&index| flows[index].event.id).collect();
-            self.pool.process_batch(&inputs, &ids, &mut fields).await
+            let events: Vec<&Event> = taken.iter().map(|&index| &*flows[index].event).collect();
+            self.pool.process_batch(&events, &mut fields).await
         };
         let mut results: Vec<Result<Outcome, StageError>> =
             (0..flows.len()).map(|_| Ok(Outcome::Continue)).collect();

@@ -15,9 +15,10 @@
 //! | `Clock` | passes the event with field `now_ms` set to the host's clock           |
 //! | `Time`  | passes the event with field `system_ms` set to `std::time::SystemTime` (WASI's clock) |
 //!
-//! Any other alarm, and every other event, passes. The config takes one key, `refuse`:
-//! `{"refuse": true}` makes `init` fail with `refused by config`; any other key is refused
-//! too, which is how a bad plugin config is tested.
+//! Any other alarm, and every other event, passes. The config takes two keys: `{"refuse":
+//! true}` makes `init` fail with `refused by config`; `{"echo": true}` passes every event
+//! replaced by itself as the plugin read it, so a test sees exactly what arrived. Any other key
+//! is refused, which is how a bad plugin config is tested.
 
 use std::alloc::Layout;
 use std::hint::black_box;
@@ -35,11 +36,16 @@ pub struct Config {
     /// Fail `init`.
     #[serde(default)]
     refuse: bool,
+    /// Send every event back as it arrived.
+    #[serde(default)]
+    echo: bool,
 }
 
-/// The plugin; it keeps nothing.
+/// The plugin; it keeps only whether it echoes.
 #[derive(Debug)]
-pub struct Misbehave;
+pub struct Misbehave {
+    echo: bool,
+}
 
 impl Plugin for Misbehave {
     type Config = Config;
@@ -48,10 +54,13 @@ impl Plugin for Misbehave {
         if config.refuse {
             return Err("refused by config".to_owned());
         }
-        Ok(Self)
+        Ok(Self { echo: config.echo })
     }
 
     fn process(&mut self, mut event: Event) -> Result<Decision, String> {
+        if self.echo {
+            return Ok(Decision::replace(event));
+        }
         // Matched in place (no copy of the code): a pass-through costs what the host does.
         let Some(code) = event.alarm().map(|alarm| alarm.code.as_str()) else {
             return Ok(Decision::pass());
