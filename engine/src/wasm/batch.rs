@@ -39,6 +39,16 @@ pub enum Form {
     Records,
 }
 
+impl Form {
+    /// The function, as the world names it.
+    pub fn function(self) -> &'static str {
+        match self {
+            Form::Packed => "packed.process-packed",
+            Form::Records => "batch.process-batch",
+        }
+    }
+}
+
 /// The batch export of `component`, the packed one first.
 pub(crate) fn export(component: &Component) -> Option<(Form, ComponentExportIndex)> {
     let find = |interface: &str, func: &str| {

@@ -6,8 +6,9 @@
 //!
 //! Events that queue up at a stage go to the plugin several at a time (`process-packed`, or
 //! `process-batch` for a plugin built against 0.1.1: [`super::batch`]), so the fixed cost of a
-//! call — entering the instance on its own stack, arming the limits — is paid once per batch. When a batch call traps or runs out of time, only the event the plugin
-//! was deciding on fails; the others are run again one at a time on a fresh instance.
+//! call — entering the instance on its own stack, arming the limits — is paid once per batch.
+//! When a batch call traps or runs out of time, only the event the plugin was deciding on
+//! fails; the others are run again one at a time on a fresh instance.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -200,7 +201,8 @@ impl Pool {
             };
             checked.map_err(|e| {
                 CallError::Trap(format!(
-                    "its {form:?} batch export does not have the world's signature: {}",
+                    "its {} export does not have the world's signature: {}",
+                    form.function(),
                     super::describe::describe(&e)
                 ))
             })?;
