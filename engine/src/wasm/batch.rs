@@ -145,17 +145,6 @@ impl Packed {
         text.map(|text| self.span(text)).transpose()
     }
 
-    /// The JSON of `value`.
-    fn json(&mut self, value: &impl serde::Serialize) -> Result<wit::Span, TooLarge> {
-        let start = self.text.len();
-        if serde_json::to_writer(&mut self.text, value).is_err() {
-            // JSON values always serialise; this keeps the record valid regardless.
-            self.text.truncate(start);
-            self.text.extend_from_slice(b"{}");
-        }
-        self.since(start)
-    }
-
     /// The span from `start` to the end of the text.
     fn since(&self, start: usize) -> Result<wit::Span, TooLarge> {
         let end = u32::try_from(self.text.len()).map_err(|_| TooLarge)?;
@@ -168,6 +157,11 @@ impl Packed {
 
     /// `kind` with its texts appended; `None` for a kind the world does not have.
     fn kind(&mut self, kind: &EventKind) -> Result<Option<wit::PackedKind>, TooLarge> {
+        // An alarm's data or a config table (an empty span for the other kinds, whose arms
+        // below do not read it).
+        let mark = self.text.len();
+        convert::write_json(kind, &mut self.text);
+        let json = self.since(mark)?;
         Ok(Some(match kind {
             EventKind::Registered {
                 peer,
@@ -198,7 +192,6 @@ impl Packed {
                 action,
                 device_time,
                 device_utc,
-                data,
                 ..
             } => wit::PackedKind::Alarm(wit::PackedAlarm {
                 channel: *channel,
@@ -206,24 +199,19 @@ impl Packed {
                 action: self.span(action)?,
                 device_time: self.optional(device_time.as_deref())?,
                 device_utc: *device_utc,
-                data: if data.is_empty() {
-                    self.span("{}")?
-                } else {
-                    self.json(data)?
-                },
+                data: json,
             }),
             EventKind::ConfigApplied {
                 name,
                 changed,
                 dry_run,
-                table,
                 error,
                 ..
             } => wit::PackedKind::ConfigApplied(wit::PackedConfigApplied {
                 name: self.span(name)?,
                 changed: *changed,
                 dry_run: *dry_run,
-                table: self.json(table)?,
+                table: json,
                 error: self.optional(error.as_deref())?,
             }),
             EventKind::SyncRequest {

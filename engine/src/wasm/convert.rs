@@ -46,21 +46,7 @@ impl Texts {
 
     /// Appends the texts of the next event.
     pub fn push(&mut self, event: &Event) {
-        let mark = self.json.len();
-        let written = match &event.kind {
-            EventKind::Alarm { data, .. } if data.is_empty() => {
-                self.json.extend_from_slice(b"{}");
-                Ok(())
-            }
-            EventKind::Alarm { data, .. } => serde_json::to_writer(&mut self.json, data),
-            EventKind::ConfigApplied { table, .. } => serde_json::to_writer(&mut self.json, table),
-            _ => Ok(()),
-        };
-        if written.is_err() {
-            // Maps of JSON values always serialise; this keeps the record valid regardless.
-            self.json.truncate(mark);
-            self.json.extend_from_slice(b"{}");
-        }
+        write_json(&event.kind, &mut self.json);
         self.ends.push(self.json.len());
     }
 
@@ -72,6 +58,26 @@ impl Texts {
             _ => self.ends.get(index - 1).copied().unwrap_or(end),
         };
         std::str::from_utf8(self.json.get(start..end).unwrap_or_default()).unwrap_or("")
+    }
+}
+
+/// Appends to `out` the JSON text the record of `kind` carries: an alarm's `Data` (`{}` when
+/// empty) or a config table; nothing for the other kinds.
+pub(crate) fn write_json(kind: &EventKind, out: &mut Vec<u8>) {
+    let mark = out.len();
+    let written = match kind {
+        EventKind::Alarm { data, .. } if data.is_empty() => {
+            out.extend_from_slice(b"{}");
+            Ok(())
+        }
+        EventKind::Alarm { data, .. } => serde_json::to_writer(&mut *out, data),
+        EventKind::ConfigApplied { table, .. } => serde_json::to_writer(&mut *out, table),
+        _ => Ok(()),
+    };
+    if written.is_err() {
+        // Maps of JSON values always serialise; this keeps the record valid regardless.
+        out.truncate(mark);
+        out.extend_from_slice(b"{}");
     }
 }
 
