@@ -4,7 +4,7 @@
 //!
 //! Pairs measured, per event, each stage called on fresh flows as a pipeline worker does —
 //! once with one event per call (a pipeline with nothing queued) and once with the events in
-//! batches of 32 (a worker's batch when events queue up: one `process-batch` call each):
+//! batches of 32 (a worker's batch when events queue up: one `process-packed` call each):
 //! - pass-through: a built-in stage that lets every event through, and the `misbehave` test
 //!   plugin on an alarm it has no mode for (it looks at the code and passes);
 //! - the same filter: `filter: { when: 'event.code not in ["VideoLoss"]' }`, and the
@@ -198,7 +198,8 @@ fn main() {
 
 /// Where a pass-through call's time goes: converting the event to its WIT record, and the
 /// call itself (lowering, the guest, lifting the decision), alone and in batches, with the
-/// bench's alarm and with the smallest alarm record the world allows.
+/// bench's alarm, the same alarm without its `Data` (what the data JSON costs), and the
+/// smallest alarm record the world allows.
 async fn breakdown(services: &Services, events: &[Arc<Event>]) {
     use homeport::wasm::convert;
     use homeport::wasm::limits::Limits;
@@ -233,9 +234,23 @@ async fn breakdown(services: &Services, events: &[Arc<Event>]) {
         },
     );
     let smallest: Vec<Arc<Event>> = (0..events.len()).map(|_| Arc::clone(&small)).collect();
+    let no_data: Vec<Arc<Event>> = events
+        .iter()
+        .map(|event| {
+            let mut event = Event::clone(event);
+            if let EventKind::Alarm { data, .. } = &mut event.kind {
+                data.clear();
+            }
+            Arc::new(event)
+        })
+        .collect();
     let mut row = format!("pass-through breakdown   to WIT record {convert_ns:5.0} ns");
     for batch in [1, BATCH] {
-        for (what, events) in [("call", events), ("smallest record", &smallest[..])] {
+        for (what, events) in [
+            ("call", events),
+            ("no data", &no_data[..]),
+            ("smallest record", &smallest[..]),
+        ] {
             let started = Instant::now();
             for events in events.chunks(batch) {
                 let events: Vec<&Event> = events.iter().map(|event| &**event).collect();
