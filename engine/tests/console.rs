@@ -134,14 +134,23 @@ async fn an_operator_runs_the_gateway_from_the_console() {
         .await;
     web.shot("devices-online").await;
 
-    // Modify: a name, shown in the row; search finds the device by it.
+    // Modify: a name, shown in the row; search finds the device by it. Another device's row
+    // drawn above while the operator types takes neither the text nor the focus.
     web.click("tr[data-device='web1'] button[data-action='edit']")
         .await;
-    web.type_into(
-        "tr[data-device='web1'] + tr input[name='name']",
-        "Front gate",
-    )
-    .await;
+    let name = "tr[data-device='web1'] + tr input[name='name']";
+    web.type_into(name, "Front").await;
+    api.add("aside", "pw").await;
+    web.wait("tr[data-device='aside']").await;
+    let typing = web
+        .run(
+            "const field = document.querySelector(arguments[0]); \
+             return [document.activeElement === field, field.value];",
+            vec![json!(name)],
+        )
+        .await;
+    assert_eq!(typing, json!([true, "Front"]), "focus and text kept");
+    web.type_into(name, " gate").await;
     web.click("tr[data-device='web1'] + tr button[type=submit]")
         .await;
     web.wait_text("tr[data-device='web1']", "Front gate").await;

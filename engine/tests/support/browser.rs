@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fantoccini::error::CmdError;
 use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
@@ -147,20 +148,32 @@ impl Browser {
 
     /// Waits for the element matching `css` and clicks it.
     pub async fn click(&self, css: &str) {
-        self.wait(css)
-            .await
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
+        self.act_on(css, "click", async |e| e.click().await).await;
     }
 
     /// Waits for the field matching `css` and types `text` into it.
     pub async fn type_into(&self, css: &str, text: &str) {
-        self.wait(css)
-            .await
-            .send_keys(text)
-            .await
-            .unwrap_or_else(|e| panic!("cannot type into {css}: {e}"));
+        self.act_on(css, "type into", async |e| e.send_keys(text).await)
+            .await;
+    }
+
+    /// Waits for the element matching `css` and does `act` to it. The page may draw the
+    /// element again between finding and acting (a live table after an event): a stale
+    /// reference is found again, until `WAIT`; any other error fails the test.
+    async fn act_on(
+        &self,
+        css: &str,
+        what: &str,
+        act: impl AsyncFn(&fantoccini::elements::Element) -> Result<(), CmdError>,
+    ) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match act(&self.wait(css).await).await {
+                Ok(()) => return,
+                Err(e) if e.is_stale_element_reference() && Instant::now() < deadline => {}
+                Err(e) => panic!("cannot {what} {css}: {e}"),
+            }
+        }
     }
 
     /// Waits until the element matching `css` has text containing `text`; returns the text.
@@ -173,7 +186,14 @@ impl Browser {
             {
                 return found;
             }
-            assert!(Instant::now() < deadline, "{css} never said {text:?}");
+            if Instant::now() >= deadline {
+                let seen = match self.client.find(Locator::Css(css)).await {
+                    Ok(element) => format!("{:?}", element.text().await.unwrap_or_default()),
+                    Err(_) => "no such element".to_owned(),
+                };
+                self.shot("failed-wait").await;
+                panic!("{css} never said {text:?} within {WAIT:?}; last: {seen}");
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }

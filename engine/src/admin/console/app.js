@@ -94,6 +94,19 @@ function errorBox(error) {
   return h("div", { class: "error", role: "alert" }, String(error.message || error));
 }
 
+/**
+ * Makes `nodes` the children of `parent`, in order: the others are removed and the new ones
+ * inserted, but one that stays is never moved (a node taken out of the page loses the focus
+ * inside it).
+ */
+function place(parent, nodes) {
+  const kept = new Set(nodes);
+  for (const child of [...parent.children]) if (!kept.has(child)) child.remove();
+  nodes.forEach((node, i) => {
+    if (parent.children[i] !== node) parent.insertBefore(node, parent.children[i] || null);
+  });
+}
+
 /** Runs `work`, showing its error in `where` (or as a toast). */
 async function attempt(work, where) {
   try {
@@ -292,48 +305,73 @@ async function devicesPage() {
     );
     const wanted = filter.value;
     const needle = search.value.trim().toLowerCase();
-    const rows = [...devices.values()]
+    const shown = [...devices.values()]
       .sort((a, b) => a.id.localeCompare(b.id))
       .filter((d) => !wanted || d.state === wanted)
       .filter((d) => !needle || d.id.toLowerCase().includes(needle) || (d.name || "").toLowerCase().includes(needle))
-      .map(row);
-    body.replaceChildren(...rows);
-    if (!rows.length) body.append(h("tr", {}, h("td", { colspan: 6 }, "No devices.")));
+      .flatMap((d) => {
+        const r = rowsOf(d);
+        return [r.line, r.under];
+      });
+    for (const id of rows.keys()) if (!devices.has(id)) rows.delete(id);
+    place(body, shown.length ? shown : [empty]);
   };
 
-  // The form open under a row, by device: kept (with what was typed) when the table is drawn
-  // again for another device's event, closed once it is done.
-  const forms = new Map();
-  const done = (id) => () => {
-    forms.delete(id);
-    refresh(id);
+  // Each device keeps its rows: its line, drawn again only when what the API says of it
+  // changed, and the row under it that holds an open form. Other devices' events therefore
+  // never touch a form being typed in: it keeps its text and its focus.
+  const rows = new Map();
+  const empty = h("tr", {}, h("td", { colspan: 6 }, "No devices."));
+  const rowsOf = (d) => {
+    let r = rows.get(d.id);
+    if (!r) {
+      r = { key: null, line: null, under: h("tr", { hidden: true }, h("td", { colspan: 6 })) };
+      rows.set(d.id, r);
+    }
+    const key = JSON.stringify(d);
+    if (r.key !== key) {
+      const old = r.line;
+      r.key = key;
+      r.line = line(d, r.under);
+      if (old && old.isConnected) old.replaceWith(r.line);
+    }
+    return r;
+  };
+  // Opens the form `make(onDone)` builds under a device's line. Once it has done its work it
+  // closes — itself only: a form opened in its place meanwhile stays — and the device is
+  // fetched again.
+  const open = (id, under, make) => {
+    const form = make(() => {
+      if (under.firstChild.firstChild === form) {
+        under.hidden = true;
+        under.firstChild.replaceChildren();
+      }
+      refresh(id);
+    });
+    under.firstChild.replaceChildren(form);
+    under.hidden = false;
   };
 
-  const row = (d) => {
+  const line = (d, under) => {
     const actions = h("td", { class: "actions" });
-    const extra = h("td", { colspan: 6 }, forms.get(d.id));
-    const extraRow = h("tr", { hidden: !forms.has(d.id) }, extra);
-    const open = (content) => {
-      forms.set(d.id, content);
-      extra.replaceChildren(content);
-      extraRow.hidden = false;
-    };
     if (!d.known) {
       actions.append(h("button", {
         type: "button", class: "primary", "data-action": "credentials",
-        onclick: () => open(credentialsForm(d.id, { accept: true, submitLabel: "Add and log in", onDone: done(d.id) })),
+        onclick: () => open(d.id, under, (onDone) =>
+          credentialsForm(d.id, { accept: true, submitLabel: "Add and log in", onDone })),
       }, "Add credentials"));
     } else {
       actions.append(
-        h("button", { type: "button", "data-action": "edit", onclick: () => open(editForm(d, done(d.id))) }, "Edit"),
+        h("button", { type: "button", "data-action": "edit", onclick: () => open(d.id, under, (onDone) => editForm(d, onDone)) }, "Edit"),
         " ",
         h("button", {
           type: "button", class: "danger", "data-action": "delete",
           onclick: () => {
             if (!confirm(`Delete ${d.id}? Its session is closed and its credentials forgotten.`)) return;
             attempt(async () => {
+              const n = ++asked;
               await api("DELETE", `/api/devices/${enc(d.id)}`);
-              devices.delete(d.id);
+              take(n, d.id, null);
               render();
               toast(`${d.id} deleted`);
             });
@@ -341,7 +379,7 @@ async function devicesPage() {
         }, "Delete"),
       );
     }
-    const tr = h("tr", { "data-device": d.id, "data-state": d.state },
+    return h("tr", { "data-device": d.id, "data-state": d.state },
       h("td", {}, h("a", { href: `#/devices/${enc(d.id)}` }, d.id), d.name ? h("div", { class: "reason" }, d.name) : null),
       h("td", {}, stateBadge(d.state), d.reason ? h("div", { class: "reason" }, d.reason) : null),
       h("td", { class: "hide-narrow" }, d.addr || "—"),
@@ -349,24 +387,35 @@ async function devicesPage() {
       h("td", { class: "hide-narrow" }, (d.tags || []).join(" ")),
       actions,
     );
-    const fragment = document.createDocumentFragment();
-    fragment.append(tr, extraRow);
-    return fragment;
+  };
+
+  // Every fetch is numbered, and what one says of a device is kept only if no later fetch
+  // has spoken of it already: answers arriving out of order never bring back an older state.
+  let asked = 0;
+  const heard = new Map();
+  const take = (n, id, d) => {
+    if ((heard.get(id) || 0) > n) return;
+    heard.set(id, n);
+    if (d) devices.set(id, d);
+    else devices.delete(id);
   };
 
   const refresh = async (id) => {
+    const n = ++asked;
     try {
-      devices.set(id, await api("GET", `/api/devices/${enc(id)}`));
+      take(n, id, await api("GET", `/api/devices/${enc(id)}`));
     } catch (error) {
-      if (error.status === 404) devices.delete(id);
+      if (error.status === 404) take(n, id, null);
     }
     render();
   };
 
   const load = async () => {
+    const n = ++asked;
     const list = await api("GET", "/api/devices");
-    devices.clear();
-    for (const d of list) devices.set(d.id, d);
+    const listed = new Set(list.map((d) => d.id));
+    for (const d of list) take(n, d.id, d);
+    for (const id of [...devices.keys()]) if (!listed.has(id)) take(n, id, null);
     render();
   };
 
