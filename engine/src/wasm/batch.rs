@@ -112,27 +112,26 @@ impl Packed {
     /// as [`convert::to_wit`] gives no record for it).
     pub fn push(&mut self, event: &Event) -> Result<bool, TooLarge> {
         let mark = self.text.len();
-        let packed = self.kind(&event.kind).and_then(|kind| {
-            kind.map(|kind| {
-                Ok(wit::PackedEvent {
-                    at_ms: event.at_ms,
-                    device: self.span(&event.device)?,
-                    kind,
-                })
-            })
-            .transpose()
-        });
-        match packed {
-            Ok(Some(packed)) => {
-                self.events.push(packed);
-                Ok(true)
-            }
-            Ok(None) => Ok(false),
-            Err(error) => {
-                self.text.truncate(mark);
-                Err(error)
-            }
+        let record = self.record(event);
+        if !matches!(record, Ok(Some(_))) {
+            self.text.truncate(mark);
         }
+        let record = record?;
+        let packed = record.is_some();
+        self.events.extend(record);
+        Ok(packed)
+    }
+
+    /// `event`'s record, its texts appended; `None` for a kind the world does not have.
+    fn record(&mut self, event: &Event) -> Result<Option<wit::PackedEvent>, TooLarge> {
+        let Some(kind) = self.kind(&event.kind)? else {
+            return Ok(None);
+        };
+        Ok(Some(wit::PackedEvent {
+            at_ms: event.at_ms,
+            device: self.span(&event.device)?,
+            kind,
+        }))
     }
 
     fn span(&mut self, text: &str) -> Result<wit::Span, TooLarge> {
