@@ -5,6 +5,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -26,7 +27,14 @@ pub struct Browser {
 }
 
 impl Drop for Browser {
+    /// Ends chromedriver and every browser process it started: they share its process group
+    /// (killing chromedriver alone leaves Chromium running, a whole browser per test run).
     fn drop(&mut self) {
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
@@ -77,6 +85,7 @@ impl Browser {
             .expect("chromedriver is not installed; scripts/test.sh installs it (apt-get install chromium-driver)");
         let port = free_port();
         let driver = Command::new(chromedriver)
+            .process_group(0)
             .arg(format!("--port={port}"))
             .arg("--allowed-ips=127.0.0.1")
             .stdout(Stdio::null())
